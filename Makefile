@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CATALOGS := locales/id/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
+
+.PHONY: run test lint compile catalogs bench clean
+
+run: $(INSTALLED) $(CATALOGS)
+	$(BIN)/bpu-bot db upgrade
+	$(BIN)/bpu-bot run
+
+test: $(INSTALLED) $(CATALOGS)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+compile: $(CATALOGS)
+
+# After changing texts used by the code: regenerate the template and merge it into every locale.
+catalogs: $(INSTALLED)
+	$(BIN)/python -m bot.catalog
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --omit-header
+	$(MAKE) compile
+
+bench: $(INSTALLED) $(CATALOGS)
+	$(BIN)/python -m bench.conversation
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(INSTALLED)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+clean:
+	rm -rf $(VENV) $(CATALOGS) *.egg-info

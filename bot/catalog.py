@@ -1,0 +1,94 @@
+"""Which message keys the code can ask for, and the template (messages.pot) made from them.
+
+Keys come from two places: string literals in bot/ and handlers/ that are keys (found with `ast`, as pybabel
+extract does), and the families built from content (one question and answer per FAQ
+entry, four texts per occupation...). `python -m bot.catalog` rewrites locales/messages.pot; `make catalogs`
+then merges it into each locale with `pybabel update`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
+
+from bot.config import SUPPORTED_LOCALES
+from bot.content import Content, load_content
+from bot.i18n import LOCALES_DIR
+from bot.models import ConsentPurpose, Occupation
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
+# A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
+NAMESPACES = (
+    "calc",
+    "common",
+    "consent",
+    "explain",
+    "faq",
+    "interest",
+    "language",
+    "menu",
+    "occupation",
+    "onboarding",
+    "privacy",
+    "telegram",
+)
+_KEY = re.compile(rf"^(?:{'|'.join(NAMESPACES)})\.[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
+
+
+def static_keys() -> dict[str, list[tuple[str, int]]]:
+    """Every string literal in the source that is a message key, with where it stands."""
+    keys: dict[str, list[tuple[str, int]]] = {}
+    for directory in SOURCE_DIRS:
+        for path in sorted(directory.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and _KEY.match(node.value) and not node.value.endswith(".toml"):
+                    keys.setdefault(node.value, []).append((str(path.relative_to(ROOT)), node.lineno))
+    return keys
+
+
+def content_keys(content: Content) -> set[str]:
+    """Keys built at run time from content and enumerations."""
+    from bot.channels.telegram import MENU_COMMANDS
+    from handlers.explain import BENEFITS
+    from handlers.interest import CALL_TIMES
+
+    keys = set()
+    for occupation in Occupation:
+        keys |= {f"occupation.{occupation}.{part}" for part in ("label", "hello", "example", "risk")}
+    for entry in content.faq:
+        keys |= {f"faq.{entry.id}.q", f"faq.{entry.id}.a"}
+    for benefit in BENEFITS:
+        keys |= {f"explain.benefit.{benefit}.button", f"explain.benefit.{benefit}.text"}
+    keys |= {f"interest.call_time.{c}" for c in CALL_TIMES}
+    keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
+    keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
+    keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
+    return keys
+
+
+def required_keys(content: Content) -> set[str]:
+    return set(static_keys()) | content_keys(content)
+
+
+def template(content: Content) -> Catalog:
+    catalog = Catalog(project="bpu-bot", version="", msgid_bugs_address="", fuzzy=False)
+    used = static_keys()
+    for key in sorted(required_keys(content)):
+        catalog.add(key, locations=used.get(key, []), flags=("python-brace-format",))
+    return catalog
+
+
+def main() -> None:
+    with (LOCALES_DIR / "messages.pot").open("wb") as file:
+        write_po(file, template(load_content()), omit_header=True, sort_output=True)
+    print(f"wrote {LOCALES_DIR / 'messages.pot'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Telegram through python-telegram-bot: PTB receives and dispatches updates, our dispatcher answers them.
+
+No conversation logic lives here: an Update becomes an Inbound, the Replies become messages with inline
+keyboards (or the share-contact keyboard when the conversation asks for a phone number).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.app import BotApp
+from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.i18n import Translator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+# Shown in Telegram's command menu, in this order; the handlers accept English aliases too.
+MENU_COMMANDS = ("start", "menu", "bahasa", "datasaya", "berhenti", "mulai", "hapus", "bantuan")
+_MEDIA = (
+    "sticker",
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "animation",
+    "document",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "game",
+    "story",
+)
+# Two buttons side by side only when both labels fit half of a small phone screen.
+_HALF_WIDTH = 18
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """The Inbound for an update from a private chat, or None for what the bot does not take part in."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or user.is_bot or chat is None or chat.type != ChatType.PRIVATE:
+        return None
+    base = {"channel": CHANNEL, "external_id": str(user.id), "update_key": str(update.update_id)}
+    if (query := update.callback_query) is not None:
+        return Inbound(**base, kind=Kind.CHOICE, choice=query.data or "")
+    message = update.message
+    if message is None:  # edits, reactions, membership changes: nothing to answer
+        return None
+    if message.contact is not None:
+        own = message.contact.user_id == user.id
+        return Inbound(**base, kind=Kind.CONTACT, phone=message.contact.phone_number, phone_is_own=own)
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/") and len(text) > 1:
+            command, _, payload = text[1:].partition(" ")
+            return Inbound(**base, kind=Kind.COMMAND, command=command.split("@")[0].lower(), payload=payload.strip())
+        return Inbound(**base, kind=Kind.TEXT, text=text)
+    media = next((kind for kind in _MEDIA if getattr(message, kind, None)), "other")
+    return Inbound(**base, kind=Kind.MEDIA, media=media)
+
+
+def reply_markup(reply: Reply, t: Translator):
+    if reply.request_phone:
+        rows = [[KeyboardButton(t("telegram.share_phone"), request_contact=True)]]
+        rows += [[KeyboardButton(choice.label)] for choice in reply.choices]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    if reply.choices:
+        rows: list[list[InlineKeyboardButton]] = []
+        for choice in reply.choices:
+            button = InlineKeyboardButton(choice.label, callback_data=encode_choice(reply.serial, choice.action))
+            wide = len(choice.label) > _HALF_WIDTH or reply.columns == 1
+            if rows and not wide and len(rows[-1]) < reply.columns and len(rows[-1][0].text) <= _HALF_WIDTH:
+                rows[-1].append(button)
+            else:
+                rows.append([button])
+        return InlineKeyboardMarkup(rows)
+    if reply.close_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+class TelegramChannel:
+    def __init__(self, app: BotApp):
+        self.app = app
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        inbound = to_inbound(update)
+        if update.callback_query is not None:
+            # Always answered, first: the spinner on the worker's button stops even if the reply is slow.
+            try:
+                await update.callback_query.answer()
+            except TelegramError:
+                log.warning("could not answer a callback query")
+        if inbound is None:
+            return
+        replies = await self.app.dispatcher.handle(inbound)
+        await self.send(context.bot, update.effective_chat.id, replies)
+
+    async def send(self, bot, chat_id: int, replies: list[Reply]) -> None:
+        try:
+            for reply in replies:
+                text = reply.text[: MessageLimit.MAX_TEXT_LENGTH]
+                markup = reply_markup(reply, self.app.messages[reply.locale])
+                await bot.send_message(chat_id, text, reply_markup=markup)
+        except Forbidden:
+            log.info("a telegram user blocked the bot before the reply was sent")
+        except TelegramError:
+            log.exception("sending a reply on telegram failed")
+
+    async def set_commands(self, application: Application) -> None:
+        """The command menu in both languages: Indonesian by default, English for English-language apps."""
+        for locale in self.app.messages.locales:
+            t = self.app.messages[locale]
+            commands = [BotCommand(name, t(f"telegram.command.{name}")) for name in MENU_COMMANDS]
+            language = None if locale == self.app.settings.default_locale else locale
+            await application.bot.set_my_commands(commands, language_code=language)
+
+
+def build_application(app: BotApp, request: BaseRequest | None = None) -> Application:
+    settings = app.settings
+    channel = TelegramChannel(app)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(channel.set_commands)
+        .post_shutdown(lambda _: app.close())
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.add_handler(TypeHandler(Update, channel.on_update))
+    return application

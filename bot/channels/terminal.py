@@ -1,0 +1,59 @@
+"""The conversation in a terminal: one line in, the replies out, choices as numbered options.
+
+It reads standard input line by line, so a conversation can be piped in (tests, demos at a sosialisasi).
+Typing a number picks that option of the last message; anything else is sent as typed text, and lines
+starting with / are commands, as on Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.dispatch import Dispatcher
+
+CHANNEL = "terminal"
+
+
+class TerminalChat:
+    def __init__(self, dispatcher: Dispatcher, user: str, output: TextIO = sys.stdout):
+        self.dispatcher = dispatcher
+        self.user = user
+        self.output = output
+        self.options: list[tuple[int, str]] = []  # (serial, action) of the last numbered choices
+
+    def inbound(self, line: str) -> Inbound:
+        text = line.strip()
+        base = {"channel": CHANNEL, "external_id": self.user}
+        if text.isdigit() and 1 <= int(text) <= len(self.options):
+            serial, action = self.options[int(text) - 1]
+            return Inbound(**base, kind=Kind.CHOICE, choice=encode_choice(serial, action))
+        if text.startswith("/") and len(text) > 1:
+            command, _, payload = text[1:].partition(" ")
+            return Inbound(**base, kind=Kind.COMMAND, command=command.lower(), payload=payload.strip())
+        return Inbound(**base, kind=Kind.TEXT, text=text)
+
+    def show(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            print(f"\n{reply.text}", file=self.output)
+            if reply.choices:
+                self.options = [(reply.serial, choice.action) for choice in reply.choices]
+                for number, choice in enumerate(reply.choices, start=1):
+                    print(f"  {number}. {choice.label}", file=self.output)
+        self.output.flush()
+
+    async def send(self, inbound: Inbound) -> None:
+        self.show(await self.dispatcher.handle(inbound))
+
+    async def run(self, lines: TextIO = sys.stdin) -> None:
+        await self.send(Inbound(channel=CHANNEL, external_id=self.user, kind=Kind.RESUME))
+        while True:
+            print("\n> ", end="", file=self.output, flush=True)
+            line = await asyncio.to_thread(lines.readline)
+            if not line:  # end of input: a piped conversation is over
+                print(file=self.output)
+                return
+            if line.strip():
+                await self.send(self.inbound(line))

@@ -1,0 +1,145 @@
+"""Settings, read once from the environment and `.env`.
+
+This is the only module that reads the environment (DESIGN principle 5): everything else receives a
+`Settings`. Invalid values raise `ConfigError` with one line that names the variable to set; the CLI turns it
+into exit code 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SUPPORTED_LOCALES = ("id", "en")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bpu-bot.sqlite3"
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+# Token shape as issued by @BotFather: numeric bot id, colon, 35 url-safe characters (a little slack kept).
+_TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,60}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem a person can fix by setting one variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_token: str | None = None
+    telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    default_locale: str = "id"
+    timezone: str = "Asia/Jakarta"
+    operator_name: str | None = None
+    operator_contact: str | None = None
+    regions: tuple[str, ...] = ()
+    log_level: str = "INFO"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None
+
+    def __repr__(self) -> str:  # never print the token, even in a traceback or a debug log
+        token = "***" if self.telegram_token else None
+        return f"Settings(database_url={_mask_url(self.database_url)!r}, telegram_token={token!r}, ...)"
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", url)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines; `#` comments, `export ` prefixes and matching quotes are allowed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+    """Build Settings from `.env` overlaid by the process environment (the environment wins)."""
+    env: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
+    env.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    token = get("TELEGRAM_BOT_TOKEN")
+    if token is not None and not _TOKEN_RE.match(token):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters from @BotFather); "
+            "set it correctly or leave it empty for the terminal chat"
+        )
+
+    base_url = get("TELEGRAM_BASE_URL") or DEFAULT_TELEGRAM_BASE_URL
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError("TELEGRAM_BASE_URL must be an http(s) URL such as https://api.telegram.org/bot")
+
+    locale = get("DEFAULT_LOCALE") or "id"
+    if locale not in SUPPORTED_LOCALES:
+        raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}, not {locale!r}")
+
+    timezone = get("TIMEZONE") or "Asia/Jakarta"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE {timezone!r} is not a known time zone; set e.g. Asia/Jakarta") from None
+
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+    regions: tuple[str, ...] = ()
+    if raw_regions := get("REGIONS"):
+        regions = tuple(dict.fromkeys(r.strip() for r in raw_regions.split(",") if r.strip()))
+        if not regions or any(len(r) > 60 for r in regions):
+            raise ConfigError("REGIONS must be a comma-separated list of kabupaten/kota names")
+
+    operator_name = get("OPERATOR_NAME")
+    if token is not None and operator_name is None:
+        # A public bot must say who runs it (UU PDP: the controller's identity); the terminal may not.
+        raise ConfigError("OPERATOR_NAME is not set: the bot must tell workers who runs it")
+
+    return Settings(
+        database_url=normalise_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        telegram_token=token,
+        telegram_base_url=base_url.rstrip("/"),
+        default_locale=locale,
+        timezone=timezone,
+        operator_name=operator_name,
+        operator_contact=get("OPERATOR_CONTACT"),
+        regions=regions,
+        log_level=log_level,
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain SQLAlchemy spelling and pick the async driver we ship.
+
+    Only SQLite is shipped so far; PostgreSQL needs its driver and a test run against a real server first.
+    """
+    if url.startswith("sqlite:///"):
+        url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite+aiosqlite:///") or url == "sqlite+aiosqlite:///":
+        raise ConfigError("DATABASE_URL must be a SQLite file such as sqlite:///data/bpu-bot.sqlite3")
+    return url

@@ -1,0 +1,69 @@
+"""Engine, sessions and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class DatabaseNotReady(Exception):
+    """The schema is missing or older than this code; `bpu-bot db upgrade` fixes it."""
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the terminal and a CLI command read while the bot writes; NORMAL sync is durable in WAL mode
+    # across process crashes (kill -9), which is the failure we guard against; the busy timeout makes a
+    # second writer wait instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(database_url: str) -> None:
+    """Bring the schema to the newest migration (synchronous: run it before the event loop starts)."""
+    create_engine(database_url).sync_engine.dispose()  # creates the data folder for a SQLite file
+    command.upgrade(_alembic_config(database_url), "head")
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    """Refuse to serve on a schema older than the code, with a message that says what to run."""
+    head = ScriptDirectory.from_config(_alembic_config(str(engine.url))).get_current_head()
+    async with engine.connect() as connection:
+        current = await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    if current != head:
+        raise DatabaseNotReady(
+            f"the database is not migrated (at {current or 'nothing'}, code needs {head}): run `bpu-bot db upgrade`"
+        )

@@ -1,0 +1,339 @@
+"""The dispatcher: one Inbound, one transaction, the person's state loaded from and saved to the database.
+
+Conversation modules in handlers/ declare their steps on a Router; handlers/__init__.py composes them. For
+each Inbound the dispatcher loads the contact, picks the step (command, keyword, button, typed text, shared
+contact, media), lets it reply and move the state on, and commits before anything is sent: a crash after
+the commit loses at most a reply, never a transition, and a restart continues where the person stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.content import Content
+from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
+from bot.i18n import Messages, Translator
+from bot.models import Contact, ProcessedUpdate, utcnow
+from bot.understanding import Understanding, normalise
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_LENGTH = 1000
+NEW = "new"  # the state of a contact that has not been welcomed yet
+MAIN = "main"  # the main menu
+
+Step = Callable[["Turn"], Awaitable[None]]
+ArgStep = Callable[["Turn", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Action:
+    step: ArgStep
+    # A decision (consent, saving, erasing) is taken only from the message that asked for it; navigation
+    # (topics, FAQ, calculator amounts) works from any older message too.
+    current_only: bool
+
+
+class Router:
+    """One conversation's steps, keyed by how they are reached. Composed explicitly with `include`."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.commands: dict[str, Step] = {}
+        self.keywords: dict[str, Step] = {}
+        self.actions: dict[str, Action] = {}
+        self.prompts: dict[str, Step] = {}
+        self.texts: dict[str, ArgStep] = {}
+        self.contacts: dict[str, ArgStep] = {}
+
+    def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+        for key in keys:
+            if key in table:
+                raise ValueError(f"{self.name}: {key!r} is registered twice")
+            table[key] = value
+
+    def command(self, *names: str) -> Callable[[Step], Step]:
+        def register(step: Step) -> Step:
+            self._add(self.commands, names, step)
+            return step
+
+        return register
+
+    def keyword(self, *words: str) -> Callable[[Step], Step]:
+        """Whole messages such as STOP or DATA SAYA, matched in any state and any letter case."""
+
+        def register(step: Step) -> Step:
+            self._add(self.keywords, tuple(normalise(w) for w in words), step)
+            return step
+
+        return register
+
+    def action(self, name: str, *, current_only: bool = False) -> Callable[[ArgStep], ArgStep]:
+        """A button `name` or `name:argument`; the step receives the argument ('' when there is none)."""
+
+        def register(step: ArgStep) -> ArgStep:
+            self._add(self.actions, (name,), Action(step, current_only))
+            return step
+
+        return register
+
+    def prompt(self, *states: str) -> Callable[[Step], Step]:
+        """What to show to someone in this state: used on resume, after a stale button, after media."""
+
+        def register(step: Step) -> Step:
+            self._add(self.prompts, states, step)
+            return step
+
+        return register
+
+    def text(self, *states: str) -> Callable[[ArgStep], ArgStep]:
+        """A step that takes typed text (a name, a phone number, an income) in the given states."""
+
+        def register(step: ArgStep) -> ArgStep:
+            self._add(self.texts, states, step)
+            return step
+
+        return register
+
+    def contact(self, *states: str) -> Callable[[ArgStep], ArgStep]:
+        def register(step: ArgStep) -> ArgStep:
+            self._add(self.contacts, states, step)
+            return step
+
+        return register
+
+    def include(self, other: Router) -> None:
+        for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts"):
+            for key, value in getattr(other, table).items():
+                self._add(getattr(self, table), (key,), value)
+
+
+class Turn:
+    """Everything a step needs for one Inbound; steps add replies and move the state."""
+
+    def __init__(self, dispatcher: Dispatcher, session: AsyncSession, contact: Contact, inbound: Inbound):
+        self.dispatcher = dispatcher
+        self.session = session
+        self.contact = contact
+        self.inbound = inbound
+        self.replies: list[Reply] = []
+
+    @property
+    def settings(self) -> Settings:
+        return self.dispatcher.settings
+
+    @property
+    def content(self) -> Content:
+        return self.dispatcher.content
+
+    @property
+    def t(self) -> Translator:
+        return self.dispatcher.messages[self.contact.locale]
+
+    @property
+    def state(self) -> str:
+        return self.contact.state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.contact.state_data or {})
+
+    def choice(self, action: str, key: str, **values: object) -> Choice:
+        return Choice(action, self.t(key, **values))
+
+    def say(
+        self,
+        key: str,
+        *,
+        choices: tuple[Choice, ...] | list[Choice] = (),
+        columns: int = 1,
+        request_phone: bool = False,
+        close_keyboard: bool = False,
+        **values: object,
+    ) -> None:
+        self.reply(
+            self.t(key, **values),
+            choices=choices,
+            columns=columns,
+            request_phone=request_phone,
+            close_keyboard=close_keyboard,
+        )
+
+    def reply(
+        self,
+        text: str,
+        *,
+        choices: tuple[Choice, ...] | list[Choice] = (),
+        columns: int = 1,
+        request_phone: bool = False,
+        close_keyboard: bool = False,
+    ) -> None:
+        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard))
+
+    def goto(self, state: str, **data: Any) -> None:
+        """Enter a state with fresh step data; the serial moves on so older decision buttons go stale."""
+        self.contact.state = state
+        self.contact.state_data = data
+        self.contact.state_serial += 1
+
+    def remember(self, **data: Any) -> None:
+        """Add to the current state's data (a new dict: JSON columns do not see in-place changes)."""
+        self.contact.state_data = {**self.data, **data}
+
+    async def run(self, action: str) -> None:
+        """Perform a navigation action as if its button had been pressed now."""
+        name, _, argument = action.partition(":")
+        await self.dispatcher.router.actions[name].step(self, argument)
+
+    async def prompt(self) -> None:
+        """Show the current step again (or the menu for states without a prompt of their own)."""
+        router = self.dispatcher.router
+        step = router.prompts.get(self.state) or router.prompts[MAIN]
+        await step(self)
+
+    def understood(self, text: str) -> str | None:
+        action = self.dispatcher.understanding.match(text)
+        return action if action and action.partition(":")[0] in self.dispatcher.router.actions else None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        content: Content,
+        messages: Messages,
+        sessions: async_sessionmaker[AsyncSession],
+        router: Router,
+    ):
+        self.settings = settings
+        self.content = content
+        self.messages = messages
+        self.sessions = sessions
+        self.router = router
+        self.understanding = Understanding(content)
+        for required in (MAIN, NEW):
+            if required not in router.prompts:
+                raise ValueError(f"the router has no prompt for the {required!r} state")
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        locale = self.settings.default_locale
+        try:
+            async with self.sessions() as session, session.begin():
+                if inbound.update_key is not None:
+                    key = (inbound.channel, inbound.update_key)
+                    if await session.get(ProcessedUpdate, key) is not None:
+                        return []  # redelivered after a crash or a retry: already applied
+                    session.add(ProcessedUpdate(channel=inbound.channel, update_key=inbound.update_key))
+                contact = await self._load_contact(session, inbound)
+                locale = contact.locale
+                turn = Turn(self, session, contact, inbound)
+                await self._route(turn)
+                serial, locale = contact.state_serial, contact.locale
+                if not inspect(contact).deleted:  # erased at their request in this very turn
+                    contact.last_seen_at = utcnow()
+            for reply in turn.replies:
+                reply.serial, reply.locale = serial, locale
+            return turn.replies
+        except IntegrityError:
+            # Another process applied the same update or created the same contact first.
+            log.info("update %s of %s already applied elsewhere", inbound.update_key, inbound.channel)
+            return []
+        except Exception:
+            log.exception("update of kind %s on %s failed", inbound.kind, inbound.channel)
+            t = self.messages[locale]
+            return [Reply(t("common.error"), locale=locale)]
+
+    async def _load_contact(self, session: AsyncSession, inbound: Inbound) -> Contact:
+        query = select(Contact).where(Contact.channel == inbound.channel, Contact.external_id == inbound.external_id)
+        contact = (await session.execute(query.with_for_update())).scalar_one_or_none()
+        if contact is None:
+            contact = Contact(
+                channel=inbound.channel,
+                external_id=inbound.external_id,
+                locale=self.settings.default_locale,
+                state=NEW,
+                state_data={},
+                state_serial=0,
+            )
+            session.add(contact)
+            await session.flush()
+        return contact
+
+    async def _route(self, turn: Turn) -> None:
+        inbound, router = turn.inbound, self.router
+        if inbound.kind is Kind.COMMAND:
+            step = router.commands.get(inbound.command)
+            if step is None:
+                turn.say("common.unknown_command")
+                await turn.prompt()
+            else:
+                await step(turn)
+        elif inbound.kind is Kind.CHOICE:
+            await self._route_choice(turn, decode_choice(inbound.choice))
+        elif inbound.kind is Kind.TEXT:
+            await self._route_text(turn, inbound.text.strip())
+        elif inbound.kind is Kind.CONTACT and turn.state in router.contacts:
+            await router.contacts[turn.state](turn, inbound.phone)
+        elif inbound.kind is Kind.CONTACT:
+            turn.say("common.contact_not_expected")
+            await turn.prompt()
+        elif inbound.kind is Kind.MEDIA:
+            turn.say("common.media_not_read")
+            await turn.prompt()
+        elif inbound.kind is Kind.RESUME and turn.state == NEW:
+            await router.commands["start"](turn)
+        else:
+            await turn.prompt()
+
+    async def _route_choice(self, turn: Turn, decoded: tuple[int, str] | None) -> None:
+        name, _, argument = decoded[1].partition(":") if decoded else ("", "", "")
+        action = self.router.actions.get(name)
+        if decoded is None or action is None:
+            log.warning("unknown button data from %s", turn.inbound.channel)
+            turn.say("common.unknown_button")
+            await turn.prompt()
+        elif action.current_only and decoded[0] != turn.contact.state_serial:
+            turn.say("common.stale_button")
+            await turn.prompt()
+        else:
+            await action.step(turn, argument)
+
+    async def _route_text(self, turn: Turn, text: str) -> None:
+        router = self.router
+        if len(text) > MAX_TEXT_LENGTH:
+            turn.say("common.too_long")
+            await turn.prompt()
+            return
+        keyword = router.keywords.get(normalise(text))
+        if keyword is not None:
+            await keyword(turn)
+        elif (tapped := await self._typed_label(turn, text)) is not None:
+            await self._route_choice(turn, (turn.contact.state_serial, tapped))
+        elif turn.state in router.texts:
+            await router.texts[turn.state](turn, text)
+        elif (action := turn.understood(text)) is not None:
+            await turn.run(action)
+        else:
+            turn.say("common.not_understood")
+            await turn.prompt()
+
+    async def _typed_label(self, turn: Turn, text: str) -> str | None:
+        """People type a button's label ("Setuju", "Ya") as often as they tap it: treat it as the tap."""
+        typed = normalise(text)
+        if not typed:
+            return None
+        shown = Turn(self, turn.session, turn.contact, turn.inbound)
+        await shown.prompt()
+        for reply in shown.replies:
+            for choice in reply.choices:
+                if normalise(choice.label) == typed:
+                    return choice.action
+        return None

@@ -1,0 +1,123 @@
+"""Texts from the Babel catalogs in locales/, with the program figures filled in from content/.
+
+Messages are looked up by stable keys (``menu.title``); the Indonesian catalog holds the reference text and
+English its translation. A message names figures in braces (``{jkm_monthly}``) and they are filled from the
+facts file, so a figure is typed once. The catalog is chosen per contact and per update, never globally.
+"""
+
+from __future__ import annotations
+
+import gettext
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from babel.numbers import format_currency, format_decimal
+
+from bot.config import SUPPORTED_LOCALES
+from bot.content import Content
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+log = logging.getLogger(__name__)
+
+
+class CatalogError(Exception):
+    """A shipped catalog is missing or was not compiled."""
+
+
+def rupiah(amount: int | Decimal) -> str:
+    """Rp16.800: the Indonesian format, used in every language so figures match official material."""
+    whole = Decimal(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return format_currency(whole, "IDR", format="¤#,##0", locale="id_ID", currency_digits=False)
+
+
+def format_fact(value: Decimal, unit: str, locale: str) -> str:
+    if unit == "rupiah":
+        return rupiah(value)
+    if unit == "rate":
+        return format_decimal(value * 100, locale=locale) + "%"
+    return format_decimal(value, locale=locale)
+
+
+def load_catalogs(directory: Path = LOCALES_DIR) -> dict[str, gettext.GNUTranslations]:
+    """Load every shipped locale's compiled catalog, failing loudly where gettext would fall back silently."""
+    catalogs = {}
+    for locale in SUPPORTED_LOCALES:
+        mo = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        po = mo.with_suffix(".po")
+        if not mo.is_file():
+            raise CatalogError(f"catalog {mo} is missing: run `make compile` (pybabel compile -d locales)")
+        if po.is_file() and po.stat().st_mtime > mo.stat().st_mtime:
+            raise CatalogError(f"catalog {mo} is older than {po.name}: run `make compile`")
+        with mo.open("rb") as file:
+            catalogs[locale] = gettext.GNUTranslations(file)
+    return catalogs
+
+
+@dataclass
+class Translator:
+    """One locale's messages, with the stateable facts ready to be filled in."""
+
+    locale: str
+    catalog: gettext.GNUTranslations
+    fallback: gettext.GNUTranslations
+    figures: dict[str, str]
+
+    def __call__(self, key: str, /, **values: object) -> str:
+        template = self.catalog.gettext(key)
+        if template == key:
+            # A missing translation must never break a conversation; the catalog tests make it rare.
+            log.error("message %s missing in locale %s", key, self.locale)
+            template = self.fallback.gettext(key)
+        try:
+            return template.format_map({**self.figures, **values})
+        except (KeyError, ValueError, IndexError):
+            log.exception("message %s in locale %s has a placeholder that was not given", key, self.locale)
+            return self.fallback.gettext(key).format_map({**self.figures, **values})
+
+    def has(self, key: str) -> bool:
+        return self.catalog.gettext(key) != key
+
+
+def derived_figures(content: Content) -> dict[str, str]:
+    """Figures computed from the rules rather than typed: the minimum package is JKK's floor plus JKM."""
+    from bot.services.calculator import compute_contributions
+
+    lowest = compute_contributions(content, content.fact("min_declared_income"))
+    return {
+        "min_package_monthly": rupiah(lowest.mandatory),
+        "min_jht_monthly": rupiah(lowest.jht),
+        "min_package_with_jht": rupiah(lowest.with_jht),
+    }
+
+
+class Messages:
+    """All locales' translators, built once at start-up."""
+
+    def __init__(self, content: Content, catalogs: dict[str, gettext.GNUTranslations]):
+        derived = derived_figures(content)
+        self._translators = {
+            locale: Translator(
+                locale=locale,
+                catalog=catalog,
+                fallback=catalogs["id"],
+                figures={
+                    **{
+                        name: format_fact(fact.value, fact.unit, locale)
+                        for name, fact in content.facts.items()
+                        if fact.stateable
+                    },
+                    **derived,
+                },
+            )
+            for locale, catalog in catalogs.items()
+        }
+
+    def __getitem__(self, locale: str) -> Translator:
+        return self._translators.get(locale) or self._translators["id"]
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(self._translators)

@@ -1,0 +1,46 @@
+"""Indonesian phone numbers: typed any common way, stored as E.164 (+62...), shown masked in logs."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def normalise_phone(text: str) -> str | None:
+    """+62 E.164 for an Indonesian mobile number (08..., 628..., +62 8..., with spaces or dashes), else None."""
+    digits = re.sub(r"[\s\-().]", "", text.strip())
+    if not re.fullmatch(r"\+?\d{8,15}", digits):
+        return None
+    if digits.startswith("62"):
+        digits = "+" + digits
+    try:
+        number = phonenumbers.parse(digits, "ID")
+    except NumberParseException:
+        return None
+    if number.country_code != 62 or not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def looks_like_nik(text: str) -> bool:
+    """A 16-digit run is almost surely a NIK (KTP number): the bot never asks for one and never keeps it."""
+    return re.fullmatch(r"\d{16}", re.sub(r"[\s.\-]", "", text)) is not None
+
+
+def mask_phone(phone: str) -> str:
+    """+628******890: enough to tell numbers apart in a log, not enough to call."""
+    return phone[:4] + "*" * (len(phone) - 7) + phone[-3:] if len(phone) > 8 else "***"
+
+
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{7,}\d")
+
+
+def mask_numbers(text: str) -> str:
+    """Hide anything that could be a phone number or a NIK in free text bound for a log."""
+    return _DIGIT_RUN.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group())), text)

@@ -1,0 +1,39 @@
+"""Consent decisions: recorded with the text version shown and the time, appended as evidence."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Consent, ConsentPurpose, Contact
+
+
+async def record_consent(
+    session: AsyncSession, contact: Contact, purpose: ConsentPurpose, text_version: str, granted: bool
+) -> Consent:
+    consent = Consent(contact_id=contact.id, purpose=purpose, text_version=text_version, granted=granted)
+    session.add(consent)
+    await session.flush()
+    return consent
+
+
+async def current_consent(session: AsyncSession, contact: Contact, purpose: ConsentPurpose) -> Consent | None:
+    """The latest decision for a purpose: a later refusal or withdrawal overrides an earlier agreement."""
+    query = (
+        select(Consent)
+        .where(Consent.contact_id == contact.id, Consent.purpose == purpose)
+        .order_by(Consent.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def has_consent(session: AsyncSession, contact: Contact, purpose: ConsentPurpose, text_version: str) -> bool:
+    """Granted for the text version in force now: a new consent text must be agreed to again."""
+    consent = await current_consent(session, contact, purpose)
+    return consent is not None and consent.granted and consent.text_version == text_version
+
+
+async def list_consents(session: AsyncSession, contact: Contact) -> list[Consent]:
+    query = select(Consent).where(Consent.contact_id == contact.id).order_by(Consent.id)
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,48 @@
+"""Leads: workers who asked to be contacted about BPU."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Contact, Lead, LeadStatus
+from bot.phone import mask_phone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeadDetails:
+    name: str
+    phone: str
+    occupation: str
+    region: str
+    call_time: str
+
+
+async def find_lead(session: AsyncSession, contact: Contact) -> Lead | None:
+    return (await session.execute(select(Lead).where(Lead.contact_id == contact.id))).scalar_one_or_none()
+
+
+async def save_lead(session: AsyncSession, contact: Contact, details: LeadDetails) -> tuple[Lead, bool]:
+    """Create the contact's lead, or update it when they ask again: one lead per person. True when new."""
+    lead = await find_lead(session, contact)
+    created = lead is None
+    if lead is None:
+        lead = Lead(contact_id=contact.id, status=LeadStatus.BARU)
+        session.add(lead)
+    lead.name = details.name
+    lead.phone = details.phone
+    lead.occupation = details.occupation
+    lead.region = details.region
+    lead.call_time = details.call_time
+    lead.source_code = contact.source_code
+    lead.channel = contact.channel
+    lead.locale = contact.locale
+    contact.occupation = details.occupation
+    await session.flush()
+    log.info("lead %s %s (%s, %s)", lead.id, "created" if created else "updated", mask_phone(lead.phone), lead.region)
+    return lead, created

@@ -1,0 +1,36 @@
+"""The person's rights from the chat: stop unrequested messages, see their data, be erased."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Consent, ConsentPurpose, Contact, Erasure, Lead, utcnow
+from bot.services.consent import record_consent
+from bot.services.leads import find_lead
+
+log = logging.getLogger(__name__)
+
+
+async def stop_messages(session: AsyncSession, contact: Contact, text_version: str) -> None:
+    """STOP: nothing unrequested is sent from now on; the withdrawal is kept as consent evidence."""
+    if contact.messages_stopped_at is None:
+        contact.messages_stopped_at = utcnow()
+    await record_consent(session, contact, ConsentPurpose.REMINDERS, text_version, granted=False)
+
+
+async def resume_messages(session: AsyncSession, contact: Contact) -> None:
+    contact.messages_stopped_at = None
+
+
+async def erase_contact(session: AsyncSession, contact: Contact) -> None:
+    """Delete the person and everything about them; keep one anonymous row for the counts."""
+    had_lead = await find_lead(session, contact) is not None
+    session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=had_lead))
+    await session.execute(delete(Lead).where(Lead.contact_id == contact.id))
+    await session.execute(delete(Consent).where(Consent.contact_id == contact.id))
+    await session.delete(contact)
+    await session.flush()
+    log.info("a contact on %s was erased at their request", contact.channel)

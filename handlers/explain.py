@@ -1,0 +1,108 @@
+"""What BPU is, what it pays, how to register, and the questions people ask: read-only topics."""
+
+from __future__ import annotations
+
+from bot.dispatch import MAIN, Router, Turn
+from bot.models import Occupation
+from handlers.onboarding import back_to_menu
+
+router = Router("explain")
+
+FAQ_PAGE_SIZE = 7
+BENEFITS = ("accident", "death", "scholarship", "jht")
+
+
+def _occupation(turn: Turn) -> str:
+    return turn.contact.occupation or Occupation.LAINNYA
+
+
+def _next_steps(turn: Turn, *actions: tuple[str, str]) -> list:
+    return [turn.choice(action, key) for action, key in actions] + [
+        turn.choice("interest", "menu.interest"),
+        turn.choice("menu", "common.menu"),
+    ]
+
+
+@router.action("topic")
+async def topic(turn: Turn, name: str) -> None:
+    steps = {"bpu": what_is_bpu, "benefits": benefits, "register": register, "faq": faq_list}
+    if name == "cost":
+        await turn.run("calc")
+    elif name in steps:
+        await steps[name](turn)
+    else:
+        turn.say("common.unknown_button")
+        back_to_menu(turn)
+
+
+async def what_is_bpu(turn: Turn) -> None:
+    leave_flow(turn)
+    example = turn.t(f"occupation.{_occupation(turn)}.example")
+    turn.say(
+        "explain.bpu",
+        example=example,
+        choices=_next_steps(turn, ("topic:cost", "menu.cost"), ("topic:benefits", "menu.benefits")),
+    )
+
+
+async def benefits(turn: Turn) -> None:
+    leave_flow(turn)
+    risk = turn.t(f"occupation.{_occupation(turn)}.risk")
+    choices = [turn.choice(f"benefit:{b}", f"explain.benefit.{b}.button") for b in BENEFITS]
+    turn.say("explain.benefits", risk=risk, choices=[*choices, *_next_steps(turn)])
+
+
+@router.action("benefit")
+async def benefit(turn: Turn, name: str) -> None:
+    if name not in BENEFITS:
+        turn.say("common.unknown_button")
+        await benefits(turn)
+        return
+    leave_flow(turn)
+    others = [(f"benefit:{b}", f"explain.benefit.{b}.button") for b in BENEFITS if b != name]
+    turn.say(f"explain.benefit.{name}.text", choices=_next_steps(turn, *others))
+
+
+async def register(turn: Turn) -> None:
+    leave_flow(turn)
+    turn.say("explain.register", choices=_next_steps(turn, ("topic:faq", "menu.faq")))
+
+
+async def faq_list(turn: Turn, page: int = 0) -> None:
+    leave_flow(turn)
+    entries = turn.content.faq
+    pages = max(1, -(-len(entries) // FAQ_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = entries[page * FAQ_PAGE_SIZE : (page + 1) * FAQ_PAGE_SIZE]
+    choices = [turn.choice(f"faq:{entry.id}", f"faq.{entry.id}.q") for entry in shown]
+    if page + 1 < pages:
+        choices.append(turn.choice(f"faqs:{page + 1}", "explain.faq_more"))
+    if page > 0:
+        choices.append(turn.choice(f"faqs:{page - 1}", "explain.faq_previous"))
+    choices.append(turn.choice("menu", "common.menu"))
+    turn.say("explain.faq_title", choices=choices, page=page + 1, pages=pages)
+
+
+@router.action("faqs")
+async def faq_page(turn: Turn, page: str) -> None:
+    await faq_list(turn, int(page) if page.isdigit() else 0)
+
+
+@router.action("faq")
+async def faq_answer(turn: Turn, entry_id: str) -> None:
+    ids = [entry.id for entry in turn.content.faq]
+    if entry_id not in ids:
+        turn.say("common.unknown_button")
+        await faq_list(turn)
+        return
+    leave_flow(turn)
+    page = ids.index(entry_id) // FAQ_PAGE_SIZE
+    operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
+    text = turn.t(f"faq.{entry_id}.q") + "\n\n" + turn.t(f"faq.{entry_id}.a", operator=operator)
+    turn.reply(text, choices=_next_steps(turn, (f"faqs:{page}", "explain.faq_other")))
+
+
+def leave_flow(turn: Turn) -> None:
+    """Reading a topic leaves any half-done flow, so the next typed text is not taken as a name."""
+    if turn.state != MAIN:
+        turn.goto(MAIN)

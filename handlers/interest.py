@@ -1,0 +1,294 @@
+""" "Saya tertarik": consent first, then name, phone, occupation, region, call time, a summary, the lead saved.
+
+The collected answers stay in the contact's state data until the worker confirms, so a restart in the middle
+continues at the question they were on. Nothing is collected before consent, and never a NIK or KTP number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.conversation import Choice
+from bot.dispatch import Router, Turn
+from bot.models import ConsentPurpose, Occupation
+from bot.phone import looks_like_nik, normalise_phone
+from bot.services.consent import has_consent, record_consent
+from bot.services.leads import LeadDetails, find_lead, save_lead
+from handlers.onboarding import back_to_menu, occupation_label
+
+router = Router("interest")
+
+CONSENT = "interest/consent"
+REMINDERS = "interest/reminders"
+NAME = "interest/name"
+PHONE = "interest/phone"
+OCCUPATION = "interest/occupation"
+REGION = "interest/region"
+CALL_TIME = "interest/call_time"
+CONFIRM = "interest/confirm"
+
+FIELDS = (("name", NAME), ("phone", PHONE), ("occupation", OCCUPATION), ("region", REGION), ("call_time", CALL_TIME))
+CALL_TIMES = ("pagi", "siang", "sore", "kapan")
+_NAME_MAX = 60
+
+
+@router.action("interest")
+async def interested(turn: Turn, _: str) -> None:
+    version = turn.content.consent_version
+    if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version):
+        turn.goto(CONSENT)
+        await ask_consent(turn)
+        return
+    lead = await find_lead(turn.session, turn.contact)
+    if lead is None:
+        await continue_with(turn, {"occupation": turn.contact.occupation})
+    else:
+        # Asking again edits the one lead the person has, starting from what is stored.
+        known = {
+            "name": lead.name,
+            "phone": lead.phone,
+            "occupation": lead.occupation,
+            "region": lead.region,
+            "call_time": lead.call_time,
+        }
+        turn.goto(CONFIRM, **known)
+        turn.say("interest.already_saved")
+        await confirm(turn)
+
+
+async def continue_with(turn: Turn, data: dict) -> None:
+    """Go to the first question still unanswered, or to the summary."""
+    data = {key: value for key, value in data.items() if value}
+    for field, state in FIELDS:
+        if field not in data:
+            turn.goto(state, **data)
+            await turn.prompt()
+            return
+    turn.goto(CONFIRM, **data)
+    await confirm(turn)
+
+
+def answered(turn: Turn, **value: str) -> dict:
+    data = {**turn.data, **value}
+    data.pop("editing", None)
+    return data
+
+
+@router.prompt(CONSENT)
+async def ask_consent(turn: Turn) -> None:
+    operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
+    turn.say(
+        "consent.body",
+        operator=operator,
+        choices=[turn.choice("consent:yes", "consent.agree"), turn.choice("consent:no", "consent.decline")],
+    )
+
+
+@router.action("consent", current_only=True)
+async def consent_decision(turn: Turn, answer: str) -> None:
+    if turn.state != CONSENT or answer not in ("yes", "no"):
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    granted = answer == "yes"
+    await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, turn.content.consent_version, granted)
+    if granted:
+        turn.goto(REMINDERS)
+        await ask_reminders(turn)
+    else:
+        back_to_menu(turn, turn.t("consent.declined"))
+
+
+@router.prompt(REMINDERS)
+async def ask_reminders(turn: Turn) -> None:
+    turn.say(
+        "consent.reminders_question",
+        choices=[
+            turn.choice("reminders:yes", "consent.reminders_yes"),
+            turn.choice("reminders:no", "consent.reminders_no"),
+        ],
+    )
+
+
+@router.action("reminders", current_only=True)
+async def reminders_decision(turn: Turn, answer: str) -> None:
+    if turn.state != REMINDERS or answer not in ("yes", "no"):
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    granted = answer == "yes"
+    await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, turn.content.consent_version, granted)
+    if granted:
+        turn.contact.messages_stopped_at = None
+    await continue_with(turn, {"occupation": turn.contact.occupation})
+
+
+@router.prompt(NAME)
+async def ask_name(turn: Turn) -> None:
+    turn.say("interest.ask_name", choices=[turn.choice("interest_cancel", "interest.cancel")])
+
+
+@router.text(NAME)
+async def typed_name(turn: Turn, text: str) -> None:
+    name = " ".join(text.split())
+    if looks_like_nik(name):
+        turn.say("interest.no_nik")
+        await ask_name(turn)
+    elif name.endswith("?") and (action := turn.understood(name)) is not None:
+        await turn.run(action)
+    elif not 2 <= len(name) <= _NAME_MAX or not re.search(r"[^\W\d_]", name) or re.search(r"\d{3,}", name):
+        turn.say("interest.bad_name", max=_NAME_MAX)
+        await ask_name(turn)
+    else:
+        await continue_with(turn, answered(turn, name=name))
+
+
+@router.prompt(PHONE)
+async def ask_phone(turn: Turn) -> None:
+    turn.say("interest.ask_phone", request_phone=True, choices=[turn.choice("interest_cancel", "interest.cancel")])
+
+
+@router.contact(PHONE)
+async def shared_phone(turn: Turn, phone: str) -> None:
+    if not turn.inbound.phone_is_own:
+        turn.say("interest.phone_not_own")
+        await ask_phone(turn)
+        return
+    await typed_phone(turn, phone)
+
+
+@router.text(PHONE)
+async def typed_phone(turn: Turn, text: str) -> None:
+    phone = normalise_phone(text)
+    if phone is not None:
+        turn.say("interest.phone_ok", phone=display_phone(phone), close_keyboard=True)
+        await continue_with(turn, answered(turn, phone=phone))
+    elif looks_like_nik(text):
+        turn.say("interest.no_nik")
+        await ask_phone(turn)
+    elif not re.search(r"\d", text) and (action := turn.understood(text)) is not None:
+        await turn.run(action)
+    else:
+        turn.say("interest.bad_phone")
+        await ask_phone(turn)
+
+
+@router.prompt(OCCUPATION)
+async def ask_occupation(turn: Turn) -> None:
+    choices = [turn.choice(f"lead_occ:{o}", f"occupation.{o}.label") for o in Occupation]
+    turn.say("interest.ask_occupation", choices=choices, columns=2)
+
+
+@router.action("lead_occ", current_only=True)
+async def chosen_occupation(turn: Turn, occupation: str) -> None:
+    if turn.state != OCCUPATION or occupation not in Occupation.__members__.values():
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    await continue_with(turn, answered(turn, occupation=occupation))
+
+
+def _regions(turn: Turn) -> tuple[str, ...]:
+    return turn.content.regions
+
+
+@router.prompt(REGION)
+async def ask_region(turn: Turn) -> None:
+    choices = [Choice(f"region:{i}", region) for i, region in enumerate(_regions(turn))]
+    turn.say("interest.ask_region", choices=choices, columns=2)
+
+
+@router.action("region", current_only=True)
+async def chosen_region(turn: Turn, index: str) -> None:
+    regions = _regions(turn)
+    if turn.state != REGION or not index.isdigit() or int(index) >= len(regions):
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    await continue_with(turn, answered(turn, region=regions[int(index)]))
+
+
+@router.text(REGION)
+async def typed_region(turn: Turn, text: str) -> None:
+    """Accept a typed name when it points at exactly one region: "muko muko", "rejang", "kota"."""
+    typed = re.sub(r"[^a-z]", "", text.lower())
+    matches = [r for r in _regions(turn) if typed and typed in re.sub(r"[^a-z]", "", r.lower())]
+    if len(matches) == 1:
+        await continue_with(turn, answered(turn, region=matches[0]))
+    else:
+        turn.say("interest.bad_region")
+        await ask_region(turn)
+
+
+@router.prompt(CALL_TIME)
+async def ask_call_time(turn: Turn) -> None:
+    choices = [turn.choice(f"call_time:{c}", f"interest.call_time.{c}") for c in CALL_TIMES]
+    turn.say("interest.ask_call_time", choices=choices)
+
+
+@router.action("call_time", current_only=True)
+async def chosen_call_time(turn: Turn, call_time: str) -> None:
+    if turn.state != CALL_TIME or call_time not in CALL_TIMES:
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    await continue_with(turn, answered(turn, call_time=call_time))
+
+
+@router.prompt(CONFIRM)
+async def confirm(turn: Turn) -> None:
+    data = turn.data
+    turn.say(
+        "interest.summary",
+        name=data["name"],
+        phone=display_phone(data["phone"]),
+        occupation=occupation_label(turn, data["occupation"]),
+        region=data["region"],
+        call_time=turn.t(f"interest.call_time.{data['call_time']}"),
+        choices=[
+            turn.choice("lead_save", "interest.save"),
+            turn.choice("lead_edit:name", "interest.edit_name"),
+            turn.choice("lead_edit:phone", "interest.edit_phone"),
+            turn.choice("lead_edit:occupation", "interest.edit_occupation"),
+            turn.choice("lead_edit:region", "interest.edit_region"),
+            turn.choice("lead_edit:call_time", "interest.edit_call_time"),
+            turn.choice("interest_cancel", "interest.cancel"),
+        ],
+        columns=2,
+    )
+
+
+def display_phone(e164: str) -> str:
+    """+6281234567890 shown as 0812-3456-7890, the way people write their own number."""
+    local = "0" + e164.removeprefix("+62")
+    return "-".join([local[:4], local[4:8], local[8:]]).rstrip("-")
+
+
+@router.action("lead_edit", current_only=True)
+async def edit(turn: Turn, field: str) -> None:
+    states = dict(FIELDS)
+    if turn.state != CONFIRM or field not in states:
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    data = turn.data
+    data.pop(field, None)
+    turn.goto(states[field], **data)
+    await turn.prompt()
+
+
+@router.action("lead_save", current_only=True)
+async def save(turn: Turn, _: str) -> None:
+    if turn.state != CONFIRM:
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    data = turn.data
+    details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
+    _, created = await save_lead(turn.session, turn.contact, details)
+    back_to_menu(turn, turn.t("interest.saved" if created else "interest.updated", name=details.name))
+
+
+@router.action("interest_cancel")
+async def cancel(turn: Turn, _: str) -> None:
+    back_to_menu(turn, turn.t("interest.cancelled"))

@@ -1,0 +1,150 @@
+"""Welcome, occupation, main menu, language, help, and the small talk around them."""
+
+from __future__ import annotations
+
+import re
+
+from bot.dispatch import MAIN, NEW, Router, Turn
+from bot.models import Occupation
+
+router = Router("onboarding")
+
+OCCUPATION = "onboarding/occupation"
+LANGUAGE = "onboarding/language"
+# Telegram deep-link payloads: up to 64 of A-Z a-z 0-9 _ - (Bot API, "Deep linking").
+_SOURCE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def occupation_label(turn: Turn, occupation: str | None) -> str:
+    return turn.t(f"occupation.{occupation or Occupation.LAINNYA}.label")
+
+
+def show_menu(turn: Turn, lead_in: str = "") -> None:
+    """The main menu, optionally after a line that answers what the person just did."""
+    t = turn.t
+    text = f"{lead_in}\n\n{t('menu.title')}" if lead_in else t("menu.title")
+    turn.reply(
+        text,
+        choices=[
+            turn.choice("topic:bpu", "menu.bpu"),
+            turn.choice("topic:cost", "menu.cost"),
+            turn.choice("topic:benefits", "menu.benefits"),
+            turn.choice("topic:register", "menu.register"),
+            turn.choice("topic:faq", "menu.faq"),
+            turn.choice("interest", "menu.interest"),
+            turn.choice("occupation", "menu.occupation"),
+            turn.choice("lang", "menu.language"),
+            turn.choice("privacy", "menu.privacy"),
+        ],
+        columns=2,
+    )
+
+
+def back_to_menu(turn: Turn, lead_in: str = "") -> None:
+    turn.goto(MAIN)
+    show_menu(turn, lead_in)
+
+
+def welcome_text(turn: Turn) -> str:
+    settings = turn.settings
+    if settings.operator_name:
+        text = turn.t("onboarding.welcome", operator=settings.operator_name)
+    else:
+        text = turn.t("onboarding.welcome_unnamed")
+    if settings.operator_contact:
+        text += "\n" + turn.t("onboarding.operator_contact", contact=settings.operator_contact)
+    return text
+
+
+@router.command("start")
+async def start(turn: Turn) -> None:
+    payload = turn.inbound.payload.strip()
+    # The first link someone came through is the one credited (an officer's or a campaign's code).
+    if payload and _SOURCE_CODE.match(payload) and turn.contact.source_code is None:
+        turn.contact.source_code = payload
+    if turn.contact.occupation is None:
+        turn.goto(OCCUPATION)
+        await ask_occupation(turn, welcome=True)
+    else:
+        back_to_menu(turn, welcome_text(turn))
+
+
+@router.prompt(NEW)
+async def prompt_new(turn: Turn) -> None:
+    await start(turn)
+
+
+@router.prompt(OCCUPATION)
+async def ask_occupation(turn: Turn, welcome: bool = False) -> None:
+    text = turn.t("onboarding.ask_occupation")
+    if welcome:
+        text = f"{welcome_text(turn)}\n\n{text}"
+    choices = [turn.choice(f"occ:{o}", f"occupation.{o}.label") for o in Occupation]
+    turn.reply(text, choices=[*choices, turn.choice("menu", "onboarding.skip")], columns=2)
+
+
+@router.action("occupation")
+async def change_occupation(turn: Turn, _: str) -> None:
+    turn.goto(OCCUPATION)
+    await ask_occupation(turn)
+
+
+@router.action("occ")
+async def choose_occupation(turn: Turn, occupation: str) -> None:
+    if occupation not in Occupation.__members__.values():
+        turn.say("common.unknown_button")
+        await turn.prompt()
+        return
+    turn.contact.occupation = occupation
+    back_to_menu(turn, turn.t(f"occupation.{occupation}.hello"))
+
+
+@router.prompt(MAIN)
+async def prompt_menu(turn: Turn) -> None:
+    show_menu(turn)
+
+
+@router.command("menu")
+async def menu_command(turn: Turn) -> None:
+    back_to_menu(turn)
+
+
+@router.action("menu")
+async def menu(turn: Turn, _: str) -> None:
+    back_to_menu(turn)
+
+
+@router.command("bantuan", "help")
+async def help_command(turn: Turn) -> None:
+    back_to_menu(turn, turn.t("onboarding.help"))
+
+
+@router.action("greeting")
+async def greeting(turn: Turn, _: str) -> None:
+    back_to_menu(turn, turn.t("onboarding.greeting"))
+
+
+@router.action("thanks")
+async def thanks(turn: Turn, _: str) -> None:
+    back_to_menu(turn, turn.t("onboarding.thanks"))
+
+
+@router.command("bahasa", "language")
+async def language_command(turn: Turn) -> None:
+    await language(turn, "")
+
+
+@router.action("lang")
+async def language(turn: Turn, locale: str) -> None:
+    if locale in turn.dispatcher.messages.locales:
+        turn.contact.locale = locale
+        back_to_menu(turn, turn.t("onboarding.language_set"))
+    else:
+        turn.goto(LANGUAGE)
+        await ask_language(turn)
+
+
+@router.prompt(LANGUAGE)
+async def ask_language(turn: Turn) -> None:
+    choices = [turn.choice(f"lang:{locale}", f"language.{locale}") for locale in turn.dispatcher.messages.locales]
+    turn.say("onboarding.ask_language", choices=[*choices, turn.choice("menu", "common.menu")])

@@ -1,0 +1,150 @@
+"""STOP/BERHENTI, MULAI, DATA SAYA and HAPUS: reachable from any state, by keyword, command or menu."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_datetime
+
+from bot.dispatch import Router, Turn
+from bot.services.consent import list_consents
+from bot.services.leads import find_lead
+from bot.services.privacy import erase_contact, resume_messages, stop_messages
+from handlers.interest import display_phone
+from handlers.onboarding import back_to_menu, occupation_label, show_menu
+
+router = Router("privacy")
+
+STOP_CONFIRM = "privacy/stop_confirm"
+ERASE_CONFIRM = "privacy/erase_confirm"
+
+
+@router.action("privacy")
+async def privacy_menu(turn: Turn, _: str) -> None:
+    turn.say(
+        "privacy.menu",
+        choices=[
+            turn.choice("my_data", "privacy.my_data_button"),
+            turn.choice("stop", "privacy.stop_button"),
+            turn.choice("erase", "privacy.erase_button"),
+            turn.choice("menu", "common.menu"),
+        ],
+    )
+
+
+@router.keyword("stop", "berhenti", "unsubscribe")
+@router.command("stop", "berhenti")
+async def stop_keyword(turn: Turn) -> None:
+    await ask_stop(turn, "")
+
+
+@router.action("stop")
+async def ask_stop(turn: Turn, _: str) -> None:
+    turn.goto(STOP_CONFIRM)
+    await stop_prompt(turn)
+
+
+@router.prompt(STOP_CONFIRM)
+async def stop_prompt(turn: Turn) -> None:
+    turn.say(
+        "privacy.stop_confirm",
+        choices=[turn.choice("stop_yes", "privacy.stop_yes"), turn.choice("menu", "privacy.keep")],
+    )
+
+
+@router.action("stop_yes", current_only=True)
+async def stop_confirmed(turn: Turn, _: str) -> None:
+    if turn.state != STOP_CONFIRM:
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    await stop_messages(turn.session, turn.contact, turn.content.consent_version)
+    back_to_menu(turn, turn.t("privacy.stopped"))
+
+
+@router.keyword("mulai", "resume")
+@router.command("mulai", "resume")
+async def resume(turn: Turn) -> None:
+    await resume_messages(turn.session, turn.contact)
+    back_to_menu(turn, turn.t("privacy.resumed"))
+
+
+def _when(turn: Turn, moment: datetime) -> str:
+    return format_datetime(moment, "d MMM y HH:mm zzz", tzinfo=turn.settings.tz, locale=turn.contact.locale)
+
+
+@router.keyword("data saya", "my data")
+@router.command("datasaya", "mydata")
+async def my_data_keyword(turn: Turn) -> None:
+    await my_data(turn, "")
+
+
+@router.action("my_data")
+async def my_data(turn: Turn, _: str) -> None:
+    t, contact = turn.t, turn.contact
+    lines = [
+        t("privacy.data.header"),
+        t("privacy.data.chat", channel=contact.channel, since=_when(turn, contact.created_at)),
+        t("privacy.data.language", language=t(f"language.{contact.locale}")),
+        t("privacy.data.occupation", occupation=occupation_label(turn, contact.occupation)),
+    ]
+    if contact.source_code:
+        lines.append(t("privacy.data.source", source=contact.source_code))
+    lines.append(t("privacy.data.stopped") if contact.messages_stopped_at else t("privacy.data.receiving"))
+    lead = await find_lead(turn.session, contact)
+    if lead is None:
+        lines.append(t("privacy.data.no_lead"))
+    else:
+        lines.append(
+            t(
+                "privacy.data.lead",
+                name=lead.name,
+                phone=display_phone(lead.phone),
+                region=lead.region,
+                call_time=t(f"interest.call_time.{lead.call_time}"),
+                status=lead.status,
+                saved=_when(turn, lead.updated_at),
+            )
+        )
+    for consent in await list_consents(turn.session, contact):
+        key = "privacy.data.consent_given" if consent.granted else "privacy.data.consent_refused"
+        lines.append(
+            t(
+                key,
+                purpose=t(f"privacy.purpose.{consent.purpose}"),
+                version=consent.text_version,
+                when=_when(turn, consent.decided_at),
+            )
+        )
+    lines.append(t("privacy.data.footer"))
+    show_menu(turn, "\n".join(lines))
+
+
+@router.keyword("hapus", "hapus data", "hapus data saya", "delete", "delete my data")
+@router.command("hapus", "delete")
+async def erase_keyword(turn: Turn) -> None:
+    await ask_erase(turn, "")
+
+
+@router.action("erase")
+async def ask_erase(turn: Turn, _: str) -> None:
+    turn.goto(ERASE_CONFIRM)
+    await erase_prompt(turn)
+
+
+@router.prompt(ERASE_CONFIRM)
+async def erase_prompt(turn: Turn) -> None:
+    turn.say(
+        "privacy.erase_confirm",
+        choices=[turn.choice("erase_yes", "privacy.erase_yes"), turn.choice("menu", "privacy.keep")],
+    )
+
+
+@router.action("erase_yes", current_only=True)
+async def erase_confirmed(turn: Turn, _: str) -> None:
+    if turn.state != ERASE_CONFIRM:
+        turn.say("common.stale_button")
+        await turn.prompt()
+        return
+    await erase_contact(turn.session, turn.contact)
+    turn.say("privacy.erased")

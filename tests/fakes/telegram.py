@@ -1,0 +1,1148 @@
+"""Offline fake of the Telegram Bot API.
+
+The fake speaks the real Bot API wire format, so the bot under test runs unmodified
+python-telegram-bot code and the tests never touch the network:
+
+* ``FakeBotAPI`` holds the state of one bot and answers Bot API calls with the status codes and
+  JSON bodies Telegram would send.
+* ``FakeUser`` plays a user in a private chat by producing real ``Update`` payloads.
+* ``FakeRequest`` plugs a ``FakeBotAPI`` into an in-process PTB ``Application``.
+* ``FakeBotAPIServer`` serves a ``FakeBotAPI`` over real HTTP on 127.0.0.1, for end-to-end tests
+  that run the bot unchanged (even as a subprocess) with only its ``base_url`` pointed at the fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import mimetypes
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import collapse_rfc2231_value
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from telegram.request import BaseRequest, RequestData
+
+__all__ = [
+    "TEST_BOT_ID",
+    "TEST_TOKEN",
+    "Call",
+    "FakeBotAPI",
+    "FakeBotAPIServer",
+    "FakeRequest",
+    "FakeUser",
+    "SentMessage",
+    "UploadedFile",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+TEST_BOT_ID = 123456789
+# Telegram tokens are "<bot id>:<secret>"; PTB only needs the shape, the fake only compares it.
+TEST_TOKEN = f"{TEST_BOT_ID}:AAFakeTokenForOfflineTests_0123456789"
+
+JSONDict = dict[str, Any]
+
+_MAX_TEXT_LENGTH = 4096
+_MAX_CALLBACK_DATA_BYTES = 64
+_BOT_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_INT_RE = re.compile(r"-?\d+")
+_API_PATH_RE = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[^/]+)")
+
+# Form-encoded and multipart bodies carry every value as a string. These tables restore the
+# types a JSON body (or PTB in-process) would give, so ``Call.params`` look the same on every
+# transport.
+_INT_PARAMS = frozenset(
+    {
+        "cache_time",
+        "chat_id",
+        "from_chat_id",
+        "limit",
+        "max_connections",
+        "message_id",
+        "message_thread_id",
+        "offset",
+        "reply_to_message_id",
+        "timeout",
+        "user_id",
+    }
+)
+_BOOL_PARAMS = frozenset(
+    {
+        "allow_paid_broadcast",
+        "allow_sending_without_reply",
+        "disable_content_type_detection",
+        "disable_notification",
+        "disable_web_page_preview",
+        "drop_pending_updates",
+        "protect_content",
+        "show_alert",
+    }
+)
+# User-visible strings are never JSON-decoded, even when they happen to look like JSON.
+_FREE_TEXT_PARAMS = frozenset(
+    {"caption", "description", "explanation", "name", "question", "short_description", "text", "title"}
+)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _normalize_value(key: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if key in _INT_PARAMS and _INT_RE.fullmatch(value):
+        return int(value)
+    if key in _BOOL_PARAMS and value in ("true", "false"):
+        return value == "true"
+    if key not in _FREE_TEXT_PARAMS and value[:1] in ("{", "["):
+        with suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+def _normalize_params(params: Mapping[str, Any]) -> JSONDict:
+    """Decode transport-specific encodings (e.g. reply_markup as a JSON string) into one shape."""
+    return {key: _normalize_value(key, value) for key, value in params.items() if value is not None}
+
+
+def _error_body(error_code: int, description: str, retry_after: int | None = None) -> JSONDict:
+    body: JSONDict = {"ok": False, "error_code": error_code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return body
+
+
+class _ApiError(Exception):
+    """An error answer of the Bot API, raised inside method handlers."""
+
+    def __init__(self, error_code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.retry_after = retry_after
+
+    def response(self) -> tuple[int, JSONDict]:
+        return self.error_code, _error_body(self.error_code, self.description, self.retry_after)
+
+
+def _bad_request(description: str) -> _ApiError:
+    return _ApiError(400, f"Bad Request: {description}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Bot API call as the fake received it; ``params`` are decoded to plain Python values."""
+
+    method: str
+    params: JSONDict
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file uploaded with a call (multipart part or in-process ``InputFile``)."""
+
+    filename: str
+    content: bytes
+    mime_type: str | None = None
+
+
+def _button_text(button: str | JSONDict) -> str:
+    # The Bot API accepts plain strings as reply-keyboard buttons; PTB always sends objects.
+    return button if isinstance(button, str) else button["text"]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message from the bot, flattened so tests can assert on what the user would see."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: JSONDict | None = None
+    # The Message object the Bot API returned, e.g. to build callback queries from.
+    message: JSONDict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def buttons(self) -> list[list[tuple[str, str | None]]]:
+        """Inline keyboard rows as ``(label, callback_data)``; URL buttons have no data."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [[(button["text"], button.get("callback_data")) for button in row] for row in rows]
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for row in self.buttons for label, _ in row]
+
+    @property
+    def keyboard(self) -> list[list[str]]:
+        """Reply keyboard rows as button texts."""
+        rows = (self.reply_markup or {}).get("keyboard", [])
+        return [[_button_text(button) for button in row] for row in rows]
+
+    @property
+    def requests_contact(self) -> bool:
+        rows = (self.reply_markup or {}).get("keyboard", [])
+        return any(isinstance(button, dict) and button.get("request_contact") for row in rows for button in row)
+
+    @property
+    def removes_keyboard(self) -> bool:
+        return bool((self.reply_markup or {}).get("remove_keyboard"))
+
+
+def _describe_bot_message(sent: SentMessage) -> str:
+    line = repr(sent.text)
+    if sent.buttons:
+        line += " buttons=" + repr(sent.buttons)
+    if sent.keyboard:
+        line += " keyboard=" + repr(sent.keyboard)
+    if sent.removes_keyboard:
+        line += " (removes keyboard)"
+    return line
+
+
+_MEDIA_KINDS = ("photo", "sticker", "voice", "video", "audio", "animation", "video_note")
+
+
+def _describe_user_update(update: JSONDict) -> tuple[int, str] | None:
+    """Render an incoming update as a transcript line, keyed by chat id."""
+    if query := update.get("callback_query"):
+        chat_id = query.get("message", {}).get("chat", {}).get("id", query["from"]["id"])
+        return chat_id, f"user taps {query.get('data')!r}"
+    message = update.get("message") or update.get("edited_message")
+    if not message:
+        return None
+    if "text" in message:
+        line = repr(message["text"])
+    elif contact := message.get("contact"):
+        line = f"[contact {contact.get('phone_number')}]"
+    elif location := message.get("location"):
+        line = f"[location {location.get('latitude')}, {location.get('longitude')}]"
+    elif document := message.get("document"):
+        line = f"[document {document.get('file_name')}]"
+    else:
+        line = next((f"[{kind}]" for kind in _MEDIA_KINDS if kind in message), "[message]")
+    return message["chat"]["id"], f"user: {line}"
+
+
+class FakeBotAPI:
+    """Thread-safe in-memory state of one bot, answering calls like the real Bot API.
+
+    All state sits behind one condition variable, so the HTTP server's threads, the test thread and
+    an asyncio loop can share an instance; both threads and coroutines can wait for changes.
+    Sending to a chat nobody has opened (no ``FakeUser``, no update from it) fails with
+    "chat not found", as it would on Telegram.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_id: int = TEST_BOT_ID,
+        username: str = "bpu_test_bot",
+        first_name: str = "BPU Test Bot",
+        max_poll_wait: float = 1.0,
+    ) -> None:
+        self.bot_id = bot_id
+        self.username = username
+        self.first_name = first_name
+        # Caps getUpdates long polling so a test never hangs on an idle poll.
+        self.max_poll_wait = max_poll_wait
+        # In-process tests feed FakeUser updates to process_update() and may not want them queued.
+        self.queue_updates = True
+        self.calls: list[Call] = []
+        self._cond = threading.Condition(threading.RLock())
+        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # Bumped to release long polls early, e.g. when the HTTP server stops.
+        self._wake_generation = 0
+        self._pending_updates: list[JSONDict] = []
+        self._last_update_id = 0
+        self._last_user_id = 700_000_000
+        self._file_seq = 0
+        self._callback_seq = 0
+        self._chats: dict[int, JSONDict] = {}
+        self._last_message_id: dict[int, int] = {}
+        self._sent: list[SentMessage] = []
+        self._messages: dict[tuple[int, int], SentMessage] = {}
+        self._deleted: set[tuple[int, int]] = set()
+        self._commands: dict[tuple[str, str], list[JSONDict]] = {}
+        self._webhook_url = ""
+        self._failures: dict[str, deque[_ApiError]] = {}
+        self._transcript: list[tuple[int, str]] = []
+        handlers: dict[str, Callable[[JSONDict], Any]] = {
+            "getMe": self._get_me,
+            "logOut": self._return_true,
+            "close": self._return_true,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "sendChatAction": self._send_chat_action,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._return_true,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+        }
+        # Bot API method names are case-insensitive; calls are recorded under the canonical name.
+        self._handlers = {name.lower(): (name, handler) for name, handler in handlers.items()}
+
+    # ----------------------------------------------------------------------------- dispatching
+
+    def handle(self, method: str, params: Mapping[str, Any], *, long_poll: bool = False) -> tuple[int, JSONDict]:
+        """Answer one call with ``(HTTP status, JSON body)``.
+
+        With ``long_poll`` a getUpdates call blocks the calling thread until updates arrive or its
+        ``timeout`` (capped at ``max_poll_wait``) passes; only the HTTP server's threads want that.
+        """
+        decoded = _normalize_params(params)
+        if long_poll and method.lower() == "getupdates":
+            with self._cond:
+                self._cond.wait_for(self._poll_ready(decoded), self._poll_timeout(decoded))
+        return self._dispatch(method, decoded)
+
+    async def handle_async(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSONDict]:
+        """Like ``handle``, but long-polls getUpdates without blocking the event loop."""
+        decoded = _normalize_params(params)
+        if method.lower() == "getupdates":
+            # An idle long poll simply ends empty-handed, as on Telegram.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_timeout(decoded)):
+                    await self._wait_async(self._poll_ready(decoded))
+        return self._dispatch(method, decoded)
+
+    def _dispatch(self, method: str, params: JSONDict) -> tuple[int, JSONDict]:
+        key = method.lower()
+        name, handler = self._handlers.get(key, (method, None))
+        with self._cond:
+            self.calls.append(Call(name, params))
+            if handler is None:
+                return 404, _error_body(404, "Not Found")
+            try:
+                if failures := self._failures.get(key):
+                    raise failures.popleft()
+                result = handler(params)
+            except _ApiError as error:
+                if isinstance(chat_id := params.get("chat_id"), int):
+                    self._log(chat_id, f"bot: {name} failed: {error.error_code} {error.description}")
+                return error.response()
+            return 200, {"ok": True, "result": result}
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail, e.g. 403 for a user who blocked the bot."""
+        error = _ApiError(error_code, description, retry_after)
+        with self._cond:
+            self._failures.setdefault(method.lower(), deque()).extend([error] * times)
+            self._notify()
+
+    # ------------------------------------------------------------------------- waiting
+
+    def _notify(self) -> None:
+        """Wake every thread and coroutine waiting for a state change; the caller holds the lock."""
+        self._cond.notify_all()
+        for loop, event in self._async_waiters:
+            # A waiter whose loop already closed has nobody left to wake.
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    async def _wait_async(self, predicate: Callable[[], bool]) -> None:
+        """Await ``predicate`` without blocking the loop; changes may come from other threads.
+
+        Callers bound the wait with ``asyncio.timeout``.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            waiter = (loop, asyncio.Event())
+            with self._cond:
+                if predicate():
+                    return
+                self._async_waiters.add(waiter)
+            try:
+                await waiter[1].wait()
+            finally:
+                with self._cond:
+                    self._async_waiters.discard(waiter)
+
+    def _wake_pollers(self) -> None:
+        with self._cond:
+            self._wake_generation += 1
+            self._notify()
+
+    def _poll_timeout(self, params: JSONDict) -> float:
+        return max(0.0, min(float(params.get("timeout", 0)), self.max_poll_wait))
+
+    def _poll_ready(self, params: JSONDict) -> Callable[[], bool]:
+        """Predicate for a long poll: true once getUpdates would answer with something."""
+        offset = params.get("offset", 0)
+        generation = self._wake_generation
+
+        def ready() -> bool:
+            return (
+                self._wake_generation != generation
+                or bool(self._webhook_url)
+                or bool(self._failures.get("getupdates"))
+                or any(update["update_id"] >= offset for update in self._pending_updates)
+            )
+
+        return ready
+
+    def _has_sent(self, chat_id: int, count: int) -> Callable[[], bool]:
+        return lambda: len(self.sent(chat_id)) >= count
+
+    def _sent_timeout_error(self, chat_id: int, count: int, timeout: float) -> AssertionError:
+        got = len(self.sent(chat_id))
+        return AssertionError(
+            f"expected at least {count} message(s) to chat {chat_id} within {timeout}s, got {got}.\n"
+            f"Transcript:\n{self.transcript(chat_id)}"
+        )
+
+    def wait_for_sent(self, chat_id: int, count: int, timeout: float = 10.0) -> list[SentMessage]:
+        """Block until the bot has sent ``count`` messages to the chat; return all sent so far."""
+        with self._cond:
+            if not self._cond.wait_for(self._has_sent(chat_id, count), timeout):
+                raise self._sent_timeout_error(chat_id, count, timeout)
+            return self.sent(chat_id)
+
+    async def wait_for_sent_async(
+        self,
+        chat_id: int,
+        count: int,
+        within: float = 10.0,
+    ) -> list[SentMessage]:
+        """``wait_for_sent`` for tests whose bot runs in the same event loop.
+
+        The limit is a parameter rather than left to ``asyncio.timeout`` so that running out of
+        time fails with the chat transcript.
+        """
+        try:
+            async with asyncio.timeout(within):
+                await self._wait_async(self._has_sent(chat_id, count))
+        except TimeoutError:
+            raise self._sent_timeout_error(chat_id, count, within) from None
+        return self.sent(chat_id)
+
+    # ------------------------------------------------------------------------- test helpers
+
+    def sent(self, chat_id: int | None = None) -> list[SentMessage]:
+        """sendMessage results in order, as they were sent (later edits are not applied)."""
+        with self._cond:
+            return [sent for sent in self._sent if chat_id is None or sent.chat_id == chat_id]
+
+    def message(self, chat_id: int, message_id: int | None = None) -> SentMessage:
+        """Current state (edits applied) of a bot message; the latest one if no id is given."""
+        with self._cond:
+            if message_id is None:
+                ids = [mid for cid, mid in self._messages if cid == chat_id]
+                if not ids:
+                    raise LookupError(f"the bot has no message in chat {chat_id}")
+                message_id = max(ids)
+            try:
+                return self._messages[chat_id, message_id]
+            except KeyError:
+                raise LookupError(f"the bot has no message {message_id} in chat {chat_id}") from None
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Recorded calls of one method, whatever case it was called with."""
+        name = self._handlers.get(method.lower(), (method, None))[0]
+        with self._cond:
+            return [call for call in self.calls if call.method == name]
+
+    def commands(self, language_code: str | None = None) -> list[tuple[str, str]]:
+        """Commands set for the default scope, as ``(command, description)``."""
+        with self._cond:
+            stored = self._commands.get(self._commands_key({"language_code": language_code}), [])
+            return [(command["command"], command["description"]) for command in stored]
+
+    def transcript(self, chat_id: int) -> str:
+        """Both sides of a chat as text, for failure messages."""
+        with self._cond:
+            lines = [line for cid, line in self._transcript if cid == chat_id]
+        return "\n".join(lines) or "(empty)"
+
+    def push_update(self, update: JSONDict) -> JSONDict:
+        """Queue an arbitrary update for getUpdates; an ``update_id`` is assigned if missing."""
+        return self._emit(update, queue=True)
+
+    @property
+    def bot_user(self) -> JSONDict:
+        """The bot as the ``from`` of its messages."""
+        return {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}
+
+    # ------------------------------------------------------------------------- state used by FakeUser
+
+    def _log(self, chat_id: int, line: str) -> None:
+        self._transcript.append((chat_id, line))
+
+    def _emit(self, update: JSONDict, *, queue: bool) -> JSONDict:
+        with self._cond:
+            update = copy.deepcopy(update)
+            if "update_id" in update:
+                self._last_update_id = max(self._last_update_id, update["update_id"])
+            else:
+                self._last_update_id += 1
+                update = {"update_id": self._last_update_id, **update}
+            self._register_update(update)
+            if queue:
+                self._pending_updates.append(copy.deepcopy(update))
+                self._notify()
+            return update
+
+    def _register_update(self, update: JSONDict) -> None:
+        """Remember the chats an update opens for the bot, and log it to the transcript."""
+        if query := update.get("callback_query"):
+            user = query["from"]
+            self._chats.setdefault(user["id"], {"id": user["id"], "type": "private", "first_name": user["first_name"]})
+        message = update.get("message") or update.get("edited_message")
+        if message:
+            chat = message["chat"]
+            self._chats.setdefault(chat["id"], dict(chat))
+            self._last_message_id[chat["id"]] = max(self._last_message_id.get(chat["id"], 0), message["message_id"])
+        if described := _describe_user_update(update):
+            self._log(*described)
+
+    def _register_chat(self, chat: JSONDict) -> None:
+        with self._cond:
+            self._chats[chat["id"]] = dict(chat)
+
+    def _allocate_user_id(self) -> int:
+        with self._cond:
+            self._last_user_id += 1
+            return self._last_user_id
+
+    def _next_message_id(self, chat_id: int) -> int:
+        """Private chats number messages from both sides in one sequence."""
+        with self._cond:
+            self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+            return self._last_message_id[chat_id]
+
+    def _next_file_ids(self) -> tuple[str, str]:
+        with self._cond:
+            self._file_seq += 1
+            return f"fake-file-{self._file_seq}", f"fake-unique-{self._file_seq}"
+
+    def _next_callback_query_id(self) -> str:
+        with self._cond:
+            self._callback_seq += 1
+            return f"{self.bot_id}{self._callback_seq:08d}"
+
+    # ------------------------------------------------------------------------- validation helpers
+
+    def _chat(self, params: JSONDict) -> JSONDict:
+        chat = self._chats.get(params.get("chat_id"))
+        if chat is None:
+            raise _bad_request("chat not found")
+        return chat
+
+    @staticmethod
+    def _check_text(text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise _bad_request("message text is empty")
+        if len(text) > _MAX_TEXT_LENGTH:
+            raise _bad_request("message is too long")
+        return text
+
+    @staticmethod
+    def _inline_markup(params: JSONDict) -> JSONDict | None:
+        """The inline keyboard of a call, validated; other markup kinds are not echoed by Telegram."""
+        markup = params.get("reply_markup")
+        if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+            return None
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 0 < len(data.encode()) <= _MAX_CALLBACK_DATA_BYTES:
+                    raise _bad_request("BUTTON_DATA_INVALID")
+        return markup
+
+    def _store_bot_message(self, chat_id: int, message: JSONDict, reply_markup: JSONDict | None) -> SentMessage:
+        sent = SentMessage(
+            chat_id=chat_id,
+            message_id=message["message_id"],
+            text=message.get("text", message.get("caption", "")),
+            reply_markup=copy.deepcopy(reply_markup),
+            message=copy.deepcopy(message),
+        )
+        self._messages[chat_id, sent.message_id] = sent
+        self._notify()
+        return sent
+
+    def _new_bot_message(self, chat: JSONDict, **content: Any) -> JSONDict:
+        return {
+            "message_id": self._next_message_id(chat["id"]),
+            "from": self.bot_user,
+            "chat": dict(chat),
+            "date": _now(),
+            **content,
+        }
+
+    # ------------------------------------------------------------------------- method handlers
+
+    @staticmethod
+    def _return_true(_params: JSONDict) -> bool:
+        return True
+
+    def _get_me(self, _params: JSONDict) -> JSONDict:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def _get_updates(self, params: JSONDict) -> list[JSONDict]:
+        if self._webhook_url:
+            raise _ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = params.get("offset", 0)
+        # A positive offset confirms every earlier update; a negative one keeps only the last -offset.
+        if offset > 0:
+            self._pending_updates = [u for u in self._pending_updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._pending_updates = self._pending_updates[offset:]
+        limit = min(max(params.get("limit", 100), 1), 100)
+        return copy.deepcopy(self._pending_updates[:limit])
+
+    def _set_webhook(self, params: JSONDict) -> bool:
+        self._webhook_url = params.get("url", "")
+        if params.get("drop_pending_updates"):
+            self._pending_updates.clear()
+        self._notify()
+        return True
+
+    def _delete_webhook(self, params: JSONDict) -> bool:
+        return self._set_webhook({**params, "url": ""})
+
+    def _get_webhook_info(self, _params: JSONDict) -> JSONDict:
+        return {
+            "url": self._webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending_updates),
+        }
+
+    def _send_message(self, params: JSONDict) -> JSONDict:
+        chat = self._chat(params)
+        text = self._check_text(params.get("text"))
+        inline_markup = self._inline_markup(params)
+        message = self._new_bot_message(chat, text=text)
+        if inline_markup is not None:
+            message["reply_markup"] = inline_markup
+        # Keep the full reply_markup (reply keyboards too): that is what the user sees.
+        sent = self._store_bot_message(chat["id"], message, params.get("reply_markup"))
+        self._sent.append(sent)
+        self._log(chat["id"], f"bot: {_describe_bot_message(sent)}")
+        return message
+
+    def _send_document(self, params: JSONDict) -> JSONDict:
+        chat = self._chat(params)
+        document = params.get("document")
+        if isinstance(document, UploadedFile):
+            file_id, file_unique_id = self._next_file_ids()
+            info = {
+                "file_id": file_id,
+                "file_unique_id": file_unique_id,
+                "file_name": document.filename,
+                "mime_type": document.mime_type or "application/octet-stream",
+                "file_size": len(document.content),
+            }
+        elif isinstance(document, str) and document:
+            # A file_id or URL: Telegram resolves it; the fake echoes it as the file id.
+            info = {"file_id": document, "file_unique_id": f"fake-ref-{zlib.crc32(document.encode()):08x}"}
+        else:
+            raise _bad_request("there is no document in the request")
+        content: JSONDict = {"document": info}
+        if caption := params.get("caption"):
+            content["caption"] = caption
+        message = self._new_bot_message(chat, **content)
+        inline_markup = self._inline_markup(params)
+        if inline_markup is not None:
+            message["reply_markup"] = inline_markup
+        self._store_bot_message(chat["id"], message, params.get("reply_markup"))
+        self._log(chat["id"], f"bot: [document {info.get('file_name', info['file_id'])}]")
+        return message
+
+    def _send_chat_action(self, params: JSONDict) -> bool:
+        self._chat(params)
+        return True
+
+    def _message_to_edit(self, params: JSONDict) -> SentMessage:
+        current = self._messages.get((params.get("chat_id"), params.get("message_id")))
+        if current is None:
+            raise _bad_request("message to edit not found")
+        return current
+
+    def _apply_edit(self, current: SentMessage, content: JSONDict, inline_markup: JSONDict | None) -> JSONDict:
+        old = current.message
+        if inline_markup == old.get("reply_markup") and all(old.get(k) == v for k, v in content.items()):
+            raise _bad_request(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
+        # Like Telegram, an edit without reply_markup removes the inline keyboard.
+        message = {key: value for key, value in old.items() if key != "reply_markup"}
+        message.update(content, edit_date=_now())
+        if inline_markup is not None:
+            message["reply_markup"] = inline_markup
+        edited = replace(
+            current,
+            text=content.get("text", current.text),
+            reply_markup=copy.deepcopy(inline_markup),
+            message=copy.deepcopy(message),
+        )
+        self._messages[current.chat_id, current.message_id] = edited
+        self._log(current.chat_id, f"bot edits #{current.message_id}: {_describe_bot_message(edited)}")
+        self._notify()
+        return message
+
+    def _edit_message_text(self, params: JSONDict) -> JSONDict:
+        current = self._message_to_edit(params)
+        if "text" not in current.message:
+            raise _bad_request("there is no text in the message to edit")
+        text = self._check_text(params.get("text"))
+        return self._apply_edit(current, {"text": text}, self._inline_markup(params))
+
+    def _edit_message_reply_markup(self, params: JSONDict) -> JSONDict:
+        return self._apply_edit(self._message_to_edit(params), {}, self._inline_markup(params))
+
+    def _delete_message(self, params: JSONDict) -> bool:
+        chat_id, message_id = params.get("chat_id"), params.get("message_id")
+        # Bots may delete messages from both sides of a private chat.
+        exists = (
+            isinstance(chat_id, int)
+            and isinstance(message_id, int)
+            and 0 < message_id <= self._last_message_id.get(chat_id, 0)
+            and (chat_id, message_id) not in self._deleted
+        )
+        if not exists:
+            raise _bad_request("message to delete not found")
+        self._deleted.add((chat_id, message_id))
+        self._messages.pop((chat_id, message_id), None)
+        return True
+
+    @staticmethod
+    def _commands_key(params: JSONDict) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), params.get("language_code") or ""
+
+    def _set_my_commands(self, params: JSONDict) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list):
+            raise _bad_request("commands must be an array")
+        if not all(_BOT_COMMAND_RE.fullmatch(str(command.get("command", ""))) for command in commands):
+            raise _bad_request("BOT_COMMAND_INVALID")
+        self._commands[self._commands_key(params)] = [
+            {"command": command["command"], "description": command["description"]} for command in commands
+        ]
+        return True
+
+    def _get_my_commands(self, params: JSONDict) -> list[JSONDict]:
+        return copy.deepcopy(self._commands.get(self._commands_key(params), []))
+
+    def _delete_my_commands(self, params: JSONDict) -> bool:
+        self._commands.pop(self._commands_key(params), None)
+        return True
+
+
+class FakeUser:
+    """A user chatting privately with the bot.
+
+    Each action builds a real Update payload, queues it for getUpdates (unless the api's
+    ``queue_updates`` is off) and returns it, so in-process tests can feed it straight to
+    ``Update.de_json(update, bot)``.
+    """
+
+    def __init__(
+        self,
+        api: FakeBotAPI,
+        user_id: int | None = None,
+        first_name: str = "Siti",
+        language_code: str | None = "id",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> None:
+        self.api = api
+        self.user_id = user_id if user_id is not None else api._allocate_user_id()
+        self.first_name = first_name
+        self.last_name = last_name
+        self.username = username
+        self.language_code = language_code
+        # Registering up front lets tests cover bots that message users first (reminders etc.).
+        api._register_chat(self.chat)
+
+    def _optional_names(self) -> JSONDict:
+        names = {"last_name": self.last_name, "username": self.username}
+        return {key: value for key, value in names.items() if value is not None}
+
+    @property
+    def user(self) -> JSONDict:
+        user: JSONDict = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
+        user.update(self._optional_names())
+        if self.language_code is not None:
+            user["language_code"] = self.language_code
+        return user
+
+    @property
+    def chat(self) -> JSONDict:
+        return {"id": self.user_id, "type": "private", "first_name": self.first_name, **self._optional_names()}
+
+    def inbox(self) -> list[SentMessage]:
+        """Messages the bot sent to this user, in order."""
+        return self.api.sent(self.user_id)
+
+    def _send(self, **content: Any) -> JSONDict:
+        message = {
+            "message_id": self.api._next_message_id(self.user_id),
+            "from": self.user,
+            "chat": self.chat,
+            "date": _now(),
+            **content,
+        }
+        return self.api._emit({"message": message}, queue=self.api.queue_updates)
+
+    def send_text(self, text: str) -> JSONDict:
+        return self._send(text=text)
+
+    def send_command(self, name: str, payload: str | None = None) -> JSONDict:
+        """``/name payload``, with the bot_command entity Telegram attaches."""
+        command = "/" + name.removeprefix("/")
+        text = f"{command} {payload}" if payload else command
+        # Entity offsets and lengths count UTF-16 code units.
+        length = len(command.encode("utf-16-le")) // 2
+        return self._send(text=text, entities=[{"type": "bot_command", "offset": 0, "length": length}])
+
+    def tap(self, callback_data: str, message_id: int | None = None, *, strict: bool = True) -> JSONDict:
+        """Press an inline button on a bot message (the latest one unless ``message_id`` is given).
+
+        ``strict`` rejects data that no button on that message carries, since a real user can
+        only send what the keyboard offers; turn it off to simulate stale or forged queries.
+        """
+        target = self.api.message(self.user_id, message_id)
+        if strict and callback_data not in [data for row in target.buttons for _, data in row]:
+            raise ValueError(
+                f"message {target.message_id} has no button with callback_data {callback_data!r}; "
+                f"buttons: {target.buttons}"
+            )
+        query = {
+            "id": self.api._next_callback_query_id(),
+            "from": self.user,
+            "message": copy.deepcopy(target.message),
+            # Telegram sends an opaque id that is stable per chat.
+            "chat_instance": str(-(10**12 + self.user_id)),
+            "data": callback_data,
+        }
+        return self.api._emit({"callback_query": query}, queue=self.api.queue_updates)
+
+    def share_contact(self, phone_number: str, user_id: int | None = None) -> JSONDict:
+        """Share a contact; by default the user's own, as the request_contact button does."""
+        contact: JSONDict = {
+            "phone_number": phone_number,
+            "first_name": self.first_name,
+            "user_id": self.user_id if user_id is None else user_id,
+        }
+        if self.last_name is not None:
+            contact["last_name"] = self.last_name
+        return self._send(contact=contact)
+
+    def _file(self, **extra: Any) -> JSONDict:
+        file_id, file_unique_id = self.api._next_file_ids()
+        return {"file_id": file_id, "file_unique_id": file_unique_id, **extra}
+
+    def send_sticker(self) -> JSONDict:
+        sticker = self._file(
+            width=512, height=512, is_animated=False, is_video=False, type="regular", emoji="👍", file_size=24_000
+        )
+        return self._send(sticker=sticker)
+
+    def send_photo(self) -> JSONDict:
+        # Telegram delivers every stored size of a photo, smallest first.
+        sizes = [
+            self._file(width=90, height=120, file_size=1_500),
+            self._file(width=960, height=1280, file_size=98_000),
+        ]
+        return self._send(photo=sizes)
+
+    def send_voice(self) -> JSONDict:
+        return self._send(voice=self._file(duration=3, mime_type="audio/ogg", file_size=9_000))
+
+    def send_location(self, latitude: float, longitude: float) -> JSONDict:
+        return self._send(location={"latitude": latitude, "longitude": longitude})
+
+    def send_document(self, file_name: str) -> JSONDict:
+        mime_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        return self._send(document=self._file(file_name=file_name, mime_type=mime_type, file_size=52_000))
+
+    def send_video(self) -> JSONDict:
+        video = self._file(width=720, height=1280, duration=5, mime_type="video/mp4", file_size=850_000)
+        return self._send(video=video)
+
+
+class FakeRequest(BaseRequest):
+    """PTB request backend answering from a FakeBotAPI in-process, without any network.
+
+    ``latency`` adds a per-call delay so benchmarks can model a round trip to Telegram.
+    """
+
+    __slots__ = ("_read_timeout", "api", "latency")
+
+    def __init__(self, api: FakeBotAPI, *, latency: float = 0.0, read_timeout: float | None = 5.0) -> None:
+        self.api = api
+        self.latency = latency
+        self._read_timeout = read_timeout
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Nothing to set up: there is no connection pool."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: there is no connection pool."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Answer from the FakeBotAPI; timeouts are irrelevant without a network."""
+        params: JSONDict = {}
+        if request_data is not None:
+            params.update(request_data.parameters)
+            # Files travel outside ``parameters``, under their multipart part names.
+            for name, (filename, content, mime_type) in request_data.multipart_data.items():
+                data = content if isinstance(content, bytes) else content.read()
+                params[name] = UploadedFile(filename or name, data, mime_type)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        status, body = await self.api.handle_async(url.rstrip("/").rsplit("/", 1)[-1], params)
+        return status, json.dumps(body).encode()
+
+
+def _parse_multipart(content_type: str, body: bytes) -> JSONDict:
+    """Split a multipart/form-data body into text fields and UploadedFile parts."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = cast(EmailMessage, BytesParser(policy=policy.HTTP).parsebytes(head + body))
+    if not message.is_multipart():
+        raise ValueError("malformed multipart body")
+    params: JSONDict = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            raise ValueError("multipart part without a name")
+        payload = cast(bytes, part.get_payload(decode=True) or b"")
+        filename = part.get_filename()
+        if filename is None:
+            params[collapse_rfc2231_value(name)] = payload.decode(part.get_content_charset("utf-8"))
+        else:
+            params[collapse_rfc2231_value(name)] = UploadedFile(filename, payload, part.get_content_type())
+    return params
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Stopping must not wait for handler threads, e.g. a long poll whose client went away.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], api: FakeBotAPI, token: str) -> None:
+        super().__init__(address, _BotAPIRequestHandler)
+        self.api = api
+        self.token = token
+
+
+class _BotAPIRequestHandler(BaseHTTPRequestHandler):
+    """Routes ``/bot<token>/<method>`` to the FakeBotAPI.
+
+    It speaks HTTP/1.0 (the http.server default), so every request gets its own connection and
+    nothing outlives ``FakeBotAPIServer.stop()`` in a keep-alive socket.
+    """
+
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _LOGGER.debug("%s %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        match = _API_PATH_RE.fullmatch(url.path)
+        if match is None:
+            self._respond(404, _error_body(404, "Not Found"))
+        elif match["token"] != self.server.token:
+            self._respond(401, _error_body(401, "Unauthorized"))
+        else:
+            try:
+                params = self._read_params(url.query)
+            except ValueError as error:
+                self._respond(400, _error_body(400, f"Bad Request: {error}"))
+            else:
+                self._respond(*self.server.api.handle(match["method"], params, long_poll=True))
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int(self.rfile.readline().split(b";", 1)[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            # Skip trailers up to the blank line ending the body.
+            while self.rfile.readline().strip():
+                pass
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _read_params(self, query: str) -> JSONDict:
+        """Query string plus body, whichever encoding the client chose."""
+        params: JSONDict = dict(parse_qsl(query, keep_blank_values=True))
+        body = self._read_body()
+        content_type = self.headers.get("Content-Type", "")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if not body:
+            return params
+        if media_type == "application/json":
+            decoded = json.loads(body)
+            if not isinstance(decoded, dict):
+                raise ValueError("JSON body must be an object")
+            params.update(decoded)
+        elif media_type == "application/x-www-form-urlencoded":
+            params.update(parse_qsl(body.decode(), keep_blank_values=True))
+        elif media_type == "multipart/form-data":
+            params.update(_parse_multipart(content_type, body))
+        else:
+            raise ValueError(f"unsupported Content-Type {content_type!r}")
+        return params
+
+    def _respond(self, status: int, body: JSONDict) -> None:
+        payload = json.dumps(body).encode()
+        # The client may have given up meanwhile, e.g. a long poll cancelled at bot shutdown.
+        with suppress(BrokenPipeError, ConnectionResetError):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+
+def _bot_id_from_token(token: str) -> int:
+    prefix = token.split(":", 1)[0]
+    return int(prefix) if prefix.isdigit() else TEST_BOT_ID
+
+
+class FakeBotAPIServer:
+    """A FakeBotAPI served over real HTTP on 127.0.0.1, for end-to-end tests.
+
+    The bot runs unchanged with ``base_url`` set to ``server.base_url``; PTB appends the token and
+    method name itself.
+    """
+
+    def __init__(
+        self,
+        token: str = TEST_TOKEN,
+        api: FakeBotAPI | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        # Like Telegram, getMe reports the id that prefixes the token.
+        self.api = api if api is not None else FakeBotAPI(bot_id=_bot_id_from_token(token))
+        self._address = (host, port)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        if self._httpd is not None:
+            raise RuntimeError("FakeBotAPIServer is already running")
+        self._httpd = _HTTPServer(self._address, self.api, self.token)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            # A short poll interval keeps stop() fast.
+            kwargs={"poll_interval": 0.05},
+            name="FakeBotAPIServer",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; in-flight long polls are answered right away. Safe to call twice."""
+        if self._httpd is None:
+            return
+        self.api._wake_pollers()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._httpd = self._thread = None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FakeBotAPIServer is not running")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """The value for PTB's ``base_url``: it appends ``<token>/<method>``."""
+        return f"http://{self._address[0]}:{self.port}/bot"
+
+    def wait_for_sent(self, chat_id: int, count: int, timeout: float = 10.0) -> list[SentMessage]:
+        """Block until ``count`` messages went to the chat; for bots running in another thread/process."""
+        return self.api.wait_for_sent(chat_id, count, timeout)
+
+    async def wait_for_sent_async(
+        self,
+        chat_id: int,
+        count: int,
+        within: float = 10.0,
+    ) -> list[SentMessage]:
+        """Await ``count`` messages to the chat; for bots running in the test's own event loop."""
+        return await self.api.wait_for_sent_async(chat_id, count, within)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.stop()
