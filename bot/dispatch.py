@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect, select
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -204,6 +205,23 @@ class Turn:
         return action if action and action.partition(":")[0] in self.dispatcher.router.actions else None
 
 
+def coalesce(replies: list[Reply]) -> list[Reply]:
+    """One message per answer: a plain line ("Maaf, ...") joins the message that follows it.
+
+    A reply that closes a keyboard stays apart, because on Telegram one message cannot both take away the
+    reply keyboard and carry inline buttons.
+    """
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        if previous is not None and not (previous.choices or previous.request_phone or previous.close_keyboard):
+            reply.text = f"{previous.text}\n\n{reply.text}"
+            merged[-1] = reply
+        else:
+            merged.append(reply)
+    return merged
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -227,11 +245,8 @@ class Dispatcher:
         locale = self.settings.default_locale
         try:
             async with self.sessions() as session, session.begin():
-                if inbound.update_key is not None:
-                    key = (inbound.channel, inbound.update_key)
-                    if await session.get(ProcessedUpdate, key) is not None:
-                        return []  # redelivered after a crash or a retry: already applied
-                    session.add(ProcessedUpdate(channel=inbound.channel, update_key=inbound.update_key))
+                if inbound.update_key is not None and not await self._first_delivery(session, inbound):
+                    return []  # redelivered after a crash or a retry: already applied
                 contact = await self._load_contact(session, inbound)
                 locale = contact.locale
                 turn = Turn(self, session, contact, inbound)
@@ -239,9 +254,10 @@ class Dispatcher:
                 serial, locale = contact.state_serial, contact.locale
                 if not inspect(contact).deleted:  # erased at their request in this very turn
                     contact.last_seen_at = utcnow()
-            for reply in turn.replies:
+            replies = coalesce(turn.replies)
+            for reply in replies:
                 reply.serial, reply.locale = serial, locale
-            return turn.replies
+            return replies
         except IntegrityError:
             # Another process applied the same update or created the same contact first.
             log.info("update %s of %s already applied elsewhere", inbound.update_key, inbound.channel)
@@ -250,6 +266,14 @@ class Dispatcher:
             log.exception("update of kind %s on %s failed", inbound.kind, inbound.channel)
             t = self.messages[locale]
             return [Reply(t("common.error"), locale=locale)]
+
+    async def _first_delivery(self, session: AsyncSession, inbound: Inbound) -> bool:
+        """Record the update id; False when it was recorded before (one statement, no read first)."""
+        record = insert(ProcessedUpdate).values(
+            channel=inbound.channel, update_key=inbound.update_key, processed_at=utcnow()
+        )
+        result = await session.execute(record.on_conflict_do_nothing())
+        return result.rowcount == 1
 
     async def _load_contact(self, session: AsyncSession, inbound: Inbound) -> Contact:
         query = select(Contact).where(Contact.channel == inbound.channel, Contact.external_id == inbound.external_id)

@@ -7,6 +7,7 @@ facts file, so a figure is typed once. The catalog is chosen per contact and per
 
 from __future__ import annotations
 
+import functools
 import gettext
 import logging
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class CatalogError(Exception):
     """A shipped catalog is missing or was not compiled."""
 
 
+@functools.lru_cache(maxsize=4096)  # formatting is slow next to a conversation step, and amounts repeat
 def rupiah(amount: int | Decimal) -> str:
     """Rp16.800: the Indonesian format, used in every language so figures match official material."""
     whole = Decimal(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP)

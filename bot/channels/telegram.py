@@ -133,17 +133,20 @@ class TelegramChannel:
             await application.bot.set_my_commands(commands, language_code=language)
 
 
-def build_application(app: BotApp, request: BaseRequest | None = None) -> Application:
+def build_application(app: BotApp, request: BaseRequest | None = None, rate_limited: bool = True) -> Application:
+    """PTB's Application around our dispatcher. `rate_limited=False` only for benchmarks of our own cost:
+    in service, replies are paced to Telegram's limit (about 30 messages/s per bot)."""
     settings = app.settings
     channel = TelegramChannel(app)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
-        .rate_limiter(AIORateLimiter(max_retries=2))
         .post_init(channel.set_commands)
         .post_shutdown(lambda _: app.close())
     )
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()

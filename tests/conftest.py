@@ -1,0 +1,155 @@
+"""Shared fixtures: a migrated SQLite file per test, the app, and Telegram driven offline through PTB."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import BotApp, create_app
+from bot.channels.telegram import build_application
+from bot.config import Settings
+from bot.db import upgrade_database
+from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
+
+OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once through Alembic, then give every test its own copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
+    upgrade_database(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_path(tmp_path: Path, migrated_database: Path) -> Path:
+    path = tmp_path / "bot.sqlite3"
+    shutil.copy(migrated_database, path)
+    return path
+
+
+@pytest.fixture
+def settings(database_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{database_path}",
+        telegram_token=TEST_TOKEN,
+        telegram_base_url="http://bot-api.invalid/bot",
+        operator_name=OPERATOR,
+        operator_contact="0736-000000",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[BotApp]:
+    app = create_app(settings)
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+def db(database_path: Path):
+    """Read rows the way a person inspecting the file would: plain sqlite3, a new connection per query."""
+
+    def query(sql: str, *params) -> list[sqlite3.Row]:
+        with sqlite3.connect(database_path) as connection:
+            connection.row_factory = sqlite3.Row
+            return connection.execute(sql, params).fetchall()
+
+    return query
+
+
+@pytest.fixture
+def bot_api() -> FakeBotAPI:
+    api = FakeBotAPI()
+    api.queue_updates = False  # updates are fed straight to process_update
+    return api
+
+
+@pytest.fixture
+async def telegram(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Application]:
+    application = build_application(app, request=FakeRequest(bot_api))
+    async with application:
+        yield application
+
+
+class Chat:
+    """One Telegram user talking to the bot; each action returns the bot's messages in answer to it."""
+
+    def __init__(self, application: Application, api: FakeBotAPI, user: FakeUser):
+        self.application = application
+        self.api = api
+        self.user = user
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.user_id
+
+    async def _deliver(self, update: dict) -> list[SentMessage]:
+        before = len(self.api.sent(self.chat_id))
+        await self.application.process_update(Update.de_json(update, self.application.bot))
+        return self.api.sent(self.chat_id)[before:]
+
+    async def command(self, name: str, payload: str | None = None) -> list[SentMessage]:
+        return await self._deliver(self.user.send_command(name, payload))
+
+    async def say(self, text: str) -> list[SentMessage]:
+        return await self._deliver(self.user.send_text(text))
+
+    async def tap(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Tap the button whose label contains `label` on the given message (default: the last one with buttons)."""
+        message = message or self.last_with_buttons()
+        data = [d for text, d in (b for row in message.buttons for b in row) if label in text]
+        assert data, f"no button {label!r} on: {message.text[:60]!r} {message.labels}"
+        return await self._deliver(self.user.tap(data[0], message_id=message.message_id))
+
+    async def tap_data(self, data: str, message: SentMessage | None = None) -> list[SentMessage]:
+        message = message or self.last_with_buttons()
+        return await self._deliver(self.user.tap(data, message_id=message.message_id, strict=False))
+
+    async def share_contact(self, phone: str, user_id: int | None = None) -> list[SentMessage]:
+        return await self._deliver(self.user.share_contact(phone, user_id=user_id))
+
+    async def send(self, update: dict) -> list[SentMessage]:
+        return await self._deliver(update)
+
+    def last_with_buttons(self) -> SentMessage:
+        return next(m for m in reversed(self.api.sent(self.chat_id)) if m.buttons)
+
+    @property
+    def transcript(self) -> list[SentMessage]:
+        return self.api.sent(self.chat_id)
+
+
+def text_of(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def labels_of(messages: list[SentMessage]) -> list[str]:
+    return [label for m in messages for label in m.labels]
+
+
+@pytest.fixture
+def new_chat(telegram: Application, bot_api: FakeBotAPI):
+    def make(first_name: str = "Siti", user_id: int | None = None) -> Chat:
+        return Chat(telegram, bot_api, FakeUser(bot_api, user_id=user_id, first_name=first_name))
+
+    return make
+
+
+@pytest.fixture
+def chat(new_chat) -> Chat:
+    return new_chat()
+
+
+async def welcomed(chat: Chat, occupation: str = "Nelayan") -> Chat:
+    """A worker who started the bot and picked an occupation: at the main menu."""
+    await chat.command("start")
+    await chat.tap(occupation)
+    return chat

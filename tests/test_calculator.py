@@ -1,0 +1,94 @@
+"""The contribution calculator, checked against the facts file and the fact sheet's sourced figures."""
+
+from decimal import Decimal
+
+import pytest
+
+from bot.content import load_content
+from bot.services.calculator import compute_contributions, parse_income
+from tests.conftest import welcomed
+
+CONTENT = load_content()
+
+
+def test_the_minimum_package_is_the_fact_sheets_sourced_rp16800_and_rp36800_with_jht():
+    lowest = compute_contributions(CONTENT, 1_000_000)
+
+    assert (lowest.jkk, lowest.jkm, lowest.mandatory) == (10_000, 6_800, 16_800)
+    assert (lowest.jht, lowest.with_jht) == (20_000, 36_800)
+
+
+@pytest.mark.parametrize("income", [1_000_000, 1_500_000, 2_000_000, 3_000_000, 7_250_000])
+def test_rates_follow_the_facts_file(income):
+    c = compute_contributions(CONTENT, income)
+
+    assert c.jkk == Decimal(income) * CONTENT.fact("jkk_rate")
+    assert c.jkm == CONTENT.fact("jkm_monthly")
+    assert c.jht == Decimal(income) * CONTENT.fact("jht_rate")
+
+
+def test_an_income_below_the_lowest_declared_income_is_counted_at_the_lowest():
+    assert compute_contributions(CONTENT, 500_000).mandatory == 16_800
+
+
+@pytest.mark.parametrize(
+    ("typed", "rupiah"),
+    [
+        ("2000000", 2_000_000), ("2.000.000", 2_000_000), ("2,000,000", 2_000_000), ("Rp 2.500.000", 2_500_000),
+        ("rp2500000", 2_500_000), ("2,5 juta", 2_500_000), ("2.5jt", 2_500_000), ("3 juta per bulan", 3_000_000),
+        ("750rb", 750_000), ("750 ribu", 750_000), ("1500k", 1_500_000),
+    ],
+)
+def test_incomes_are_read_the_way_people_type_them(typed, rupiah):
+    assert parse_income(typed) == rupiah
+
+
+@pytest.mark.parametrize("typed", ["dua juta", "2.00", "1,2,3 juta", "", "2 juta 500", "-2000000"])
+def test_unreadable_incomes_are_none(typed):
+    assert parse_income(typed) is None
+
+
+async def test_picking_an_example_income_shows_monthly_and_advance_totals(chat):
+    await welcomed(chat)
+    ask = await chat.tap("Hitung iuran")
+    assert "Rp2.000.000" in ask[0].labels
+
+    text = (await chat.tap("Rp2.000.000"))[0].text
+
+    for figure in ("JKK 1%: Rp20.000", "JKM: Rp6.800", "= Rp26.800 per bulan", "+Rp40.000", "= Rp66.800 per bulan",
+                   "3 bulan: Rp80.400 (dengan JHT Rp200.400)", "6 bulan: Rp160.800", "12 bulan: Rp321.600"):
+        assert figure in text, figure
+
+
+async def test_the_result_says_which_figures_are_rules_and_which_are_examples(chat):
+    await welcomed(chat)
+    await chat.tap("Hitung iuran")
+
+    text = (await chat.tap("Rp1.000.000"))[0].text
+
+    assert "Aturan:" in text and "Contoh:" in text
+    assert "Rp16.800" in text
+    assert "20.700.000" not in text and "Rp207.000" not in text, "the bracket table is UNCONFIRMED"
+
+
+async def test_a_typed_income_recalculates_and_a_low_one_is_explained(chat):
+    await welcomed(chat)
+    await chat.say("hitung iuran")
+
+    typed = await chat.say("3,5 juta")
+    low = await chat.say("800rb")
+
+    assert "Rp3.500.000 per bulan" in typed[0].text and "= Rp41.800 per bulan" in typed[0].text
+    assert "terendah yang bisa dilaporkan adalah Rp1.000.000" in low[0].text
+    assert "= Rp16.800 per bulan" in low[0].text
+
+
+@pytest.mark.parametrize(("typed", "answer"), [("banyak", "belum terbaca"), ("5000", "salah ketik"),
+                                               ("900000000000", "salah ketik")])
+async def test_bad_incomes_are_asked_again(chat, typed, answer):
+    await welcomed(chat)
+    await chat.tap("Hitung iuran")
+
+    replies = await chat.say(typed)
+
+    assert answer in replies[0].text and "Rp2.000.000" in replies[0].labels

@@ -1,0 +1,99 @@
+"""Topics, benefits told through the worker's occupation, FAQ, and typed everyday Indonesian."""
+
+import pytest
+
+from tests.conftest import text_of, welcomed
+
+
+async def test_benefits_use_the_occupations_own_risks(chat):
+    await welcomed(chat, "Petani")
+
+    replies = await chat.tap("Manfaatnya")
+
+    assert "Untuk petani" in replies[0].text and "parang" in replies[0].text
+    assert {"🚑 Kecelakaan kerja", "🕊️ Meninggal dunia", "🎓 Beasiswa anak", "🐷 Tabungan hari tua"} <= set(
+        replies[0].labels
+    )
+
+
+async def test_death_benefit_states_the_confirmed_amounts_and_hedges_the_waiting_period(chat):
+    await welcomed(chat)
+    await chat.tap("Manfaatnya")
+
+    text = text_of(await chat.tap("Meninggal dunia"))
+
+    for amount in ("Rp42.000.000", "Rp20.000.000", "Rp12.000.000", "Rp10.000.000"):
+        assert amount in text
+    assert "Menurut keterangan BPJS Ketenagakerjaan" in text  # one source only (MED): told as theirs
+
+
+async def test_register_explains_jmo_offices_and_perisai_and_never_asks_for_a_nik(chat):
+    await welcomed(chat)
+
+    text = text_of(await chat.tap("Cara daftar"))
+
+    assert "JMO" in text and "Perisai" in text and "kantor cabang" in text.lower()
+    assert "tidak pernah meminta NIK" in text
+
+
+async def test_faq_has_at_least_fifteen_questions_over_pages_and_each_answers(chat):
+    await welcomed(chat)
+    navigation = ("Pertanyaan lain ›", "‹ Sebelumnya", "🏠 Menu")
+    questions = []  # (the list page it is on, the question)
+    page = (await chat.tap("Tanya jawab"))[0]
+    while True:
+        questions += [(page, label) for label in page.labels if label not in navigation]
+        if "Pertanyaan lain ›" not in page.labels:
+            break
+        page = (await chat.tap("Pertanyaan lain ›", page))[0]
+
+    assert len(questions) >= 15
+    assert len({question for _, question in questions}) == len(questions)
+    for page, question in questions:
+        assert len(question) <= 32, "a question must fit a button on a phone"
+        answer = (await chat.tap(question, page))[0]
+        assert answer.text.startswith(question)
+        assert len(answer.text) > len(question) + 60, question
+        assert "💬 Pertanyaan lain" in answer.labels
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("brp iurannya", "Berapa kira-kira penghasilan Anda"),
+        ("Berapa biayanya?", "Berapa kira-kira penghasilan Anda"),
+        ("klo meninggal dapet apa", "Jaminan Kematian (JKM)"),
+        ("cara daftarnya gmn", "Cara daftar BPU"),
+        ("beasiswa anak", "Beasiswa pendidikan anak"),
+        ("apa itu bpu", "Bukan Penerima Upah"),
+        ("kalo kecelakaan pas narik gimana", "Jaminan Kecelakaan Kerja"),
+        ("telat bayar kena denda gak", "Tidak ada denda"),
+        ("bedanya sama bpjs kesehatan apa", "dua badan yang berbeda"),
+        ("JHT bisa dicairkan kapan", "JHT bisa diklaim"),
+        ("saya tertarik", "Sebelum mencatat data Anda"),
+        ("menu", "Mau tahu apa?"),
+    ],
+)
+async def test_everyday_indonesian_reaches_the_right_topic(chat, typed, expected):
+    await welcomed(chat)
+
+    replies = await chat.say(typed)
+
+    assert expected in text_of(replies)
+
+
+async def test_what_is_not_understood_gets_an_apology_and_the_menu(chat):
+    await welcomed(chat)
+
+    replies = await chat.say("qwerty zxcv")
+
+    assert "Maaf, saya belum mengerti" in replies[0].text
+    assert "✋ Saya tertarik" in replies[0].labels
+
+
+async def test_typing_a_button_label_works_like_tapping_it(chat):
+    await welcomed(chat)
+
+    replies = await chat.say("Cara daftar")
+
+    assert "Cara daftar BPU" in replies[0].text

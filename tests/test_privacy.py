@@ -1,0 +1,109 @@
+"""STOP/BERHENTI, MULAI, DATA SAYA, HAPUS: from any state, confirmed, and honest about what is kept."""
+
+import pytest
+
+from tests.conftest import welcomed
+from tests.test_interest import leave_contact
+
+
+@pytest.mark.parametrize("typed", ["STOP", "berhenti", "Berhenti.", "/berhenti", "/stop"])
+async def test_stop_from_the_middle_of_lead_capture_asks_then_stops(chat, db, typed):
+    await welcomed(chat)
+    await chat.tap("Saya tertarik")
+
+    ask = await (chat.command(typed[1:]) if typed.startswith("/") else chat.say(typed))
+    assert "Yakin ingin berhenti" in ask[0].text
+    assert db("select messages_stopped_at from contacts")[0][0] is None, "not before confirming"
+    done = await chat.tap("Ya, berhenti")
+
+    assert "MULAI" in done[0].text
+    assert db("select messages_stopped_at from contacts")[0][0] is not None
+    assert db("select purpose, granted from consents")[-1][:] == ("reminders", 0), "the withdrawal is evidence too"
+
+
+async def test_mulai_resumes_messages(chat, db):
+    await welcomed(chat)
+    await chat.say("BERHENTI")
+    await chat.tap("Ya, berhenti")
+
+    replies = await chat.say("mulai")
+
+    assert "menerima pengingat" in replies[0].text
+    assert db("select messages_stopped_at from contacts")[0][0] is None
+
+
+async def test_keeping_messages_changes_nothing(chat, db):
+    await welcomed(chat)
+    await chat.say("stop")
+
+    replies = await chat.tap("Tidak jadi")
+
+    assert "Mau tahu apa?" in replies[0].text
+    assert db("select messages_stopped_at from contacts")[0][0] is None
+
+
+async def test_data_saya_shows_everything_stored(chat):
+    await chat.command("start", "PASAR_SELUMA")
+    await chat.tap("Pedagang")
+    await leave_contact(chat, name="Rina Wati", region="Seluma", call_time="Sore")
+    await chat.tap("Benar, simpan")
+
+    text = (await chat.say("DATA SAYA"))[0].text
+
+    for shown in ("Rina Wati", "0812-3456-7890", "Seluma", "Sore", "Pedagang", "PASAR_SELUMA", "status baru",
+                  "dihubungi petugas: setuju", "versi 2026-11-24.1", "WIB"):
+        assert shown in text, shown
+
+
+async def test_data_saya_before_any_lead_says_nothing_personal_is_kept(chat):
+    await welcomed(chat)
+
+    text = (await chat.command("datasaya"))[0].text
+
+    assert "Nama dan nomor HP: tidak disimpan" in text
+
+
+async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(chat, db):
+    await welcomed(chat)
+    await leave_contact(chat)
+    await chat.tap("Benar, simpan")
+
+    ask = await chat.say("HAPUS")
+    assert "tidak bisa dibatalkan" in ask[0].text
+    done = await chat.tap("Ya, hapus semua")
+
+    assert "sudah dihapus" in done[0].text
+    assert db("select count(*) from contacts")[0][0] == 0
+    assert db("select count(*) from leads")[0][0] == 0
+    assert db("select count(*) from consents")[0][0] == 0
+    erasure = db("select * from erasures")[0]
+    assert (erasure["channel"], erasure["had_lead"]) == ("telegram", 1)
+    assert set(erasure.keys()) == {"id", "erased_on", "channel", "had_lead"}
+
+
+async def test_after_erasure_the_person_starts_fresh(chat, db):
+    await welcomed(chat)
+    await chat.command("hapus")
+    await chat.tap("Ya, hapus semua")
+
+    replies = await chat.command("start")
+
+    assert "Apa pekerjaan Anda?" in replies[0].text
+    assert db("select occupation from contacts")[0][0] is None
+
+
+async def test_hapus_can_be_cancelled(chat, db):
+    await welcomed(chat)
+    await chat.say("hapus data saya")
+
+    await chat.tap("Tidak jadi")
+
+    assert db("select count(*) from contacts")[0][0] == 1
+
+
+async def test_privacy_menu_reaches_the_three_rights(chat):
+    await welcomed(chat)
+
+    replies = await chat.tap("Data & berhenti")
+
+    assert replies[0].labels[:3] == ["📄 Data saya", "🔕 Berhenti terima pesan", "🗑️ Hapus data saya"]
