@@ -105,8 +105,10 @@ async def bench_echo(workers: int) -> list[float]:
 def _report(name: str, latencies: list[float]) -> float:
     rate = len(latencies) / sum(latencies)
     q = statistics.quantiles(latencies, n=100)
-    print(f"{name:<10} {len(latencies):>7} updates  {rate:>8.0f} updates/s  p50 {q[49] * 1000:6.2f} ms  "
-          f"p99 {q[98] * 1000:6.2f} ms")
+    print(
+        f"{name:<10} {len(latencies):>7} updates  {rate:>8.0f} updates/s  p50 {q[49] * 1000:6.2f} ms  "
+        f"p99 {q[98] * 1000:6.2f} ms"
+    )
     return rate
 
 

@@ -79,6 +79,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # HAPUS must really erase: deleted rows are overwritten with zeros instead of lingering in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -293,6 +293,14 @@ class Dispatcher:
 
     async def _route(self, turn: Turn) -> None:
         inbound, router = turn.inbound, self.router
+        is_keyword = inbound.kind is Kind.TEXT and normalise(inbound.text) in router.keywords
+        if turn.state == NEW and inbound.kind is not Kind.COMMAND and not is_keyword:
+            # Whatever someone sends first, they first learn who runs the bot (and that it is not BPJS);
+            # commands and STOP-like keywords do what they say at once.
+            await router.commands["start"](turn)
+            if inbound.kind is Kind.TEXT and (action := turn.understood(inbound.text)) is not None:
+                await turn.run(action)
+            return
         if inbound.kind is Kind.COMMAND:
             step = router.commands.get(inbound.command)
             if step is None:
@@ -312,8 +320,6 @@ class Dispatcher:
         elif inbound.kind is Kind.MEDIA:
             turn.say("common.media_not_read")
             await turn.prompt()
-        elif inbound.kind is Kind.RESUME and turn.state == NEW:
-            await router.commands["start"](turn)
         else:
             await turn.prompt()
 

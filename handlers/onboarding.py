@@ -71,7 +71,7 @@ async def start(turn: Turn) -> None:
 
 @router.prompt(NEW)
 async def prompt_new(turn: Turn) -> None:
-    await start(turn)
+    await ask_occupation(turn, welcome=True)
 
 
 @router.prompt(OCCUPATION)

@@ -34,9 +34,17 @@ def test_an_income_below_the_lowest_declared_income_is_counted_at_the_lowest():
 @pytest.mark.parametrize(
     ("typed", "rupiah"),
     [
-        ("2000000", 2_000_000), ("2.000.000", 2_000_000), ("2,000,000", 2_000_000), ("Rp 2.500.000", 2_500_000),
-        ("rp2500000", 2_500_000), ("2,5 juta", 2_500_000), ("2.5jt", 2_500_000), ("3 juta per bulan", 3_000_000),
-        ("750rb", 750_000), ("750 ribu", 750_000), ("1500k", 1_500_000),
+        ("2000000", 2_000_000),
+        ("2.000.000", 2_000_000),
+        ("2,000,000", 2_000_000),
+        ("Rp 2.500.000", 2_500_000),
+        ("rp2500000", 2_500_000),
+        ("2,5 juta", 2_500_000),
+        ("2.5jt", 2_500_000),
+        ("3 juta per bulan", 3_000_000),
+        ("750rb", 750_000),
+        ("750 ribu", 750_000),
+        ("1500k", 1_500_000),
     ],
 )
 def test_incomes_are_read_the_way_people_type_them(typed, rupiah):
@@ -55,8 +63,16 @@ async def test_picking_an_example_income_shows_monthly_and_advance_totals(chat):
 
     text = (await chat.tap("Rp2.000.000"))[0].text
 
-    for figure in ("JKK 1%: Rp20.000", "JKM: Rp6.800", "= Rp26.800 per bulan", "+Rp40.000", "= Rp66.800 per bulan",
-                   "3 bulan: Rp80.400 (dengan JHT Rp200.400)", "6 bulan: Rp160.800", "12 bulan: Rp321.600"):
+    for figure in (
+        "JKK 1%: Rp20.000",
+        "JKM: Rp6.800",
+        "= Rp26.800 per bulan",
+        "+Rp40.000",
+        "= Rp66.800 per bulan",
+        "3 bulan: Rp80.400 (dengan JHT Rp200.400)",
+        "6 bulan: Rp160.800",
+        "12 bulan: Rp321.600",
+    ):
         assert figure in text, figure
 
 
@@ -83,8 +99,9 @@ async def test_a_typed_income_recalculates_and_a_low_one_is_explained(chat):
     assert "= Rp16.800 per bulan" in low[0].text
 
 
-@pytest.mark.parametrize(("typed", "answer"), [("banyak", "belum terbaca"), ("5000", "salah ketik"),
-                                               ("900000000000", "salah ketik")])
+@pytest.mark.parametrize(
+    ("typed", "answer"), [("banyak", "belum terbaca"), ("5000", "salah ketik"), ("900000000000", "salah ketik")]
+)
 async def test_bad_incomes_are_asked_again(chat, typed, answer):
     await welcomed(chat)
     await chat.tap("Hitung iuran")

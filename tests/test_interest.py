@@ -28,7 +28,15 @@ async def test_a_worker_leaves_their_contact_and_a_lead_is_saved(chat, db):
     await chat.tap("Nelayan")
 
     consent = (await chat.tap("Saya tertarik"))[0]
-    for says in ("Dinas Tenaga Kerja", "bukan oleh BPJS", "nama, nomor HP", "NIK", "petugas lapangan", "HAPUS", "BERHENTI"):
+    for says in (
+        "Dinas Tenaga Kerja",
+        "bukan oleh BPJS",
+        "nama, nomor HP",
+        "NIK",
+        "petugas lapangan",
+        "HAPUS",
+        "BERHENTI",
+    ):
         assert says in consent.text, says
     assert consent.labels == ["✅ Setuju", "❌ Tidak setuju"]
     assert db("select count(*) from consents")[0][0] == 0, "nothing recorded before the answer"
@@ -55,9 +63,18 @@ async def test_a_worker_leaves_their_contact_and_a_lead_is_saved(chat, db):
     assert "Terima kasih, Budi Santoso" in saved[0].text
     lead = db("select * from leads")[0]
     assert (lead["name"], lead["phone"], lead["occupation"], lead["region"], lead["call_time"]) == (
-        "Budi Santoso", "+6281234567890", "nelayan", "Mukomuko", "pagi"
+        "Budi Santoso",
+        "+6281234567890",
+        "nelayan",
+        "Mukomuko",
+        "pagi",
     )
-    assert (lead["status"], lead["source_code"], lead["channel"], lead["locale"]) == ("baru", "PETUGAS_01", "telegram", "id")
+    assert (lead["status"], lead["source_code"], lead["channel"], lead["locale"]) == (
+        "baru",
+        "PETUGAS_01",
+        "telegram",
+        "id",
+    )
     consents = db("select purpose, text_version, granted, decided_at from consents order by id")
     assert [(c["purpose"], c["text_version"], c["granted"]) for c in consents] == [
         ("lead_contact", CONSENT_VERSION, 1),

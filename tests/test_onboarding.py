@@ -11,7 +11,28 @@ async def test_start_says_who_runs_the_bot_and_that_it_is_not_bpjs_then_asks_occ
     assert OPERATOR in welcome.text
     assert "bukan BPJS Ketenagakerjaan" in welcome.text
     assert "0736-000000" in welcome.text  # the operator's contact
-    assert welcome.labels[:6] == ["🌾 Petani", "🎣 Nelayan", "🛒 Pedagang", "🚐 Sopir/angkot", "🛵 Mitra ojol", "👤 Lainnya"]
+    assert welcome.labels[:6] == [
+        "🌾 Petani",
+        "🎣 Nelayan",
+        "🛒 Pedagang",
+        "🚐 Sopir/angkot",
+        "🛵 Mitra ojol",
+        "👤 Lainnya",
+    ]
+    assert db("select state from contacts")[0]["state"] == "onboarding/occupation"
+
+
+async def test_a_first_message_that_is_not_start_still_gets_the_welcome_and_an_answer(chat):
+    replies = await chat.say("brp iurannya")
+
+    assert "bukan BPJS Ketenagakerjaan" in replies[0].text
+    assert "Berapa kira-kira penghasilan Anda" in replies[-1].text
+
+
+async def test_a_first_sticker_gets_the_welcome(chat, db):
+    replies = await chat.send(chat.user.send_sticker())
+
+    assert OPERATOR in replies[0].text
     assert db("select state from contacts")[0]["state"] == "onboarding/occupation"
 
 

@@ -21,6 +21,14 @@ async def test_stop_from_the_middle_of_lead_capture_asks_then_stops(chat, db, ty
     assert db("select purpose, granted from consents")[-1][:] == ("reminders", 0), "the withdrawal is evidence too"
 
 
+async def test_stop_as_the_very_first_message_is_honoured(chat, db):
+    ask = await chat.say("STOP")
+    await chat.tap("Ya, berhenti")
+
+    assert "Yakin ingin berhenti" in ask[0].text
+    assert db("select messages_stopped_at from contacts")[0][0] is not None
+
+
 async def test_mulai_resumes_messages(chat, db):
     await welcomed(chat)
     await chat.say("BERHENTI")
@@ -50,8 +58,18 @@ async def test_data_saya_shows_everything_stored(chat):
 
     text = (await chat.say("DATA SAYA"))[0].text
 
-    for shown in ("Rina Wati", "0812-3456-7890", "Seluma", "Sore", "Pedagang", "PASAR_SELUMA", "status baru",
-                  "dihubungi petugas: setuju", "versi 2026-11-24.1", "WIB"):
+    for shown in (
+        "Rina Wati",
+        "0812-3456-7890",
+        "Seluma",
+        "Sore",
+        "Pedagang",
+        "PASAR_SELUMA",
+        "status baru",
+        "dihubungi petugas: setuju",
+        "versi 2026-11-24.1",
+        "WIB",
+    ):
         assert shown in text, shown
 
 
@@ -79,6 +97,19 @@ async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(ch
     erasure = db("select * from erasures")[0]
     assert (erasure["channel"], erasure["had_lead"]) == ("telegram", 1)
     assert set(erasure.keys()) == {"id", "erased_on", "channel", "had_lead"}
+
+
+async def test_erased_data_is_gone_from_the_file_itself(chat, db, database_path):
+    await welcomed(chat)
+    await leave_contact(chat, name="Sutarmi Nelayanwati")
+    await chat.tap("Benar, simpan")
+    await chat.say("HAPUS")
+    await chat.tap("Ya, hapus semua")
+
+    db("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    stored = b"".join(p.read_bytes() for p in database_path.parent.glob("bot.sqlite3*"))
+    assert b"Sutarmi Nelayanwati" not in stored and b"+6281234567890" not in stored
 
 
 async def test_after_erasure_the_person_starts_fresh(chat, db):

@@ -30,4 +30,3 @@ async def test_a_restart_in_the_middle_of_lead_capture_continues_at_the_same_que
         await restarted.close()
 
     assert [tuple(r) for r in db("select name, phone from leads")] == [("Budi", "+6281234567890")]
-
