@@ -120,3 +120,13 @@ async def test_group_chats_are_ignored(telegram, bot_api):
     await telegram.process_update(Update.de_json(update, telegram.bot))
 
     assert bot_api.sent(-100123) == []
+
+
+async def test_update_ids_past_the_redelivery_window_are_forgotten_by_the_housekeeping_job(chat, telegram, db):
+    await welcomed(chat)
+    db("update processed_updates set processed_at = '2020-01-01 00:00:00.000000' where rowid = 1")
+    [job] = telegram.job_queue.jobs()
+
+    await job.callback(None)
+
+    assert db("select count(*) from processed_updates")[0][0] == 1  # /start forgotten, the tap kept

@@ -25,6 +25,7 @@ from telegram.request import BaseRequest
 from bot.app import BotApp
 from bot.conversation import Inbound, Kind, Reply, encode_choice
 from bot.i18n import Translator
+from bot.services.updates import forget_processed_updates
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _MEDIA = (
     "game",
     "story",
 )
+HOUSEKEEPING_INTERVAL = 6 * 3600  # seconds
 # Two buttons side by side only when both labels fit half of a small phone screen.
 _HALF_WIDTH = 18
 
@@ -124,6 +126,11 @@ class TelegramChannel:
         except TelegramError:
             log.exception("sending a reply on telegram failed")
 
+    async def forget_old_updates(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with self.app.dispatcher.sessions.begin() as session:
+            forgotten = await forget_processed_updates(session)
+        log.info("forgot %d processed update ids past the redelivery window", forgotten)
+
     async def set_commands(self, application: Application) -> None:
         """The command menu in both languages: Indonesian by default, English for English-language apps."""
         for locale in self.app.messages.locales:
@@ -151,4 +158,6 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
+    # Housekeeping only: business state never lives in the job queue.
+    application.job_queue.run_repeating(channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60)
     return application
