@@ -38,9 +38,10 @@ ArgStep = Callable[["Turn", str], Awaitable[None]]
 @dataclass(frozen=True)
 class Action:
     step: ArgStep
-    # A decision (consent, saving, erasing) is taken only from the message that asked for it; navigation
-    # (topics, FAQ, calculator amounts) works from any older message too.
-    current_only: bool
+    # A decision (consent, saving, erasing) belongs to the step that asked for it: it is taken only in that
+    # state and from the message that asked. Navigation (topics, FAQ, amounts; no state) works from any
+    # older message too.
+    state: str | None
 
 
 class Router:
@@ -77,11 +78,14 @@ class Router:
 
         return register
 
-    def action(self, name: str, *, current_only: bool = False) -> Callable[[ArgStep], ArgStep]:
-        """A button `name` or `name:argument`; the step receives the argument ('' when there is none)."""
+    def action(self, name: str, *, decides: str | None = None) -> Callable[[ArgStep], ArgStep]:
+        """A button `name` or `name:argument`; the step receives the argument ('' when there is none).
+
+        `decides=STATE`: the button answers the question of that state and is refused anywhere else.
+        """
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.actions, (name,), Action(step, current_only))
+            self._add(self.actions, (name,), Action(step, decides))
             return step
 
         return register
@@ -199,6 +203,11 @@ class Turn:
         router = self.dispatcher.router
         step = router.prompts.get(self.state) or router.prompts[MAIN]
         await step(self)
+
+    async def refuse_button(self) -> None:
+        """A button whose data this step cannot take (forged, or from a changed list): say so, show the step."""
+        self.say("common.unknown_button")
+        await self.prompt()
 
     def understood(self, text: str) -> str | None:
         action = self.dispatcher.understanding.match(text)
@@ -328,9 +337,8 @@ class Dispatcher:
         action = self.router.actions.get(name)
         if decoded is None or action is None:
             log.warning("unknown button data from %s", turn.inbound.channel)
-            turn.say("common.unknown_button")
-            await turn.prompt()
-        elif action.current_only and decoded[0] != turn.contact.state_serial:
+            await turn.refuse_button()
+        elif action.state is not None and (decoded[0], action.state) != (turn.contact.state_serial, turn.state):
             turn.say("common.stale_button")
             await turn.prompt()
         else:

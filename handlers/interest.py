@@ -84,11 +84,10 @@ async def ask_consent(turn: Turn) -> None:
     )
 
 
-@router.action("consent", current_only=True)
+@router.action("consent", decides=CONSENT)
 async def consent_decision(turn: Turn, answer: str) -> None:
-    if turn.state != CONSENT or answer not in ("yes", "no"):
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if answer not in ("yes", "no"):
+        await turn.refuse_button()
         return
     granted = answer == "yes"
     await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, turn.content.consent_version, granted)
@@ -110,11 +109,10 @@ async def ask_reminders(turn: Turn) -> None:
     )
 
 
-@router.action("reminders", current_only=True)
+@router.action("reminders", decides=REMINDERS)
 async def reminders_decision(turn: Turn, answer: str) -> None:
-    if turn.state != REMINDERS or answer not in ("yes", "no"):
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if answer not in ("yes", "no"):
+        await turn.refuse_button()
         return
     granted = answer == "yes"
     await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, turn.content.consent_version, granted)
@@ -179,11 +177,10 @@ async def ask_occupation(turn: Turn) -> None:
     turn.say("interest.ask_occupation", choices=choices, columns=2)
 
 
-@router.action("lead_occ", current_only=True)
+@router.action("lead_occ", decides=OCCUPATION)
 async def chosen_occupation(turn: Turn, occupation: str) -> None:
-    if turn.state != OCCUPATION or occupation not in Occupation.__members__.values():
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if occupation not in Occupation.__members__.values():
+        await turn.refuse_button()
         return
     await continue_with(turn, answered(turn, occupation=occupation))
 
@@ -198,12 +195,11 @@ async def ask_region(turn: Turn) -> None:
     turn.say("interest.ask_region", choices=choices, columns=2)
 
 
-@router.action("region", current_only=True)
+@router.action("region", decides=REGION)
 async def chosen_region(turn: Turn, index: str) -> None:
     regions = _regions(turn)
-    if turn.state != REGION or not index.isdigit() or int(index) >= len(regions):
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if not index.isdigit() or int(index) >= len(regions):
+        await turn.refuse_button()
         return
     await continue_with(turn, answered(turn, region=regions[int(index)]))
 
@@ -226,11 +222,10 @@ async def ask_call_time(turn: Turn) -> None:
     turn.say("interest.ask_call_time", choices=choices)
 
 
-@router.action("call_time", current_only=True)
+@router.action("call_time", decides=CALL_TIME)
 async def chosen_call_time(turn: Turn, call_time: str) -> None:
-    if turn.state != CALL_TIME or call_time not in CALL_TIMES:
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if call_time not in CALL_TIMES:
+        await turn.refuse_button()
         return
     await continue_with(turn, answered(turn, call_time=call_time))
 
@@ -264,12 +259,11 @@ def display_phone(e164: str) -> str:
     return "-".join([local[:4], local[4:8], local[8:]]).rstrip("-")
 
 
-@router.action("lead_edit", current_only=True)
+@router.action("lead_edit", decides=CONFIRM)
 async def edit(turn: Turn, field: str) -> None:
     states = dict(FIELDS)
-    if turn.state != CONFIRM or field not in states:
-        turn.say("common.stale_button")
-        await turn.prompt()
+    if field not in states:
+        await turn.refuse_button()
         return
     data = turn.data
     data.pop(field, None)
@@ -277,12 +271,8 @@ async def edit(turn: Turn, field: str) -> None:
     await turn.prompt()
 
 
-@router.action("lead_save", current_only=True)
+@router.action("lead_save", decides=CONFIRM)
 async def save(turn: Turn, _: str) -> None:
-    if turn.state != CONFIRM:
-        turn.say("common.stale_button")
-        await turn.prompt()
-        return
     data = turn.data
     details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
     _, created = await save_lead(turn.session, turn.contact, details)

@@ -92,8 +92,7 @@ async def change_occupation(turn: Turn, _: str) -> None:
 @router.action("occ")
 async def choose_occupation(turn: Turn, occupation: str) -> None:
     if occupation not in Occupation.__members__.values():
-        turn.say("common.unknown_button")
-        await turn.prompt()
+        await turn.refuse_button()
         return
     turn.contact.occupation = occupation
     back_to_menu(turn, turn.t(f"occupation.{occupation}.hello"))

@@ -52,12 +52,8 @@ async def stop_prompt(turn: Turn) -> None:
     )
 
 
-@router.action("stop_yes", current_only=True)
+@router.action("stop_yes", decides=STOP_CONFIRM)
 async def stop_confirmed(turn: Turn, _: str) -> None:
-    if turn.state != STOP_CONFIRM:
-        turn.say("common.stale_button")
-        await turn.prompt()
-        return
     await stop_messages(turn.session, turn.contact, turn.content.consent_version)
     back_to_menu(turn, turn.t("privacy.stopped"))
 
@@ -140,11 +136,7 @@ async def erase_prompt(turn: Turn) -> None:
     )
 
 
-@router.action("erase_yes", current_only=True)
+@router.action("erase_yes", decides=ERASE_CONFIRM)
 async def erase_confirmed(turn: Turn, _: str) -> None:
-    if turn.state != ERASE_CONFIRM:
-        turn.say("common.stale_button")
-        await turn.prompt()
-        return
     await erase_contact(turn.session, turn.contact)
     turn.say("privacy.erased")
