@@ -12,6 +12,8 @@ import dataclasses
 import logging
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
@@ -38,6 +40,7 @@ def configure_logging(level: str) -> None:
     # httpx logs every request URL at INFO, and a Bot API URL contains the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             _run_telegram(settings)
     except (ConfigError, ContentError, CatalogError, DatabaseNotReady) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except DBAPIError as error:  # not a database file, no permission, disk full...
+        print(f"bpu-bot: error: the database at DATABASE_URL cannot be used: {error.orig}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

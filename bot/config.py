@@ -140,6 +140,6 @@ def normalise_database_url(url: str) -> str:
     """
     if url.startswith("sqlite:///"):
         url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
-    if not url.startswith("sqlite+aiosqlite:///") or url == "sqlite+aiosqlite:///":
+    if not url.startswith("sqlite+aiosqlite:///") or url.removeprefix("sqlite+aiosqlite:///") in ("", ":memory:"):
         raise ConfigError("DATABASE_URL must be a SQLite file such as sqlite:///data/bpu-bot.sqlite3")
     return url

@@ -57,9 +57,11 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url)
-    path = url.database or ":memory:"
-    if path != ":memory:":
+    path = url.database
+    try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseNotReady(f"DATABASE_URL: cannot create the folder for {path}: {error.strerror}") from None
 
     async def connect(*_args: Any, **_kwargs: Any) -> InlineSQLiteConnection:
         connection = InlineSQLiteConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)

@@ -101,8 +101,12 @@ async def test_typing_a_button_label_works_like_tapping_it(chat):
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("how much is it?", "per month"), ("how do I register", "JMO"), ("what if I die", "JKM"),
-     ("scholarship for my kids", "Scholarship")],
+    [
+        ("how much is it?", "per month"),
+        ("how do I register", "JMO"),
+        ("what if I die", "JKM"),
+        ("scholarship for my kids", "Scholarship"),
+    ],
 )
 async def test_a_worker_who_switched_to_english_can_type_in_english(chat, typed, expected):
     await welcomed(chat)

@@ -8,7 +8,9 @@ starting with / are commands, as on Telegram.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from typing import TextIO
 
 from bot.conversation import Inbound, Kind, Reply, encode_choice
@@ -49,11 +51,26 @@ class TerminalChat:
 
     async def run(self, lines: TextIO = sys.stdin) -> None:
         await self.send(Inbound(channel=CHANNEL, external_id=self.user, kind=Kind.RESUME))
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # A daemon thread, not asyncio.to_thread: Ctrl-C must end the chat at once, and a thread blocked in
+        # readline() would hold asyncio.run's shutdown until Enter.
+        threading.Thread(target=_read_lines, args=(lines, loop, queue), daemon=True).start()
         while True:
             print("\n> ", end="", file=self.output, flush=True)
-            line = await asyncio.to_thread(lines.readline)
+            line = await queue.get()
             if not line:  # end of input: a piped conversation is over
                 print(file=self.output)
                 return
             if line.strip():
                 await self.send(self.inbound(line))
+
+
+def _read_lines(lines: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> None:
+    for line in iter(lines.readline, ""):
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        except RuntimeError:  # the chat ended (Ctrl-C) while a line was being typed
+            return
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(queue.put_nowait, "")

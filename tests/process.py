@@ -1,0 +1,267 @@
+"""Run the `bpu-bot` CLI as a real process, the way an operator runs it, with nothing leaking in.
+
+The environment is built from scratch (no developer variables, no stray `.env`: run with cwd=tmp_path), every
+wait is bounded, and every process a test starts is stopped when the test ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# What the terminal chat prints when it waits for the next line.
+PROMPT = "\n> "
+CLI_TIMEOUT = 30.0
+
+
+def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
+    """A minimal environment for the bot: its own SQLite file in tmp_path plus the variables under test.
+
+    A value of None leaves the variable out (e.g. DATABASE_URL=None to use the built-in default).
+    """
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": f"sqlite:///{database_file(tmp_path)}",
+    }
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def database_file(tmp_path: Path) -> Path:
+    return tmp_path / "bot.sqlite3"
+
+
+def run_cli(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    input: str | None = None,
+    timeout: float = CLI_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot <args>` to completion (killed if it outlives `timeout`), output captured as text."""
+    return subprocess.run(
+        [PYTHON, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+    )
+
+
+def migrate(env: dict[str, str], cwd: Path) -> None:
+    result = run_cli(["db", "upgrade"], env, cwd)
+    assert result.returncode == 0, f"db upgrade failed ({result.returncode}):\n{result.stderr}"
+
+
+def chat_lines(*lines: str) -> str:
+    """What a person types, one line each, as piped to `bpu-bot chat`."""
+    return "".join(f"{line}\n" for line in lines)
+
+
+def screens(stdout: str) -> list[str]:
+    """The terminal output cut at each prompt: screens[0] is what was shown before the first line was read,
+    screens[i] what answered the i-th line typed."""
+    return stdout.split(PROMPT)
+
+
+def rows(database: Path, sql: str, *params: object) -> list[sqlite3.Row]:
+    """Read the bot's SQLite file the way a person inspecting it would: a fresh connection, closed after."""
+    with closing(sqlite3.connect(database, timeout=5)) as connection:
+        connection.row_factory = sqlite3.Row
+        return connection.execute(sql, params).fetchall()
+
+
+@cache
+def _catalog(locale: str) -> dict[str, str]:
+    with (ROOT / "locales" / locale / "LC_MESSAGES" / "messages.po").open("rb") as file:
+        return {message.id: message.string for message in read_po(file) if message.id}
+
+
+def catalog_text(locale: str, key: str) -> str:
+    """A message as written in locales/<locale>/LC_MESSAGES/messages.po (placeholders not filled in)."""
+    return _catalog(locale)[key]
+
+
+def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(grace)
+
+
+class BotProcess:
+    """`python -m bot run` in the background; its stderr (the log) goes to a file a failing test can show."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path):
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def kill_hard(self) -> None:
+        """SIGKILL: no shutdown code runs, as when the machine loses power or the OOM killer strikes."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM as a service manager sends it (SIGKILL if it does not end); returns the exit code."""
+        _stop(self.process)
+        return self.process.returncode
+
+
+@contextmanager
+def running_bot(
+    env: dict[str, str],
+    cwd: Path,
+    log_name: str = "bot-stderr.log",
+    ready: Callable[[], bool] | None = None,
+    startup_timeout: float = 20.0,
+) -> Iterator[BotProcess]:
+    """Start `python -m bot run` and always stop it; a failure inside carries the bot's log as a note.
+
+    With `ready`, wait until it is true, failing at once (with the log) if the process exits first.
+    """
+    log_path = cwd / log_name
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [PYTHON, "-m", "bot", "run"],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+        )
+    bot = BotProcess(process, log_path)
+    try:
+        if ready is not None:
+            _wait_until_ready(bot, ready, startup_timeout)
+        yield bot
+    except BaseException as error:
+        error.add_note(f"--- stderr of `bpu-bot run` ({log_path}) ---\n{bot.log}")
+        raise
+    finally:
+        _stop(process)
+
+
+def _wait_until_ready(bot: BotProcess, ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not bot.running:
+            raise AssertionError(f"`bpu-bot run` exited with code {bot.process.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"`bpu-bot run` was not ready within {timeout}s")
+        time.sleep(0.02)
+
+
+class TerminalSession:
+    """`python -m bot chat` driven line by line through a pipe, waiting for its prompt after each line."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_name: str = "chat-stderr.log"):
+        self.log_path = cwd / log_name
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "bot", "chat", *args],
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+            )
+        self._pending = b""
+        self.output = ""  # everything shown so far
+
+    def read_screen(self, timeout: float = 15.0) -> str:
+        """Wait for the prompt; return what the bot printed before it."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        marker = PROMPT.encode()
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while marker not in self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    raise AssertionError(f"no prompt within {timeout}s; shown so far:\n{self._shown()}")
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    raise AssertionError(f"the chat ended before its prompt; shown so far:\n{self._shown()}")
+                self._pending += chunk
+        screen, _, self._pending = self._pending.partition(marker)
+        text = screen.decode("utf-8")
+        self.output += text + PROMPT
+        return text
+
+    def type(self, line: str, timeout: float = 15.0) -> str:
+        """Type one line and return the bot's answer to it (once the next prompt is shown)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        self.process.stdin.flush()
+        return self.read_screen(timeout)
+
+    def kill_hard(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def interrupt(self, timeout: float) -> int | None:
+        """Ctrl-C (SIGINT); the exit code, or None if the process is still running after `timeout`."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> int:
+        """End of input, as when the pipe closes; returns the exit code."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        finally:
+            _stop(self.process)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        return self.process.returncode
+
+    def _shown(self) -> str:
+        log = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+        return self.output + self._pending.decode("utf-8", errors="replace") + f"\n--- stderr ---\n{log}"
+
+    def __enter__(self) -> TerminalSession:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

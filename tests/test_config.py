@@ -1,0 +1,57 @@
+"""Settings from the environment and .env: what a person can get wrong, said in one line."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.fakes.telegram import TEST_TOKEN
+
+
+def settings(tmp_path: Path, **environ: str):
+    return load_settings(environ, dotenv=tmp_path / ".env")
+
+
+def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
+    loaded = settings(tmp_path)
+
+    assert loaded.database_url == "sqlite+aiosqlite:///./data/bpu-bot.sqlite3"
+    assert not loaded.telegram_enabled
+    assert (loaded.default_locale, loaded.timezone) == ("id", "Asia/Jakarta")
+    assert loaded.regions == ()
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"DATABASE_URL": "sqlite:///:memory:"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://localhost/bpu"}, "DATABASE_URL"),
+        ({"TIMEZONE": "Asia/Bengkulu"}, "TIMEZONE"),
+        ({"DEFAULT_LOCALE": "jv"}, "DEFAULT_LOCALE"),
+        ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
+        ({"TELEGRAM_BOT_TOKEN": TEST_TOKEN}, "OPERATOR_NAME"),
+        ({"TELEGRAM_BASE_URL": "api.telegram.org"}, "TELEGRAM_BASE_URL"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ],
+)
+def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
+    with pytest.raises(ConfigError, match=names) as error:
+        settings(tmp_path, **environ)
+
+    assert "\n" not in str(error.value)
+
+
+def test_the_environment_overrides_dotenv_and_regions_are_a_list(tmp_path):
+    (tmp_path / ".env").write_text(
+        'export DEFAULT_LOCALE="en"\n# comment\nREGIONS=Kaur, Lebong ,Kaur\nTIMEZONE=Asia/Makassar\n'
+    )
+
+    loaded = settings(tmp_path, TIMEZONE="Asia/Jayapura")
+
+    assert (loaded.default_locale, loaded.timezone, loaded.regions) == ("en", "Asia/Jayapura", ("Kaur", "Lebong"))
+
+
+def test_the_token_never_shows_in_a_repr(tmp_path):
+    loaded = settings(tmp_path, TELEGRAM_BOT_TOKEN=TEST_TOKEN, OPERATOR_NAME="Disnaker")
+
+    assert TEST_TOKEN not in repr(loaded) and TEST_TOKEN.split(":")[1] not in str(loaded)
