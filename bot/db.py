@@ -67,7 +67,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         connection = InlineSQLiteConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
         return await connection
 
-    engine = create_async_engine(url, async_creator=connect)
+    # No pool-level rollback on return: Session.close() and Connection.close() already end any open
+    # transaction before the connection goes back, and the extra rollback cost a fifth of each update.
+    engine = create_async_engine(url, async_creator=connect, pool_reset_on_return=None)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

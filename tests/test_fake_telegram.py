@@ -465,3 +465,23 @@ def test_wait_for_sent_times_out_with_transcript() -> None:
         user.send_text("halo?")
         with pytest.raises(AssertionError, match=r"(?s)got 0.*user: 'halo\?'"):
             server.wait_for_sent(user.user_id, 1, timeout=0.05)
+
+
+def test_forget_history_keeps_only_each_chats_latest_message_which_can_still_be_tapped() -> None:
+    api = FakeBotAPI()
+    user = FakeUser(api)
+    for text in ("one", "two"):
+        api.handle(
+            "sendMessage",
+            {
+                "chat_id": user.user_id,
+                "text": text,
+                "reply_markup": {"inline_keyboard": [[{"text": "ok", "callback_data": text}]]},
+            },
+        )
+
+    api.forget_history()
+
+    assert [m.text for m in api.sent(user.user_id)] == ["two"]
+    assert api.calls == []
+    assert user.tap("two")["callback_query"]["message"]["text"] == "two"

@@ -447,6 +447,22 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------------------- test helpers
 
+    def forget_history(self) -> None:
+        """Drop the record of calls and messages, keeping each chat's latest message so it can still be tapped.
+
+        For long benchmarks: a real Bot API keeps nothing in the bot's process, and an ever-growing record
+        would make Python's garbage collector, not the bot, the thing measured.
+        """
+        with self._cond:
+            latest: dict[int, SentMessage] = {}
+            for (chat_id, message_id), message in self._messages.items():
+                if chat_id not in latest or message_id > latest[chat_id].message_id:
+                    latest[chat_id] = message
+            self.calls.clear()
+            self._transcript.clear()
+            self._sent = [m for m in self._sent if m.message_id == latest[m.chat_id].message_id]
+            self._messages = {(m.chat_id, m.message_id): m for m in latest.values()}
+
     def sent(self, chat_id: int | None = None) -> list[SentMessage]:
         """sendMessage results in order, as they were sent (later edits are not applied)."""
         with self._cond:
