@@ -189,10 +189,6 @@ class Turn:
         self.contact.state_data = data
         self.contact.state_serial += 1
 
-    def remember(self, **data: Any) -> None:
-        """Add to the current state's data (a new dict: JSON columns do not see in-place changes)."""
-        self.contact.state_data = {**self.data, **data}
-
     async def run(self, action: str) -> None:
         """Perform a navigation action as if its button had been pressed now."""
         name, _, argument = action.partition(":")

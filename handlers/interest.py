@@ -1,4 +1,5 @@
-""" "Saya tertarik": consent first, then name, phone, occupation, region, call time, a summary, the lead saved.
+"""Lead capture ("Saya tertarik"): consent first, then name, phone, occupation, region, call time, a summary,
+and the lead saved.
 
 The collected answers stay in the contact's state data until the worker confirms, so a restart in the middle
 continues at the question they were on. Nothing is collected before consent, and never a NIK or KTP number.
@@ -69,9 +70,8 @@ async def continue_with(turn: Turn, data: dict) -> None:
 
 
 def answered(turn: Turn, **value: str) -> dict:
-    data = {**turn.data, **value}
-    data.pop("editing", None)
-    return data
+    """The answers so far plus this one (editing from the summary comes back here too)."""
+    return {**turn.data, **value}
 
 
 @router.prompt(CONSENT)
