@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import sys
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
@@ -18,9 +19,14 @@ from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
 from bot.i18n import CatalogError
+from bot.models import FollowUpStatus
 from bot.phone import mask_numbers
 
 EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; said in one line."""
 
 
 class _MaskingFilter(logging.Filter):
@@ -50,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat with the bot in this terminal (reads standard input)")
     chat.add_argument("--lang", choices=SUPPORTED_LOCALES, help="language of the conversation")
     chat.add_argument("--user", default="local", help="who is chatting (each user has their own conversation)")
+    followups = commands.add_parser("followups", help="reminders and call tasks")
+    followups_commands = followups.add_subparsers(dest="followups_command", required=True)
+    listing = followups_commands.add_parser("list", help="print follow-ups as a table, soonest due first")
+    listing.add_argument(
+        "--due-before", metavar="WHEN", help="local date or date and time, e.g. 2026-12-01 or 2026-12-01T12:00"
+    )
+    listing.add_argument("--status", metavar="S[,S]", help=f"one or more of {', '.join(FollowUpStatus)}")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -74,6 +87,57 @@ async def _chat(settings: Settings, user: str, lang: str | None) -> None:
         await app.close()
 
 
+def _followup_filters(settings: Settings, due_before: str | None, status: str | None):
+    when = None
+    if due_before:
+        try:
+            when = datetime.fromisoformat(due_before)
+        except ValueError:
+            raise UsageError(
+                f"--due-before {due_before!r} is not a date such as 2026-12-01 or 2026-12-01T12:00"
+            ) from None
+        when = when.replace(tzinfo=settings.tz) if when.tzinfo is None else when
+    statuses = tuple(s.strip() for s in status.split(",")) if status else ()
+    if unknown := [s for s in statuses if s not in FollowUpStatus.__members__.values()]:
+        raise UsageError(f"--status {unknown[0]!r} is not one of {', '.join(FollowUpStatus)}")
+    return when, statuses
+
+
+async def _list_followups(settings: Settings, due_before: str | None, status: str | None) -> None:
+    from bot.db import create_engine, session_factory
+    from bot.phone import mask_phone
+    from bot.services.followups import list_followups
+
+    when, statuses = _followup_filters(settings, due_before, status)
+    engine = create_engine(settings.database_url)
+    try:
+        await check_database(engine)
+        async with session_factory(engine)() as session:
+            lines = await list_followups(session, when, statuses)
+    finally:
+        await engine.dispose()
+    header = ("ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "NAME", "PHONE", "REGION", "CHANNEL")
+    rows = [
+        (
+            str(line.followup.id),
+            line.followup.kind,
+            line.followup.status,
+            line.followup.due_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+            str(line.followup.attempts),
+            line.followup.outcome or "",
+            line.lead.name if line.lead else "",
+            mask_phone(line.lead.phone) if line.lead else "",
+            line.lead.region if line.lead else "",
+            line.channel,
+        )
+        for line in lines
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(f"{len(rows)} follow-ups ({settings.timezone})", file=sys.stderr)
+
+
 def _run_telegram(settings: Settings) -> None:
     from bot.app import create_app
     from bot.channels.telegram import build_application
@@ -94,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        if args.command == "db":
+        if args.command == "followups":
+            configure_logging("WARNING")
+            asyncio.run(_list_followups(settings, args.due_before, args.status))
+        elif args.command == "db":
             configure_logging("WARNING")
             upgrade_database(settings.database_url)
             print("database is up to date")
@@ -105,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             configure_logging(settings.log_level)
             _run_telegram(settings)
-    except (ConfigError, ContentError, CatalogError, DatabaseNotReady) as error:
+    except (ConfigError, ContentError, CatalogError, DatabaseNotReady, UsageError) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DBAPIError as error:  # not a database file, no permission, disk full...

@@ -30,6 +30,7 @@ NAMESPACES = (
     "consent",
     "explain",
     "faq",
+    "followup",
     "interest",
     "language",
     "menu",

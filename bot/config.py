@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,12 @@ class Settings:
     operator_contact: str | None = None
     regions: tuple[str, ...] = ()
     log_level: str = "INFO"
+    # Follow-ups: reminders to the worker this many days after they left their contact, a call task for an
+    # officer this many working days after, nothing sent outside the daily window (local time).
+    reminder_days: tuple[int, ...] = (3, 14)
+    call_after_working_days: int = 1
+    send_window: tuple[time, time] = (time(8, 0), time(20, 0))
+    tick_seconds: int = 30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -115,6 +122,15 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         if not regions or any(len(r) > 60 for r in regions):
             raise ConfigError("REGIONS must be a comma-separated list of kabupaten/kota names")
 
+    reminder_days = _int_list(get("FOLLOWUP_REMINDER_DAYS") or "3,14", "FOLLOWUP_REMINDER_DAYS", "3,14")
+    call_days = _int_list(get("FOLLOWUP_CALL_WORKING_DAYS") or "1", "FOLLOWUP_CALL_WORKING_DAYS", "1")
+    if len(call_days) != 1:
+        raise ConfigError("FOLLOWUP_CALL_WORKING_DAYS must be one whole number of working days, such as 1")
+    tick_seconds = get("TICK_SECONDS") or "30"
+    if not tick_seconds.isdigit() or not 5 <= int(tick_seconds) <= 3600:
+        raise ConfigError("TICK_SECONDS must be a whole number of seconds from 5 to 3600")
+    send_window = _window(get("SEND_HOURS") or "08:00-20:00")
+
     operator_name = get("OPERATOR_NAME")
     if token is not None and operator_name is None:
         # A public bot must say who runs it (UU PDP: the controller's identity); the terminal may not.
@@ -130,7 +146,32 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         operator_contact=get("OPERATOR_CONTACT"),
         regions=regions,
         log_level=log_level,
+        reminder_days=reminder_days,
+        call_after_working_days=call_days[0],
+        send_window=send_window,
+        tick_seconds=int(tick_seconds),
     )
+
+
+def _int_list(raw: str, name: str, example: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be whole numbers separated by commas, such as {example}") from None
+    if not values or any(v < 0 or v > 365 for v in values):
+        raise ConfigError(f"{name} must be whole numbers from 0 to 365, such as {example}")
+    return values
+
+
+def _window(raw: str) -> tuple[time, time]:
+    """`08:00-20:00`: the local hours in which messages may be sent; outside them is quiet."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ConfigError("SEND_HOURS must look like 08:00-20:00 (local time, start before end)") from None
+    if not start < end:
+        raise ConfigError("SEND_HOURS must look like 08:00-20:00 (local time, start before end)")
+    return start, end
 
 
 def normalise_database_url(url: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect, select
@@ -144,6 +145,10 @@ class Turn:
         return self.dispatcher.messages[self.contact.locale]
 
     @property
+    def now(self) -> datetime:
+        return self.dispatcher.clock()
+
+    @property
     def state(self) -> str:
         return self.contact.state
 
@@ -235,7 +240,9 @@ class Dispatcher:
         messages: Messages,
         sessions: async_sessionmaker[AsyncSession],
         router: Router,
+        clock: Callable[[], datetime] = utcnow,
     ):
+        self.clock = clock
         self.settings = settings
         self.content = content
         self.messages = messages

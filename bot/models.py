@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -48,9 +48,31 @@ class Occupation(enum.StrEnum):
 
 
 class LeadStatus(enum.StrEnum):
-    """Lifecycle of a lead: `baru` when saved from the chat; officers move it on (follow-up work)."""
+    """Lifecycle of a lead: `baru` when saved from the chat; `terdaftar` when the worker says they registered
+    (or an officer records it). Every change is kept in `lead_events`."""
 
     BARU = "baru"
+    TERDAFTAR = "terdaftar"
+
+
+class FollowUpKind(enum.StrEnum):
+    REMINDER = "reminder"  # a message to the worker: "Sudah daftar?"
+    CALL = "call"  # a task for a field officer: call the worker
+
+
+class FollowUpStatus(enum.StrEnum):
+    """pending -> sending -> sent (reminders) | done (calls, by an officer)
+    pending -> cancelled (STOP, HAPUS, an outcome) | failed (unreachable, too many attempts)
+    sending -> unknown (the process died or timed out after the request left: never resent)
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class ConsentPurpose(enum.StrEnum):
@@ -77,6 +99,8 @@ class Contact(Base):
     state_serial: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the person sent STOP/BERHENTI: nothing they did not ask for is sent to them.
     messages_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the platform says the person cannot be reached (blocked the bot, deleted the account).
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -125,6 +149,40 @@ class Lead(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="lead", lazy="raise")
+
+
+class LeadEvent(Base):
+    """History of a lead's status: who changed it, from what, to what, when."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", later "officer:<id>"
+    note: Mapped[str | None] = mapped_column(String(280))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """Scheduled work as a row: a reminder to send or a call to make, found by the ticker when due."""
+
+    __tablename__ = "followups"
+    # The ticker's query: pending rows by due time. Its cost follows the due rows, not all pending ones.
+    __table_args__ = (Index("ix_followups_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class ProcessedUpdate(Base):

@@ -7,6 +7,7 @@ keyboards (or the share-contact keyboard when the conversation asks for a phone 
 from __future__ import annotations
 
 import logging
+import warnings
 
 from telegram import (
     BotCommand,
@@ -18,14 +19,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
 from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.delivery import DeliveryUnknown, RetryLater, Undeliverable, Unreachable
 from bot.i18n import Translator
+from bot.services.followups import give_up_interrupted_sends
 from bot.services.updates import forget_processed_updates
+from bot.ticker import FollowUpTicker
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ _MEDIA = (
     "story",
 )
 HOUSEKEEPING_INTERVAL = 6 * 3600  # seconds
+NETWORK_RETRY_SECONDS = 60
 # Two buttons side by side only when both labels fit half of a small phone screen.
 _HALF_WIDTH = 18
 
@@ -98,6 +104,42 @@ def reply_markup(reply: Reply, t: Translator):
     return None
 
 
+def _retry_seconds(error: RetryAfter) -> float:
+    # PTB 22 gives an int and warns it will give a timedelta (platforms.md): accept both, without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        retry_after = error.retry_after
+    return retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else float(retry_after)
+
+
+class TelegramSender:
+    """Messages nobody asked for just now (reminders), with Telegram's answers mapped to delivery outcomes."""
+
+    channel = CHANNEL
+
+    def __init__(self, bot, messages):
+        self.bot = bot
+        self.messages = messages
+
+    async def send(self, external_id: str, reply: Reply) -> str:
+        markup = reply_markup(reply, self.messages[reply.locale])
+        try:
+            message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup)
+        except Forbidden as error:  # blocked by the user, user deactivated
+            raise Unreachable(error.message) from None
+        except BadRequest as error:
+            if "chat not found" in error.message.lower():
+                raise Unreachable(error.message) from None
+            raise Undeliverable(error.message) from None
+        except RetryAfter as error:
+            raise RetryLater(_retry_seconds(error)) from None
+        except TimedOut:  # the request may have arrived: never resent
+            raise DeliveryUnknown() from None
+        except NetworkError:  # no connection: nothing left this machine
+            raise RetryLater(NETWORK_RETRY_SECONDS) from None
+        return str(message.message_id)
+
+
 class TelegramChannel:
     def __init__(self, app: BotApp):
         self.app = app
@@ -131,6 +173,17 @@ class TelegramChannel:
             forgotten = await forget_processed_updates(session)
         log.info("forgot %d processed update ids past the redelivery window", forgotten)
 
+    async def start_up(self, application: Application) -> None:
+        async with self.app.dispatcher.sessions.begin() as session:
+            interrupted = await give_up_interrupted_sends(session)
+        if interrupted:
+            log.warning("%d reminders were being sent when the bot stopped: marked unknown, not resent", interrupted)
+        await self.set_commands(application)
+
+    async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ticker = FollowUpTicker(self.app.dispatcher, {CHANNEL: TelegramSender(context.bot, self.app.messages)})
+        await ticker.tick()
+
     async def set_commands(self, application: Application) -> None:
         """The command menu in both languages: Indonesian by default, English for English-language apps."""
         for locale in self.app.messages.locales:
@@ -149,7 +202,7 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
-        .post_init(channel.set_commands)
+        .post_init(channel.start_up)
         .post_shutdown(lambda _: app.close())
     )
     if rate_limited:
@@ -158,6 +211,11 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
-    # Housekeeping only: business state never lives in the job queue.
-    application.job_queue.run_repeating(channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60)
+    # The job queue only wakes the ticker up; what is due lives in the followups table. Missed runs are not
+    # caught up (coalesce), since one tick sends everything that is due.
+    jobs = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    application.job_queue.run_repeating(channel.tick, interval=settings.tick_seconds, first=5, job_kwargs=jobs)
+    application.job_queue.run_repeating(
+        channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60, job_kwargs=jobs
+    )
     return application

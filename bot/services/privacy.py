@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact, Erasure, Lead, utcnow
+from bot.models import Consent, ConsentPurpose, Contact, Erasure, FollowUp, Lead, LeadEvent, utcnow
 from bot.services.consent import record_consent
+from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ async def stop_messages(session: AsyncSession, contact: Contact, text_version: s
     if contact.messages_stopped_at is None:
         contact.messages_stopped_at = utcnow()
     await record_consent(session, contact, ConsentPurpose.REMINDERS, text_version, granted=False)
+    await cancel_followups(session, contact.id, outcome="stopped")
 
 
 async def resume_messages(session: AsyncSession, contact: Contact) -> None:
@@ -29,6 +31,10 @@ async def erase_contact(session: AsyncSession, contact: Contact) -> None:
     """Delete the person and everything about them; keep one anonymous row for the counts."""
     had_lead = await find_lead(session, contact) is not None
     session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=had_lead))
+    await session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
+    await session.execute(
+        delete(LeadEvent).where(LeadEvent.lead_id.in_(select(Lead.id).where(Lead.contact_id == contact.id)))
+    )
     await session.execute(delete(Lead).where(Lead.contact_id == contact.id))
     await session.execute(delete(Consent).where(Consent.contact_id == contact.id))
     await session.delete(contact)

@@ -1,0 +1,220 @@
+"""Follow-ups: reminders to workers and call tasks for officers, as rows with a due time and a status.
+
+Nothing of this lives in the scheduler: the ticker (bot/ticker.py) only claims due rows. Sending is at most
+once: a row is claimed (`sending`, committed) before the request leaves, and one left in `sending` by a
+crash becomes `unknown`, never resent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Lead, LeadEvent, LeadStatus
+
+_OPEN = (FollowUpStatus.PENDING,)
+
+
+@dataclass(frozen=True)
+class Cadence:
+    reminder_days: tuple[int, ...]
+    call_after_working_days: int
+    window: tuple[time, time]  # local hours in which a worker may be messaged or called
+    tz: ZoneInfo
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cadence:
+        return cls(settings.reminder_days, settings.call_after_working_days, settings.send_window, settings.tz)
+
+    def in_window(self, moment: datetime) -> bool:
+        start, end = self.window
+        return start <= moment.astimezone(self.tz).time() < end
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        """The moment itself inside the window; otherwise the start of the next window (quiet hours)."""
+        if self.in_window(moment):
+            return moment
+        local = moment.astimezone(self.tz)
+        day = local.date() if local.time() < self.window[0] else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.window[0], tzinfo=self.tz).astimezone(UTC)
+
+    def after_working_days(self, moment: datetime, days: int) -> datetime:
+        """Same local time `days` working days later (Saturday and Sunday skipped; holidays are not known)."""
+        local = moment.astimezone(self.tz)
+        day: date = local.date()
+        while days > 0:
+            day += timedelta(days=1)
+            if day.weekday() < 5:
+                days -= 1
+        return datetime.combine(day, local.time(), tzinfo=self.tz).astimezone(UTC)
+
+
+async def schedule_lead_followups(
+    session: AsyncSession, lead: Lead, now: datetime, cadence: Cadence, reminders: bool
+) -> list[FollowUp]:
+    """A new lead: reminders to the worker (only with their consent) and a call task for an officer."""
+    rows = [
+        FollowUp(
+            contact_id=lead.contact_id,
+            lead_id=lead.id,
+            kind=FollowUpKind.CALL,
+            due_at=cadence.next_allowed(cadence.after_working_days(now, cadence.call_after_working_days)),
+        )
+    ]
+    if reminders:
+        rows += [
+            FollowUp(
+                contact_id=lead.contact_id,
+                lead_id=lead.id,
+                kind=FollowUpKind.REMINDER,
+                due_at=cadence.next_allowed(now + timedelta(days=days)),
+            )
+            for days in cadence.reminder_days
+        ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def cancel_followups(
+    session: AsyncSession, contact_id: int, outcome: str, kinds: tuple[FollowUpKind, ...] = tuple(FollowUpKind)
+) -> int:
+    """End what is still pending for a person (STOP, an outcome, unreachable); returns how many."""
+    result = await session.execute(
+        update(FollowUp)
+        .where(FollowUp.contact_id == contact_id, FollowUp.status.in_(_OPEN), FollowUp.kind.in_(kinds))
+        .values(status=FollowUpStatus.CANCELLED, outcome=outcome)
+    )
+    return result.rowcount
+
+
+async def claim_due_reminders(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Mark up to `limit` due reminders as `sending` and return their ids, oldest due first.
+
+    One UPDATE ... RETURNING over the (status, due_at) index: its cost follows the due rows, not the
+    pending ones. The caller commits before anything is sent.
+    """
+    due = (
+        select(FollowUp.id)
+        .where(
+            FollowUp.status == FollowUpStatus.PENDING,
+            FollowUp.due_at <= now,
+            FollowUp.kind == FollowUpKind.REMINDER,
+        )
+        .order_by(FollowUp.due_at)
+        .limit(limit)
+    )
+    claimed = await session.execute(
+        update(FollowUp)
+        .where(FollowUp.id.in_(due.scalar_subquery()))
+        .values(status=FollowUpStatus.SENDING, attempts=FollowUp.attempts + 1, updated_at=now)
+        .returning(FollowUp.id)
+    )
+    return sorted(claimed.scalars())
+
+
+async def later_reminder_due(session: AsyncSession, row: FollowUp, now: datetime) -> bool:
+    """Is a later reminder of the same lead due too? Then this one is stale news."""
+    later = await session.execute(
+        select(FollowUp.id)
+        .where(
+            FollowUp.lead_id == row.lead_id,
+            FollowUp.kind == FollowUpKind.REMINDER,
+            FollowUp.status.in_((FollowUpStatus.PENDING, FollowUpStatus.SENDING)),
+            FollowUp.due_at > row.due_at,
+            FollowUp.due_at <= now,
+        )
+        .limit(1)
+    )
+    return later.first() is not None
+
+
+async def settle_followup(
+    session: AsyncSession,
+    followup_id: int,
+    status: FollowUpStatus,
+    outcome: str | None = None,
+    due_at: datetime | None = None,
+    platform_message_id: str | None = None,
+) -> None:
+    values: dict[str, object] = {"status": status}
+    if outcome is not None:
+        values["outcome"] = outcome
+    if due_at is not None:
+        values["due_at"] = due_at
+    if platform_message_id is not None:
+        values["platform_message_id"] = platform_message_id
+    await session.execute(update(FollowUp).where(FollowUp.id == followup_id).values(**values))
+
+
+async def give_up_interrupted_sends(session: AsyncSession) -> int:
+    """Rows a crash left in `sending` may or may not have reached the worker: `unknown`, never resent."""
+    result = await session.execute(
+        update(FollowUp)
+        .where(FollowUp.status == FollowUpStatus.SENDING)
+        .values(status=FollowUpStatus.UNKNOWN, outcome="interrupted")
+    )
+    return result.rowcount
+
+
+async def mark_unreachable(session: AsyncSession, contact: Contact, now: datetime) -> None:
+    """The platform refused for good (blocked, deleted): flag the person and end their follow-ups."""
+    contact.unreachable_at = now
+    await cancel_followups(session, contact.id, outcome="unreachable")
+
+
+async def change_lead_status(
+    session: AsyncSession, lead: Lead, status: LeadStatus, actor: str, note: str | None = None
+) -> None:
+    """Move a lead on and keep the change in its history."""
+    if lead.status == status:
+        return
+    session.add(LeadEvent(lead_id=lead.id, from_status=lead.status, to_status=status, actor=actor, note=note))
+    lead.status = status
+    await session.flush()
+
+
+async def ask_for_a_call(session: AsyncSession, lead: Lead, now: datetime) -> FollowUp:
+    """The worker asked for help: a call task due now, unless one is already waiting."""
+    waiting = await session.execute(
+        select(FollowUp).where(
+            FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status.in_(_OPEN)
+        )
+    )
+    task = waiting.scalars().first()
+    if task is None:
+        task = FollowUp(contact_id=lead.contact_id, lead_id=lead.id, kind=FollowUpKind.CALL, due_at=now)
+        session.add(task)
+    else:
+        task.due_at = min(task.due_at, now)
+    await session.flush()
+    return task
+
+
+@dataclass(frozen=True)
+class FollowUpLine:
+    followup: FollowUp
+    lead: Lead | None
+    channel: str
+
+
+async def list_followups(
+    session: AsyncSession, due_before: datetime | None = None, statuses: tuple[str, ...] = ()
+) -> list[FollowUpLine]:
+    """Follow-ups with their lead, soonest due first, for staff at the command line."""
+    query = (
+        select(FollowUp, Lead, Contact.channel)
+        .join(Contact, Contact.id == FollowUp.contact_id)
+        .outerjoin(Lead, Lead.id == FollowUp.lead_id)
+        .order_by(FollowUp.due_at, FollowUp.id)
+    )
+    if due_before is not None:
+        query = query.where(FollowUp.due_at < due_before)
+    if statuses:
+        query = query.where(FollowUp.status.in_(statuses))
+    return [FollowUpLine(*row) for row in (await session.execute(query)).all()]

@@ -1,0 +1,148 @@
+"""The repeating tick: claim due reminders, send each once, record what happened.
+
+Run by PTB's JobQueue (APScheduler) every TICK_SECONDS; it holds no business state, so a tick that never ran
+while the bot was down costs nothing: the rows are still due, and the next tick sends each of them once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import Choice, Reply
+from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
+from bot.dispatch import Dispatcher
+from bot.models import ConsentPurpose, Contact, FollowUp, FollowUpStatus, Lead, LeadStatus, utcnow
+from bot.services.consent import has_consent
+from bot.services.followups import (
+    Cadence,
+    claim_due_reminders,
+    later_reminder_due,
+    mark_unreachable,
+    settle_followup,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+MAX_ATTEMPTS = 5  # then the row fails: nothing retries forever
+
+
+@dataclass
+class TickReport:
+    sent: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    outcomes: list[str] = field(default_factory=list)
+
+
+class FollowUpTicker:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        senders: dict[str, Sender],
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = BATCH_SIZE,
+    ):
+        self.dispatcher = dispatcher
+        self.senders = senders
+        self.clock = clock
+        self.batch_size = batch_size
+        self.cadence = Cadence.from_settings(dispatcher.settings)
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        now = self.clock()
+        if not self.cadence.in_window(now):
+            return report  # quiet hours: whatever is due waits for the morning
+        async with self.dispatcher.sessions.begin() as session:
+            claimed = await claim_due_reminders(session, now, self.batch_size)
+        for followup_id in claimed:
+            await self._deliver(followup_id, now, report)
+        if claimed:
+            log.info("tick: %s", report)
+        return report
+
+    async def _deliver(self, followup_id: int, now: datetime, report: TickReport) -> None:
+        sessions = self.dispatcher.sessions
+        async with sessions.begin() as session:
+            row = await session.get(FollowUp, followup_id)
+            contact = await session.get(Contact, row.contact_id)
+            lead = await session.get(Lead, row.lead_id) if row.lead_id else None
+            reason = await self._reason_not_to_send(session, contact, lead, row, now)
+            if reason is not None:
+                await settle_followup(session, followup_id, FollowUpStatus.CANCELLED, outcome=reason)
+                report.cancelled += 1
+                return
+            reply = self._reminder(contact, lead, row)
+            sender = self.senders[contact.channel]
+        # The claim is committed; from here on the row is `sending` until the platform answers.
+        try:
+            message_id = await sender.send(contact.external_id, reply)
+        except Unreachable:
+            async with sessions.begin() as session:
+                contact = await session.get(Contact, contact.id)
+                await mark_unreachable(session, contact, now)
+                await settle_followup(session, followup_id, FollowUpStatus.FAILED, outcome="unreachable")
+            report.failed += 1
+        except Undeliverable as error:
+            log.error("reminder %s refused by the platform: %s", followup_id, error)
+            await self._settle(followup_id, FollowUpStatus.FAILED, outcome="refused")
+            report.failed += 1
+        except RetryLater as later:
+            if row.attempts >= MAX_ATTEMPTS:
+                await self._settle(followup_id, FollowUpStatus.FAILED, outcome="gave_up")
+                report.failed += 1
+            else:
+                due = now + timedelta(seconds=later.seconds)
+                await self._settle(followup_id, FollowUpStatus.PENDING, due_at=due)
+                report.retried += 1
+        except DeliveryUnknown:
+            await self._settle(followup_id, FollowUpStatus.UNKNOWN, outcome="timeout")
+            report.unknown += 1
+        else:
+            await self._settle(followup_id, FollowUpStatus.SENT, platform_message_id=message_id)
+            report.sent += 1
+
+    async def _settle(self, followup_id: int, status: FollowUpStatus, **values: object) -> None:
+        async with self.dispatcher.sessions.begin() as session:
+            await settle_followup(session, followup_id, status, **values)
+
+    async def _reason_not_to_send(
+        self, session: AsyncSession, contact: Contact, lead: Lead | None, row: FollowUp, now: datetime
+    ) -> str | None:
+        """Checked again just before sending: what changed since the reminder was scheduled wins."""
+        if contact.channel not in self.senders:
+            return "no_channel"
+        if contact.messages_stopped_at is not None:
+            return "stopped"
+        if contact.unreachable_at is not None:
+            return "unreachable"
+        version = self.dispatcher.content.consent_version
+        if not await has_consent(session, contact, ConsentPurpose.REMINDERS, version):
+            return "no_consent"
+        if lead is None or lead.status == LeadStatus.TERDAFTAR:
+            return "registered"
+        if await later_reminder_due(session, row, now):
+            return "superseded"  # after an outage: one "Sudah daftar?", not one per missed reminder
+        return None
+
+    def _reminder(self, contact: Contact, lead: Lead, row: FollowUp) -> Reply:
+        t = self.dispatcher.messages[contact.locale]
+        choices = (
+            Choice(f"fu_done:{row.id}", t("followup.done_button")),
+            Choice(f"fu_help:{row.id}", t("followup.help_button")),
+            Choice(f"fu_stop:{row.id}", t("followup.stop_button")),
+        )
+        return Reply(
+            t("followup.reminder", name=lead.name),
+            choices=choices,
+            serial=contact.state_serial,
+            locale=contact.locale,
+        )
