@@ -10,25 +10,20 @@ from handlers.onboarding import back_to_menu
 router = Router("followup")
 
 
-async def _reminder(turn: Turn, followup_id: str) -> tuple[FollowUp, Lead] | None:
-    """The reminder the button belongs to, if it is this person's: anything else is refused."""
+async def _answered(turn: Turn, followup_id: str, outcome: str) -> Lead | None:
+    """Record the answer on the reminder the button belongs to, if it is this person's; else refuse it."""
     row = await turn.session.get(FollowUp, int(followup_id)) if followup_id.isdigit() else None
     if row is None or row.contact_id != turn.contact.id or row.lead_id is None:
         await turn.refuse_button()
         return None
-    return row, await turn.session.get(Lead, row.lead_id)
-
-
-async def _answer(turn: Turn, row: FollowUp, outcome: str) -> None:
     await settle_followup(turn.session, row.id, row.status, outcome=outcome)
+    return await turn.session.get(Lead, row.lead_id)
 
 
 @router.action("fu_done")
 async def registered(turn: Turn, followup_id: str) -> None:
-    if (found := await _reminder(turn, followup_id)) is None:
+    if (lead := await _answered(turn, followup_id, "sudah")) is None:
         return
-    row, lead = found
-    await _answer(turn, row, "sudah")
     await change_lead_status(turn.session, lead, LeadStatus.TERDAFTAR, actor="worker")
     await cancel_followups(turn.session, turn.contact.id, outcome="registered")
     back_to_menu(turn, turn.t("followup.done_reply", name=lead.name))
@@ -36,19 +31,15 @@ async def registered(turn: Turn, followup_id: str) -> None:
 
 @router.action("fu_help")
 async def help_me(turn: Turn, followup_id: str) -> None:
-    if (found := await _reminder(turn, followup_id)) is None:
+    if (lead := await _answered(turn, followup_id, "belum_bantu")) is None:
         return
-    row, lead = found
-    await _answer(turn, row, "belum_bantu")
     await ask_for_a_call(turn.session, lead, turn.now)
     back_to_menu(turn, turn.t("followup.help_reply"))
 
 
 @router.action("fu_stop")
 async def stop_reminding(turn: Turn, followup_id: str) -> None:
-    if (found := await _reminder(turn, followup_id)) is None:
+    if await _answered(turn, followup_id, "jangan_ingatkan") is None:
         return
-    row, _ = found
-    await _answer(turn, row, "jangan_ingatkan")
     await cancel_followups(turn.session, turn.contact.id, outcome="not_wanted", kinds=(FollowUpKind.REMINDER,))
     back_to_menu(turn, turn.t("followup.stop_reply"))
