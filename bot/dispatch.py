@@ -265,7 +265,7 @@ class Dispatcher:
                 await self._route(turn)
                 serial, locale = contact.state_serial, contact.locale
                 if not inspect(contact).deleted:  # erased at their request in this very turn
-                    contact.last_seen_at = utcnow()
+                    contact.last_seen_at = self.clock()
             replies = coalesce(turn.replies)
             for reply in replies:
                 reply.serial, reply.locale = serial, locale
@@ -282,7 +282,7 @@ class Dispatcher:
     async def _first_delivery(self, session: AsyncSession, inbound: Inbound) -> bool:
         """Record the update id; False when it was recorded before (one statement, no read first)."""
         record = insert(ProcessedUpdate).values(
-            channel=inbound.channel, update_key=inbound.update_key, processed_at=utcnow()
+            channel=inbound.channel, update_key=inbound.update_key, processed_at=self.clock()
         )
         result = await session.execute(record.on_conflict_do_nothing())
         return result.rowcount == 1

@@ -7,8 +7,7 @@ while the bot was down costs nothing: the rows are still due, and the next tick 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Choice, Reply
 from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
 from bot.dispatch import Dispatcher
-from bot.models import ConsentPurpose, Contact, FollowUp, FollowUpStatus, Lead, LeadStatus, utcnow
+from bot.models import ConsentPurpose, Contact, FollowUp, FollowUpStatus, Lead, LeadStatus
 from bot.services.consent import has_consent
 from bot.services.followups import (
     Cadence,
@@ -39,7 +38,6 @@ class TickReport:
     failed: int = 0
     retried: int = 0
     unknown: int = 0
-    outcomes: list[str] = field(default_factory=list)
 
 
 class FollowUpTicker:
@@ -47,18 +45,16 @@ class FollowUpTicker:
         self,
         dispatcher: Dispatcher,
         senders: dict[str, Sender],
-        clock: Callable[[], datetime] = utcnow,
         batch_size: int = BATCH_SIZE,
     ):
         self.dispatcher = dispatcher
         self.senders = senders
-        self.clock = clock
         self.batch_size = batch_size
         self.cadence = Cadence.from_settings(dispatcher.settings)
 
     async def tick(self) -> TickReport:
         report = TickReport()
-        now = self.clock()
+        now = self.dispatcher.clock()  # the one "now" of the app: the conversation schedules with it too
         if not self.cadence.in_window(now):
             return report  # quiet hours: whatever is due waits for the morning
         async with self.dispatcher.sessions.begin() as session:

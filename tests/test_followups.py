@@ -53,7 +53,7 @@ async def ticker(app, bot_api, clock) -> AsyncIterator[FollowUpTicker]:
     # A plain Bot without PTB's rate limiter, so a 429 reaches the ticker instead of being slept through.
     bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
     async with bot:
-        yield FollowUpTicker(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, clock=clock)
+        yield FollowUpTicker(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)})
 
 
 async def saved_lead(chat, reminders: str = "Boleh"):
@@ -130,7 +130,7 @@ async def test_after_a_restart_what_fell_due_while_down_is_sent_once(chat, db, c
     bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api))
     try:
         async with bot:
-            ticker = FollowUpTicker(restarted.dispatcher, {"telegram": TelegramSender(bot, restarted.messages)}, clock)
+            ticker = FollowUpTicker(restarted.dispatcher, {"telegram": TelegramSender(bot, restarted.messages)})
             reports = [await ticker.tick() for _ in range(3)]
     finally:
         await restarted.close()

@@ -143,6 +143,7 @@ class TelegramSender:
 class TelegramChannel:
     def __init__(self, app: BotApp):
         self.app = app
+        self.ticker: FollowUpTicker  # set by build_application once the bot it sends with exists
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = to_inbound(update)
@@ -181,8 +182,7 @@ class TelegramChannel:
         await self.set_commands(application)
 
     async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        ticker = FollowUpTicker(self.app.dispatcher, {CHANNEL: TelegramSender(context.bot, self.app.messages)})
-        await ticker.tick()
+        await self.ticker.tick()
 
     async def set_commands(self, application: Application) -> None:
         """The command menu in both languages: Indonesian by default, English for English-language apps."""
@@ -211,6 +211,7 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
+    channel.ticker = FollowUpTicker(app.dispatcher, {CHANNEL: TelegramSender(application.bot, app.messages)})
     # The job queue only wakes the ticker up; what is due lives in the followups table. Missed runs are not
     # caught up (coalesce), since one tick sends everything that is due.
     jobs = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
