@@ -23,7 +23,6 @@ compile: $(CATALOGS)
 # After changing texts used by the code: regenerate the template and merge it into every locale.
 catalogs: $(INSTALLED)
 	$(BIN)/python -m bot.catalog
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --omit-header
 	$(MAKE) compile
 
 bench: $(INSTALLED) $(CATALOGS)

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.db import create_engine, session_factory, upgrade_database
-from bot.services.followups import claim_due_reminders
+from bot.services.followups import claim_due_messages
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 _STAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -57,7 +57,7 @@ async def time_claims(path: Path, due: int, repeat: int) -> list[float]:
         for _ in range(repeat):
             started = time.perf_counter()
             async with sessions.begin() as session:
-                claimed = await claim_due_reminders(session, NOW, due)
+                claimed = await claim_due_messages(session, NOW, due)
             timings.append(time.perf_counter() - started)
             if len(claimed) != due:
                 raise SystemExit(f"claimed {len(claimed)} rows, expected {due}")

@@ -2,29 +2,31 @@
 
 Keys come from two places: string literals in bot/ and handlers/ that are keys (found with `ast`, as pybabel
 extract does), and the families built from content (one question and answer per FAQ
-entry, four texts per occupation...). `python -m bot.catalog` rewrites locales/messages.pot; `make catalogs`
-then merges it into each locale with `pybabel update`.
+entry, four texts per occupation...). `python -m bot.catalog` (`make catalogs`) rewrites locales/messages.pot and
+merges it into each locale's messages.po, keeping the file's own header and one line per message.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import write_po
+from babel.messages.pofile import read_po, write_po
 
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content, load_content
 from bot.i18n import LOCALES_DIR
-from bot.models import ConsentPurpose, Occupation
+from bot.models import ConsentPurpose, LeadStatus, Occupation
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
 # A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
 NAMESPACES = (
+    "ask",
     "calc",
     "common",
     "consent",
@@ -35,6 +37,7 @@ NAMESPACES = (
     "language",
     "menu",
     "occupation",
+    "officer",
     "onboarding",
     "privacy",
     "telegram",
@@ -57,6 +60,7 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
     from bot.channels.telegram import MENU_COMMANDS
+    from bot.services.tasks import CALL_OUTCOMES
     from handlers.explain import BENEFITS
     from handlers.interest import CALL_TIMES
 
@@ -68,6 +72,8 @@ def content_keys(content: Content) -> set[str]:
     for benefit in BENEFITS:
         keys |= {f"explain.benefit.{benefit}.button", f"explain.benefit.{benefit}.text"}
     keys |= {f"interest.call_time.{c}" for c in CALL_TIMES}
+    keys |= {f"interest.status.{status}" for status in LeadStatus}
+    keys |= {f"officer.outcome.{outcome}" for outcome in CALL_OUTCOMES}
     keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
     keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
     keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
@@ -86,10 +92,26 @@ def template(content: Content) -> Catalog:
     return catalog
 
 
+def update_locale(locale: str, pot: Catalog) -> None:
+    """Add new keys (untranslated), drop unused ones, refresh locations; the header stays as written."""
+    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    text = path.read_text(encoding="utf-8")
+    header = text[: text.index("\n\n") + 1]  # the comment and the msgid "" block
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=locale)
+    catalog.update(pot, no_fuzzy_matching=True)
+    body = io.BytesIO()
+    write_po(body, catalog, omit_header=True, sort_output=True, ignore_obsolete=True, width=0)
+    path.write_text(header + "\n" + body.getvalue().decode("utf-8"), encoding="utf-8")
+
+
 def main() -> None:
+    pot = template(load_content())
     with (LOCALES_DIR / "messages.pot").open("wb") as file:
-        write_po(file, template(load_content()), omit_header=True, sort_output=True)
-    print(f"wrote {LOCALES_DIR / 'messages.pot'}", file=sys.stderr)
+        write_po(file, pot, omit_header=True, sort_output=True)
+    for locale in SUPPORTED_LOCALES:
+        update_locale(locale, pot)
+    print(f"wrote {LOCALES_DIR / 'messages.pot'} and merged it into {', '.join(SUPPORTED_LOCALES)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

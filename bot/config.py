@@ -43,10 +43,16 @@ class Settings:
     call_after_working_days: int = 1
     send_window: tuple[time, time] = (time(8, 0), time(20, 0))
     tick_seconds: int = 30
+    # Officers: Telegram user ids of the admins (who add officers), and the local time of officers' digest.
+    admin_telegram_ids: frozenset[str] = frozenset()
+    digest_time: time = time(7, 30)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def is_admin(self, channel: str, external_id: str) -> bool:
+        return channel == "telegram" and external_id in self.admin_telegram_ids
 
     @property
     def telegram_enabled(self) -> bool:
@@ -130,6 +136,13 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     if not tick_seconds.isdigit() or not 5 <= int(tick_seconds) <= 3600:
         raise ConfigError("TICK_SECONDS must be a whole number of seconds from 5 to 3600")
     send_window = _window(get("SEND_HOURS") or "08:00-20:00")
+    admins = [part.strip() for part in (get("ADMIN_TELEGRAM_IDS") or "").split(",") if part.strip()]
+    if any(not admin.isdigit() for admin in admins):
+        raise ConfigError("ADMIN_TELEGRAM_IDS must be Telegram user ids (numbers) separated by commas")
+    try:
+        digest_time = time.fromisoformat(get("DIGEST_TIME") or "07:30")
+    except ValueError:
+        raise ConfigError("DIGEST_TIME must be a local time such as 07:30") from None
 
     operator_name = get("OPERATOR_NAME")
     if token is not None and operator_name is None:
@@ -150,6 +163,8 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         call_after_working_days=call_days[0],
         send_window=send_window,
         tick_seconds=int(tick_seconds),
+        admin_telegram_ids=frozenset(admins),
+        digest_time=digest_time,
     )
 
 

@@ -49,6 +49,8 @@ class Reply:
     # The special input the previous message asked for (the phone button) is done: channels that show a
     # keyboard for it take it away.
     close_keyboard: bool = False
+    # A file sent with the text as its caption (a QR code to print): (file name, content).
+    document: tuple[str, bytes] | None = None
     # Filled by the dispatcher: the state serial the buttons belong to (carried in their callback data),
     # and the person's language, for the few words a channel adds itself.
     serial: int = 0

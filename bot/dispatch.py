@@ -8,12 +8,14 @@ the commit loses at most a reply, never a transition, and a restart continues wh
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel.dates import format_datetime
 from sqlalchemy import inspect, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +25,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
 from bot.i18n import Messages, Translator
-from bot.models import Contact, ProcessedUpdate, utcnow
+from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.understanding import Understanding, normalise
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT_LENGTH = 1000
 NEW = "new"  # the state of a contact that has not been welcomed yet
 MAIN = "main"  # the main menu
+ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
+MISSES_BEFORE_A_PERSON = 2
 
 Step = Callable[["Turn"], Awaitable[None]]
 ArgStep = Callable[["Turn", str], Awaitable[None]]
@@ -45,8 +49,27 @@ class Action:
     state: str | None
 
 
+def _guarded(step: Callable[..., Awaitable[None]], role: Role | None) -> Callable[..., Awaitable[None]]:
+    """A step only people with `role` may take; anyone else is told so and nothing else happens."""
+    if role is None:
+        return step
+
+    @functools.wraps(step)
+    async def guarded(turn: Turn, *argument: str) -> None:
+        if turn.may(role):
+            await step(turn, *argument)
+        else:
+            await turn.refuse_role(role)
+
+    return guarded
+
+
 class Router:
-    """One conversation's steps, keyed by how they are reached. Composed explicitly with `include`."""
+    """One conversation's steps, keyed by how they are reached. Composed explicitly with `include`.
+
+    `role=` on a command, action or text step limits it to officers or admins: the check is made here,
+    once, so a step cannot forget it.
+    """
 
     def __init__(self, name: str):
         self.name = name
@@ -56,6 +79,7 @@ class Router:
         self.prompts: dict[str, Step] = {}
         self.texts: dict[str, ArgStep] = {}
         self.contacts: dict[str, ArgStep] = {}
+        self.guarded_states: set[str] = set()  # states only officers or admins can be in
 
     def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
         for key in keys:
@@ -63,9 +87,9 @@ class Router:
                 raise ValueError(f"{self.name}: {key!r} is registered twice")
             table[key] = value
 
-    def command(self, *names: str) -> Callable[[Step], Step]:
+    def command(self, *names: str, role: Role | None = None) -> Callable[[Step], Step]:
         def register(step: Step) -> Step:
-            self._add(self.commands, names, step)
+            self._add(self.commands, names, _guarded(step, role))
             return step
 
         return register
@@ -79,14 +103,16 @@ class Router:
 
         return register
 
-    def action(self, name: str, *, decides: str | None = None) -> Callable[[ArgStep], ArgStep]:
+    def action(
+        self, name: str, *, decides: str | None = None, role: Role | None = None
+    ) -> Callable[[ArgStep], ArgStep]:
         """A button `name` or `name:argument`; the step receives the argument ('' when there is none).
 
         `decides=STATE`: the button answers the question of that state and is refused anywhere else.
         """
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.actions, (name,), Action(step, decides))
+            self._add(self.actions, (name,), Action(_guarded(step, role), decides))
             return step
 
         return register
@@ -100,11 +126,13 @@ class Router:
 
         return register
 
-    def text(self, *states: str) -> Callable[[ArgStep], ArgStep]:
+    def text(self, *states: str, role: Role | None = None) -> Callable[[ArgStep], ArgStep]:
         """A step that takes typed text (a name, a phone number, an income) in the given states."""
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.texts, states, step)
+            self._add(self.texts, states, _guarded(step, role))
+            if role is not None:
+                self.guarded_states.update(states)
             return step
 
         return register
@@ -120,6 +148,7 @@ class Router:
         for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts"):
             for key, value in getattr(other, table).items():
                 self._add(getattr(self, table), (key,), value)
+        self.guarded_states |= other.guarded_states
 
 
 class Turn:
@@ -131,6 +160,7 @@ class Turn:
         self.contact = contact
         self.inbound = inbound
         self.replies: list[Reply] = []
+        self.wakes_ticker = False
 
     @property
     def settings(self) -> Settings:
@@ -155,6 +185,33 @@ class Turn:
     @property
     def data(self) -> dict[str, Any]:
         return dict(self.contact.state_data or {})
+
+    @property
+    def is_admin(self) -> bool:
+        return self.settings.is_admin(self.contact.channel, self.contact.external_id)
+
+    def may(self, role: Role) -> bool:
+        if role is Role.ADMIN:
+            return self.is_admin
+        return self.is_admin or self.contact.role == role
+
+    async def refuse_role(self, role: Role) -> None:
+        self.say("common.admins_only" if role is Role.ADMIN else "common.officers_only")
+        if self.state in self.dispatcher.router.guarded_states:  # the role was taken away mid-step
+            self.goto(MAIN)
+        await self.prompt()
+
+    def deep_link(self, payload: str) -> str | None:
+        """A link that opens the bot on this channel with `payload` (None where the channel has none)."""
+        prefix = self.dispatcher.links.get(self.contact.channel)
+        return f"{prefix}{payload}" if prefix else None
+
+    def local_time(self, moment: datetime, pattern: str = "d MMM y HH:mm") -> str:
+        return format_datetime(moment, pattern, tzinfo=self.settings.tz, locale=self.contact.locale)
+
+    def queue_sending(self) -> None:
+        """Rows for the ticker were added (an answer, a notice): wake it after the commit, not in 30 s."""
+        self.wakes_ticker = True
 
     def choice(self, action: str, key: str, **values: object) -> Choice:
         return Choice(action, self.t(key, **values))
@@ -185,8 +242,9 @@ class Turn:
         columns: int = 1,
         request_phone: bool = False,
         close_keyboard: bool = False,
+        document: tuple[str, bytes] | None = None,
     ) -> None:
-        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard))
+        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard, document))
 
     def goto(self, state: str, **data: Any) -> None:
         """Enter a state with fresh step data; the serial moves on so older decision buttons go stale."""
@@ -249,6 +307,9 @@ class Dispatcher:
         self.sessions = sessions
         self.router = router
         self.understanding = Understanding(content)
+        # Set by the channels that have them: the deep-link prefix per channel, and how to wake the ticker.
+        self.links: dict[str, str] = {}
+        self.wake_ticker: Callable[[], None] | None = None
         for required in (MAIN, NEW):
             if required not in router.prompts:
                 raise ValueError(f"the router has no prompt for the {required!r} state")
@@ -269,6 +330,8 @@ class Dispatcher:
             replies = coalesce(turn.replies)
             for reply in replies:
                 reply.serial, reply.locale = serial, locale
+            if turn.wakes_ticker and self.wake_ticker is not None:
+                self.wake_ticker()
             return replies
         except IntegrityError:
             # Another process applied the same update or created the same contact first.
@@ -363,8 +426,21 @@ class Dispatcher:
         elif (action := turn.understood(text)) is not None:
             await turn.run(action)
         else:
-            turn.say("common.not_understood")
-            await turn.prompt()
+            await self._not_understood(turn)
+
+    async def _not_understood(self, turn: Turn) -> None:
+        """Say so; the second time in a row, offer a person instead of making them guess again."""
+        misses = turn.data.get("misses", 0) + 1
+        if misses >= MISSES_BEFORE_A_PERSON and ASK_A_PERSON in self.router.actions:
+            turn.contact.state_data = {**turn.data, "misses": 0}
+            turn.say(
+                "common.not_understood_twice",
+                choices=[turn.choice(ASK_A_PERSON, "common.ask_a_person"), turn.choice("menu", "common.menu")],
+            )
+            return
+        turn.contact.state_data = {**turn.data, "misses": misses}
+        turn.say("common.not_understood")
+        await turn.prompt()
 
     async def _typed_label(self, turn: Turn, text: str) -> str | None:
         """People type a button's label ("Setuju", "Ya") as often as they tap it: treat it as the tap."""

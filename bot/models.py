@@ -48,20 +48,39 @@ class Occupation(enum.StrEnum):
 
 
 class LeadStatus(enum.StrEnum):
-    """Lifecycle of a lead: `baru` when saved from the chat; `terdaftar` when the worker says they registered
-    (or an officer records it). Every change is kept in `lead_events`."""
+    """Lifecycle of a lead: `baru` when saved from the chat; then what the worker answered to a reminder
+    (`terdaftar`) or what an officer recorded after a call. Every change is kept in `lead_events`."""
 
     BARU = "baru"
+    DIHUBUNGI = "dihubungi"
     TERDAFTAR = "terdaftar"
+    TIDAK_TERTARIK = "tidak_tertarik"
+    TIDAK_BISA_DIHUBUNGI = "tidak_bisa_dihubungi"
+
+
+class Role(enum.StrEnum):
+    """What a contact may do beyond the worker's conversation. Admins come from configuration only."""
+
+    WORKER = "worker"
+    OFFICER = "officer"
+    ADMIN = "admin"
 
 
 class FollowUpKind(enum.StrEnum):
-    REMINDER = "reminder"  # a message to the worker: "Sudah daftar?"
+    REMINDER = "reminder"  # a message to the worker: "Sudah daftar?" (only in the daytime window)
     CALL = "call"  # a task for a field officer: call the worker
+    QUESTION = "question"  # a task for a field officer: answer what the worker asked ("Tanya petugas")
+    ANSWER = "answer"  # a message to the worker: the officer's answer, relayed (sent at once)
+    NOTICE = "notice"  # a message to an officer: a new question, the daily digest (sent at once)
+
+
+# Kinds the ticker sends; the others are tasks that officers work through /tugas.
+MESSAGE_KINDS = (FollowUpKind.REMINDER, FollowUpKind.ANSWER, FollowUpKind.NOTICE)
+TASK_KINDS = (FollowUpKind.CALL, FollowUpKind.QUESTION)
 
 
 class FollowUpStatus(enum.StrEnum):
-    """pending -> sending -> sent (reminders) | done (calls, by an officer)
+    """pending -> sending -> sent (messages: reminder, answer, notice) | done (tasks: call, question)
     pending -> cancelled (STOP, HAPUS, an outcome) | failed (unreachable, too many attempts)
     sending -> unknown (the process died or timed out after the request left: never resent)
     """
@@ -92,6 +111,8 @@ class Contact(Base):
     locale: Mapped[str] = mapped_column(String(8))
     occupation: Mapped[str | None] = mapped_column(String(16))
     source_code: Mapped[str | None] = mapped_column(String(64))
+    # None for workers; "officer" while an active officer row points here (admins come from configuration).
+    role: Mapped[str | None] = mapped_column(String(16))
     # Conversation state: the step the person is in, what the step collected so far, and a serial that
     # changes on every step so a button from an older message can be told apart from a current one.
     state: Mapped[str] = mapped_column(String(40), default="new")
@@ -141,8 +162,10 @@ class Lead(Base):
     occupation: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(60))
     call_time: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=LeadStatus.BARU)
+    status: Mapped[str] = mapped_column(String(24), default=LeadStatus.BARU)
     source_code: Mapped[str | None] = mapped_column(String(64))
+    # The officer who calls this worker: one covering the lead's region; None = the unassigned pool.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -158,9 +181,9 @@ class LeadEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", later "officer:<id>"
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", "officer:<id>", "admin:<id>"
     note: Mapped[str | None] = mapped_column(String(280))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -169,8 +192,9 @@ class FollowUp(Base):
     """Scheduled work as a row: a reminder to send or a call to make, found by the ticker when due."""
 
     __tablename__ = "followups"
-    # The ticker's query: pending rows by due time. Its cost follows the due rows, not all pending ones.
-    __table_args__ = (Index("ix_followups_status_due_at", "status", "due_at"),)
+    # The ticker's query: pending messages by due time. Its cost follows the due rows, not all pending ones
+    # (nor the officers' open tasks, which the ticker never claims).
+    __table_args__ = (Index("ix_followups_status_kind_due_at", "status", "kind", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -181,8 +205,58 @@ class FollowUp(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32))
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    # Tasks: the officer who works it (None = unassigned pool) and the region that decides who may.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"), index=True)
+    region: Mapped[str | None] = mapped_column(String(60))
+    # A question task: the worker's words. An answer or a notice: the text to send, written in the
+    # recipient's language when it was queued. (An officer's note on a call goes to the lead's history.)
+    text: Mapped[str | None] = mapped_column(String(4000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Officer(Base):
+    """A field officer: a contact with the officer role, the kabupaten/kota they cover, a personal code.
+
+    Removing an officer keeps the row (removed_at) so the history's "officer:<id>" still names someone.
+    """
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # The deep-link payload of the officer's personal link and QR code (t.me/<bot>?start=<code>).
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    # Round robin: the officer with the lowest serial gets the next lead; taking one raises it past all.
+    assigned_serial: Mapped[int] = mapped_column(Integer, default=0)
+    # The local date (YYYY-MM-DD) of the last daily digest, so a restart never sends a second one.
+    digest_on: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OfficerRegion(Base):
+    __tablename__ = "officer_regions"
+
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+
+
+class Invite(Base):
+    """A one-time link an admin made for a new officer. Only a hash of its token is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    regions: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
 
 
 class ProcessedUpdate(Base):

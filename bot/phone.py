@@ -33,6 +33,11 @@ def looks_like_nik(text: str) -> bool:
     return re.fullmatch(r"\d{16}", re.sub(r"[\s.\-]", "", text)) is not None
 
 
+def contains_nik(text: str) -> bool:
+    """Sixteen digits anywhere in a message (spaces, dots or dashes between them allowed)."""
+    return re.search(r"\d(?:[\s.\-]?\d){15}", text) is not None
+
+
 def mask_phone(phone: str) -> str:
     """+628******890: enough to tell numbers apart in a log, not enough to call."""
     return phone[:4] + "*" * (len(phone) - 7) + phone[-3:] if len(phone) > 8 else "***"

@@ -1,7 +1,12 @@
-"""The repeating tick: claim due reminders, send each once, record what happened.
+"""The repeating tick: queue the officers' daily digests, claim due messages, send each once, record what
+happened.
 
-Run by PTB's JobQueue (APScheduler) every TICK_SECONDS; it holds no business state, so a tick that never ran
-while the bot was down costs nothing: the rows are still due, and the next tick sends each of them once.
+Run by PTB's JobQueue (APScheduler) every TICK_SECONDS, and woken at once when a conversation queued a
+message (an officer's answer). It holds no business state, so a tick that never ran while the bot was down
+costs nothing: the rows are still due, and the next tick sends each of them once.
+
+Reminders wait for the daytime window; answers and notices go at once (the worker asked for the answer,
+and officers' notices are work, sent from DIGEST_TIME on).
 """
 
 from __future__ import annotations
@@ -15,15 +20,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Choice, Reply
 from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
 from bot.dispatch import Dispatcher
-from bot.models import ConsentPurpose, Contact, FollowUp, FollowUpStatus, Lead, LeadStatus
+from bot.models import (
+    MESSAGE_KINDS,
+    ConsentPurpose,
+    Contact,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    Lead,
+    LeadStatus,
+)
 from bot.services.consent import has_consent
 from bot.services.followups import (
     Cadence,
-    claim_due_reminders,
+    claim_due_messages,
     later_reminder_due,
     mark_unreachable,
     settle_followup,
 )
+from bot.services.officers import claim_digests
+from bot.services.tasks import queue_message
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +71,12 @@ class FollowUpTicker:
     async def tick(self) -> TickReport:
         report = TickReport()
         now = self.dispatcher.clock()  # the one "now" of the app: the conversation schedules with it too
-        if not self.cadence.in_window(now):
-            return report  # quiet hours: whatever is due waits for the morning
+        # Quiet hours: reminders wait for the morning; answers and notices do not.
+        kinds = MESSAGE_KINDS if self.cadence.in_window(now) else (FollowUpKind.ANSWER, FollowUpKind.NOTICE)
         async with self.dispatcher.sessions.begin() as session:
-            claimed = await claim_due_reminders(session, now, self.batch_size)
+            await self._queue_digests(session, now)
+        async with self.dispatcher.sessions.begin() as session:
+            claimed = await claim_due_messages(session, now, self.batch_size, kinds)
         for followup_id in claimed:
             await self._deliver(followup_id, now, report)
         if claimed:
@@ -76,7 +94,9 @@ class FollowUpTicker:
                 await settle_followup(session, followup_id, FollowUpStatus.CANCELLED, outcome=reason)
                 report.cancelled += 1
                 return
-            reply = self._reminder(contact, lead, row)
+            reply = (
+                self._reminder(contact, lead, row) if row.kind == FollowUpKind.REMINDER else self._message(contact, row)
+            )
             sender = self.senders[contact.channel]
         # The claim is committed; from here on the row is `sending` until the platform answers.
         try:
@@ -88,7 +108,7 @@ class FollowUpTicker:
                 await settle_followup(session, followup_id, FollowUpStatus.FAILED, outcome="unreachable")
             report.failed += 1
         except Undeliverable as error:
-            log.error("reminder %s refused by the platform: %s", followup_id, error)
+            log.error("message %s refused by the platform: %s", followup_id, error)
             await self._settle(followup_id, FollowUpStatus.FAILED, outcome="refused")
             report.failed += 1
         except RetryLater as later:
@@ -120,6 +140,8 @@ class FollowUpTicker:
             return "stopped"
         if contact.unreachable_at is not None:
             return "unreachable"
+        if row.kind != FollowUpKind.REMINDER:
+            return None
         version = self.dispatcher.content.consent_version
         if not await has_consent(session, contact, ConsentPurpose.REMINDERS, version):
             return "no_consent"
@@ -128,6 +150,31 @@ class FollowUpTicker:
         if await later_reminder_due(session, row, now):
             return "superseded"  # after an outage: one "Sudah daftar?", not one per missed reminder
         return None
+
+    async def _queue_digests(self, session: AsyncSession, now: datetime) -> None:
+        """From DIGEST_TIME on, once a local day, each officer's counts as a notice (none when all are zero)."""
+        settings = self.dispatcher.settings
+        for digest in await claim_digests(session, now, settings.tz, settings.digest_time):
+            if digest.empty:
+                continue
+            t = self.dispatcher.messages[digest.contact.locale]
+            text = t(
+                "officer.digest",
+                name=digest.officer.name,
+                due_today=digest.due_today,
+                overdue=digest.overdue,
+                new_leads=digest.new_leads,
+            )
+            await queue_message(session, digest.contact.id, FollowUpKind.NOTICE, text, now)
+
+    def _message(self, contact: Contact, row: FollowUp) -> Reply:
+        """An answer relayed to a worker, or a notice to an officer: the text was written when it was queued."""
+        t = self.dispatcher.messages[contact.locale]
+        if row.kind == FollowUpKind.ANSWER:
+            choices = (Choice("ask", t("ask.again_button")), Choice("menu", t("common.menu")))
+        else:
+            choices = (Choice("tasks", t("officer.tasks_button")),)
+        return Reply(row.text or "", choices=choices, serial=contact.state_serial, locale=contact.locale)
 
     def _reminder(self, contact: Contact, lead: Lead, row: FollowUp) -> Reply:
         t = self.dispatcher.messages[contact.locale]

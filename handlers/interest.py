@@ -16,6 +16,7 @@ from bot.phone import looks_like_nik, normalise_phone
 from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, find_lead, save_lead
+from bot.services.officers import assign_lead
 from handlers.onboarding import back_to_menu, occupation_label
 
 router = Router("interest")
@@ -276,12 +277,14 @@ async def edit(turn: Turn, field: str) -> None:
 async def save(turn: Turn, _: str) -> None:
     data = turn.data
     details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
-    lead, created = await save_lead(turn.session, turn.contact, details)
+    lead, created = await save_lead(turn.session, turn.contact, details, turn.now)
     if created:
         version = turn.content.consent_version
         reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version)
         cadence = Cadence.from_settings(turn.settings)
         await schedule_lead_followups(turn.session, lead, turn.now, cadence, reminders=reminders)
+    # New, or its region changed: an officer of that region takes it and its call task.
+    await assign_lead(turn.session, lead)
     back_to_menu(turn, turn.t("interest.saved" if created else "interest.updated", name=details.name))
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.dispatch import MAIN, NEW, Router, Turn
-from bot.models import Occupation
+from bot.models import Occupation, Role
+from bot.services.officers import INVITE_PREFIX
 
 router = Router("onboarding")
 
@@ -32,9 +33,11 @@ def show_menu(turn: Turn, lead_in: str = "") -> None:
             turn.choice("topic:register", "menu.register"),
             turn.choice("topic:faq", "menu.faq"),
             turn.choice("interest", "menu.interest"),
+            turn.choice("ask", "menu.ask"),
             turn.choice("occupation", "menu.occupation"),
             turn.choice("lang", "menu.language"),
             turn.choice("privacy", "menu.privacy"),
+            *([turn.choice("tasks", "menu.tasks")] if turn.may(Role.OFFICER) else []),
         ],
         columns=2,
     )
@@ -59,6 +62,9 @@ def welcome_text(turn: Turn) -> str:
 @router.command("start")
 async def start(turn: Turn) -> None:
     payload = turn.inbound.payload.strip()
+    if payload.startswith(INVITE_PREFIX):  # an admin's one-time link for a new officer (handlers/officer.py)
+        await turn.run(f"accept_invite:{payload}")
+        return
     # The first link someone came through is the one credited (an officer's or a campaign's code).
     if payload and _SOURCE_CODE.match(payload) and turn.contact.source_code is None:
         turn.contact.source_code = payload

@@ -98,7 +98,7 @@ async def my_data(turn: Turn, _: str) -> None:
                 phone=display_phone(lead.phone),
                 region=lead.region,
                 call_time=t(f"interest.call_time.{lead.call_time}"),
-                status=lead.status,
+                status=turn.t(f"interest.status.{lead.status}"),
                 saved=_when(turn, lead.updated_at),
             )
         )

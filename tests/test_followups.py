@@ -13,7 +13,7 @@ from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.config import Settings
 from bot.conversation import Inbound, Kind
-from bot.services.followups import Cadence, claim_due_reminders
+from bot.services.followups import Cadence, claim_due_messages
 from bot.ticker import FollowUpTicker
 from tests.conftest import welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
@@ -226,7 +226,7 @@ async def test_a_send_interrupted_by_a_crash_is_marked_unknown_and_never_resent(
     await saved_lead(chat)
     clock.advance(days=3)
     async with app.dispatcher.sessions.begin() as session:
-        assert len(await claim_due_reminders(session, clock(), 10)) == 1  # claimed, then the process died
+        assert len(await claim_due_messages(session, clock(), 10)) == 1  # claimed, then the process died
 
     await telegram.post_init(telegram)  # the next start-up
     report = await ticker.tick()

@@ -71,6 +71,7 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
         "source_code": None,
         "channel": "terminal",
         "locale": "id",
+        "officer_id": None,
         "created_at": None,
         "updated_at": None,
     }

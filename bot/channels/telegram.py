@@ -6,6 +6,7 @@ keyboards (or the share-contact keyboard when the conversation asks for a phone 
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 
@@ -13,6 +14,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -161,9 +163,15 @@ class TelegramChannel:
     async def send(self, bot, chat_id: int, replies: list[Reply]) -> None:
         try:
             for reply in replies:
-                text = reply.text[: MessageLimit.MAX_TEXT_LENGTH]
                 markup = reply_markup(reply, self.app.messages[reply.locale])
-                await bot.send_message(chat_id, text, reply_markup=markup)
+                if reply.document is not None:
+                    # A document, not a photo: Telegram would compress a photo, and the QR code is printed.
+                    name, content = reply.document
+                    document = InputFile(io.BytesIO(content), filename=name)
+                    caption = reply.text[: MessageLimit.CAPTION_LENGTH]
+                    await bot.send_document(chat_id, document, caption=caption, reply_markup=markup)
+                else:
+                    await bot.send_message(chat_id, reply.text[: MessageLimit.MAX_TEXT_LENGTH], reply_markup=markup)
         except Forbidden:
             log.info("a telegram user blocked the bot before the reply was sent")
         except TelegramError:
@@ -178,7 +186,9 @@ class TelegramChannel:
         async with self.app.dispatcher.sessions.begin() as session:
             interrupted = await give_up_interrupted_sends(session)
         if interrupted:
-            log.warning("%d reminders were being sent when the bot stopped: marked unknown, not resent", interrupted)
+            log.warning("%d messages were being sent when the bot stopped: marked unknown, not resent", interrupted)
+        # Officers' personal links and invites open this bot: t.me/<username>?start=<code>.
+        self.app.dispatcher.links[CHANNEL] = f"https://t.me/{application.bot.username}?start="
         await self.set_commands(application)
 
     async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -216,6 +226,9 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     # caught up (coalesce), since one tick sends everything that is due.
     jobs = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     application.job_queue.run_repeating(channel.tick, interval=settings.tick_seconds, first=5, job_kwargs=jobs)
+    # An officer's answer should reach the worker now, not at the next tick: a conversation that queued a
+    # message wakes the ticker once. Claims are atomic, so this and the repeating tick never send a row twice.
+    app.dispatcher.wake_ticker = lambda: application.job_queue.run_once(channel.tick, 0)
     application.job_queue.run_repeating(
         channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60, job_kwargs=jobs
     )

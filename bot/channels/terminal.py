@@ -40,6 +40,8 @@ class TerminalChat:
     def show(self, replies: list[Reply]) -> None:
         for reply in replies:
             print(f"\n{reply.text}", file=self.output)
+            if reply.document is not None:  # a terminal shows no files; say one came
+                print(f"  [{reply.document[0]}]", file=self.output)
             if reply.choices:
                 self.options = [(reply.serial, choice.action) for choice in reply.choices]
                 for number, choice in enumerate(reply.choices, start=1):

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Lead, LeadEvent, LeadStatus
+from bot.models import MESSAGE_KINDS, Contact, FollowUp, FollowUpKind, FollowUpStatus, Lead, LeadEvent, LeadStatus
 
 _OPEN = (FollowUpStatus.PENDING,)
 
@@ -93,18 +93,20 @@ async def cancel_followups(
     return result.rowcount
 
 
-async def claim_due_reminders(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """Mark up to `limit` due reminders as `sending` and return their ids, oldest due first.
+async def claim_due_messages(
+    session: AsyncSession, now: datetime, limit: int, kinds: tuple[FollowUpKind, ...] = MESSAGE_KINDS
+) -> list[int]:
+    """Mark up to `limit` due messages of these kinds as `sending` and return their ids, oldest due first.
 
-    One UPDATE ... RETURNING over the (status, due_at) index: its cost follows the due rows, not the
-    pending ones. The caller commits before anything is sent.
+    One UPDATE ... RETURNING over the (status, kind, due_at) index: its cost follows the due rows, not the
+    pending ones, nor the officers' tasks. The caller commits before anything is sent.
     """
     due = (
         select(FollowUp.id)
         .where(
             FollowUp.status == FollowUpStatus.PENDING,
+            FollowUp.kind.in_(kinds),
             FollowUp.due_at <= now,
-            FollowUp.kind == FollowUpKind.REMINDER,
         )
         .order_by(FollowUp.due_at)
         .limit(limit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,12 +28,14 @@ async def find_lead(session: AsyncSession, contact: Contact) -> Lead | None:
     return (await session.execute(select(Lead).where(Lead.contact_id == contact.id))).scalar_one_or_none()
 
 
-async def save_lead(session: AsyncSession, contact: Contact, details: LeadDetails) -> tuple[Lead, bool]:
+async def save_lead(
+    session: AsyncSession, contact: Contact, details: LeadDetails, now: datetime
+) -> tuple[Lead, bool]:
     """Create the contact's lead, or update it when they ask again: one lead per person. True when new."""
     lead = await find_lead(session, contact)
     created = lead is None
     if lead is None:
-        lead = Lead(contact_id=contact.id, status=LeadStatus.BARU)
+        lead = Lead(contact_id=contact.id, status=LeadStatus.BARU, created_at=now)
         session.add(lead)
     lead.name = details.name
     lead.phone = details.phone

@@ -1,0 +1,320 @@
+"""Officers: who covers which kabupaten/kota, who gets which lead, invites, and the daily digest.
+
+A lead (and its call tasks) goes to an officer of its region: the officer whose personal link the worker
+came through, if they cover that region, otherwise the next one in turn (round robin). Where the region has
+no officer the lead waits in the unassigned pool, and the first officer added for that region takes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import (
+    TASK_KINDS,
+    Contact,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    Invite,
+    Lead,
+    Officer,
+    OfficerRegion,
+    Role,
+)
+
+# Personal codes are read off a printed poster as often as scanned: no 0/o, 1/l/i.
+_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+CODE_PREFIX = "ptg-"
+INVITE_PREFIX = "inv-"
+INVITE_LIFETIME = timedelta(days=7)
+NAME_MAX = 60
+
+
+class OfficerError(Exception):
+    """Something about officers that the person asking can fix (said in one line)."""
+
+
+def actor_of(officer: Officer | None, contact: Contact) -> str:
+    """How an officer or an admin is named in a lead's history."""
+    return f"officer:{officer.id}" if officer is not None else f"admin:{contact.channel}:{contact.external_id}"
+
+
+async def find_officer(session: AsyncSession, contact_id: int) -> Officer | None:
+    query = select(Officer).where(Officer.contact_id == contact_id, Officer.removed_at.is_(None))
+    return (await session.execute(query)).scalars().first()
+
+
+async def get_officer(session: AsyncSession, officer_id: int) -> Officer:
+    officer = await session.get(Officer, officer_id)
+    if officer is None or officer.removed_at is not None:
+        raise OfficerError(f"there is no officer with ID {officer_id} (see `bpu-bot officers list`)")
+    return officer
+
+
+async def officer_regions(session: AsyncSession, officer_id: int) -> list[str]:
+    query = select(OfficerRegion.region).where(OfficerRegion.officer_id == officer_id).order_by(OfficerRegion.region)
+    return list((await session.execute(query)).scalars())
+
+
+async def ensure_contact(session: AsyncSession, channel: str, external_id: str, locale: str) -> Contact:
+    """The contact of someone made an officer before they ever wrote to the bot."""
+    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    contact = (await session.execute(query)).scalar_one_or_none()
+    if contact is None:
+        contact = Contact(channel=channel, external_id=external_id, locale=locale, state="new", state_data={})
+        session.add(contact)
+        await session.flush()
+    return contact
+
+
+async def _new_code(session: AsyncSession) -> str:
+    while True:
+        code = CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+        if (await session.execute(select(Officer.id).where(Officer.code == code))).first() is None:
+            return code
+
+
+def check_officer_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > NAME_MAX:
+        raise OfficerError(f"an officer's name must be 1 to {NAME_MAX} characters")
+    return name
+
+
+async def add_officer(
+    session: AsyncSession, contact: Contact, name: str, regions: list[str], now: datetime
+) -> tuple[Officer, int]:
+    """Make the contact an officer of `regions`; they take the pooled leads there. Returns (officer, taken)."""
+    name = check_officer_name(name)
+    if not regions:
+        raise OfficerError("an officer needs at least one kabupaten/kota")
+    if (existing := await find_officer(session, contact.id)) is not None:
+        raise OfficerError(f"this account is already officer {existing.id} ({existing.name}); remove it first")
+    officer = Officer(contact_id=contact.id, name=name, code=await _new_code(session), assigned_serial=0)
+    officer.created_at = now
+    session.add(officer)
+    await session.flush()
+    session.add_all(OfficerRegion(officer_id=officer.id, region=region) for region in dict.fromkeys(regions))
+    contact.role = Role.OFFICER
+    await session.flush()
+    return officer, await _take_pool(session, officer, regions)
+
+
+async def _take_pool(session: AsyncSession, officer: Officer, regions: list[str]) -> int:
+    leads = await session.execute(
+        update(Lead).where(Lead.officer_id.is_(None), Lead.region.in_(regions)).values(officer_id=officer.id)
+    )
+    await session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.officer_id.is_(None),
+            FollowUp.region.in_(regions),
+            FollowUp.kind.in_(TASK_KINDS),
+            FollowUp.status == FollowUpStatus.PENDING,
+        )
+        .values(officer_id=officer.id)
+    )
+    return leads.rowcount
+
+
+async def remove_officer(session: AsyncSession, officer: Officer, now: datetime) -> int:
+    """The officer leaves: their role ends, their leads and open tasks go to colleagues or the pool."""
+    officer.removed_at = now
+    contact = await session.get(Contact, officer.contact_id)
+    if contact is not None:
+        contact.role = None
+    await session.flush()
+    leads = list((await session.execute(select(Lead).where(Lead.officer_id == officer.id))).scalars())
+    for lead in leads:
+        await assign_lead(session, lead)
+    orphans = await session.execute(
+        select(FollowUp).where(FollowUp.officer_id == officer.id, FollowUp.status == FollowUpStatus.PENDING)
+    )
+    for task in orphans.scalars():
+        chosen = await choose_officer(session, task.region or "")
+        task.officer_id = chosen.id if chosen else None
+    await session.flush()
+    return len(leads)
+
+
+async def choose_officer(session: AsyncSession, region: str, source_code: str | None = None) -> Officer | None:
+    """The officer credited through their link if they cover the region, else the next one in turn."""
+    covering = (
+        select(Officer)
+        .join(OfficerRegion, OfficerRegion.officer_id == Officer.id)
+        .where(OfficerRegion.region == region, Officer.removed_at.is_(None))
+    )
+    if source_code:
+        credited = (await session.execute(covering.where(Officer.code == source_code))).scalars().first()
+        if credited is not None:
+            return credited
+    chosen = (await session.execute(covering.order_by(Officer.assigned_serial, Officer.id).limit(1))).scalars().first()
+    if chosen is not None:
+        highest = (await session.execute(select(func.max(Officer.assigned_serial)))).scalar_one()
+        chosen.assigned_serial = (highest or 0) + 1
+    return chosen
+
+
+async def assign_lead(session: AsyncSession, lead: Lead) -> Officer | None:
+    """Give the lead (and its open tasks) to an officer of its region; keep the current one if they still
+    cover it. None: the unassigned pool."""
+    officer = await session.get(Officer, lead.officer_id) if lead.officer_id else None
+    if (
+        officer is None
+        or officer.removed_at is not None
+        or lead.region not in await officer_regions(session, officer.id)
+    ):
+        officer = await choose_officer(session, lead.region, lead.source_code)
+    lead.officer_id = officer.id if officer else None
+    await session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING
+        )
+        .values(officer_id=lead.officer_id, region=lead.region)
+    )
+    await session.flush()
+    return officer
+
+
+async def notice_recipients(
+    session: AsyncSession, officer_id: int | None, admin_telegram_ids: frozenset[str]
+) -> list[Contact]:
+    """Who hears of a new task: its officer, or the admins (those who have talked to the bot) for the pool."""
+    if officer_id is not None:
+        officer = await session.get(Officer, officer_id)
+        return [await session.get(Contact, officer.contact_id)]
+    admins = select(Contact).where(Contact.channel == "telegram", Contact.external_id.in_(admin_telegram_ids))
+    return list((await session.execute(admins)).scalars())
+
+
+@dataclass(frozen=True)
+class OfficerLine:
+    officer: Officer
+    contact: Contact
+    regions: list[str]
+    leads: int
+    open_tasks: int
+
+
+async def list_officers(session: AsyncSession) -> list[OfficerLine]:
+    officers = await session.execute(
+        select(Officer, Contact)
+        .join(Contact, Contact.id == Officer.contact_id)
+        .where(Officer.removed_at.is_(None))
+        .order_by(Officer.id)
+    )
+    lines = []
+    for officer, contact in officers.all():
+        leads = await session.execute(select(func.count()).where(Lead.officer_id == officer.id))
+        tasks = await session.execute(
+            select(func.count()).where(
+                FollowUp.officer_id == officer.id,
+                FollowUp.status == FollowUpStatus.PENDING,
+                FollowUp.kind.in_(TASK_KINDS),
+            )
+        )
+        regions = await officer_regions(session, officer.id)
+        lines.append(OfficerLine(officer, contact, regions, leads.scalar_one(), tasks.scalar_one()))
+    return lines
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_invite(session: AsyncSession, name: str, regions: list[str], created_by: str, now: datetime) -> str:
+    """A one-time invite; returns the deep-link payload (only its hash is stored)."""
+    token = secrets.token_urlsafe(16)
+    session.add(
+        Invite(
+            token_hash=_hash(token),
+            name=check_officer_name(name),
+            regions=list(dict.fromkeys(regions)),
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + INVITE_LIFETIME,
+        )
+    )
+    await session.flush()
+    return INVITE_PREFIX + token
+
+
+async def redeem_invite(session: AsyncSession, payload: str, contact: Contact, now: datetime) -> Officer | None:
+    """Use an invite once: the contact becomes the officer it names. None when unknown, used or expired."""
+    token_hash = _hash(payload.removeprefix(INVITE_PREFIX))
+    # One statement takes the invite, so two taps (or two processes) cannot both use it.
+    taken = await session.execute(
+        update(Invite)
+        .where(Invite.token_hash == token_hash, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now)
+        .returning(Invite.id)
+    )
+    invite_id = taken.scalar_one_or_none()
+    if invite_id is None:
+        return None
+    invite = await session.get(Invite, invite_id)
+    officer = await find_officer(session, contact.id)
+    if officer is None:
+        officer, _ = await add_officer(session, contact, invite.name, invite.regions, now)
+    invite.officer_id = officer.id
+    return officer
+
+
+@dataclass(frozen=True)
+class Digest:
+    officer: Officer
+    contact: Contact
+    due_today: int
+    overdue: int
+    new_leads: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.due_today or self.overdue or self.new_leads)
+
+
+async def claim_digests(session: AsyncSession, now: datetime, tz: ZoneInfo, at: time) -> list[Digest]:
+    """Once a local day, from `at` on: each officer's counts. Claimed per officer with one conditional
+    UPDATE, so a restart (or a second process) never makes a second digest for the same day."""
+    local = now.astimezone(tz)
+    if local.time() < at:
+        return []
+    today = local.date()
+    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
+    end = start + timedelta(days=1)
+    due = await session.execute(
+        select(Officer.id).where(
+            Officer.removed_at.is_(None), or_(Officer.digest_on.is_(None), Officer.digest_on < today.isoformat())
+        )
+    )
+    digests = []
+    for officer_id in due.scalars().all():
+        claimed = await session.execute(
+            update(Officer)
+            .where(Officer.id == officer_id, or_(Officer.digest_on.is_(None), Officer.digest_on < today.isoformat()))
+            .values(digest_on=today.isoformat())
+        )
+        if claimed.rowcount != 1:
+            continue
+        officer = await session.get(Officer, officer_id)
+        contact = await session.get(Contact, officer.contact_id)
+        open_tasks = select(func.count()).where(
+            FollowUp.officer_id == officer_id,
+            FollowUp.status == FollowUpStatus.PENDING,
+            FollowUp.kind.in_(TASK_KINDS),
+        )
+        due_today = (await session.execute(open_tasks.where(FollowUp.due_at >= start, FollowUp.due_at < end))).scalar()
+        overdue = (await session.execute(open_tasks.where(FollowUp.due_at < start))).scalar()
+        new_leads = await session.execute(
+            select(func.count()).where(Lead.officer_id == officer_id, Lead.created_at >= now - timedelta(days=1))
+        )
+        digests.append(Digest(officer, contact, due_today or 0, overdue or 0, new_leads.scalar_one()))
+    return digests

@@ -1,0 +1,85 @@
+"""Talk to a person ("Tanya petugas"): the worker's question becomes a task for an officer of their region,
+and the officer's answer comes back in this chat (handlers/officer.py relays it).
+
+Until an officer answers, the bot does not answer in their place: the worker is told who will answer and by
+when, and nothing else.
+"""
+
+from __future__ import annotations
+
+from bot.conversation import Choice
+from bot.dispatch import ASK_A_PERSON, Router, Turn
+from bot.models import FollowUpKind
+from bot.phone import contains_nik
+from bot.services.followups import Cadence
+from bot.services.leads import find_lead
+from bot.services.officers import notice_recipients
+from bot.services.tasks import QUESTION_MAX, ask_officer, open_question, queue_message
+from handlers.onboarding import back_to_menu
+
+router = Router("ask")
+
+REGION = "ask/region"
+QUESTION = "ask/question"
+
+
+@router.action(ASK_A_PERSON)
+async def ask(turn: Turn, _: str) -> None:
+    waiting = await open_question(turn.session, turn.contact)
+    lead = await find_lead(turn.session, turn.contact)
+    if waiting is not None:
+        turn.say("ask.still_waiting")
+        turn.goto(QUESTION, region=waiting.region)
+    elif lead is not None:
+        turn.goto(QUESTION, region=lead.region)
+    else:
+        turn.goto(REGION)
+    await turn.prompt()
+
+
+@router.prompt(REGION)
+async def ask_region(turn: Turn) -> None:
+    choices = [Choice(f"ask_region:{i}", region) for i, region in enumerate(turn.content.regions)]
+    turn.say("ask.ask_region", choices=[*choices, turn.choice("menu", "common.cancel")], columns=2)
+
+
+@router.action("ask_region", decides=REGION)
+async def chosen_region(turn: Turn, index: str) -> None:
+    regions = turn.content.regions
+    if not index.isdigit() or int(index) >= len(regions):
+        await turn.refuse_button()
+        return
+    turn.goto(QUESTION, region=regions[int(index)])
+    await turn.prompt()
+
+
+@router.prompt(QUESTION)
+async def ask_question(turn: Turn) -> None:
+    turn.say("ask.ask_question", choices=[turn.choice("menu", "common.cancel")])
+
+
+@router.text(QUESTION)
+async def question(turn: Turn, text: str) -> None:
+    if contains_nik(text):
+        turn.say("ask.no_nik")
+        await turn.prompt()
+        return
+    region = turn.data["region"]
+    lead = await find_lead(turn.session, turn.contact)
+    task, new = await ask_officer(turn.session, turn.contact, lead, region, text[:QUESTION_MAX], turn.now)
+    if new:
+        await _tell_officers(turn, task.officer_id, region)
+    cadence = Cadence.from_settings(turn.settings)
+    by = cadence.next_allowed(cadence.after_working_days(turn.now, 1))
+    key = "ask.sent" if new else "ask.added"
+    back_to_menu(turn, turn.t(key, region=region, by=turn.local_time(by, "EEEE d MMMM, HH.mm")))
+
+
+async def _tell_officers(turn: Turn, officer_id: int | None, region: str) -> None:
+    """A short notice, without the question itself (it stays in the task, which erasure deletes)."""
+    recipients = await notice_recipients(turn.session, officer_id, turn.settings.admin_telegram_ids)
+    for contact in recipients:
+        text = turn.dispatcher.messages[contact.locale]("officer.new_question_notice", region=region)
+        await queue_message(turn.session, contact.id, FollowUpKind.NOTICE, text, turn.now)
+    if recipients:
+        turn.queue_sending()
