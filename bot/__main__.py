@@ -1,4 +1,4 @@
-"""`bpu-bot`: run the bot, chat with it in the terminal, migrate its database.
+"""`bpu-bot`: run the bot, chat with it in the terminal, manage officers, list follow-ups, migrate.
 
 Every failure a person can fix (configuration, database, catalogs) ends in one line on stderr and exit code
 2, without a traceback.
@@ -63,6 +63,21 @@ def parser() -> argparse.ArgumentParser:
         "--due-before", metavar="WHEN", help="local date or date and time, e.g. 2026-12-01 or 2026-12-01T12:00"
     )
     listing.add_argument("--status", metavar="S[,S]", help=f"one or more of {', '.join(FollowUpStatus)}")
+    listing.add_argument("--officer", metavar="ID", help="an officer's ID (`officers list`), or `none` for the pool")
+    officers = commands.add_parser("officers", help="field officers: who covers which kabupaten/kota")
+    officers_commands = officers.add_subparsers(dest="officers_command", required=True)
+    adding = officers_commands.add_parser("add", help="make a Telegram user an officer of one or more regions")
+    adding.add_argument("--name", required=True, help="the officer's name, as workers will see it")
+    adding.add_argument("--telegram-id", required=True, metavar="ID", help="their numeric Telegram user id")
+    adding.add_argument(
+        "--region", required=True, action="append", metavar="NAME", help="a kabupaten/kota they cover (repeatable)"
+    )
+    officers_commands.add_parser("list", help="print the active officers as a table")
+    removing = officers_commands.add_parser("remove", help="end an officer's role; their leads go to colleagues")
+    removing.add_argument("id", metavar="ID", help="the officer's ID (see `officers list`)")
+    link = officers_commands.add_parser("link", help="print an officer's personal link, optionally as a QR code")
+    link.add_argument("id", metavar="ID", help="the officer's ID (see `officers list`)")
+    link.add_argument("--qr", metavar="FILE.png", help="also write the link as a printable QR code (PNG)")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -87,6 +102,12 @@ async def _chat(settings: Settings, user: str, lang: str | None) -> None:
         await app.close()
 
 
+def _officer_id(value: str) -> int:
+    if not value.isdigit():
+        raise UsageError(f"officer ID {value!r} is not a number (see `bpu-bot officers list`)")
+    return int(value)
+
+
 def _followup_filters(settings: Settings, due_before: str | None, status: str | None):
     when = None
     if due_before:
@@ -103,20 +124,29 @@ def _followup_filters(settings: Settings, due_before: str | None, status: str | 
     return when, statuses
 
 
-async def _list_followups(settings: Settings, due_before: str | None, status: str | None) -> None:
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+async def _list_followups(
+    settings: Settings, due_before: str | None, status: str | None, officer: str | None
+) -> None:
     from bot.db import create_engine, session_factory
     from bot.phone import mask_phone
-    from bot.services.followups import list_followups
+    from bot.services.followups import UNASSIGNED, list_followups
 
     when, statuses = _followup_filters(settings, due_before, status)
+    officer_id = None if officer is None else UNASSIGNED if officer.lower() == "none" else _officer_id(officer)
     engine = create_engine(settings.database_url)
     try:
         await check_database(engine)
         async with session_factory(engine)() as session:
-            lines = await list_followups(session, when, statuses)
+            lines = await list_followups(session, when, statuses, officer_id)
     finally:
         await engine.dispose()
-    header = ("ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "NAME", "PHONE", "REGION", "CHANNEL")
+    header = ("ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "OFFICER", "NAME", "PHONE", "REGION", "CHANNEL")
     rows = [
         (
             str(line.followup.id),
@@ -125,17 +155,107 @@ async def _list_followups(settings: Settings, due_before: str | None, status: st
             line.followup.due_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
             str(line.followup.attempts),
             line.followup.outcome or "",
+            str(line.followup.officer_id or ""),
             line.lead.name if line.lead else "",
             mask_phone(line.lead.phone) if line.lead else "",
-            line.lead.region if line.lead else "",
+            line.lead.region if line.lead else (line.followup.region or ""),
             line.channel,
         )
         for line in lines
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _print_table(header, rows)
     print(f"{len(rows)} follow-ups ({settings.timezone})", file=sys.stderr)
+
+
+def _regions(settings: Settings, names: list[str]) -> list[str]:
+    """The regions as the bot spells them (any letter case accepted), or a one-line error."""
+    from bot.content import load_content
+
+    known = load_content().with_regions(settings.regions).regions
+    by_key = {region.casefold(): region for region in known}
+    regions = []
+    for name in names:
+        region = by_key.get(" ".join(name.split()).casefold())
+        if region is None:
+            raise UsageError(f"--region {name!r} is not one of: {', '.join(known)}")
+        regions.append(region)
+    return regions
+
+
+async def _officers(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.db import create_engine, session_factory
+    from bot.models import utcnow
+    from bot.services import officers
+
+    engine = create_engine(settings.database_url)
+    try:
+        await check_database(engine)
+        async with session_factory(engine).begin() as session:
+            if args.officers_command == "add":
+                if not args.telegram_id.isdigit():
+                    raise UsageError(f"--telegram-id {args.telegram_id!r} is not a Telegram user id (digits only)")
+                regions = _regions(settings, args.region)
+                contact = await officers.ensure_contact(session, "telegram", args.telegram_id, settings.default_locale)
+                officer, taken = await officers.add_officer(session, contact, args.name, regions, utcnow())
+                print(f"officer {officer.id} added: {officer.name}, {', '.join(regions)}, code {officer.code}")
+                print(f"{taken} waiting leads of those regions assigned to them", file=sys.stderr)
+            elif args.officers_command == "list":
+                lines = await officers.list_officers(session)
+                header = ("ID", "NAME", "TELEGRAM", "REGIONS", "CODE", "LEADS", "OPEN TASKS")
+                _print_table(
+                    header,
+                    [
+                        (
+                            str(line.officer.id),
+                            line.officer.name,
+                            line.contact.external_id,
+                            ", ".join(line.regions),
+                            line.officer.code,
+                            str(line.leads),
+                            str(line.open_tasks),
+                        )
+                        for line in lines
+                    ],
+                )
+                print(f"{len(lines)} officers", file=sys.stderr)
+            elif args.officers_command == "remove":
+                officer = await officers.get_officer(session, _officer_id(args.id))
+                moved = await officers.remove_officer(session, officer, utcnow())
+                print(f"officer {officer.id} removed: {officer.name}; {moved} leads reassigned")
+            else:
+                officer = await officers.get_officer(session, _officer_id(args.id))
+                link = await _personal_link(settings, officer.code)
+                if args.qr:
+                    _write_qr(link, args.qr)
+                print(link)
+    except officers.OfficerError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        await engine.dispose()
+
+
+async def _personal_link(settings: Settings, code: str) -> str:
+    """t.me/<bot>?start=<code>: the bot's username is asked from Telegram with the configured token."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    if not settings.telegram_enabled:
+        raise UsageError("TELEGRAM_BOT_TOKEN is not set: the link needs the bot's username from Telegram")
+    try:
+        async with Bot(settings.telegram_token, base_url=settings.telegram_base_url) as bot:
+            return f"https://t.me/{bot.username}?start={code}"
+    except TelegramError as error:
+        raise UsageError(f"could not ask Telegram for the bot's username: {error.message}") from None
+
+
+def _write_qr(link: str, path: str) -> None:
+    from bot.qr import qr_png
+
+    try:
+        with open(path, "wb") as file:
+            file.write(qr_png(link))
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _run_telegram(settings: Settings) -> None:
@@ -160,7 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "followups":
             configure_logging("WARNING")
-            asyncio.run(_list_followups(settings, args.due_before, args.status))
+            asyncio.run(_list_followups(settings, args.due_before, args.status, args.officer))
+        elif args.command == "officers":
+            configure_logging("WARNING")
+            asyncio.run(_officers(settings, args))
         elif args.command == "db":
             configure_logging("WARNING")
             upgrade_database(settings.database_url)

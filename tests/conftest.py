@@ -5,19 +5,40 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.app import BotApp, create_app
-from bot.channels.telegram import build_application
+from bot.channels.telegram import TelegramSender, build_application
 from bot.config import Settings
 from bot.db import upgrade_database
+from bot.ticker import FollowUpTicker
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
+WIB = ZoneInfo("Asia/Jakarta")
+MONDAY_10_WIB = datetime(2026, 11, 23, 10, 0, tzinfo=WIB)
+
+
+class Clock:
+    """The app's one source of "now" in tests: time moves only when a test moves it."""
+
+    def __init__(self, start: datetime):
+        self.now = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def set_local(self, moment: datetime) -> None:
+        self.now = moment.astimezone(UTC)
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +68,23 @@ def settings(database_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[BotApp]:
-    app = create_app(settings)
+def clock() -> Clock:
+    return Clock(MONDAY_10_WIB)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[BotApp]:
+    app = create_app(settings, clock)
     yield app
     await app.close()
+
+
+@pytest.fixture
+async def ticker(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[FollowUpTicker]:
+    # A plain Bot without PTB's rate limiter, so a 429 reaches the ticker instead of being slept through.
+    bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
+    async with bot:
+        yield FollowUpTicker(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)})
 
 
 @pytest.fixture

@@ -1,59 +1,20 @@
 """Reminders and call tasks: scheduled as rows, sent once by the ticker, across restarts. Time is injected."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 from telegram import Bot
 
-from bot.app import BotApp, create_app
+from bot.app import create_app
 from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
-from bot.config import Settings
 from bot.conversation import Inbound, Kind
 from bot.services.followups import Cadence, claim_due_messages
 from bot.ticker import FollowUpTicker
-from tests.conftest import welcomed
+from tests.conftest import WIB, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
-
-WIB = ZoneInfo("Asia/Jakarta")
-MONDAY_10_WIB = datetime(2026, 11, 23, 10, 0, tzinfo=WIB)
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start.astimezone(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def set_local(self, moment: datetime) -> None:
-        self.now = moment.astimezone(UTC)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(MONDAY_10_WIB)
-
-
-@pytest.fixture
-async def app(settings: Settings, clock: Clock) -> AsyncIterator[BotApp]:
-    app = create_app(settings, clock)
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def ticker(app, bot_api, clock) -> AsyncIterator[FollowUpTicker]:
-    # A plain Bot without PTB's rate limiter, so a 429 reaches the ticker instead of being slept through.
-    bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
-    async with bot:
-        yield FollowUpTicker(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)})
 
 
 async def saved_lead(chat, reminders: str = "Boleh"):
@@ -349,7 +310,9 @@ async def test_followups_list_prints_a_table_filtered_by_due_time_and_status(
     filtered = capsys.readouterr().out.splitlines()
 
     assert (everything, soon) == (0, 0)
-    assert table[0].split() == ["ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "NAME", "PHONE", "REGION", "CHANNEL"]
+    assert table[0].split() == [
+        "ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "OFFICER", "NAME", "PHONE", "REGION", "CHANNEL"
+    ]  # fmt: skip
     assert len(table) == 4 and "2026-11-24 10:00" in table[1] and "Budi Santoso" in table[1]
     assert "+628*******890" in table[1] and "+6281234567890" not in "\n".join(table), "phones masked"
     assert [line.split()[1] for line in filtered[1:]] == ["call", "reminder"]

@@ -157,6 +157,9 @@ class TelegramChannel:
                 log.warning("could not answer a callback query")
         if inbound is None:
             return
+        # Officers' personal links and invites open this bot: t.me/<username>?start=<code>. The username is
+        # known once PTB has initialised the bot (getMe), before the first update.
+        self.app.dispatcher.links.setdefault(CHANNEL, f"https://t.me/{context.bot.username}?start=")
         replies = await self.app.dispatcher.handle(inbound)
         await self.send(context.bot, update.effective_chat.id, replies)
 
@@ -187,8 +190,6 @@ class TelegramChannel:
             interrupted = await give_up_interrupted_sends(session)
         if interrupted:
             log.warning("%d messages were being sent when the bot stopped: marked unknown, not resent", interrupted)
-        # Officers' personal links and invites open this bot: t.me/<username>?start=<code>.
-        self.app.dispatcher.links[CHANNEL] = f"https://t.me/{application.bot.username}?start="
         await self.set_commands(application)
 
     async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,7 +15,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.models import MESSAGE_KINDS, Contact, FollowUp, FollowUpKind, FollowUpStatus, Lead, LeadEvent, LeadStatus
+from bot.models import (
+    MESSAGE_KINDS,
+    TASK_KINDS,
+    Contact,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    Lead,
+    LeadEvent,
+    LeadStatus,
+)
 
 _OPEN = (FollowUpStatus.PENDING,)
 
@@ -205,10 +215,17 @@ class FollowUpLine:
     channel: str
 
 
+UNASSIGNED = 0  # the officer filter that means "the unassigned pool"
+
+
 async def list_followups(
-    session: AsyncSession, due_before: datetime | None = None, statuses: tuple[str, ...] = ()
+    session: AsyncSession,
+    due_before: datetime | None = None,
+    statuses: tuple[str, ...] = (),
+    officer_id: int | None = None,
 ) -> list[FollowUpLine]:
-    """Follow-ups with their lead, soonest due first, for staff at the command line."""
+    """Follow-ups with their lead, soonest due first, for staff at the command line. `officer_id`: one
+    officer's tasks, or UNASSIGNED for the tasks waiting in the pool."""
     query = (
         select(FollowUp, Lead, Contact.channel)
         .join(Contact, Contact.id == FollowUp.contact_id)
@@ -219,4 +236,8 @@ async def list_followups(
         query = query.where(FollowUp.due_at < due_before)
     if statuses:
         query = query.where(FollowUp.status.in_(statuses))
+    if officer_id == UNASSIGNED:
+        query = query.where(FollowUp.officer_id.is_(None), FollowUp.kind.in_(TASK_KINDS))
+    elif officer_id is not None:
+        query = query.where(FollowUp.officer_id == officer_id)
     return [FollowUpLine(*row) for row in (await session.execute(query)).all()]
