@@ -187,3 +187,23 @@ async def welcomed(chat: Chat, occupation: str = "Nelayan") -> Chat:
     await chat.command("start")
     await chat.tap(occupation)
     return chat
+
+
+async def saved_lead(
+    chat: Chat,
+    reminders: str = "Boleh",
+    name: str = "Budi Santoso",
+    phone: str = "+6281234567890",
+    region: str = "Mukomuko",
+) -> Chat:
+    """A worker who went through lead capture to the end: saved, with a call task and (by default) reminders."""
+    await welcomed(chat)
+    await chat.tap("Saya tertarik")
+    await chat.tap("Setuju")
+    await chat.tap(reminders)
+    await chat.say(name)
+    await chat.share_contact(phone)
+    await chat.tap(region)
+    await chat.tap("Pagi")
+    await chat.tap("Benar, simpan")
+    return chat

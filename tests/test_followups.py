@@ -13,20 +13,8 @@ from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.conversation import Inbound, Kind
 from bot.services.followups import Cadence, claim_due_messages
 from bot.ticker import FollowUpTicker
-from tests.conftest import WIB, welcomed
+from tests.conftest import WIB, saved_lead, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
-
-
-async def saved_lead(chat, reminders: str = "Boleh"):
-    await welcomed(chat)
-    await chat.tap("Saya tertarik")
-    await chat.tap("Setuju")
-    await chat.tap(reminders)
-    await chat.say("Budi Santoso")
-    await chat.share_contact("+6281234567890")
-    await chat.tap("Mukomuko")
-    await chat.tap("Pagi")
-    await chat.tap("Benar, simpan")
 
 
 def followups(db):

@@ -103,6 +103,8 @@ async def add_officer(
     await session.flush()
     session.add_all(OfficerRegion(officer_id=officer.id, region=region) for region in dict.fromkeys(regions))
     contact.role = Role.OFFICER
+    if contact.state == "new":  # an officer needs no welcome: their first tap must not be taken for one
+        contact.state = "main"
     await session.flush()
     return officer, await _take_pool(session, officer, regions)
 
