@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
-from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, running_bot
+from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, run_cli, running_bot
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
 # The process has to start (about 1-2 s) before its first answer; later answers are quick.
@@ -329,3 +329,67 @@ def test_stickers_photos_and_unknown_commands_get_a_friendly_answer(
     [contact] = rows(database_path, "SELECT state, state_data FROM contacts")
     assert contact["state"] == "interest/phone"
     assert rows(database_path, "SELECT count(*) AS n FROM leads")[0]["n"] == 0
+
+
+def wait_for_text(server: FakeBotAPIServer, chat_id: int, text: str, timeout: float = ANSWER_TIMEOUT) -> SentMessage:
+    """The first message to the chat containing `text`, however many others come around it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = server.api.sent(chat_id)
+        found = [message for message in sent if text in message.text]
+        if found:
+            return found[0]
+        server.wait_for_sent(chat_id, len(sent) + 1, max(0.0, deadline - time.monotonic()))
+
+
+def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_path: Path, server: FakeBotAPIServer):
+    # An hour between ticks: only the wake-up after the officer's reply can deliver the answer in time.
+    env = telegram_env(tmp_path, server) | {"TICK_SECONDS": "3600"}
+    migrate(env, tmp_path)
+    added = run_cli(
+        ["officers", "add", "--name", "Rina Marlina", "--telegram-id", "820001", "--region", "Seluma"], env, tmp_path
+    )
+    link = run_cli(["officers", "link", "1", "--qr", "rina.png"], env, tmp_path)  # asks the fake's getMe over HTTP
+    assert added.returncode == 0 and link.returncode == 0, added.stderr + link.stderr
+    assert link.stdout.startswith("https://t.me/bpu_test_bot?start=ptg-")
+    assert (tmp_path / "rina.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code = link.stdout.strip().rpartition("=")[2]
+
+    with serving(env, tmp_path, server) as bot:
+        started = time.monotonic()
+        rina = Worker(server, 820001, "Rina")
+        wati = Worker(server, 820002, "Wati")
+        wati.start(code)
+        wati.tap("Pedagang")
+        wati.tap("Tanya petugas")
+        wati.tap("Seluma")
+        sent = wati.say("Kalau saya berhenti bayar tiga bulan, apa yang terjadi?")
+        assert "sudah diteruskan ke petugas wilayah Seluma" in sent.text
+
+        # The morning digest may come too, depending on the hour the test runs: look for each message by text.
+        notice = wait_for_text(server, rina.chat_id, "pertanyaan baru")
+        rina.user.tap(button_data(notice, "Lihat tugas"), message_id=notice.message_id)
+        listing = wait_for_text(server, rina.chat_id, "Kalau saya berhenti bayar tiga bulan")
+        rina.seen = len(server.api.sent(rina.chat_id))
+        rina.user.tap(button_data(listing, "Balas"), message_id=listing.message_id)
+        assert "Ketik jawaban" in rina.answer().text
+        time.sleep(max(0.0, 6.0 - (time.monotonic() - started)))  # past the first scheduled tick (5 s after start)
+        replied_at = time.monotonic()
+        rina.say("Kepesertaan jadi tidak aktif, Bu. Bisa aktif lagi setelah bayar. Nanti saya jelaskan.")
+        answer = wati.answer(timeout=5.0)
+        delay = time.monotonic() - replied_at
+
+        assert answer.text == (
+            "💬 Jawaban dari petugas Rina Marlina:\n\n"
+            "Kepesertaan jadi tidak aktif, Bu. Bisa aktif lagi setelah bayar. Nanti saya jelaskan."
+        )
+        assert delay < 5.0, f"the answer took {delay:.1f} s"
+        assert bot.stop() == 0
+        assert_clean_log(bot)
+
+    [question] = rows(
+        tmp_path / "bot.sqlite3", "SELECT status, outcome, officer_id FROM followups WHERE kind = 'question'"
+    )
+    assert tuple(question) == ("done", "answered", 1)
+    [contact] = rows(tmp_path / "bot.sqlite3", "SELECT source_code FROM contacts WHERE external_id = '820002'")
+    assert contact["source_code"] == code, "the worker is credited to Rina"
