@@ -1,8 +1,10 @@
 """Follow-up claim benchmark: the time one tick spends finding and claiming its batch of due reminders.
 
-With 10,000 and with 1,000,000 pending follow-ups, of which 1,000 are due, on a real SQLite file migrated by
-Alembic. The claim (one UPDATE ... RETURNING through the (status, due_at) index) should cost about the same
-in both: it follows the due rows, not the pending ones.
+With 10,000 and with 1,000,000 pending follow-ups, of which 1,000 reminders are due, on a real SQLite file
+migrated by Alembic. One pending row in ten is an officer's call task already overdue (the worst case: tasks
+nobody worked, which the ticker must step over, never claim). The claim (one UPDATE ... RETURNING through the
+(status, kind, due_at) index) should cost about the same in both: it follows the due messages, not the pending
+rows.
 
     python -m bench.followups [--sizes 10000,1000000] [--due 1000] [--repeat 5]
 """
@@ -28,7 +30,8 @@ _STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def fill(path: Path, pending: int, due: int) -> None:
-    """`pending` reminders in all, `due` of them due before NOW, the rest spread over the next 60 days."""
+    """`pending` rows in all: `due` reminders due before NOW, one row in ten an overdue call task, the other
+    reminders spread over the following days."""
     with sqlite3.connect(path) as connection:
         connection.execute(
             "insert into contacts (id, channel, external_id, locale, state, state_data, state_serial,"
@@ -39,8 +42,36 @@ def fill(path: Path, pending: int, due: int) -> None:
 
         def rows():
             for i in range(pending):
-                offset = -timedelta(minutes=1 + i) if i < due else timedelta(seconds=60 + i * 5)
-                yield (1, "reminder", (NOW + offset).strftime(_STAMP), "pending", 0, created, created)
+                if i < due:
+                    yield (
+                        1,
+                        "reminder",
+                        (NOW - timedelta(minutes=1 + i)).strftime(_STAMP),
+                        "pending",
+                        0,
+                        created,
+                        created,
+                    )
+                elif i % 10 == 0:
+                    yield (
+                        1,
+                        "call",
+                        (NOW - timedelta(days=1, seconds=i)).strftime(_STAMP),
+                        "pending",
+                        0,
+                        created,
+                        created,
+                    )
+                else:
+                    yield (
+                        1,
+                        "reminder",
+                        (NOW + timedelta(seconds=60 + i * 5)).strftime(_STAMP),
+                        "pending",
+                        0,
+                        created,
+                        created,
+                    )
 
         connection.executemany(
             "insert into followups (contact_id, kind, due_at, status, attempts, created_at, updated_at)"

@@ -62,7 +62,7 @@ def welcome_text(turn: Turn) -> str:
 @router.command("start")
 async def start(turn: Turn) -> None:
     payload = turn.inbound.payload.strip()
-    if payload.startswith(INVITE_PREFIX):  # an admin's one-time link for a new officer (handlers/officer.py)
+    if payload.startswith(INVITE_PREFIX):  # an admin's one-time link for a new officer (handlers/invite.py)
         await turn.run(f"accept_invite:{payload}")
         return
     # The first link someone came through is the one credited (an officer's or a campaign's code).

@@ -1,0 +1,115 @@
+"""Admins manage officers from the chat: a one-time invite link for a new officer (/undang), the list of
+officers (/petugas); and whoever opens an invite link becomes the officer it names.
+"""
+
+from __future__ import annotations
+
+from bot.conversation import Choice
+from bot.dispatch import Router, Turn
+from bot.models import Role
+from bot.services.officers import (
+    INVITE_LIFETIME,
+    OfficerError,
+    actor_of,
+    check_officer_name,
+    create_invite,
+    list_officers,
+    officer_regions,
+    redeem_invite,
+)
+from handlers.onboarding import back_to_menu
+
+router = Router("invite")
+
+INVITE_NAME = "admin/invite_name"
+INVITE_REGIONS = "admin/invite_regions"
+
+
+@router.command("petugas", "officers", role=Role.ADMIN)
+async def officers(turn: Turn) -> None:
+    lines = [
+        turn.t(
+            "officer.list_line",
+            id=line.officer.id,
+            name=line.officer.name,
+            regions=", ".join(line.regions),
+            leads=line.leads,
+            tasks=line.open_tasks,
+            code=line.officer.code,
+        )
+        for line in await list_officers(turn.session)
+    ]
+    back_to_menu(turn, "\n".join([turn.t("officer.list_header"), *lines]) if lines else turn.t("officer.list_empty"))
+
+
+@router.command("undang", "invite", role=Role.ADMIN)
+async def invite(turn: Turn) -> None:
+    turn.goto(INVITE_NAME)
+    await turn.prompt()
+
+
+@router.prompt(INVITE_NAME)
+async def ask_invite_name(turn: Turn) -> None:
+    turn.say("officer.invite_ask_name", choices=[turn.choice("menu", "common.cancel")])
+
+
+@router.text(INVITE_NAME, role=Role.ADMIN)
+async def invite_name(turn: Turn, text: str) -> None:
+    try:
+        name = check_officer_name(text)
+    except OfficerError:
+        turn.say("officer.invite_bad_name")
+        await turn.prompt()
+        return
+    turn.goto(INVITE_REGIONS, name=name, regions=[])
+    await turn.prompt()
+
+
+@router.prompt(INVITE_REGIONS)
+async def ask_invite_regions(turn: Turn) -> None:
+    chosen = turn.data.get("regions", [])
+    choices = [
+        Choice(f"inv_region:{i}", f"✓ {region}" if region in chosen else region)
+        for i, region in enumerate(turn.content.regions)
+    ]
+    choices += [turn.choice("inv_done", "officer.invite_done"), turn.choice("menu", "common.cancel")]
+    turn.say("officer.invite_ask_regions", name=turn.data.get("name", ""), choices=choices, columns=2)
+
+
+@router.action("inv_region", decides=INVITE_REGIONS, role=Role.ADMIN)
+async def toggle_invite_region(turn: Turn, index: str) -> None:
+    regions = turn.content.regions
+    if not index.isdigit() or int(index) >= len(regions):
+        await turn.refuse_button()
+        return
+    region = regions[int(index)]
+    chosen = [r for r in turn.data.get("regions", []) if r != region]
+    if len(chosen) == len(turn.data.get("regions", [])):
+        chosen.append(region)
+    turn.goto(INVITE_REGIONS, name=turn.data["name"], regions=chosen)
+    await turn.prompt()
+
+
+@router.action("inv_done", decides=INVITE_REGIONS, role=Role.ADMIN)
+async def finish_invite(turn: Turn, _: str) -> None:
+    regions = turn.data.get("regions", [])
+    if not regions:
+        turn.say("officer.invite_no_region")
+        await turn.prompt()
+        return
+    name = turn.data["name"]
+    payload = await create_invite(turn.session, name, regions, actor_of(None, turn.contact), turn.now)
+    link = turn.deep_link(payload) or payload
+    days = INVITE_LIFETIME.days
+    back_to_menu(turn, turn.t("officer.invite_link", name=name, regions=", ".join(regions), link=link, days=days))
+
+
+@router.action("accept_invite")
+async def accept_invite(turn: Turn, payload: str) -> None:
+    """Reached from /start with an invite payload (onboarding): anyone holding the link may use it, once."""
+    officer = await redeem_invite(turn.session, payload, turn.contact, turn.now)
+    if officer is None:
+        back_to_menu(turn, turn.t("officer.invite_invalid"))
+        return
+    regions = ", ".join(await officer_regions(turn.session, officer.id))
+    back_to_menu(turn, turn.t("officer.welcome", name=officer.name, regions=regions))
