@@ -104,7 +104,7 @@ async def _workable(turn: Turn, task_id: str, kind: FollowUpKind) -> tuple[Offic
         return None
     officer = await _me(turn)
     if not await may_work(turn.session, officer, turn.is_admin, task):
-        turn.say("officer.not_your_region")
+        back_to_menu(turn, turn.t("officer.not_your_region"))
         return None
     if task.status != FollowUpStatus.PENDING:
         back_to_menu(turn, turn.t("officer.already_done"))

@@ -402,3 +402,11 @@ async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(
 
     rina = new_chat("Rina", user_id=RINA_ID)
     assert "hanya untuk petugas" in (await rina.command("tugas"))[0].text, "a removed officer is a worker again"
+
+
+async def test_typing_that_one_wants_a_person_leads_to_the_question(new_chat):
+    worker = await welcomed(new_chat("Budi"))
+
+    asked = await worker.say("sy mau bicara sama petugas")
+
+    assert "kabupaten/kota mana" in asked[-1].text
