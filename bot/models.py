@@ -59,9 +59,9 @@ class LeadStatus(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    """What a contact may do beyond the worker's conversation. Admins come from configuration only."""
+    """What a contact may do beyond the worker's conversation (a worker's `contacts.role` is empty).
+    Admins come from configuration only."""
 
-    WORKER = "worker"
     OFFICER = "officer"
     ADMIN = "admin"
 
