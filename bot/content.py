@@ -59,6 +59,10 @@ class Content:
             raise ContentError(f"fact {name} is UNCONFIRMED and must not be used")
         return fact.value
 
+    def region_at(self, index: str) -> str | None:
+        """The region a button's index names, or None for data no list of ours could have produced."""
+        return self.regions[int(index)] if index.isdigit() and int(index) < len(self.regions) else None
+
     def with_regions(self, regions: tuple[str, ...]) -> Content:
         return Content(**{**self.__dict__, "regions": regions}) if regions else self
 

@@ -45,11 +45,10 @@ async def ask_region(turn: Turn) -> None:
 
 @router.action("ask_region", decides=REGION)
 async def chosen_region(turn: Turn, index: str) -> None:
-    regions = turn.content.regions
-    if not index.isdigit() or int(index) >= len(regions):
+    if (region := turn.content.region_at(index)) is None:
         await turn.refuse_button()
         return
-    turn.goto(QUESTION, region=regions[int(index)])
+    turn.goto(QUESTION, region=region)
     await turn.prompt()
 
 

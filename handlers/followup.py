@@ -24,7 +24,7 @@ async def _answered(turn: Turn, followup_id: str, outcome: str) -> Lead | None:
 async def registered(turn: Turn, followup_id: str) -> None:
     if (lead := await _answered(turn, followup_id, "sudah")) is None:
         return
-    await change_lead_status(turn.session, lead, LeadStatus.TERDAFTAR, actor="worker")
+    await change_lead_status(turn.session, lead, LeadStatus.TERDAFTAR, "worker", turn.now)
     await cancel_followups(turn.session, turn.contact.id, outcome="registered")
     back_to_menu(turn, turn.t("followup.done_reply", name=lead.name))
 

@@ -199,11 +199,10 @@ async def ask_region(turn: Turn) -> None:
 
 @router.action("region", decides=REGION)
 async def chosen_region(turn: Turn, index: str) -> None:
-    regions = _regions(turn)
-    if not index.isdigit() or int(index) >= len(regions):
+    if (region := turn.content.region_at(index)) is None:
         await turn.refuse_button()
         return
-    await continue_with(turn, answered(turn, region=regions[int(index)]))
+    await continue_with(turn, answered(turn, region=region))
 
 
 @router.text(REGION)

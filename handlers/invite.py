@@ -78,14 +78,11 @@ async def ask_invite_regions(turn: Turn) -> None:
 
 @router.action("inv_region", decides=INVITE_REGIONS, role=Role.ADMIN)
 async def toggle_invite_region(turn: Turn, index: str) -> None:
-    regions = turn.content.regions
-    if not index.isdigit() or int(index) >= len(regions):
+    if (region := turn.content.region_at(index)) is None:
         await turn.refuse_button()
         return
-    region = regions[int(index)]
-    chosen = [r for r in turn.data.get("regions", []) if r != region]
-    if len(chosen) == len(turn.data.get("regions", [])):
-        chosen.append(region)
+    chosen = turn.data.get("regions", [])
+    chosen = [r for r in chosen if r != region] if region in chosen else [*chosen, region]
     turn.goto(INVITE_REGIONS, name=turn.data["name"], regions=chosen)
     await turn.prompt()
 

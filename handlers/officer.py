@@ -7,11 +7,12 @@ of the kabupaten/kota they cover. Admins work every task, the unassigned pool in
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from bot.dispatch import MAIN, Router, Turn
 from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Officer, Role
 from bot.qr import qr_png
+from bot.services.followups import local_day
 from bot.services.officers import actor_of, find_officer
 from bot.services.tasks import (
     CALL_OUTCOMES,
@@ -40,11 +41,6 @@ async def _me(turn: Turn) -> Officer | None:
     return await find_officer(turn.session, turn.contact.id)
 
 
-def _end_of_today(turn: Turn) -> datetime:
-    local = turn.now.astimezone(turn.settings.tz)
-    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=turn.settings.tz)
-
-
 @router.command("tugas", "tasks", role=Role.OFFICER)
 async def tasks_command(turn: Turn) -> None:
     await show_tasks(turn, 0)
@@ -58,7 +54,7 @@ async def tasks_page(turn: Turn, offset: str) -> None:
 async def show_tasks(turn: Turn, offset: int) -> None:
     """Today's tasks and the overdue ones, a page at a time, each with its own buttons."""
     scope = None if turn.is_admin else await _me(turn)
-    tasks, total = await due_tasks(turn.session, scope, _end_of_today(turn), PAGE_SIZE, offset)
+    tasks, total = await due_tasks(turn.session, scope, local_day(turn.now, turn.settings.tz)[1], PAGE_SIZE, offset)
     if not tasks:
         back_to_menu(turn, turn.t("officer.no_tasks"))
         return

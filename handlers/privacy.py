@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from babel.dates import format_datetime
-
 from bot.dispatch import Router, Turn
 from bot.services.consent import list_consents
 from bot.services.leads import find_lead
@@ -66,7 +64,7 @@ async def resume(turn: Turn) -> None:
 
 
 def _when(turn: Turn, moment: datetime) -> str:
-    return format_datetime(moment, "d MMM y HH:mm zzz", tzinfo=turn.settings.tz, locale=turn.contact.locale)
+    return turn.local_time(moment, "d MMM y HH:mm zzz")
 
 
 @router.keyword("data saya", "my data")

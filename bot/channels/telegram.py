@@ -159,7 +159,8 @@ class TelegramChannel:
             return
         # Officers' personal links and invites open this bot: t.me/<username>?start=<code>. The username is
         # known once PTB has initialised the bot (getMe), before the first update.
-        self.app.dispatcher.links.setdefault(CHANNEL, f"https://t.me/{context.bot.username}?start=")
+        if CHANNEL not in self.app.dispatcher.links:
+            self.app.dispatcher.links[CHANNEL] = f"https://t.me/{context.bot.username}?start="
         replies = await self.app.dispatcher.handle(inbound)
         await self.send(context.bot, update.effective_chat.id, replies)
 

@@ -64,6 +64,13 @@ class Cadence:
         return datetime.combine(day, local.time(), tzinfo=self.tz).astimezone(UTC)
 
 
+def local_day(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The local calendar day `moment` falls in, as [start, end) in UTC: "today" for officers' lists."""
+    day = moment.astimezone(tz).date()
+    start, end = (datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC) for d in (day, day + timedelta(days=1)))
+    return start, end
+
+
 async def schedule_lead_followups(
     session: AsyncSession, lead: Lead, now: datetime, cadence: Cadence, reminders: bool
 ) -> list[FollowUp]:
@@ -180,15 +187,22 @@ async def mark_unreachable(session: AsyncSession, contact: Contact, now: datetim
     await cancel_followups(session, contact.id, outcome="unreachable")
 
 
-async def change_lead_status(
-    session: AsyncSession, lead: Lead, status: LeadStatus, actor: str, note: str | None = None
-) -> None:
-    """Move a lead on and keep the change in its history."""
-    if lead.status == status:
-        return
-    session.add(LeadEvent(lead_id=lead.id, from_status=lead.status, to_status=status, actor=actor, note=note))
+async def record_lead_status(
+    session: AsyncSession, lead: Lead, status: LeadStatus, actor: str, at: datetime
+) -> LeadEvent:
+    """Set a lead's status and keep the step in its history, even an unchanged one (a call that reached
+    the worker again is worth remembering). Returns the history entry, for a note added later."""
+    event = LeadEvent(lead_id=lead.id, from_status=lead.status, to_status=status, actor=actor, at=at)
+    session.add(event)
     lead.status = status
     await session.flush()
+    return event
+
+
+async def change_lead_status(session: AsyncSession, lead: Lead, status: LeadStatus, actor: str, at: datetime) -> None:
+    """Move a lead on and keep the change in its history; nothing to keep when it is already there."""
+    if lead.status != status:
+        await record_lead_status(session, lead, status, actor, at)
 
 
 async def ask_for_a_call(session: AsyncSession, lead: Lead, now: datetime) -> FollowUp:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
@@ -28,6 +28,7 @@ from bot.models import (
     OfficerRegion,
     Role,
 )
+from bot.services.followups import local_day
 
 # Personal codes are read off a printed poster as often as scanned: no 0/o, 1/l/i.
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -290,8 +291,7 @@ async def claim_digests(session: AsyncSession, now: datetime, tz: ZoneInfo, at: 
     if local.time() < at:
         return []
     today = local.date()
-    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
-    end = start + timedelta(days=1)
+    start, end = local_day(now, tz)
     due = await session.execute(
         select(Officer.id).where(
             Officer.removed_at.is_(None), or_(Officer.digest_on.is_(None), Officer.digest_on < today.isoformat())

@@ -23,7 +23,7 @@ from bot.models import (
     LeadStatus,
     Officer,
 )
-from bot.services.followups import cancel_followups
+from bot.services.followups import cancel_followups, record_lead_status
 from bot.services.officers import choose_officer, officer_regions
 
 # What an officer can record after a call, and the lead status each one sets.
@@ -105,14 +105,11 @@ async def record_call_outcome(
         await session.flush()
         return None
     status = CALL_OUTCOMES[outcome]
-    event = LeadEvent(lead_id=lead.id, from_status=lead.status, to_status=status, actor=actor, at=now)
-    session.add(event)
-    lead.status = status
+    event = await record_lead_status(session, lead, status, actor, now)
     if status in _FINAL:
         await cancel_followups(
             session, lead.contact_id, outcome=status, kinds=(FollowUpKind.REMINDER, FollowUpKind.CALL)
         )
-    await session.flush()
     return event
 
 
