@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 SUPPORTED_LOCALES = ("id", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bpu-bot.sqlite3"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+# Telegram's limits per bot (platforms.md): about 30 messages/s, 1000/s for paid broadcasts.
+FREE_BROADCAST_CEILING = 30
+PAID_BROADCAST_CEILING = 1000
 
 # Token shape as issued by @BotFather: numeric bot id, colon, 35 url-safe characters (a little slack kept).
 _TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,60}$")
@@ -46,6 +49,10 @@ class Settings:
     # Officers: Telegram user ids of the admins (who add officers), and the local time of officers' digest.
     admin_telegram_ids: frozenset[str] = frozenset()
     digest_time: time = time(7, 30)
+    # Broadcasts: messages per second per bot. Telegram allows about 30; 25 keeps room for the conversation's
+    # own replies. Paid broadcasts (allow_paid_broadcast, charged in Stars) allow up to 1000.
+    broadcast_rate: float = 25.0
+    broadcast_paid: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -144,6 +151,20 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     except ValueError:
         raise ConfigError("DIGEST_TIME must be a local time such as 07:30") from None
 
+    broadcast_paid = (get("BROADCAST_PAID") or "false").lower()
+    if broadcast_paid not in ("true", "false"):
+        raise ConfigError("BROADCAST_PAID must be true or false")
+    ceiling = PAID_BROADCAST_CEILING if broadcast_paid == "true" else FREE_BROADCAST_CEILING
+    try:
+        broadcast_rate = float(get("BROADCAST_RATE") or "25")
+    except ValueError:
+        broadcast_rate = 0.0
+    if not 0 < broadcast_rate <= ceiling:
+        raise ConfigError(
+            f"BROADCAST_RATE must be messages per second above 0 and at most {ceiling}"
+            + ("" if broadcast_paid == "true" else " (up to 1000 with BROADCAST_PAID=true)")
+        )
+
     operator_name = get("OPERATOR_NAME")
     if token is not None and operator_name is None:
         # A public bot must say who runs it (UU PDP: the controller's identity); the terminal may not.
@@ -165,6 +186,8 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         tick_seconds=int(tick_seconds),
         admin_telegram_ids=frozenset(admins),
         digest_time=digest_time,
+        broadcast_rate=broadcast_rate,
+        broadcast_paid=broadcast_paid == "true",
     )
 
 

@@ -1,4 +1,4 @@
-"""Sending what nobody asked for just now (reminders; later broadcasts): the interface channels implement.
+"""Sending what nobody asked for just now (reminders, broadcasts): the interface channels implement.
 
 A channel's sender turns its platform's answers into these outcomes, so the ticker decides the same way for
 every platform: gone for good, try later, or unknown (the request may have arrived: never resend).
@@ -23,6 +23,10 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class NetworkDown(RetryLater):
+    """No connection: nothing left this machine, so trying again is safe; the caller decides the backoff."""
+
+
 class DeliveryUnknown(Exception):
     """The request may have reached the platform (a timeout after it left): never sent again."""
 
@@ -36,4 +40,8 @@ class Sender(Protocol):
 
     async def send(self, external_id: str, reply: Reply) -> str:
         """Deliver one reply; return the platform's message id, or raise one of the outcomes above."""
+        ...
+
+    async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
+        """Replace the text of a message sent earlier (a campaign's progress); failures are only logged."""
         ...

@@ -278,3 +278,80 @@ class Erasure(Base):
     erased_on: Mapped[str] = mapped_column(String(7))  # YYYY-MM: a month, not a moment
     channel: Mapped[str] = mapped_column(String(16))
     had_lead: Mapped[bool]
+
+
+class CampaignStatus(enum.StrEnum):
+    """scheduled -> sending -> done; scheduled | sending <-> paused; any but done -> cancelled.
+
+    The recipients are chosen when sending starts (people who joined since scheduling are included), in the
+    same transaction that moves the campaign to `sending`.
+    """
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """pending -> sending -> sent | failed (blocked, refused, gave up) | unknown (may have arrived: never resent)
+    pending -> skipped (stopped messages, lost consent, unreachable before their turn) | cancelled (campaign)
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class Campaign(Base):
+    """A broadcast: one message (Indonesian, optionally English) to a segment, sent at the platform's pace."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Who made it ("officer:<id>", "admin:<contact id>", "cli") and whose chat gets its progress and report.
+    created_by: Mapped[str] = mapped_column(String(32))
+    author_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL", name="fk_campaigns_author_contact_id")
+    )
+    # The filters as chosen (see bot.services.campaigns.Segment); an officer's always name their regions.
+    segment: Mapped[dict[str, Any]] = mapped_column(JSON)
+    text_id: Mapped[str] = mapped_column(String(4000))
+    text_en: Mapped[str | None] = mapped_column(String(4000))
+    button: Mapped[str | None] = mapped_column(String(16))  # "interest", "calculator" or none
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.SCHEDULED)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recipients: Mapped[int | None] = mapped_column(Integer)  # set when sending starts
+    progress_message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One campaign message to one person: claimed, sent and recorded like a follow-up, at most once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_id_contact_id"),
+        # The engine's claim: a campaign's pending rows in order; and the progress counts by status.
+        Index("ix_deliveries_campaign_id_status_id", "campaign_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE", name="fk_deliveries_campaign_id")
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_deliveries_contact_id"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # moved on by a 429's retry_after
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # blocked, refused, timeout, stopped, ...
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import ConsentPurpose, Occupation
 from bot.phone import looks_like_nik, normalise_phone
+from bot.services.campaigns import credit_source
 from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, find_lead, save_lead
@@ -36,15 +37,17 @@ _NAME_MAX = 60
 
 
 @router.action("interest")
-async def interested(turn: Turn, _: str) -> None:
+async def interested(turn: Turn, argument: str) -> None:
+    """`interest`, or `interest:cmp-<id>` from a broadcast's button: the lead is then credited to it."""
+    source = credit_source(argument)
     version = turn.content.consent_version
     if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version):
-        turn.goto(CONSENT)
+        turn.goto(CONSENT, source=source)
         await ask_consent(turn)
         return
     lead = await find_lead(turn.session, turn.contact)
     if lead is None:
-        await continue_with(turn, {"occupation": turn.contact.occupation})
+        await continue_with(turn, {"occupation": turn.contact.occupation, "source": source})
     else:
         # Asking again edits the one lead the person has, starting from what is stored.
         known = {
@@ -53,6 +56,7 @@ async def interested(turn: Turn, _: str) -> None:
             "occupation": lead.occupation,
             "region": lead.region,
             "call_time": lead.call_time,
+            "source": source,
         }
         turn.goto(CONFIRM, **known)
         turn.say("interest.already_saved")
@@ -94,7 +98,7 @@ async def consent_decision(turn: Turn, answer: str) -> None:
     granted = answer == "yes"
     await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, turn.content.consent_version, granted)
     if granted:
-        turn.goto(REMINDERS)
+        turn.goto(REMINDERS, **turn.data)
         await ask_reminders(turn)
     else:
         back_to_menu(turn, turn.t("consent.declined"))
@@ -120,7 +124,7 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
     await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, turn.content.consent_version, granted)
     if granted:
         turn.contact.messages_stopped_at = None
-    await continue_with(turn, {"occupation": turn.contact.occupation})
+    await continue_with(turn, {"occupation": turn.contact.occupation, "source": turn.data.get("source")})
 
 
 @router.prompt(NAME)
@@ -276,7 +280,7 @@ async def edit(turn: Turn, field: str) -> None:
 async def save(turn: Turn, _: str) -> None:
     data = turn.data
     details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
-    lead, created = await save_lead(turn.session, turn.contact, details, turn.now)
+    lead, created = await save_lead(turn.session, turn.contact, details, turn.now, source=data.get("source"))
     if created:
         version = turn.content.consent_version
         reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version)

@@ -6,11 +6,13 @@ keyboards (or the share-contact keyboard when the conversation asks for a phone 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import warnings
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -23,13 +25,16 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
+from bot.broadcaster import Broadcaster, batch_size
 from bot.conversation import Inbound, Kind, Reply, encode_choice
-from bot.delivery import DeliveryUnknown, RetryLater, Undeliverable, Unreachable
+from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Undeliverable, Unreachable
 from bot.i18n import Translator
+from bot.pacing import Pacer
+from bot.services.campaigns import give_up_interrupted_deliveries
 from bot.services.followups import give_up_interrupted_sends
 from bot.services.updates import forget_processed_updates
 from bot.ticker import FollowUpTicker
@@ -115,18 +120,21 @@ def _retry_seconds(error: RetryAfter) -> float:
 
 
 class TelegramSender:
-    """Messages nobody asked for just now (reminders), with Telegram's answers mapped to delivery outcomes."""
+    """Messages nobody asked for just now (reminders, broadcasts), with Telegram's answers mapped to delivery
+    outcomes. `paid` sends with allow_paid_broadcast (up to 1000 messages/s, charged in Stars)."""
 
     channel = CHANNEL
 
-    def __init__(self, bot, messages):
+    def __init__(self, bot, messages, paid: bool = False):
         self.bot = bot
         self.messages = messages
+        self.paid = paid
 
     async def send(self, external_id: str, reply: Reply) -> str:
         markup = reply_markup(reply, self.messages[reply.locale])
+        extra = {"allow_paid_broadcast": True} if self.paid else {}
         try:
-            message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup)
+            message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup, **extra)
         except Forbidden as error:  # blocked by the user, user deactivated
             raise Unreachable(error.message) from None
         except BadRequest as error:
@@ -138,14 +146,31 @@ class TelegramSender:
         except TimedOut:  # the request may have arrived: never resent
             raise DeliveryUnknown() from None
         except NetworkError:  # no connection: nothing left this machine
-            raise RetryLater(NETWORK_RETRY_SECONDS) from None
+            raise NetworkDown(NETWORK_RETRY_SECONDS) from None
         return str(message.message_id)
+
+    async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
+        markup = reply_markup(reply, self.messages[reply.locale])
+        try:
+            await self.bot.edit_message_text(reply.text, int(external_id), int(message_id), reply_markup=markup)
+        except BadRequest as error:
+            if "not modified" not in error.message.lower():
+                log.warning("could not edit a progress message: %s", error.message)
+        except TelegramError as error:
+            log.warning("could not edit a progress message: %s", error.message)
 
 
 class TelegramChannel:
-    def __init__(self, app: BotApp):
+    def __init__(self, app: BotApp, broadcast_bot: Bot):
         self.app = app
         self.ticker: FollowUpTicker  # set by build_application once the bot it sends with exists
+        # Broadcasts go through a bot of their own, paced by the engine rather than by PTB's rate limiter:
+        # a 429 must reach the engine (which re-queues the row) instead of being slept through in place.
+        self.broadcast_bot = broadcast_bot
+        settings = app.settings
+        sender = TelegramSender(broadcast_bot, app.messages, paid=settings.broadcast_paid)
+        self.broadcaster = Broadcaster(app.dispatcher, {CHANNEL: sender}, {CHANNEL: Pacer(settings.broadcast_rate)})
+        self._broadcasting: asyncio.Task[None] | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = to_inbound(update)
@@ -189,9 +214,19 @@ class TelegramChannel:
     async def start_up(self, application: Application) -> None:
         async with self.app.dispatcher.sessions.begin() as session:
             interrupted = await give_up_interrupted_sends(session)
+            interrupted += await give_up_interrupted_deliveries(session)
         if interrupted:
             log.warning("%d messages were being sent when the bot stopped: marked unknown, not resent", interrupted)
         await self.set_commands(application)
+        await self.broadcast_bot.initialize()
+        self._broadcasting = asyncio.create_task(self.broadcaster.run())
+
+    async def stop_broadcasting(self, application: Application) -> None:
+        """Let the batch in hand be sent and recorded, so a normal stop leaves nothing `unknown`."""
+        if self._broadcasting is not None:
+            self.broadcaster.stop()
+            await self._broadcasting
+        await self.broadcast_bot.shutdown()
 
     async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.ticker.tick()
@@ -209,12 +244,18 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     """PTB's Application around our dispatcher. `rate_limited=False` only for benchmarks of our own cost:
     in service, replies are paced to Telegram's limit (about 30 messages/s per bot)."""
     settings = app.settings
-    channel = TelegramChannel(app)
+    # As many connections as sends in flight: a send waiting for a free connection would time out as if the
+    # request had left, and be marked `unknown` for nothing.
+    connections = 2 * batch_size(settings.broadcast_rate) + 2
+    broadcast_request = request or HTTPXRequest(connection_pool_size=connections, pool_timeout=None)
+    broadcast_bot = Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=broadcast_request)
+    channel = TelegramChannel(app, broadcast_bot)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
         .post_init(channel.start_up)
+        .post_stop(channel.stop_broadcasting)
         .post_shutdown(lambda _: app.close())
     )
     if rate_limited:

@@ -29,9 +29,13 @@ async def find_lead(session: AsyncSession, contact: Contact) -> Lead | None:
 
 
 async def save_lead(
-    session: AsyncSession, contact: Contact, details: LeadDetails, now: datetime
+    session: AsyncSession, contact: Contact, details: LeadDetails, now: datetime, source: str | None = None
 ) -> tuple[Lead, bool]:
-    """Create the contact's lead, or update it when they ask again: one lead per person. True when new."""
+    """Create the contact's lead, or update it when they ask again: one lead per person. True when new.
+
+    `source` credits a campaign whose button started this capture; otherwise a new lead is credited to the
+    link the person first came through, and an existing one keeps its credit.
+    """
     lead = await find_lead(session, contact)
     created = lead is None
     if lead is None:
@@ -42,7 +46,7 @@ async def save_lead(
     lead.occupation = details.occupation
     lead.region = details.region
     lead.call_time = details.call_time
-    lead.source_code = contact.source_code
+    lead.source_code = source or lead.source_code or contact.source_code
     lead.channel = contact.channel
     lead.locale = contact.locale
     contact.occupation = details.occupation

@@ -7,7 +7,8 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact, Erasure, FollowUp, Lead, LeadEvent, utcnow
+from bot.models import Consent, ConsentPurpose, Contact, Delivery, Erasure, FollowUp, Lead, LeadEvent, utcnow
+from bot.services.campaigns import cancel_deliveries
 from bot.services.consent import record_consent
 from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
@@ -21,6 +22,7 @@ async def stop_messages(session: AsyncSession, contact: Contact, text_version: s
         contact.messages_stopped_at = utcnow()
     await record_consent(session, contact, ConsentPurpose.REMINDERS, text_version, granted=False)
     await cancel_followups(session, contact.id, outcome="stopped")
+    await cancel_deliveries(session, contact.id, outcome="stopped")
 
 
 async def resume_messages(session: AsyncSession, contact: Contact) -> None:
@@ -32,6 +34,7 @@ async def erase_contact(session: AsyncSession, contact: Contact) -> None:
     had_lead = await find_lead(session, contact) is not None
     session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=had_lead))
     await session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
+    await session.execute(delete(Delivery).where(Delivery.contact_id == contact.id))
     await session.execute(
         delete(LeadEvent).where(LeadEvent.lead_id.in_(select(Lead.id).where(Lead.contact_id == contact.id)))
     )

@@ -1,0 +1,276 @@
+"""The broadcast engine: campaigns' deliveries claimed in batches, each sent once at the platform's pace.
+
+At most once: a batch is claimed (`sending`, committed) before its first request leaves and recorded after
+its answers; a crash in between leaves those rows `sending`, and the next start marks them `unknown`, never
+resent. The in-flight window is therefore at most `window` rows (two batches: one being sent while the one
+before is recorded), which is what a kill -9 can cost.
+
+The loop holds no campaign state: every step reads which campaigns are sending, so a pause or a cancel made
+in the chat or on the command line (another process) takes effect at the next batch, well within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.conversation import Choice, Reply
+from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sender, Undeliverable, Unreachable
+from bot.dispatch import Dispatcher
+from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus
+from bot.pacing import Pacer
+from bot.services.campaigns import (
+    CAMPAIGN_PREFIX,
+    Outcome,
+    Progress,
+    Recipient,
+    campaign_progress,
+    claim_deliveries,
+    finish_if_done,
+    record_outcomes,
+    sending_campaigns,
+    start_due_campaigns,
+)
+from bot.services.followups import Cadence
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 1.0  # how often an idle engine looks for campaigns to start, resume or stop
+PROGRESS_SECONDS = 3.0  # the author's progress message is edited at most this often
+BATCH_SECONDS = 0.25  # a batch holds about this much sending: pause and cancel wait no longer
+MAX_BATCH = 200
+MAX_ATTEMPTS = 6  # network errors before a delivery is given up (a 429 does not count: it loses nothing)
+BAR_WIDTH = 10
+# Which conversation a broadcast's button leads into, and the label it has there.
+BUTTONS = {"interest": ("interest", "menu.interest"), "calculator": ("calc", "menu.cost")}
+
+
+def batch_size(rate: float | None) -> int:
+    return MAX_BATCH if not rate else max(1, min(MAX_BATCH, math.ceil(rate * BATCH_SECONDS)))
+
+
+@dataclass
+class _Shown:
+    """What the author's progress message last showed, and when."""
+
+    message_id: str | None
+    at: float = 0.0
+    text: str = ""
+
+
+class Broadcaster:
+    def __init__(self, dispatcher: Dispatcher, senders: dict[str, Sender], pacers: dict[str, Pacer]):
+        self.dispatcher = dispatcher
+        self.senders = senders
+        self.pacers = pacers
+        self.cadence = Cadence.from_settings(dispatcher.settings)
+        self.batch = {channel: batch_size(pacer.rate) for channel, pacer in pacers.items()}
+        self.window = 2 * max(self.batch.values(), default=1)
+        self._recording: list[asyncio.Task[None]] = []
+        self._shown: dict[int, _Shown] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # ------------------------------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Until stop(): send while there is work, otherwise look again every IDLE_SECONDS or when woken."""
+        while not self._stopping:
+            try:
+                worked = await self.step()
+            except Exception:
+                log.exception("broadcast step failed; trying again shortly")
+                worked = False
+            if not worked and not self._stopping:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+        await self._drain()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, record it, and leave the loop."""
+        self._stopping = True
+        self._wake.set()
+
+    async def step(self) -> bool:
+        """One batch of every sending campaign; True when something was sent (more may be waiting)."""
+        now = self.dispatcher.clock()
+        sessions = self.dispatcher.sessions
+        version = self.dispatcher.content.consent_version
+        async with sessions.begin() as session:
+            started = await start_due_campaigns(session, version, now)
+        for campaign_id in started:
+            log.info("campaign %s started", campaign_id)
+        async with sessions() as session:
+            campaigns = await sending_campaigns(session)
+        if not campaigns:
+            await self._drain()
+            return False
+        if not self.cadence.in_window(now):  # quiet hours: the campaign waits for the morning
+            await self._drain()
+            for campaign in campaigns:
+                await self._show_progress(campaign, "night")
+            return False
+        worked = False
+        for campaign in campaigns:
+            if self._stopping:
+                break
+            worked |= await self._send_batch(campaign, now)
+        return worked
+
+    async def _drain(self) -> None:
+        """Wait until every batch in flight is recorded."""
+        while self._recording:
+            await self._recording.pop(0)
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    async def _send_batch(self, campaign: Campaign, now: datetime) -> bool:
+        # At most two batches unrecorded: the bound on what a crash can leave `unknown`.
+        while len(self._recording) >= 2:
+            await self._recording.pop(0)
+        channels = list(self.pacers)
+        limit = min(self.batch[channel] for channel in channels)
+        async with self.dispatcher.sessions.begin() as session:
+            recipients = await claim_deliveries(
+                session, campaign.id, self.dispatcher.content.consent_version, now, limit
+            )
+        if not recipients:
+            await self._drain()
+            await self._finish(campaign)
+            return False
+        sends, unsendable = [], []
+        for recipient in recipients:
+            sender = self.senders.get(recipient.channel)
+            if sender is None:  # a channel this process does not serve (now): not sent, and said so
+                unsendable.append(
+                    Outcome(recipient.delivery_id, recipient.contact_id, DeliveryStatus.SKIPPED, "no_channel")
+                )
+                continue
+            await self.pacers[recipient.channel].acquire()
+            reply = self._message(campaign, recipient)
+            sends.append(asyncio.create_task(self._send_one(sender, recipient, reply)))
+        self._recording.append(asyncio.create_task(self._record(sends, unsendable)))
+        await self._show_progress(campaign, "sending")
+        return True
+
+    async def _send_one(self, sender: Sender, recipient: Recipient, reply: Reply) -> Outcome:
+        ids = (recipient.delivery_id, recipient.contact_id)
+        try:
+            message_id = await sender.send(recipient.external_id, reply)
+        except Unreachable:
+            return Outcome(*ids, DeliveryStatus.FAILED, "blocked")
+        except Undeliverable as error:
+            log.error("delivery %s refused by the platform: %s", recipient.delivery_id, error)
+            return Outcome(*ids, DeliveryStatus.FAILED, "refused")
+        except NetworkDown:
+            if recipient.attempts >= MAX_ATTEMPTS:
+                return Outcome(*ids, DeliveryStatus.FAILED, "gave_up")
+            backoff = min(5 * 2 ** (recipient.attempts - 1), 300)  # 5 s, 10 s, 20 s, ... at most 5 minutes
+            retry_at = self._later(backoff)
+            return Outcome(*ids, DeliveryStatus.PENDING, "network", retry_at=retry_at, attempts=recipient.attempts)
+        except RetryLater as later:  # a 429: everyone waits, and this message goes again, uncounted
+            self.pacers[recipient.channel].pause(later.seconds)
+            retry_at = self._later(later.seconds)
+            return Outcome(
+                *ids, DeliveryStatus.PENDING, "rate_limited", retry_at=retry_at, attempts=recipient.attempts - 1
+            )
+        except DeliveryUnknown:
+            return Outcome(*ids, DeliveryStatus.UNKNOWN, "timeout")
+        return Outcome(*ids, DeliveryStatus.SENT, message_id=message_id)
+
+    def _later(self, seconds: float) -> datetime:
+        return self.dispatcher.clock() + timedelta(seconds=seconds)
+
+    async def _record(self, sends: list[asyncio.Task[Outcome]], unsendable: list[Outcome]) -> None:
+        outcomes = [*await asyncio.gather(*sends), *unsendable]
+        async with self.dispatcher.sessions.begin() as session:
+            await record_outcomes(session, outcomes, self.dispatcher.clock())
+
+    async def _finish(self, campaign: Campaign) -> None:
+        async with self.dispatcher.sessions.begin() as session:
+            finished = await finish_if_done(session, campaign.id, self.dispatcher.clock())
+        if finished:
+            log.info("campaign %s done", campaign.id)
+            campaign.status = CampaignStatus.DONE
+            await self._show_progress(campaign, "done", final=True)
+
+    def _message(self, campaign: Campaign, recipient: Recipient) -> Reply:
+        t = self.dispatcher.messages[recipient.locale]
+        text = campaign.text_en if recipient.locale == "en" and campaign.text_en else campaign.text_id
+        choices: tuple[Choice, ...] = ()
+        if campaign.button in BUTTONS:
+            action, label = BUTTONS[campaign.button]
+            choices = (Choice(f"{action}:{CAMPAIGN_PREFIX}{campaign.id}", t(label)),)
+        return Reply(text, choices=choices, serial=recipient.serial, locale=recipient.locale)
+
+    # ------------------------------------------------------------------------------------------ progress
+
+    async def _show_progress(self, campaign: Campaign, state: str, final: bool = False) -> None:
+        """The author's one progress message: sent once, then edited (at most every PROGRESS_SECONDS)."""
+        if campaign.author_contact_id is None:
+            return
+        shown = self._shown.setdefault(campaign.id, _Shown(campaign.progress_message_id))
+        if not final and time.monotonic() - shown.at < PROGRESS_SECONDS:
+            return
+        shown.at = time.monotonic()
+        async with self.dispatcher.sessions() as session:
+            author = await session.get(Contact, campaign.author_contact_id)
+            progress = (await campaign_progress(session, [campaign.id]))[campaign.id]
+        sender = self.senders.get(author.channel) if author is not None else None
+        if sender is None:
+            return
+        t = self.dispatcher.messages[author.locale]
+        text = progress_text(t, campaign.id, state, progress)
+        if text == shown.text:
+            return
+        shown.text = text
+        reply = Reply(text, locale=author.locale)
+        if shown.message_id is None:
+            try:
+                shown.message_id = await sender.send(author.external_id, reply)
+            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown) as error:
+                log.warning("could not show campaign %s's progress: %r", campaign.id, error)
+                return
+            async with self.dispatcher.sessions.begin() as session:
+                row = await session.get(Campaign, campaign.id)
+                row.progress_message_id = shown.message_id
+        else:
+            await sender.edit(author.external_id, shown.message_id, reply)
+        if final:
+            self._shown.pop(campaign.id, None)
+            report = Reply(
+                t("broadcast.final", id=campaign.id, sent=progress.sent, total=progress.total),
+                choices=(Choice(f"bc_report:{campaign.id}", t("broadcast.report_button")),),
+                serial=author.state_serial,
+                locale=author.locale,
+            )
+            try:
+                await sender.send(author.external_id, report)
+            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown) as error:
+                log.warning("could not send campaign %s's report: %r", campaign.id, error)
+
+
+def progress_text(t, campaign_id: int, state: str, progress: Progress) -> str:
+    done = progress.done / progress.total if progress.total else 1.0
+    filled = round(done * BAR_WIDTH)
+    return t(
+        "broadcast.progress",
+        id=campaign_id,
+        state=t(f"broadcast.state.{state}"),
+        bar="▓" * filled + "░" * (BAR_WIDTH - filled),
+        percent=round(done * 100),
+        sent=progress.sent,
+        failed=progress.failed,
+        blocked=progress.blocked,
+        skipped=progress.skipped,
+        waiting=progress.waiting,
+    )
