@@ -90,7 +90,7 @@ class Broadcaster:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
-        await self._drain()
+        await self.drain()
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,10 +112,10 @@ class Broadcaster:
         async with sessions() as session:
             campaigns = await sending_campaigns(session)
         if not campaigns:
-            await self._drain()
+            await self.drain()
             return False
         if not self.cadence.in_window(now):  # quiet hours: the campaign waits for the morning
-            await self._drain()
+            await self.drain()
             for campaign in campaigns:
                 await self._show_progress(campaign, "night")
             return False
@@ -126,7 +126,7 @@ class Broadcaster:
             worked |= await self._send_batch(campaign, now)
         return worked
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         """Wait until every batch in flight is recorded."""
         while self._recording:
             await self._recording.pop(0)
@@ -144,7 +144,7 @@ class Broadcaster:
                 session, campaign.id, self.dispatcher.content.consent_version, now, limit
             )
         if not recipients:
-            await self._drain()
+            await self.drain()
             await self._finish(campaign)
             return False
         sends, unsendable = [], []

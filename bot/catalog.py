@@ -20,13 +20,14 @@ from babel.messages.pofile import read_po, write_po
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content, load_content
 from bot.i18n import LOCALES_DIR
-from bot.models import ConsentPurpose, LeadStatus, Occupation
+from bot.models import CampaignStatus, ConsentPurpose, DeliveryStatus, LeadStatus, Occupation
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
 # A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
 NAMESPACES = (
     "ask",
+    "broadcast",
     "calc",
     "common",
     "consent",
@@ -60,7 +61,10 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
     from bot.channels.telegram import MENU_COMMANDS
+    from bot.reports import REPORT_COLUMNS
+    from bot.services.campaigns import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
+    from handlers.broadcast import FILTERS, SAVED
     from handlers.explain import BENEFITS
     from handlers.interest import CALL_TIMES
 
@@ -77,6 +81,12 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
     keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
     keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
+    keys |= {f"broadcast.state.{state}" for state in (*CampaignStatus, "night")}
+    keys |= {f"broadcast.delivery.{status}" for status in DeliveryStatus}
+    keys |= {f"broadcast.filter.{name}" for name in FILTERS} | {f"broadcast.ask.{name}" for name in FILTERS}
+    keys |= {f"broadcast.channel.{channel}" for channel in CHANNELS}
+    keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}
+    keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
     return keys
 
 

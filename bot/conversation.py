@@ -51,6 +51,8 @@ class Reply:
     close_keyboard: bool = False
     # A file sent with the text as its caption (a QR code to print): (file name, content).
     document: tuple[str, bytes] | None = None
+    # Shown exactly as it is, never joined with a line before it (a broadcast's preview).
+    standalone: bool = False
     # Filled by the dispatcher: the state serial the buttons belong to (carried in their callback data),
     # and the person's language, for the few words a channel adds itself.
     serial: int = 0

@@ -243,8 +243,9 @@ class Turn:
         request_phone: bool = False,
         close_keyboard: bool = False,
         document: tuple[str, bytes] | None = None,
+        standalone: bool = False,
     ) -> None:
-        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard, document))
+        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard, document, standalone))
 
     def goto(self, state: str, **data: Any) -> None:
         """Enter a state with fresh step data; the serial moves on so older decision buttons go stale."""
@@ -282,7 +283,8 @@ def coalesce(replies: list[Reply]) -> list[Reply]:
     merged: list[Reply] = []
     for reply in replies:
         previous = merged[-1] if merged else None
-        if previous is not None and not (previous.choices or previous.request_phone or previous.close_keyboard):
+        kept_apart = reply.standalone or previous is None or previous.standalone
+        if not kept_apart and not (previous.choices or previous.request_phone or previous.close_keyboard):
             reply.text = f"{previous.text}\n\n{reply.text}"
             merged[-1] = reply
         else:

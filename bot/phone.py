@@ -49,3 +49,9 @@ _DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{7,}\d")
 def mask_numbers(text: str) -> str:
     """Hide anything that could be a phone number or a NIK in free text bound for a log."""
     return _DIGIT_RUN.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group())), text)
+
+
+def display_phone(e164: str) -> str:
+    """+6281234567890 shown as 0812-3456-7890, the way people write their own number."""
+    local = "0" + e164.removeprefix("+62")
+    return "-".join([local[:4], local[4:8], local[8:]]).rstrip("-")

@@ -1,12 +1,23 @@
 """The one place conversations are composed. Importing a handler module registers nothing globally."""
 
 from bot.dispatch import Router
-from handlers import ask, calculator, explain, followup, interest, invite, officer, onboarding, privacy
+from handlers import (
+    ask,
+    broadcast,
+    calculator,
+    explain,
+    followup,
+    interest,
+    invite,
+    officer,
+    onboarding,
+    privacy,
+)
 
 
 def build_router() -> Router:
     router = Router("bpu-bot")
     # Privacy first: STOP, DATA SAYA and HAPUS must work from any state, before anything else reads the text.
-    for module in (privacy, onboarding, explain, calculator, interest, followup, ask, officer, invite):
+    for module in (privacy, onboarding, explain, calculator, interest, followup, ask, officer, invite, broadcast):
         router.include(module.router)
     return router

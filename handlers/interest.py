@@ -12,7 +12,7 @@ import re
 from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import ConsentPurpose, Occupation
-from bot.phone import looks_like_nik, normalise_phone
+from bot.phone import display_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source
 from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
@@ -256,12 +256,6 @@ async def confirm(turn: Turn) -> None:
         ],
         columns=2,
     )
-
-
-def display_phone(e164: str) -> str:
-    """+6281234567890 shown as 0812-3456-7890, the way people write their own number."""
-    local = "0" + e164.removeprefix("+62")
-    return "-".join([local[:4], local[4:8], local[8:]]).rstrip("-")
 
 
 @router.action("lead_edit", decides=CONFIRM)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from bot.dispatch import MAIN, Router, Turn
 from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Officer, Role
+from bot.phone import display_phone
 from bot.qr import qr_png
 from bot.services.followups import local_day
 from bot.services.officers import actor_of, find_officer
@@ -27,7 +28,6 @@ from bot.services.tasks import (
     queue_message,
     record_call_outcome,
 )
-from handlers.interest import display_phone
 from handlers.onboarding import back_to_menu, occupation_label
 
 router = Router("officer")

@@ -37,7 +37,11 @@ def show_menu(turn: Turn, lead_in: str = "") -> None:
             turn.choice("occupation", "menu.occupation"),
             turn.choice("lang", "menu.language"),
             turn.choice("privacy", "menu.privacy"),
-            *([turn.choice("tasks", "menu.tasks")] if turn.may(Role.OFFICER) else []),
+            *(
+                [turn.choice("tasks", "menu.tasks"), turn.choice("broadcasts", "menu.broadcasts")]
+                if turn.may(Role.OFFICER)
+                else []
+            ),
         ],
         columns=2,
     )

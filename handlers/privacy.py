@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.dispatch import Router, Turn
+from bot.phone import display_phone
 from bot.services.consent import list_consents
 from bot.services.leads import find_lead
 from bot.services.privacy import erase_contact, resume_messages, stop_messages
-from handlers.interest import display_phone
 from handlers.onboarding import back_to_menu, occupation_label, show_menu
 
 router = Router("privacy")

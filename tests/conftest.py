@@ -14,9 +14,12 @@ from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.app import BotApp, create_app
+from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
 from bot.config import Settings
 from bot.db import upgrade_database
+from bot.pacing import Pacer
+from bot.services.campaigns import sending_campaigns
 from bot.ticker import FollowUpTicker
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
 
@@ -85,6 +88,24 @@ async def ticker(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[FollowUpTick
     bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
     async with bot:
         yield FollowUpTicker(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)})
+
+
+@pytest.fixture
+async def broadcaster(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Broadcaster]:
+    """The broadcast engine on the fake, unpaced (pacing has its own tests), stepped by the test."""
+    bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
+    async with bot:
+        yield Broadcaster(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, {"telegram": Pacer(None)})
+
+
+async def send_campaigns(broadcaster: Broadcaster, steps: int = 50) -> None:
+    """Step the engine until no campaign is sending (or `steps` ran out), everything recorded."""
+    for _ in range(steps):
+        if not await broadcaster.step():
+            async with broadcaster.dispatcher.sessions() as session:
+                if not await sending_campaigns(session):
+                    break
+    await broadcaster.drain()
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import signal
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,6 +33,7 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     RetryAfter,
+    TimedOut,
 )
 from telegram.ext import (
     Application,
@@ -38,6 +44,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from tests.fakes.telegram import (
     TEST_BOT_ID,
@@ -48,6 +55,7 @@ from tests.fakes.telegram import (
     FakeUser,
     UploadedFile,
 )
+from tests.process import PYTHON, ROOT
 
 START_BUTTONS = [[("Daftar", "register"), ("Info", "info")]]
 
@@ -288,8 +296,9 @@ async def test_in_process_polling_wakes_on_new_update(api: FakeBotAPI) -> None:
 
 
 @pytest.mark.asyncio
-async def test_application_polls_the_server_and_answers() -> None:
-    with FakeBotAPIServer(TEST_TOKEN) as server:
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["http-1.0", "keep-alive"])
+async def test_application_polls_the_server_and_answers(keep_alive: bool) -> None:
+    with FakeBotAPIServer(TEST_TOKEN, keep_alive=keep_alive) as server:
         application = ApplicationBuilder().token(TEST_TOKEN).base_url(server.base_url).build()
         add_handlers(application)
         user = FakeUser(server.api, first_name="Budi")
@@ -485,3 +494,207 @@ def test_forget_history_keeps_only_each_chats_latest_message_which_can_still_be_
     assert [m.text for m in api.sent(user.user_id)] == ["two"]
     assert api.calls == []
     assert user.tap("two")["callback_query"]["message"]["text"] == "two"
+
+
+# --------------------------------------------------------------------------- broadcasts
+
+
+class ManualClock:
+    """Arrival times for the rate limits, moved by hand so that no test waits for a window to pass."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def send(api: FakeBotAPI, chat_id: int, **extra: Any) -> tuple[int, dict]:
+    return api.handle("sendMessage", {"chat_id": chat_id, "text": "siaran", **extra})
+
+
+TOO_MANY_REQUESTS = (
+    429,
+    {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    },
+)
+
+
+@pytest.mark.asyncio
+# PTB itself warns when building RetryAfter with integer seconds (until PTB_TIMEDELTA becomes the default).
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_rate_limit_refuses_calls_over_it_with_retry_after() -> None:
+    clock = ManualClock()
+    api = FakeBotAPI(rate_limit=3, clock=clock)
+    api.open_chats(range(1, 10))
+    for chat_id in (1, 2, 3):
+        assert send(api, chat_id)[0] == 200
+        clock.now += 0.1
+    assert send(api, 4) == TOO_MANY_REQUESTS
+    message_id = api.sent(1)[0].message_id
+    # Edits count too; refused calls store nothing and take no slot.
+    assert api.handle("editMessageText", {"chat_id": 1, "message_id": message_id, "text": "baru"})[0] == 429
+    assert api.sent(4) == [] and api.message(1).text == "siaran"
+
+    clock.now = 1001.0  # the first call has left the window
+    async with Bot(TEST_TOKEN, request=FakeRequest(api)) as bot:
+        await bot.send_message(4, "siaran")
+        with pytest.raises(RetryAfter) as raised:
+            await bot.send_message(5, "siaran")
+    assert raised.value.retry_after == 1
+    assert api.rate_limited == 3
+    assert api.sent_count_by_chat() == Counter({1: 1, 2: 1, 3: 1, 4: 1})
+    assert api.max_in_any_second() == 3
+
+
+def test_paid_broadcasts_are_counted_against_their_own_limit() -> None:
+    clock = ManualClock()
+    api = FakeBotAPI(rate_limit=1, paid_rate_limit=2, clock=clock)
+    api.open_chats(range(1, 10))
+    assert [send(api, chat_id)[0] for chat_id in (1, 2)] == [200, 429]
+    assert [send(api, chat_id, allow_paid_broadcast=True)[0] for chat_id in (3, 4, 5)] == [200, 200, 429]
+    assert api.rate_limited == 2
+
+    unlimited_paid = FakeBotAPI(rate_limit=1, clock=clock)
+    unlimited_paid.open_chats(range(1, 10))
+    assert {send(unlimited_paid, chat_id, allow_paid_broadcast=True)[0] for chat_id in range(1, 10)} == {200}
+    assert send(unlimited_paid, 1)[0] == 200
+
+
+def test_per_chat_limit_is_kept_for_each_chat() -> None:
+    clock = ManualClock()
+    api = FakeBotAPI(rate_limit=2, per_chat_limit=1, clock=clock)
+    api.open_chats([1, 2])
+    assert send(api, 1)[0] == 200
+    assert send(api, 1) == TOO_MANY_REQUESTS
+    # Refused by the chat's limit, the call took no slot of the bot's.
+    assert send(api, 2)[0] == 200
+    clock.now += 1.0
+    assert send(api, 1)[0] == 200
+    assert api.sent_count_by_chat() == Counter({1: 2, 2: 1})
+
+
+@pytest.mark.asyncio
+async def test_blocked_and_deactivated_users_raise_forbidden(api: FakeBotAPI) -> None:
+    api.open_chats([1, 2, 3])
+    api.block(1)
+    api.deactivate(2)
+    async with Bot(TEST_TOKEN, request=FakeRequest(api)) as bot:
+        with pytest.raises(Forbidden, match="bot was blocked by the user"):
+            await bot.send_message(1, "siaran")
+        with pytest.raises(Forbidden, match="user is deactivated"):
+            await bot.send_message(2, "siaran")
+        await bot.send_message(3, "siaran")
+    assert api.sent_count_by_chat() == Counter({3: 1})
+    assert "bot: sendMessage failed: 403 Forbidden: bot was blocked by the user" in api.transcript(1)
+
+
+@pytest.mark.asyncio
+async def test_stalled_chat_gets_the_message_but_the_client_times_out() -> None:
+    with FakeBotAPIServer() as server:
+        user = FakeUser(server.api)
+        server.api.stall(user.user_id, 0.5)
+        request = HTTPXRequest(read_timeout=0.1)
+        async with Bot(TEST_TOKEN, base_url=server.base_url, request=request) as bot:
+            with pytest.raises(TimedOut):
+                await bot.send_message(user.user_id, "over HTTP")
+            # In process the answer waits in the event loop instead of a server thread.
+            async with Bot(TEST_TOKEN, request=FakeRequest(server.api)) as in_process:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(in_process.send_message(user.user_id, "in process"), 0.05)
+            server.api.stall(user.user_id, 0)
+            await bot.send_message(user.user_id, "no longer stalled")
+    assert [sent.text for sent in user.inbox()] == ["over HTTP", "in process", "no longer stalled"]
+
+
+@pytest.mark.asyncio
+async def test_latency_delays_every_answer(api: FakeBotAPI) -> None:
+    api.latency = 0.05
+    started = time.monotonic()
+    assert api.handle("getMe", {})[0] == 200
+    assert await api.handle_async("getMe", {}) == api.handle("getMe", {})
+    assert time.monotonic() - started >= 0.15
+
+
+def test_open_chats_lets_the_bot_message_many_users_without_fake_users(api: FakeBotAPI) -> None:
+    FakeUser(api, user_id=5, first_name="Budi")
+    api.open_chats(range(1, 100_001))
+    status, body = send(api, 100_000)
+    assert status == 200
+    assert body["result"]["chat"] == {"id": 100_000, "type": "private", "first_name": "Pengguna"}
+    assert send(api, 5)[1]["result"]["chat"]["first_name"] == "Budi"  # an open chat keeps its details
+    assert send(api, 100_001)[0] == 400
+
+
+def test_without_recording_only_counts_are_kept() -> None:
+    clock = ManualClock()
+    api = FakeBotAPI(record=False, clock=clock)
+    user = FakeUser(api, user_id=1)
+    user.send_text("halo")
+    api.open_chats([2])
+    assert [send(api, 1)[1]["result"]["message_id"] for _ in range(2)] == [2, 3]
+    assert api.handle("sendDocument", {"chat_id": 2, "document": "fake-file-id"})[0] == 200
+    clock.now += 1.0
+    assert send(api, 2)[0] == 200
+    assert api.calls == [] and api.sent() == [] and api.transcript(1) == "(empty)"
+    assert api.sent_count_by_chat() == Counter({1: 2, 2: 2})
+    assert api.max_in_any_second() == 3
+
+
+def test_keep_alive_server_reuses_one_connection_and_closes_it_on_stop() -> None:
+    with FakeBotAPIServer() as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request("POST", f"/bot{TEST_TOKEN}/getMe")
+        assert json.load(connection.getresponse())["ok"]
+        assert connection.sock is None  # the default HTTP/1.0 closes after every answer
+
+    with FakeBotAPIServer(keep_alive=True) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", f"/bot{TEST_TOKEN}/getMe")
+            response = connection.getresponse()
+            assert response.version == 11 and json.load(response)["ok"]
+            sockets.append(connection.sock)
+        assert sockets[0] is sockets[1] is not None
+        # An error answered before the body was read ends the connection, and says so.
+        connection.request("POST", "/bot123:wrong/getMe", body=b"{}")
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Connection")) == (401, "close")
+        response.read()
+        assert connection.sock is None
+        connection.request("POST", f"/bot{TEST_TOKEN}/getMe")
+        assert json.load(connection.getresponse())["ok"]
+        sockets.append(connection.sock)
+        started = time.monotonic()
+    assert time.monotonic() - started < 1
+    assert sockets[2].recv(1) == b""  # the stopped server closed the idle connection
+    connection.close()
+
+
+def test_runs_as_a_process_and_reports_on_sigterm() -> None:
+    command = [PYTHON, "-m", "tests.fakes.telegram", "--rate-limit", "3", "--keep-alive", "--no-record"]
+    with subprocess.Popen([*command, "--open-chats", "1000:2"], cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
+        # Every wait below is bounded: a hung process is killed, which ends its output.
+        watchdog = threading.Timer(20, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            ready, base_url = process.stdout.readline().split()
+            assert ready == "ready" and base_url.startswith("http://127.0.0.1:")
+            statuses = [
+                http_call(f"{base_url}{TEST_TOKEN}/sendMessage?chat_id={chat_id}&text=siaran")[0]
+                for chat_id in (1000, 1000, 1001, 1001)
+            ]
+            assert statuses == [200, 200, 200, 429]
+            process.send_signal(signal.SIGTERM)
+            summary = json.loads(process.stdout.read())
+            assert process.wait() == 0
+        finally:
+            watchdog.cancel()
+            process.kill()
+    assert summary == {"sent": 3, "rate_limited": 1, "duplicates": 1, "max_in_any_second": 3}

@@ -135,8 +135,12 @@ def _reachable(consent_version: str):
     """Agreed to messages with the consent text in force, and not withdrawn since; not stopped, not gone."""
     agreed = aliased(Consent)
     later = aliased(Consent)
-    withdrawn_since = exists().where(
-        later.contact_id == Contact.id, later.purpose == ConsentPurpose.REMINDERS, later.id > agreed.id
+    # Correlated explicitly: two levels down, SQLAlchemy would otherwise add `contacts` to the FROM again.
+    withdrawn_since = (
+        select(later.id)
+        .where(later.contact_id == Contact.id, later.purpose == ConsentPurpose.REMINDERS, later.id > agreed.id)
+        .correlate(Contact, agreed)
+        .exists()
     )
     consented = exists().where(
         agreed.contact_id == Contact.id,
@@ -186,7 +190,7 @@ class Audience:
 async def count_audience(session: AsyncSession, segment: Segment, consent_version: str, now: datetime) -> Audience:
     """How many people a segment reaches now, and in which language: nothing is written."""
     query = _audience(segment, consent_version, now).add_columns(Contact.locale, func.count(distinct(_person())))
-    by_locale = dict((await session.execute(query.group_by(Contact.locale))).tuples().all())
+    by_locale = {locale: count for locale, count in await session.execute(query.group_by(Contact.locale))}
     return Audience(sum(by_locale.values()), by_locale)
 
 

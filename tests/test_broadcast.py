@@ -1,0 +1,355 @@
+"""Broadcast campaigns: an officer builds one in the chat, the engine sends each message once, workers' STOP,
+blocks and 429s are honoured, pause/resume/cancel work between batches, and the report is a real CSV.
+
+The engine is stepped by the test against the Bot API fake, with the app's clock injected.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from datetime import datetime
+
+import pytest
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.models import CampaignStatus
+from bot.services.campaigns import (
+    CampaignError,
+    Segment,
+    claim_deliveries,
+    count_audience,
+    create_campaign,
+    give_up_interrupted_deliveries,
+    limit_to_regions,
+    parse_segment,
+    pause_campaign,
+    resume_campaign,
+)
+from tests.conftest import WIB, Chat, saved_lead, send_campaigns, text_of, welcomed
+from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
+
+PHONES = ["+6281234567890", "+6281234567891", "+6281234567892", "+6281234567893"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, admin_telegram_ids=frozenset({str(ADMIN_ID)}))
+
+
+async def workers(new_chat, *specs: tuple[str, str, str]) -> list[Chat]:
+    """Workers who left their contact: (name, region, reminders answer), each with their own phone."""
+    chats = []
+    for (name, region, reminders), phone in zip(specs, PHONES, strict=False):
+        chats.append(await saved_lead(new_chat(name), reminders=reminders, name=name, phone=phone, region=region))
+    return chats
+
+
+async def campaign_for(app: BotApp, segment: Segment, text: str = "Sosialisasi BPU besok", **options) -> int:
+    now = app.dispatcher.clock()
+    async with app.dispatcher.sessions.begin() as session:
+        campaign = await create_campaign(
+            session,
+            created_by="cli",
+            author_contact_id=None,
+            segment=segment,
+            text_id=text,
+            text_en=options.get("text_en"),
+            button=options.get("button"),
+            starts_at=options.get("starts_at", now),
+            now=now,
+        )
+        return campaign.id
+
+
+def broadcasts_to(chat: Chat, text: str) -> list:
+    return [m for m in chat.transcript if m.text.startswith(text)]
+
+
+async def test_an_officer_builds_previews_and_sends_a_broadcast_to_their_region(
+    app, new_chat, broadcaster, bot_api, db
+):
+    budi, ani, dedi, eka = await workers(
+        new_chat,
+        ("Budi", "Mukomuko", "Boleh"),
+        ("Ani", "Mukomuko", "Boleh"),
+        ("Dedi", "Kaur", "Boleh"),  # another region: not Rina's to reach
+        ("Eka", "Mukomuko", "Tidak"),  # never agreed to messages
+    )
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+    await rina.command("start")
+
+    home = await rina.command("siaran")
+    segment = await rina.tap("Siaran baru")
+    await rina.tap("Pekerjaan")
+    narrowed = await rina.tap("Nelayan")
+    asked = await rina.tap("Lanjut")
+    await rina.say("Sosialisasi BPU di balai desa, Sabtu pukul 09.00.")
+    await rina.tap("Lewati")
+    preview = await rina.tap("Saya tertarik")
+    test = await rina.tap("Kirim tes ke saya")
+    confirm = await rina.tap("Kirim sekarang")
+    started = await rina.tap("Ya, kirim")
+
+    assert "hanya kepada yang setuju menerima pesan" in text_of(home)
+    assert "Wilayah: Mukomuko" in segment[-1].text and "👥 2 orang" in segment[-1].text
+    assert "Pekerjaan: 🎣 Nelayan" in narrowed[-1].text and "👥 2 orang" in narrowed[-1].text
+    assert "Ketik pesannya" in text_of(asked)
+    assert "begini pesannya akan diterima oleh 2 orang (2 berbahasa Indonesia, 0 English)" in preview[0].text
+    assert preview[1].text == "Sosialisasi BPU di balai desa, Sabtu pukul 09.00." and preview[1].labels == [
+        "✋ Saya tertarik"
+    ]
+    assert test[0].text == preview[1].text and test[0].labels == preview[1].labels
+    assert "sekarang ke 2 orang" in confirm[-1].text
+    assert "Siaran #1 mulai dikirim" in started[-1].text
+    [campaign] = db("select created_by, segment, status, button from campaigns")
+    assert tuple(campaign) == (
+        "officer:1",
+        '{"occupation": "nelayan", "regions": ["Mukomuko"]}',
+        "scheduled",
+        "interest",
+    )
+
+    await send_campaigns(broadcaster)
+
+    for chat in (budi, ani):
+        [message] = broadcasts_to(chat, "Sosialisasi BPU di balai desa")
+        assert message.labels == ["✋ Saya tertarik"]
+    assert not broadcasts_to(dedi, "Sosialisasi") and not broadcasts_to(eka, "Sosialisasi")
+    assert [tuple(r) for r in db("select status, platform_message_id is not null from deliveries")] == [("sent", 1)] * 2
+    progress = bot_api.message(rina.chat_id, int(db("select progress_message_id from campaigns")[0][0]))
+    assert "Siaran #1: selesai" in progress.text and "▓▓▓▓▓▓▓▓▓▓ 100%" in progress.text
+    assert "✅ Terkirim: 2" in progress.text and "⏳ Menunggu: 0" in progress.text
+    final = rina.transcript[-1]
+    assert "Siaran #1 selesai: 2 dari 2 pesan terkirim" in final.text
+
+    await rina.tap("Laporan CSV", final)
+    document = bot_api.calls_of("sendDocument")[-1].params["document"]
+    assert document.filename == "siaran-1.csv" and document.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(document.content.decode("utf-8-sig"))))
+    assert [(r["nama"], r["telepon"], r["status"], r["membalas"]) for r in rows] == [
+        ("Budi", "0812-3456-7890", "terkirim", "tidak"),
+        ("Ani", "0812-3456-7891", "terkirim", "tidak"),
+    ]
+
+
+async def test_a_tap_on_the_broadcasts_button_credits_the_lead_to_the_campaign(app, new_chat, broadcaster, db):
+    [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
+    campaign_id = await campaign_for(app, Segment(), button="interest")
+    await send_campaigns(broadcaster)
+
+    [message] = broadcasts_to(budi, "Sosialisasi")
+    summary = await budi.tap("Saya tertarik", message)
+    await budi.tap("Benar, simpan")
+
+    assert "Nama: Budi" in text_of(summary)
+    assert db("select source_code from leads")[0][0] == f"cmp-{campaign_id}"
+
+
+async def test_workers_and_forged_buttons_cannot_broadcast_and_officers_stay_in_their_regions(app, new_chat, db):
+    worker = await welcomed(new_chat("Budi"))
+    refused = await worker.command("siaran")
+    forged = await worker.tap_data("0|bc_new")
+    assert "hanya untuk petugas lapangan" in text_of(refused) and "hanya untuk petugas lapangan" in text_of(forged)
+
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+    await rina.command("start")
+    await rina.command("siaran")
+    await rina.tap("Siaran baru")
+    regions = await rina.tap("Wilayah")
+    kaur = app.content.regions.index("Kaur")
+    outside = await rina.tap_data(f"{rina.last_with_buttons().buttons[0][0][1].split('|')[0]}|bc_pick:{kaur}")
+
+    assert [label for label in regions[-1].labels if label != "Semua"] == ["Mukomuko"]
+    assert "tombol itu tidak saya kenali" in text_of(outside)
+    assert db("select count(*) from campaigns")[0][0] == 0
+    with pytest.raises(CampaignError, match="not one of the officer's regions"):
+        limit_to_regions(Segment(regions=("Kaur",)), ["Mukomuko"])
+
+
+async def test_stop_during_a_campaign_means_nothing_more_for_that_worker(app, new_chat, broadcaster, db):
+    budi, ani, dedi = await workers(
+        new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"), ("Dedi", "Mukomuko", "Boleh")
+    )
+    await campaign_for(app, Segment())
+    broadcaster.batch = {"telegram": 1}  # one message a step, so the worker can answer in between
+
+    await broadcaster.step()
+    await broadcaster.drain()
+    await dedi.say("STOP")
+    await dedi.tap("Ya, berhenti")
+    await send_campaigns(broadcaster)
+
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1 and len(broadcasts_to(ani, "Sosialisasi")) == 1
+    assert not broadcasts_to(dedi, "Sosialisasi")
+    statuses = {tuple(r) for r in db("select status, outcome from deliveries")}
+    assert statuses == {("sent", None), ("skipped", "stopped")}
+
+
+async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
+    app, clock, new_chat, broadcaster, bot_api, db
+):
+    budi, ani, dedi = await workers(
+        new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"), ("Dedi", "Mukomuko", "Boleh")
+    )
+    bot_api.block(ani.chat_id)
+    bot_api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    await campaign_for(app, Segment())
+
+    await send_campaigns(broadcaster, steps=3)
+    waiting = db("select status, outcome, attempts from deliveries where status = 'pending'")
+    clock.advance(seconds=2)
+    await send_campaigns(broadcaster)
+
+    assert [tuple(r) for r in waiting] == [("pending", "rate_limited", 0)]
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1 and len(broadcasts_to(dedi, "Sosialisasi")) == 1
+    assert [tuple(r) for r in db("select status, outcome from deliveries order by id")] == [
+        ("sent", None),
+        ("failed", "blocked"),
+        ("sent", None),
+    ]
+    assert db("select unreachable_at is not null from contacts where external_id = ?", str(ani.chat_id))[0][0] == 1
+    assert db("select count(*) from followups where contact_id = 2 and status = 'pending'")[0][0] == 0
+    assert db("select status from campaigns")[0][0] == "done"
+
+
+async def test_pause_resume_and_cancel_take_effect_at_the_next_batch(app, new_chat, broadcaster, db):
+    chats = await workers(new_chat, *[(n, "Mukomuko", "Boleh") for n in ("Budi", "Ani", "Dedi", "Eka")])
+    campaign_id = await campaign_for(app, Segment())
+    broadcaster.batch = {"telegram": 1}
+
+    await broadcaster.step()
+    await broadcaster.drain()
+    await _change(app, campaign_id, pause_campaign)
+    for _ in range(3):
+        await broadcaster.step()
+    paused_count = sum(len(broadcasts_to(c, "Sosialisasi")) for c in chats)
+    await _change(app, campaign_id, resume_campaign)
+    await broadcaster.step()
+    await broadcaster.drain()
+    async with app.dispatcher.sessions.begin() as session:
+        from bot.services.campaigns import cancel_campaign, get_campaign
+
+        await cancel_campaign(session, await get_campaign(session, campaign_id), app.dispatcher.clock())
+    await send_campaigns(broadcaster)
+
+    assert paused_count == 1
+    assert sum(len(broadcasts_to(c, "Sosialisasi")) for c in chats) == 2
+    assert [r[0] for r in db("select status from deliveries order by id")] == ["sent", "sent", "cancelled", "cancelled"]
+    assert db("select status from campaigns")[0][0] == "cancelled"
+
+
+async def _change(app: BotApp, campaign_id: int, change) -> None:
+    async with app.dispatcher.sessions.begin() as session:
+        from bot.services.campaigns import get_campaign
+
+        await change(session, await get_campaign(session, campaign_id))
+
+
+async def test_quiet_hours_hold_a_campaign_until_the_morning(app, clock, new_chat, broadcaster, db):
+    [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
+    clock.set_local(datetime(2026, 11, 23, 20, 30, tzinfo=WIB))
+    await campaign_for(app, Segment())
+
+    await send_campaigns(broadcaster, steps=3)
+    at_night = broadcasts_to(budi, "Sosialisasi")
+    clock.set_local(datetime(2026, 11, 24, 8, 0, tzinfo=WIB))
+    await send_campaigns(broadcaster)
+
+    assert at_night == []
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1
+
+
+async def test_a_crash_after_the_claim_leaves_unknown_rows_that_are_never_resent(app, new_chat, broadcaster, db):
+    [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
+    campaign_id = await campaign_for(app, Segment())
+    await broadcaster.step()  # starts the campaign and sends
+    await broadcaster.drain()
+    ani = await saved_lead(new_chat("Ani"), name="Ani", phone=PHONES[1], region="Kaur")  # joins after the first
+    second = await campaign_for(app, Segment(), text="Pengingat kedua")
+    async with app.dispatcher.sessions.begin() as session:
+        from bot.services.campaigns import start_due_campaigns
+
+        await start_due_campaigns(session, app.content.consent_version, app.dispatcher.clock())
+        await claim_deliveries(session, second, app.content.consent_version, app.dispatcher.clock(), 10)
+    # ...the process dies here, after the claim was committed and before anything was recorded.
+    async with app.dispatcher.sessions.begin() as session:
+        interrupted = await give_up_interrupted_deliveries(session)
+    await send_campaigns(broadcaster)
+
+    assert interrupted == 2
+    assert not broadcasts_to(budi, "Pengingat kedua") and not broadcasts_to(ani, "Pengingat kedua")
+    assert [tuple(r) for r in db("select campaign_id, status from deliveries order by id")] == [
+        (campaign_id, "sent"),
+        (second, "unknown"),
+        (second, "unknown"),
+    ]
+
+
+async def test_segments_count_people_once_and_only_those_who_agreed(app, new_chat, db):
+    await workers(
+        new_chat,
+        ("Budi", "Mukomuko", "Boleh"),
+        ("Ani", "Kaur", "Boleh"),
+        ("Eka", "Kaur", "Tidak"),
+    )
+    # The same person on a second channel (same phone) is one recipient.
+    db_path = app.settings.database_url.removeprefix("sqlite+aiosqlite:///")
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "insert into contacts (channel, external_id, locale, state, state_data, state_serial, created_at,"
+            " last_seen_at) select 'whatsapp', 'wa-1', locale, state, state_data, 0, created_at, last_seen_at"
+            " from contacts where id = 1"
+        )
+        connection.execute(
+            "insert into consents (contact_id, purpose, text_version, granted, decided_at) select"
+            " (select id from contacts where external_id = 'wa-1'), purpose, text_version, granted, decided_at"
+            " from consents where contact_id = 1"
+        )
+        connection.execute(
+            "insert into leads (contact_id, name, phone, occupation, region, call_time, status, channel, locale,"
+            " created_at, updated_at) select (select id from contacts where external_id = 'wa-1'), name, phone,"
+            " occupation, region, call_time, status, 'whatsapp', locale, created_at, updated_at from leads where id = 1"
+        )
+    known = app.content.regions
+    now = app.dispatcher.clock()
+    version = app.content.consent_version
+
+    async def count(text: str) -> int:
+        async with app.dispatcher.sessions() as session:
+            return (await count_audience(session, parse_segment(text, known), version, now)).total
+
+    assert await count("") == 2
+    assert await count("region=kaur") == 1
+    assert await count("region=Mukomuko,channel=whatsapp") == 1
+    assert await count("status=baru,lang=id,occupation=nelayan") == 2
+    assert await count("status=terdaftar") == 0
+    assert await count("not_contacted_days=7") == 2
+    for bad, said in [
+        ("region=Jakarta", "region 'Jakarta' is not one of"),
+        ("color=red", "unknown segment key 'color'"),
+        ("occupation", "is not key=value"),
+        ("not_contacted_days=0", "from 1 to 365"),
+        ("lang=fr", "lang 'fr' is not one of"),
+    ]:
+        with pytest.raises(CampaignError, match=said):
+            parse_segment(bad, known)
+
+
+async def test_a_scheduled_campaign_waits_for_its_time(app, clock, new_chat, broadcaster, db):
+    [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
+    await campaign_for(app, Segment(), starts_at=clock.now.replace(hour=clock.now.hour + 2))
+
+    await send_campaigns(broadcaster, steps=2)
+    early = broadcasts_to(budi, "Sosialisasi")
+    clock.advance(hours=2)
+    await send_campaigns(broadcaster)
+
+    assert early == [] and len(broadcasts_to(budi, "Sosialisasi")) == 1
+    assert db("select status, recipients from campaigns")[0][:] == (CampaignStatus.DONE.value, 1)
