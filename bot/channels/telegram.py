@@ -25,11 +25,12 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
 from bot.broadcaster import Broadcaster, batch_size
+from bot.channels.aiohttp_request import AiohttpRequest
 from bot.conversation import Inbound, Kind, Reply, encode_choice
 from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Undeliverable, Unreachable
 from bot.i18n import Translator
@@ -61,6 +62,7 @@ _MEDIA = (
     "story",
 )
 HOUSEKEEPING_INTERVAL = 6 * 3600  # seconds
+BROADCAST_CONNECTIONS = 100
 NETWORK_RETRY_SECONDS = 60
 # Two buttons side by side only when both labels fit half of a small phone screen.
 _HALF_WIDTH = 18
@@ -240,14 +242,16 @@ class TelegramChannel:
             await application.bot.set_my_commands(commands, language_code=language)
 
 
+def broadcast_transport(rate: float | None) -> AiohttpRequest:
+    """Connections enough for the sends in flight at the broadcast rate over Telegram's round trip."""
+    return AiohttpRequest(min(BROADCAST_CONNECTIONS, 2 * batch_size(rate)))
+
+
 def build_application(app: BotApp, request: BaseRequest | None = None, rate_limited: bool = True) -> Application:
     """PTB's Application around our dispatcher. `rate_limited=False` only for benchmarks of our own cost:
     in service, replies are paced to Telegram's limit (about 30 messages/s per bot)."""
     settings = app.settings
-    # As many connections as sends in flight: a send waiting for a free connection would time out as if the
-    # request had left, and be marked `unknown` for nothing.
-    connections = 2 * batch_size(settings.broadcast_rate) + 2
-    broadcast_request = request or HTTPXRequest(connection_pool_size=connections, pool_timeout=None)
+    broadcast_request = request or broadcast_transport(settings.broadcast_rate)
     broadcast_bot = Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=broadcast_request)
     channel = TelegramChannel(app, broadcast_bot)
     builder = (
