@@ -28,6 +28,7 @@ catalogs: $(INSTALLED)
 bench: $(INSTALLED) $(CATALOGS)
 	$(BIN)/python -m bench.conversation
 	$(BIN)/python -m bench.followups
+	$(BIN)/python -m bench.broadcast
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

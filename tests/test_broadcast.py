@@ -10,12 +10,19 @@ import csv
 import dataclasses
 import io
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+from telegram import Bot
 
 from bot.app import BotApp
+from bot.broadcaster import MAX_ATTEMPTS, Broadcaster
+from bot.channels.aiohttp_request import AiohttpRequest
+from bot.channels.telegram import TelegramSender
 from bot.config import Settings
+from bot.delivery import NetworkDown
 from bot.models import CampaignStatus
+from bot.pacing import Pacer
 from bot.services.campaigns import (
     CampaignError,
     Segment,
@@ -29,6 +36,8 @@ from bot.services.campaigns import (
     resume_campaign,
 )
 from tests.conftest import WIB, Chat, saved_lead, send_campaigns, text_of, welcomed
+from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer
+from tests.population import seed_workers
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
 
 PHONES = ["+6281234567890", "+6281234567891", "+6281234567892", "+6281234567893"]
@@ -353,3 +362,76 @@ async def test_a_scheduled_campaign_waits_for_its_time(app, clock, new_chat, bro
 
     assert early == [] and len(broadcasts_to(budi, "Sosialisasi")) == 1
     assert db("select status, recipients from campaigns")[0][:] == (CampaignStatus.DONE.value, 1)
+
+
+class FlakyNetwork:
+    """A sender whose connection is down for the first `failures` sends (nothing leaves the machine)."""
+
+    channel = "telegram"
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.sent: list[str] = []
+
+    async def send(self, external_id: str, reply) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise NetworkDown(60)
+        self.sent.append(external_id)
+        return str(len(self.sent))
+
+    async def edit(self, external_id: str, message_id: str, reply) -> None:
+        raise AssertionError("nobody follows this campaign's progress")
+
+
+async def test_a_network_error_is_retried_with_backoff_a_bounded_number_of_times(app, clock, new_chat, db):
+    [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
+    network = FlakyNetwork(failures=2)
+    engine = Broadcaster(app.dispatcher, {"telegram": network}, {"telegram": Pacer(None)})
+    await campaign_for(app, Segment())
+
+    await send_campaigns(engine, steps=3)
+    first = tuple(db("select status, outcome, attempts, not_before from deliveries")[0])
+    clock.advance(seconds=5)
+    await send_campaigns(engine, steps=3)
+    second = tuple(db("select status, outcome, attempts from deliveries")[0])
+    clock.advance(seconds=10)
+    await send_campaigns(engine)
+
+    assert first[:3] == ("pending", "network", 1)
+    assert second == ("pending", "network", 2)
+    assert network.sent == [str(budi.chat_id)]
+    assert tuple(db("select status, attempts from deliveries")[0]) == ("sent", 3)
+
+    never = FlakyNetwork(failures=100)
+    engine = Broadcaster(app.dispatcher, {"telegram": never}, {"telegram": Pacer(None)})
+    await campaign_for(app, Segment(), text="Kedua")
+    for _ in range(10):
+        await send_campaigns(engine, steps=2)
+        clock.advance(minutes=10)
+    assert tuple(db("select status, outcome, attempts from deliveries where campaign_id = 2")[0]) == (
+        "failed",
+        "gave_up",
+        MAX_ATTEMPTS,
+    )
+
+
+async def test_a_send_that_times_out_after_leaving_is_unknown_and_never_resent(app, new_chat, db):
+    """Over real HTTP with the broadcast transport: the fake stores the message but answers too late."""
+    server_api = FakeBotAPI()
+    with FakeBotAPIServer(api=server_api, keep_alive=True) as server:
+        server_api.open_chats([910001, 910002])
+        ids = seed_workers(Path(app.settings.database_url.removeprefix("sqlite+aiosqlite:///")), 2, 910001)
+        server_api.stall(910002, 1.0)
+        bot = Bot(TEST_TOKEN, base_url=server.base_url, request=AiohttpRequest(4, read_timeout=0.2))
+        async with bot:
+            engine = Broadcaster(
+                app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, {"telegram": Pacer(None)}
+            )
+            await campaign_for(app, Segment())
+            await send_campaigns(engine)
+            await send_campaigns(engine)
+
+    assert server_api.sent_count_by_chat() == {ids[0]: 1, ids[1]: 1}, "the stalled message did arrive, once"
+    statuses = db("select c.external_id, d.status, d.outcome from deliveries d join contacts c on c.id = d.contact_id")
+    assert sorted(tuple(r) for r in statuses) == [("910001", "sent", None), ("910002", "unknown", "timeout")]
