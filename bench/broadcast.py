@@ -125,10 +125,9 @@ def main() -> None:
         seed_workers(paced, args.recipients, FIRST_USER)
         result, fake = part(paced, args.recipients, args.limit, paid=False)
         rate = result["sent"] / result["elapsed"]
-        print(
-            f"(a) {result['sent']:,} of {args.recipients:,} sent in {result['elapsed']:.1f} s at a {args.limit}/s limit:"
-        )
-        print(f"    {rate:.2f} messages/s = {rate / args.limit:.1%} of the limit (target >= 97%)")
+        sent, elapsed, limit = result["sent"], result["elapsed"], args.limit
+        print(f"(a) {sent:,} of {args.recipients:,} sent in {elapsed:.1f} s at a {limit}/s limit:")
+        print(f"    {rate:.2f} messages/s = {rate / limit:.1%} of the limit (target >= 97%)")
         print(f"    429s caused {fake['rate_limited']}, duplicates {fake['duplicates']}, failed {result['failed']},")
         print(f"    most in any one second at the fake {fake['max_in_any_second']}")
 
@@ -136,17 +135,13 @@ def main() -> None:
         upgrade_database(f"sqlite+aiosqlite:///{paid}")
         seed_workers(paid, args.paid_recipients, FIRST_USER)
         result, fake = part(paid, args.paid_recipients, None, paid=True)
-        rate = result["sent"] / result["elapsed"]
-        print(
-            f"(b) paid, limits lifted: {result['sent']:,} of {args.paid_recipients:,} sent in {result['elapsed']:.1f} s"
-        )
-        print(
-            f"    {rate:,.0f} messages/s in one process (target >= 1,000/s); engine CPU {result['cpu'] / result['sent'] * 1e6:.0f} µs a message"
-        )
-        print(
-            f"    duplicates {fake['duplicates']}, failed {result['failed']}, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-        )
-
+        sent, elapsed = result["sent"], result["elapsed"]
+        cpu = result["cpu"] / sent * 1e6
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"(b) paid, limits lifted: {sent:,} of {args.paid_recipients:,} sent in {elapsed:.1f} s")
+        ceiling = sent / elapsed
+        print(f"    {ceiling:,.0f} messages/s in one process (target >= 1,000/s); engine CPU {cpu:.0f} µs a message")
+        print(f"    duplicates {fake['duplicates']}, failed {result['failed']}, peak RSS {rss:.0f} MB")
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""`bpu-bot`: run the bot, chat with it in the terminal, manage officers, list follow-ups, migrate.
+"""`bpu-bot`: run the bot, chat with it in the terminal, manage officers, list follow-ups, broadcast, migrate.
 
 Every failure a person can fix (configuration, database, catalogs) ends in one line on stderr and exit code
 2, without a traceback.
@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
+from bot import broadcast_cli
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
@@ -78,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     link = officers_commands.add_parser("link", help="print an officer's personal link, optionally as a QR code")
     link.add_argument("id", metavar="ID", help="the officer's ID (see `officers list`)")
     link.add_argument("--qr", metavar="FILE.png", help="also write the link as a printable QR code (PNG)")
+    broadcast_cli.add_parser(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -284,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "officers":
             configure_logging("WARNING")
             asyncio.run(_officers(settings, args))
+        elif args.command == "broadcast":
+            configure_logging("WARNING")
+            broadcast_cli.run(settings, args)
         elif args.command == "db":
             configure_logging("WARNING")
             upgrade_database(settings.database_url)
@@ -295,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             configure_logging(settings.log_level)
             _run_telegram(settings)
-    except (ConfigError, ContentError, CatalogError, DatabaseNotReady, UsageError) as error:
+    except (ConfigError, ContentError, CatalogError, DatabaseNotReady, UsageError, broadcast_cli.CommandError) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DBAPIError as error:  # not a database file, no permission, disk full...
