@@ -265,11 +265,16 @@ async def ask_text(turn: Turn) -> None:
 
 @router.text(TEXT, role=Role.OFFICER)
 async def typed_text(turn: Turn, text: str) -> None:
+    await _typed_message(turn, text, "text_id", then=TEXT_EN)
+
+
+async def _typed_message(turn: Turn, text: str, field: str, then: str) -> None:
+    """A message typed in either language: kept when one broadcast can hold it, else asked again."""
     if len(text) > TEXT_MAX:
         turn.say("broadcast.too_long", max=TEXT_MAX)
         await turn.prompt()
         return
-    turn.goto(TEXT_EN, **{**turn.data, "text_id": text})
+    turn.goto(then, **{**turn.data, field: text})
     await turn.prompt()
 
 
@@ -290,12 +295,7 @@ async def ask_text_en(turn: Turn) -> None:
 
 @router.text(TEXT_EN, role=Role.OFFICER)
 async def typed_text_en(turn: Turn, text: str) -> None:
-    if len(text) > TEXT_MAX:
-        turn.say("broadcast.too_long", max=TEXT_MAX)
-        await turn.prompt()
-        return
-    turn.goto(BUTTON, **{**turn.data, "text_en": text})
-    await turn.prompt()
+    await _typed_message(turn, text, "text_en", then=BUTTON)
 
 
 @router.action("bc_skip_en", decides=TEXT_EN, role=Role.OFFICER)

@@ -19,7 +19,7 @@ from bot.channels.telegram import TelegramSender, build_application
 from bot.config import Settings
 from bot.db import upgrade_database
 from bot.pacing import Pacer
-from bot.services.campaigns import sending_campaigns
+from bot.services.campaigns import Segment, create_campaign, sending_campaigns
 from bot.ticker import FollowUpTicker
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
 
@@ -96,6 +96,26 @@ async def broadcaster(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Broadca
     bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
     async with bot:
         yield Broadcaster(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, {"telegram": Pacer(None)})
+
+
+async def campaign_for(
+    app: BotApp, text: str = "Sosialisasi BPU besok", segment: Segment | None = None, **options
+) -> int:
+    """A campaign made at the app's clock, as the command line makes it (so the engine starts it at once)."""
+    now = app.dispatcher.clock()
+    async with app.dispatcher.sessions.begin() as session:
+        campaign = await create_campaign(
+            session,
+            created_by=options.get("created_by", "cli"),
+            author_contact_id=None,
+            segment=segment or Segment(),
+            text_id=text,
+            text_en=options.get("text_en"),
+            button=options.get("button"),
+            starts_at=options.get("starts_at", now),
+            now=now,
+        )
+        return campaign.id
 
 
 async def send_campaigns(broadcaster: Broadcaster, steps: int = 50) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,14 +28,13 @@ from bot.services.campaigns import (
     Segment,
     claim_deliveries,
     count_audience,
-    create_campaign,
     give_up_interrupted_deliveries,
     limit_to_regions,
     parse_segment,
     pause_campaign,
     resume_campaign,
 )
-from tests.conftest import WIB, Chat, saved_lead, send_campaigns, text_of, welcomed
+from tests.conftest import WIB, Chat, campaign_for, saved_lead, send_campaigns, text_of, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
@@ -54,23 +53,6 @@ async def workers(new_chat, *specs: tuple[str, str, str]) -> list[Chat]:
     for (name, region, reminders), phone in zip(specs, PHONES, strict=False):
         chats.append(await saved_lead(new_chat(name), reminders=reminders, name=name, phone=phone, region=region))
     return chats
-
-
-async def campaign_for(app: BotApp, segment: Segment, text: str = "Sosialisasi BPU besok", **options) -> int:
-    now = app.dispatcher.clock()
-    async with app.dispatcher.sessions.begin() as session:
-        campaign = await create_campaign(
-            session,
-            created_by="cli",
-            author_contact_id=None,
-            segment=segment,
-            text_id=text,
-            text_en=options.get("text_en"),
-            button=options.get("button"),
-            starts_at=options.get("starts_at", now),
-            now=now,
-        )
-        return campaign.id
 
 
 def broadcasts_to(chat: Chat, text: str) -> list:
@@ -147,7 +129,7 @@ async def test_an_officer_builds_previews_and_sends_a_broadcast_to_their_region(
 
 async def test_a_tap_on_the_broadcasts_button_credits_the_lead_to_the_campaign(app, new_chat, broadcaster, db):
     [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
-    campaign_id = await campaign_for(app, Segment(), button="interest")
+    campaign_id = await campaign_for(app, button="interest")
     await send_campaigns(broadcaster)
 
     [message] = broadcasts_to(budi, "Sosialisasi")
@@ -184,7 +166,7 @@ async def test_stop_during_a_campaign_means_nothing_more_for_that_worker(app, ne
     budi, ani, dedi = await workers(
         new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"), ("Dedi", "Mukomuko", "Boleh")
     )
-    await campaign_for(app, Segment())
+    await campaign_for(app)
     broadcaster.batch = {"telegram": 1}  # one message a step, so the worker can answer in between
 
     await broadcaster.step()
@@ -207,7 +189,7 @@ async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
     )
     bot_api.block(ani.chat_id)
     bot_api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-    await campaign_for(app, Segment())
+    await campaign_for(app)
 
     await send_campaigns(broadcaster, steps=3)
     waiting = db("select status, outcome, attempts from deliveries where status = 'pending'")
@@ -228,7 +210,7 @@ async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
 
 async def test_pause_resume_and_cancel_take_effect_at_the_next_batch(app, new_chat, broadcaster, db):
     chats = await workers(new_chat, *[(n, "Mukomuko", "Boleh") for n in ("Budi", "Ani", "Dedi", "Eka")])
-    campaign_id = await campaign_for(app, Segment())
+    campaign_id = await campaign_for(app)
     broadcaster.batch = {"telegram": 1}
 
     await broadcaster.step()
@@ -262,7 +244,7 @@ async def _change(app: BotApp, campaign_id: int, change) -> None:
 async def test_quiet_hours_hold_a_campaign_until_the_morning(app, clock, new_chat, broadcaster, db):
     [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
     clock.set_local(datetime(2026, 11, 23, 20, 30, tzinfo=WIB))
-    await campaign_for(app, Segment())
+    await campaign_for(app)
 
     await send_campaigns(broadcaster, steps=3)
     at_night = broadcasts_to(budi, "Sosialisasi")
@@ -275,11 +257,11 @@ async def test_quiet_hours_hold_a_campaign_until_the_morning(app, clock, new_cha
 
 async def test_a_crash_after_the_claim_leaves_unknown_rows_that_are_never_resent(app, new_chat, broadcaster, db):
     [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
-    campaign_id = await campaign_for(app, Segment())
+    campaign_id = await campaign_for(app)
     await broadcaster.step()  # starts the campaign and sends
     await broadcaster.drain()
     ani = await saved_lead(new_chat("Ani"), name="Ani", phone=PHONES[1], region="Kaur")  # joins after the first
-    second = await campaign_for(app, Segment(), text="Pengingat kedua")
+    second = await campaign_for(app, text="Pengingat kedua")
     async with app.dispatcher.sessions.begin() as session:
         from bot.services.campaigns import start_due_campaigns
 
@@ -353,7 +335,7 @@ async def test_segments_count_people_once_and_only_those_who_agreed(app, new_cha
 
 async def test_a_scheduled_campaign_waits_for_its_time(app, clock, new_chat, broadcaster, db):
     [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
-    await campaign_for(app, Segment(), starts_at=clock.now.replace(hour=clock.now.hour + 2))
+    await campaign_for(app, starts_at=clock.now + timedelta(hours=2))
 
     await send_campaigns(broadcaster, steps=2)
     early = broadcasts_to(budi, "Sosialisasi")
@@ -388,7 +370,7 @@ async def test_a_network_error_is_retried_with_backoff_a_bounded_number_of_times
     [budi] = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"))
     network = FlakyNetwork(failures=2)
     engine = Broadcaster(app.dispatcher, {"telegram": network}, {"telegram": Pacer(None)})
-    await campaign_for(app, Segment())
+    await campaign_for(app)
 
     await send_campaigns(engine, steps=3)
     first = tuple(db("select status, outcome, attempts, not_before from deliveries")[0])
@@ -405,7 +387,7 @@ async def test_a_network_error_is_retried_with_backoff_a_bounded_number_of_times
 
     never = FlakyNetwork(failures=100)
     engine = Broadcaster(app.dispatcher, {"telegram": never}, {"telegram": Pacer(None)})
-    await campaign_for(app, Segment(), text="Kedua")
+    await campaign_for(app, text="Kedua")
     for _ in range(10):
         await send_campaigns(engine, steps=2)
         clock.advance(minutes=10)
@@ -428,7 +410,7 @@ async def test_a_send_that_times_out_after_leaving_is_unknown_and_never_resent(a
             engine = Broadcaster(
                 app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, {"telegram": Pacer(None)}
             )
-            await campaign_for(app, Segment())
+            await campaign_for(app)
             await send_campaigns(engine)
             await send_campaigns(engine)
 

@@ -28,11 +28,10 @@ import pytest
 
 import bot.__main__ as cli_main
 from bot import broadcast_cli
-from bot.app import BotApp
 from bot.config import Settings, load_settings
 from bot.models import utcnow
-from bot.services.campaigns import Segment, cancel_campaign, create_campaign, get_campaign, start_due_campaigns
-from tests.conftest import WIB, Chat, saved_lead, send_campaigns
+from bot.services.campaigns import Segment, cancel_campaign, get_campaign, start_due_campaigns
+from tests.conftest import WIB, Chat, campaign_for, saved_lead, send_campaigns
 from tests.process import PYTHON, bot_env, run_cli
 from tests.test_cli import assert_one_line_error
 
@@ -77,24 +76,6 @@ async def workers(new_chat, *specs: tuple[str, str]) -> list[Chat]:
         await saved_lead(new_chat(name.split()[0]), name=name, phone=phone, region=region)
         for (name, region), phone in zip(specs, PHONES, strict=False)
     ]
-
-
-async def campaign_for(app: BotApp, text: str = "Sosialisasi BPU besok", **options) -> int:
-    """A campaign made at the app's clock (so the engine, on the same clock, starts it at once)."""
-    now = app.dispatcher.clock()
-    async with app.dispatcher.sessions.begin() as session:
-        campaign = await create_campaign(
-            session,
-            created_by=options.get("created_by", "cli"),
-            author_contact_id=None,
-            segment=options.get("segment", Segment()),
-            text_id=text,
-            text_en=options.get("text_en"),
-            button=options.get("button"),
-            starts_at=options.get("starts_at", now),
-            now=now,
-        )
-        return campaign.id
 
 
 def one_line_error(result: Result, *mentions: str) -> str:
