@@ -32,6 +32,11 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({"TELEGRAM_BOT_TOKEN": TEST_TOKEN}, "OPERATOR_NAME"),
         ({"TELEGRAM_BASE_URL": "api.telegram.org"}, "TELEGRAM_BASE_URL"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"BROADCAST_RATE": "31"}, "BROADCAST_RATE"),
+        ({"BROADCAST_RATE": "cepat"}, "BROADCAST_RATE"),
+        ({"BROADCAST_RATE": "0"}, "BROADCAST_RATE"),
+        ({"BROADCAST_PAID": "true", "BROADCAST_RATE": "1001"}, "BROADCAST_RATE"),
+        ({"BROADCAST_PAID": "ya"}, "BROADCAST_PAID"),
     ],
 )
 def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
@@ -55,3 +60,9 @@ def test_the_token_never_shows_in_a_repr(tmp_path):
     loaded = settings(tmp_path, TELEGRAM_BOT_TOKEN=TEST_TOKEN, OPERATOR_NAME="Disnaker")
 
     assert TEST_TOKEN not in repr(loaded) and TEST_TOKEN.split(":")[1] not in str(loaded)
+
+
+def test_paid_broadcasts_allow_up_to_a_thousand_a_second(tmp_path):
+    loaded = settings(tmp_path, BROADCAST_PAID="true", BROADCAST_RATE="900")
+    assert (loaded.broadcast_paid, loaded.broadcast_rate) == (True, 900.0)
+    assert settings(tmp_path).broadcast_rate == 25.0
