@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot import broadcast_cli
+from bot.cli import database, print_table
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
@@ -126,28 +127,14 @@ def _followup_filters(settings: Settings, due_before: str | None, status: str | 
     return when, statuses
 
 
-def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
-async def _list_followups(
-    settings: Settings, due_before: str | None, status: str | None, officer: str | None
-) -> None:
-    from bot.db import create_engine, session_factory
+async def _list_followups(settings: Settings, due_before: str | None, status: str | None, officer: str | None) -> None:
     from bot.phone import mask_phone
     from bot.services.followups import UNASSIGNED, list_followups
 
     when, statuses = _followup_filters(settings, due_before, status)
     officer_id = None if officer is None else UNASSIGNED if officer.lower() == "none" else _officer_id(officer)
-    engine = create_engine(settings.database_url)
-    try:
-        await check_database(engine)
-        async with session_factory(engine)() as session:
-            lines = await list_followups(session, when, statuses, officer_id)
-    finally:
-        await engine.dispose()
+    async with database(settings) as sessions, sessions() as session:
+        lines = await list_followups(session, when, statuses, officer_id)
     header = ("ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "OFFICER", "NAME", "PHONE", "REGION", "CHANNEL")
     rows = [
         (
@@ -165,19 +152,18 @@ async def _list_followups(
         )
         for line in lines
     ]
-    _print_table(header, rows)
+    print_table(header, rows)
     print(f"{len(rows)} follow-ups ({settings.timezone})", file=sys.stderr)
 
 
 def _regions(settings: Settings, names: list[str]) -> list[str]:
     """The regions as the bot spells them (any letter case accepted), or a one-line error."""
-    from bot.content import load_content
+    from bot.content import load_content, match_region
 
     known = load_content().with_regions(settings.regions).regions
-    by_key = {region.casefold(): region for region in known}
     regions = []
     for name in names:
-        region = by_key.get(" ".join(name.split()).casefold())
+        region = match_region(name, known)
         if region is None:
             raise UsageError(f"--region {name!r} is not one of: {', '.join(known)}")
         regions.append(region)
@@ -185,14 +171,11 @@ def _regions(settings: Settings, names: list[str]) -> list[str]:
 
 
 async def _officers(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.db import create_engine, session_factory
     from bot.models import utcnow
     from bot.services import officers
 
-    engine = create_engine(settings.database_url)
     try:
-        await check_database(engine)
-        async with session_factory(engine).begin() as session:
+        async with database(settings) as sessions, sessions.begin() as session:
             if args.officers_command == "add":
                 if not args.telegram_id.isdigit():
                     raise UsageError(f"--telegram-id {args.telegram_id!r} is not a Telegram user id (digits only)")
@@ -204,7 +187,7 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
             elif args.officers_command == "list":
                 lines = await officers.list_officers(session)
                 header = ("ID", "NAME", "TELEGRAM", "REGIONS", "CODE", "LEADS", "OPEN TASKS")
-                _print_table(
+                print_table(
                     header,
                     [
                         (
@@ -232,8 +215,6 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
                 print(link)
     except officers.OfficerError as error:
         raise UsageError(str(error)) from None
-    finally:
-        await engine.dispose()
 
 
 async def _personal_link(settings: Settings, code: str) -> str:

@@ -16,14 +16,13 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from bot.cli import database, print_table
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.models import Campaign, CampaignStatus, utcnow
 from bot.services.campaigns import BUTTONS, TEXT_MAX, CampaignError, Progress, Segment
@@ -143,18 +142,6 @@ def watch(settings: Settings, campaign_id: int) -> None:
         )
 
 
-@contextlib.asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    from bot.db import check_database, create_engine, session_factory
-
-    engine = create_engine(settings.database_url)
-    try:
-        await check_database(engine)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
 def _campaign_id(value: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise CommandError(f"campaign ID {value!r} is not a number (see `bpu-bot broadcast list`)")
@@ -232,7 +219,7 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(f"--segment: {error}") from None
     now = utcnow()
     starts_at = parse_start(args.at, settings, now)
-    async with _database(settings) as sessions, sessions.begin() as session:
+    async with database(settings) as sessions, sessions.begin() as session:
         audience = await count_audience(session, segment, content.consent_version, now)
         if audience.total == 0:
             raise CommandError(
@@ -269,7 +256,7 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def progress_bar(progress: Progress) -> str:
-    share = progress.done / progress.total if progress.total else 1.0
+    share = progress.share_done
     filled = round(share * BAR_WIDTH)
     counts = (
         f"sent {progress.sent} failed {progress.failed} blocked {progress.blocked} "
@@ -320,7 +307,7 @@ async def follow(
     """
     from bot.services.campaigns import campaign_progress, get_campaign
 
-    async with _database(settings) as sessions:
+    async with database(settings) as sessions:
         seen: tuple[str, Progress] | None = None
         moved_at = time.monotonic()
         said = False
@@ -349,12 +336,6 @@ async def follow(
 # ------------------------------------------------------------------------------------------ list, show
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
 def _one_line(text: str, limit: int) -> str:
     """The first `limit` characters, newlines (any whitespace run) as one space; "…" when cut."""
     flat = " ".join(text.split())
@@ -364,7 +345,7 @@ def _one_line(text: str, limit: int) -> str:
 async def list_command(settings: Settings) -> None:
     from bot.services.campaigns import campaign_progress, list_campaigns
 
-    async with _database(settings) as sessions, sessions() as session:
+    async with database(settings) as sessions, sessions() as session:
         campaigns = await list_campaigns(session, limit=LIST_LIMIT)
         progress = await campaign_progress(session, [campaign.id for campaign in campaigns])
     header = (
@@ -384,7 +365,7 @@ async def list_command(settings: Settings) -> None:
                 _one_line(campaign.text_id, TEXT_PREVIEW),
             )
         )
-    _table(header, rows)
+    print_table(header, rows)
     newest = f", the newest {LIST_LIMIT}" if len(campaigns) == LIST_LIMIT else ""
     print(f"{len(campaigns)} campaigns{newest} ({settings.timezone})", file=sys.stderr)
 
@@ -404,7 +385,7 @@ async def show(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.campaigns import campaign_progress, get_campaign
 
     campaign_id = _campaign_id(args.id)
-    async with _database(settings) as sessions, sessions() as session:
+    async with database(settings) as sessions, sessions() as session:
         campaign = await get_campaign(session, campaign_id)
         progress = (await campaign_progress(session, [campaign_id]))[campaign_id]
     fields = [
@@ -441,7 +422,7 @@ async def change(settings: Settings, args: argparse.Namespace) -> None:
     from bot.services.campaigns import cancel_campaign, get_campaign, pause_campaign, resume_campaign
 
     campaign_id = _campaign_id(args.id)
-    async with _database(settings) as sessions, sessions.begin() as session:
+    async with database(settings) as sessions, sessions.begin() as session:
         campaign = await get_campaign(session, campaign_id)
         if args.broadcast_command == "pause":
             await pause_campaign(session, campaign)
@@ -515,7 +496,7 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"--lang {lang!r} is not one of: {', '.join(SUPPORTED_LOCALES)}")
     t = Messages(load_content(), load_catalogs())[lang]
     target = Path(args.output)
-    async with _database(settings) as sessions, sessions() as session:
+    async with database(settings) as sessions, sessions() as session:
         await get_campaign(session, campaign_id)
         with replaced_when_written(target, "utf-8-sig" if args.bom else "utf-8") as file:
             rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)

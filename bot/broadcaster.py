@@ -25,6 +25,7 @@ from bot.dispatch import Dispatcher
 from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus
 from bot.pacing import Pacer
 from bot.services.campaigns import (
+    BUTTONS,
     CAMPAIGN_PREFIX,
     Outcome,
     Progress,
@@ -46,8 +47,6 @@ BATCH_SECONDS = 0.25  # a batch holds about this much sending: pause and cancel 
 MAX_BATCH = 200
 MAX_ATTEMPTS = 6  # network errors before a delivery is given up (a 429 does not count: it loses nothing)
 BAR_WIDTH = 10
-# Which conversation a broadcast's button leads into, and the label it has there.
-BUTTONS = {"interest": ("interest", "menu.interest"), "calculator": ("calc", "menu.cost")}
 
 
 def batch_size(rate: float | None) -> int:
@@ -260,7 +259,7 @@ class Broadcaster:
 
 
 def progress_text(t, campaign_id: int, state: str, progress: Progress) -> str:
-    done = progress.done / progress.total if progress.total else 1.0
+    done = progress.share_done
     filled = round(done * BAR_WIDTH)
     return t(
         "broadcast.progress",

@@ -67,6 +67,12 @@ class Content:
         return Content(**{**self.__dict__, "regions": regions}) if regions else self
 
 
+def match_region(name: str, regions: tuple[str, ...]) -> str | None:
+    """The region as the bot spells it, for a name typed in any letter case and spacing; None if unknown."""
+    typed = " ".join(name.split()).casefold()
+    return next((region for region in regions if region.casefold() == typed), None)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:

@@ -103,8 +103,7 @@ class FollowUpTicker:
             message_id = await sender.send(contact.external_id, reply)
         except Unreachable:
             async with sessions.begin() as session:
-                contact = await session.get(Contact, contact.id)
-                await mark_unreachable(session, contact, now)
+                await mark_unreachable(session, [contact.id], now)
                 await settle_followup(session, followup_id, FollowUpStatus.FAILED, outcome="unreachable")
             report.failed += 1
         except Undeliverable as error:

@@ -12,13 +12,14 @@ import io
 import re
 from datetime import datetime, timedelta
 
-from bot.broadcaster import BUTTONS, progress_text
+from bot.broadcaster import progress_text
 from bot.config import SUPPORTED_LOCALES
 from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import Campaign, CampaignStatus, LeadStatus, Occupation, Role
 from bot.reports import write_delivery_report
 from bot.services.campaigns import (
+    BUTTONS,
     CHANNELS,
     TEXT_MAX,
     CampaignError,
@@ -73,11 +74,16 @@ def _segment(turn: Turn) -> Segment:
     return Segment.from_json(turn.data.get("segment", {}))
 
 
-async def _audience(turn: Turn, segment: Segment):
+async def _within_reach(turn: Turn, segment: Segment) -> Segment:
+    """The segment as this person may send it: an officer's kept to their regions, an admin's as chosen."""
     allowed = await _allowed_regions(turn)
-    if allowed is not None:
-        segment = limit_to_regions(segment, allowed)
-    return await count_audience(turn.session, segment, turn.content.consent_version, turn.now)
+    return segment if allowed is None else limit_to_regions(segment, allowed)
+
+
+async def _audience(turn: Turn, segment: Segment):
+    return await count_audience(
+        turn.session, await _within_reach(turn, segment), turn.content.consent_version, turn.now
+    )
 
 
 # ------------------------------------------------------------------------------------------ start
@@ -116,14 +122,13 @@ async def cancel_wizard(turn: Turn, _: str) -> None:
 
 @router.prompt(SEGMENT)
 async def show_segment(turn: Turn) -> None:
-    segment = _segment(turn)
-    audience = await _audience(turn, segment)
+    segment = await _within_reach(turn, _segment(turn))
+    audience = await count_audience(turn.session, segment, turn.content.consent_version, turn.now)
     t = turn.t
     anyone = t("broadcast.any")
-    allowed = await _allowed_regions(turn)
     turn.say(
         "broadcast.segment",
-        regions=", ".join(segment.regions) or (", ".join(allowed) if allowed is not None else anyone),
+        regions=", ".join(segment.regions) or anyone,
         occupation=t(f"occupation.{segment.occupation}.label") if segment.occupation else anyone,
         status=t(f"interest.status.{segment.status}") if segment.status else anyone,
         lang=t(f"language.{segment.lang}") if segment.lang else anyone,
@@ -447,14 +452,12 @@ async def confirm(turn: Turn) -> None:
 @router.action("bc_go", decides=CONFIRM, role=Role.OFFICER)
 async def go(turn: Turn, _: str) -> None:
     data = turn.data
-    segment = _segment(turn)
-    allowed = await _allowed_regions(turn)
     at = datetime.fromisoformat(data["at"]) if data.get("at") else turn.now
     campaign = await create_campaign(
         turn.session,
         created_by=await _actor(turn),
         author_contact_id=turn.contact.id,
-        segment=limit_to_regions(segment, allowed) if allowed is not None else segment,
+        segment=await _within_reach(turn, _segment(turn)),
         text_id=data["text_id"],
         text_en=data.get("text_en"),
         button=data.get("button"),

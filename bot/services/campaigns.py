@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import SUPPORTED_LOCALES
+from bot.content import match_region
 from bot.models import (
     Campaign,
     CampaignStatus,
@@ -32,9 +33,11 @@ from bot.models import (
     LeadStatus,
     Occupation,
 )
+from bot.services.followups import mark_unreachable
 
 CHANNELS = ("telegram", "whatsapp")
-BUTTONS = ("interest", "calculator")
+# A broadcast's optional button: the conversation it leads back into (an action) and its label there.
+BUTTONS = {"interest": ("interest", "menu.interest"), "calculator": ("calc", "menu.cost")}
 CAMPAIGN_PREFIX = "cmp-"  # a lead that came from a campaign's button has source "cmp-<id>"
 TEXT_MAX = 1000
 _SOURCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -73,13 +76,12 @@ def parse_segment(text: str, known_regions: tuple[str, ...]) -> Segment:
     not_contacted_days=14`: each value checked, a mistake said in one line."""
     values: dict[str, Any] = {}
     regions: list[str] = []
-    by_key = {region.casefold(): region for region in known_regions}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = (s.strip() for s in part.partition("="))
         if not sep or not value:
             raise CampaignError(f"segment part {part!r} is not key=value")
         if key == "region":
-            region = by_key.get(" ".join(value.split()).casefold())
+            region = match_region(value, known_regions)
             if region is None:
                 raise CampaignError(f"region {value!r} is not one of: {', '.join(known_regions)}")
             regions.append(region)
@@ -116,6 +118,8 @@ def _segment_value(key: str, value: str) -> Any:
 
 def limit_to_regions(segment: Segment, allowed: list[str]) -> Segment:
     """An officer's segment: their regions when none was chosen; refused when one is not theirs."""
+    if not allowed:  # no regions would mean no region filter: everyone
+        raise CampaignError("the officer covers no region")
     if not segment.regions:
         return segment.with_value("regions", tuple(allowed))
     if outside := [region for region in segment.regions if region not in allowed]:
@@ -442,14 +446,7 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
         if rows:
             await session.execute(update(Delivery), rows)
     if blocked := [o.contact_id for o in outcomes if o.outcome == "blocked"]:
-        await session.execute(
-            update(Contact).where(Contact.id.in_(blocked), Contact.unreachable_at.is_(None)).values(unreachable_at=now)
-        )
-        await session.execute(
-            update(FollowUp)
-            .where(FollowUp.contact_id.in_(blocked), FollowUp.status == FollowUpStatus.PENDING)
-            .values(status=FollowUpStatus.CANCELLED, outcome="unreachable")
-        )
+        await mark_unreachable(session, blocked, now)
 
 
 async def give_up_interrupted_deliveries(session: AsyncSession) -> int:
@@ -480,6 +477,11 @@ class Progress:
     @property
     def done(self) -> int:
         return self.total - self.waiting
+
+    @property
+    def share_done(self) -> float:
+        """From 0 to 1; a campaign with nobody in it is complete."""
+        return self.done / self.total if self.total else 1.0
 
 
 async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> dict[int, Progress]:

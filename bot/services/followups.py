@@ -181,10 +181,13 @@ async def give_up_interrupted_sends(session: AsyncSession) -> int:
     return result.rowcount
 
 
-async def mark_unreachable(session: AsyncSession, contact: Contact, now: datetime) -> None:
-    """The platform refused for good (blocked, deleted): flag the person and end their follow-ups."""
-    contact.unreachable_at = now
-    await cancel_followups(session, contact.id, outcome="unreachable")
+async def mark_unreachable(session: AsyncSession, contact_ids: list[int], now: datetime) -> None:
+    """The platform refused for good (blocked, deleted): flag the people and end their follow-ups."""
+    await session.execute(
+        update(Contact).where(Contact.id.in_(contact_ids), Contact.unreachable_at.is_(None)).values(unreachable_at=now)
+    )
+    for contact_id in contact_ids:
+        await cancel_followups(session, contact_id, outcome="unreachable")
 
 
 async def record_lead_status(
