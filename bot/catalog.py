@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content, load_content
 from bot.i18n import LOCALES_DIR
-from bot.models import CampaignStatus, ConsentPurpose, DeliveryStatus, LeadStatus, Occupation
+from bot.models import CampaignStatus, ConsentPurpose, DeliveryStatus, LeadStatus, Occupation, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
@@ -87,6 +87,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"broadcast.channel.{channel}" for channel in CHANNELS}
     keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}
     keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
+    keys |= {f"common.only.{role}" for role in Role if role is not Role.WORKER}
     return keys
 
 

@@ -26,6 +26,8 @@ from bot.content import Content
 from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
+from bot.services.audit import Actor, record_event
+from bot.services.roles import role_of
 from bot.understanding import Understanding, normalise
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,11 @@ class Action:
     state: str | None
 
 
-def _guarded(step: Callable[..., Awaitable[None]], role: Role | None) -> Callable[..., Awaitable[None]]:
-    """A step only people with `role` may take; anyone else is told so and nothing else happens."""
+def _guarded(
+    step: Callable[..., Awaitable[None]], role: Role | None, action: str
+) -> Callable[..., Awaitable[None]]:
+    """A step only people with `role` may take; anyone else is told so, the attempt goes to the audit log
+    (as `action`, the conversation's name), and nothing else happens."""
     if role is None:
         return step
 
@@ -59,6 +64,7 @@ def _guarded(step: Callable[..., Awaitable[None]], role: Role | None) -> Callabl
         if turn.may(role):
             await step(turn, *argument)
         else:
+            await record_event(turn.session, turn.actor, action, turn.now, allowed=False, step=step.__name__)
             await turn.refuse_role(role)
 
     return guarded
@@ -67,8 +73,8 @@ def _guarded(step: Callable[..., Awaitable[None]], role: Role | None) -> Callabl
 class Router:
     """One conversation's steps, keyed by how they are reached. Composed explicitly with `include`.
 
-    `role=` on a command, action or text step limits it to officers or admins: the check is made here,
-    once, so a step cannot forget it.
+    `role=` on a command, action or text step limits it to that role and those above it: the check is made
+    here, once, so a step cannot forget it, and a refusal is audited under the router's name.
     """
 
     def __init__(self, name: str):
@@ -89,7 +95,7 @@ class Router:
 
     def command(self, *names: str, role: Role | None = None) -> Callable[[Step], Step]:
         def register(step: Step) -> Step:
-            self._add(self.commands, names, _guarded(step, role))
+            self._add(self.commands, names, _guarded(step, role, self.name))
             return step
 
         return register
@@ -112,7 +118,7 @@ class Router:
         """
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.actions, (name,), Action(_guarded(step, role), decides))
+            self._add(self.actions, (name,), Action(_guarded(step, role, self.name), decides))
             return step
 
         return register
@@ -130,7 +136,7 @@ class Router:
         """A step that takes typed text (a name, a phone number, an income) in the given states."""
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.texts, states, _guarded(step, role))
+            self._add(self.texts, states, _guarded(step, role, self.name))
             if role is not None:
                 self.guarded_states.update(states)
             return step
@@ -187,16 +193,23 @@ class Turn:
         return dict(self.contact.state_data or {})
 
     @property
-    def is_admin(self) -> bool:
-        return self.settings.is_admin(self.contact.channel, self.contact.external_id)
+    def role(self) -> Role:
+        return role_of(self.contact, self.settings.admin_telegram_ids)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.of_contact(self.contact, self.role)
 
     def may(self, role: Role) -> bool:
-        if role is Role.ADMIN:
-            return self.is_admin
-        return self.is_admin or self.contact.role == role
+        return self.role.includes(role)
+
+    @property
+    def sees_all_regions(self) -> bool:
+        """Staff and admins work with every region; an officer with their own."""
+        return self.may(Role.STAFF)
 
     async def refuse_role(self, role: Role) -> None:
-        self.say("common.admins_only" if role is Role.ADMIN else "common.officers_only")
+        self.say(f"common.only.{role}")
         if self.state in self.dispatcher.router.guarded_states:  # the role was taken away mid-step
             self.goto(MAIN)
         await self.prompt()

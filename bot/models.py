@@ -59,11 +59,22 @@ class LeadStatus(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    """What a contact may do beyond the worker's conversation (a worker's `contacts.role` is empty).
-    Admins come from configuration only."""
+    """What a person may do; each role may do everything the one before it may.
 
+    worker: the conversation. officer: tasks, broadcasts and lead exports of their own kabupaten/kota.
+    staff: all of that for every region, and officers (invites). admin: roles too.
+    `contacts.role` holds it (empty for workers); the people listed in ADMIN_TELEGRAM_IDS are admins whatever
+    it holds, so the first admin comes from configuration and can grant the rest.
+    """
+
+    WORKER = "worker"
     OFFICER = "officer"
+    STAFF = "staff"
     ADMIN = "admin"
+
+    def includes(self, other: Role) -> bool:
+        roles = list(Role)
+        return roles.index(self) >= roles.index(other)
 
 
 class FollowUpKind(enum.StrEnum):
@@ -111,7 +122,7 @@ class Contact(Base):
     locale: Mapped[str] = mapped_column(String(8))
     occupation: Mapped[str | None] = mapped_column(String(16))
     source_code: Mapped[str | None] = mapped_column(String(64))
-    # None for workers; "officer" while an active officer row points here (admins come from configuration).
+    # A Role other than worker (None for workers); "officer" while an active officer row points here.
     role: Mapped[str | None] = mapped_column(String(16))
     # Conversation state: the step the person is in, what the step collected so far, and a serial that
     # changes on every step so a button from an older message can be told apart from a current one.
@@ -198,7 +209,7 @@ class FollowUp(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.PENDING)
@@ -355,3 +366,60 @@ class Delivery(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))  # blocked, refused, timeout, stopped, ...
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who did what with people's data or powers, and who was refused: exports, role changes, broadcasts.
+
+    `actor` is how the person was known at the time ("telegram:<user id>", "cli:<system user>"); an erased
+    person's entries keep the event but lose the name ("erased").
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))  # export, role, officer, broadcast, invite, ...
+    allowed: Mapped[bool]
+    # What was asked: filters and format of an export, a role's old and new value, a campaign's id...
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rows: Mapped[int | None] = mapped_column(Integer)  # people in an export or a broadcast
+
+
+class ExportStatus(enum.StrEnum):
+    """pending -> running -> sending -> done | failed (nothing sent: too large, an error)
+    running -> pending (the process stopped while writing: written again, nothing was sent yet)
+    sending -> unknown (stopped while the file was being sent: never sent again)
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Export(Base):
+    """A lead list asked for in the chat: written and sent as a document in the background."""
+
+    __tablename__ = "exports"
+    __table_args__ = (Index("ix_exports_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_exports_requested_by"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    # The filters (bot.services.exports.LeadFilter), already limited to an officer's regions.
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    format: Mapped[str] = mapped_column(String(8))  # csv or xlsx
+    locale: Mapped[str] = mapped_column(String(8))  # of the headers and labels
+    status: Mapped[str] = mapped_column(String(16), default=ExportStatus.PENDING)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,6 +18,7 @@ from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import Campaign, CampaignStatus, LeadStatus, Occupation, Role
 from bot.reports import write_delivery_report
+from bot.services.audit import record_event
 from bot.services.campaigns import (
     BUTTONS,
     CHANNELS,
@@ -60,7 +61,7 @@ _SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 async def _allowed_regions(turn: Turn) -> list[str] | None:
     """The regions an officer may reach; None for an admin, who may reach all."""
-    if turn.is_admin:
+    if turn.sees_all_regions:
         return None
     officer = await find_officer(turn.session, turn.contact.id)
     return await officer_regions(turn.session, officer.id) if officer is not None else []
@@ -453,16 +454,29 @@ async def confirm(turn: Turn) -> None:
 async def go(turn: Turn, _: str) -> None:
     data = turn.data
     at = datetime.fromisoformat(data["at"]) if data.get("at") else turn.now
+    segment = await _within_reach(turn, _segment(turn))
     campaign = await create_campaign(
         turn.session,
         created_by=await _actor(turn),
         author_contact_id=turn.contact.id,
-        segment=await _within_reach(turn, _segment(turn)),
+        segment=segment,
         text_id=data["text_id"],
         text_en=data.get("text_en"),
         button=data.get("button"),
         starts_at=at,
         now=turn.now,
+    )
+    audience = await count_audience(turn.session, segment, turn.content.consent_version, turn.now)
+    await record_event(
+        turn.session,
+        turn.actor,
+        "broadcast",
+        turn.now,
+        rows=audience.total,
+        campaign=campaign.id,
+        change="create",
+        segment=segment.to_json(),
+        starts_at=at.isoformat(),
     )
     if data.get("at"):
         back_to_menu(turn, turn.t("broadcast.scheduled", id=campaign.id, at=turn.local_time(at)))
@@ -476,14 +490,14 @@ async def go(turn: Turn, _: str) -> None:
 async def _own_campaign(turn: Turn, argument: str) -> Campaign | None:
     """The campaign a button names, if this person may manage it (its author, or an admin)."""
     campaign = await turn.session.get(Campaign, int(argument)) if argument.isdigit() else None
-    if campaign is None or not (turn.is_admin or campaign.created_by == await _actor(turn)):
+    if campaign is None or not (turn.sees_all_regions or campaign.created_by == await _actor(turn)):
         return None
     return campaign
 
 
 @router.action("bc_list", role=Role.OFFICER)
 async def list_broadcasts(turn: Turn, _: str) -> None:
-    campaigns = await list_campaigns(turn.session, None if turn.is_admin else await _actor(turn), LISTED)
+    campaigns = await list_campaigns(turn.session, None if turn.sees_all_regions else await _actor(turn), LISTED)
     if not campaigns:
         turn.say("broadcast.list_empty", choices=[turn.choice("bc_new", "broadcast.new")])
         return
@@ -525,12 +539,12 @@ async def show_broadcast(turn: Turn, argument: str) -> None:
 
 @router.action("bc_pause", role=Role.OFFICER)
 async def pause(turn: Turn, argument: str) -> None:
-    await _control(turn, argument, pause_campaign, "broadcast.paused")
+    await _control(turn, argument, pause_campaign, "broadcast.paused", "pause")
 
 
 @router.action("bc_resume", role=Role.OFFICER)
 async def resume(turn: Turn, argument: str) -> None:
-    await _control(turn, argument, resume_campaign, "broadcast.resumed")
+    await _control(turn, argument, resume_campaign, "broadcast.resumed", "resume")
 
 
 @router.action("bc_stop", role=Role.OFFICER)
@@ -553,10 +567,10 @@ async def stop(turn: Turn, argument: str) -> None:
     async def cancel(session, campaign) -> None:
         await cancel_campaign(session, campaign, turn.now)
 
-    await _control(turn, argument, cancel, "broadcast.cancelled")
+    await _control(turn, argument, cancel, "broadcast.cancelled", "cancel")
 
 
-async def _control(turn: Turn, argument: str, change, said: str) -> None:
+async def _control(turn: Turn, argument: str, change, said: str, what: str) -> None:
     campaign = await _own_campaign(turn, argument)
     if campaign is None:
         await turn.refuse_button()
@@ -566,6 +580,7 @@ async def _control(turn: Turn, argument: str, change, said: str) -> None:
     except CampaignError:
         turn.say("broadcast.cannot", id=campaign.id, status=turn.t(f"broadcast.state.{campaign.status}"))
     else:
+        await record_event(turn.session, turn.actor, "broadcast", turn.now, campaign=campaign.id, change=what)
         turn.say(said, id=campaign.id)
     await show_broadcast(turn, argument)
 

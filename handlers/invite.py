@@ -1,4 +1,4 @@
-"""Admins manage officers from the chat: a one-time invite link for a new officer (/undang), the list of
+"""Staff and admins manage officers from the chat: a one-time invite link for a new officer (/undang), the list of
 officers (/petugas); and whoever opens an invite link becomes the officer it names.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import Role
+from bot.services.audit import record_event
 from bot.services.officers import (
     INVITE_LIFETIME,
     OfficerError,
@@ -25,7 +26,7 @@ INVITE_NAME = "admin/invite_name"
 INVITE_REGIONS = "admin/invite_regions"
 
 
-@router.command("petugas", "officers", role=Role.ADMIN)
+@router.command("petugas", "officers", role=Role.STAFF)
 async def officers(turn: Turn) -> None:
     lines = [
         turn.t(
@@ -42,7 +43,7 @@ async def officers(turn: Turn) -> None:
     back_to_menu(turn, "\n".join([turn.t("officer.list_header"), *lines]) if lines else turn.t("officer.list_empty"))
 
 
-@router.command("undang", "invite", role=Role.ADMIN)
+@router.command("undang", "invite", role=Role.STAFF)
 async def invite(turn: Turn) -> None:
     turn.goto(INVITE_NAME)
     await turn.prompt()
@@ -53,7 +54,7 @@ async def ask_invite_name(turn: Turn) -> None:
     turn.say("officer.invite_ask_name", choices=[turn.choice("menu", "common.cancel")])
 
 
-@router.text(INVITE_NAME, role=Role.ADMIN)
+@router.text(INVITE_NAME, role=Role.STAFF)
 async def invite_name(turn: Turn, text: str) -> None:
     try:
         name = check_officer_name(text)
@@ -76,7 +77,7 @@ async def ask_invite_regions(turn: Turn) -> None:
     turn.say("officer.invite_ask_regions", name=turn.data.get("name", ""), choices=choices, columns=2)
 
 
-@router.action("inv_region", decides=INVITE_REGIONS, role=Role.ADMIN)
+@router.action("inv_region", decides=INVITE_REGIONS, role=Role.STAFF)
 async def toggle_invite_region(turn: Turn, index: str) -> None:
     if (region := turn.content.region_at(index)) is None:
         await turn.refuse_button()
@@ -87,7 +88,7 @@ async def toggle_invite_region(turn: Turn, index: str) -> None:
     await turn.prompt()
 
 
-@router.action("inv_done", decides=INVITE_REGIONS, role=Role.ADMIN)
+@router.action("inv_done", decides=INVITE_REGIONS, role=Role.STAFF)
 async def finish_invite(turn: Turn, _: str) -> None:
     regions = turn.data.get("regions", [])
     if not regions:
@@ -96,6 +97,7 @@ async def finish_invite(turn: Turn, _: str) -> None:
         return
     name = turn.data["name"]
     payload = await create_invite(turn.session, name, regions, actor_of(None, turn.contact), turn.now)
+    await record_event(turn.session, turn.actor, "officer", turn.now, change="invite", name=name, regions=regions)
     link = turn.deep_link(payload) or payload
     days = INVITE_LIFETIME.days
     back_to_menu(turn, turn.t("officer.invite_link", name=name, regions=", ".join(regions), link=link, days=days))
@@ -108,5 +110,6 @@ async def accept_invite(turn: Turn, payload: str) -> None:
     if officer is None:
         back_to_menu(turn, turn.t("officer.invite_invalid"))
         return
+    await record_event(turn.session, turn.actor, "officer", turn.now, change="joined", officer=officer.id)
     regions = ", ".join(await officer_regions(turn.session, officer.id))
     back_to_menu(turn, turn.t("officer.welcome", name=officer.name, regions=regions))

@@ -53,7 +53,7 @@ async def tasks_page(turn: Turn, offset: str) -> None:
 
 async def show_tasks(turn: Turn, offset: int) -> None:
     """Today's tasks and the overdue ones, a page at a time, each with its own buttons."""
-    scope = None if turn.is_admin else await _me(turn)
+    scope = None if turn.sees_all_regions else await _me(turn)
     tasks, total = await due_tasks(turn.session, scope, local_day(turn.now, turn.settings.tz)[1], PAGE_SIZE, offset)
     if not tasks:
         back_to_menu(turn, turn.t("officer.no_tasks"))
@@ -99,7 +99,7 @@ async def _workable(turn: Turn, task_id: str, kind: FollowUpKind) -> tuple[Offic
         await turn.refuse_button()
         return None
     officer = await _me(turn)
-    if not await may_work(turn.session, officer, turn.is_admin, task):
+    if not await may_work(turn.session, officer, turn.sees_all_regions, task):
         back_to_menu(turn, turn.t("officer.not_your_region"))
         return None
     if task.status != FollowUpStatus.PENDING:

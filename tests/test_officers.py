@@ -103,11 +103,18 @@ async def test_a_worker_never_reaches_officer_or_admin_steps(app, chat, new_chat
     officer_invites = await rina.command("undang")
 
     assert "hanya untuk petugas lapangan" in tugas[0].text
-    assert "hanya untuk admin" in undang[0].text
+    assert "hanya untuk staf kantor cabang" in undang[0].text
     assert "hanya untuk petugas lapangan" in forged[0].text
-    assert "hanya untuk admin" in officer_invites[0].text
+    assert "hanya untuk staf kantor cabang" in officer_invites[0].text
     assert "📋 Tugas saya" not in tugas[-1].labels
     assert tasks(db) == [("call", "pending", 1, "Mukomuko", None)], "nothing changed"
+    refused = db("select actor, actor_role, action, allowed, detail from audit_events order by id")
+    assert [(r["actor"], r["actor_role"], r["action"], r["allowed"]) for r in refused] == [
+        (f"telegram:{chat.chat_id}", "worker", "officer", 0),
+        (f"telegram:{chat.chat_id}", "worker", "invite", 0),
+        (f"telegram:{chat.chat_id}", "worker", "officer", 0),
+        (f"telegram:{RINA_ID}", "officer", "invite", 0),
+    ], "every refused attempt is in the audit log"
     assert db("select status from leads")[0]["status"] == "baru"
 
 

@@ -43,8 +43,11 @@ class OfficerError(Exception):
 
 
 def actor_of(officer: Officer | None, contact: Contact) -> str:
-    """How an officer or an admin is named in a lead's history."""
-    return f"officer:{officer.id}" if officer is not None else f"admin:{contact.channel}:{contact.external_id}"
+    """How an officer, staff or an admin is named in a lead's history and as a campaign's author."""
+    if officer is not None:
+        return f"officer:{officer.id}"
+    # An empty role here is an admin from configuration: workers never act on others' leads.
+    return f"{contact.role or Role.ADMIN}:{contact.channel}:{contact.external_id}"
 
 
 async def find_officer(session: AsyncSession, contact_id: int) -> Officer | None:
@@ -103,7 +106,8 @@ async def add_officer(
     session.add(officer)
     await session.flush()
     session.add_all(OfficerRegion(officer_id=officer.id, region=region) for region in dict.fromkeys(regions))
-    contact.role = Role.OFFICER
+    if contact.role is None:  # staff and admins who cover regions keep their wider role
+        contact.role = Role.OFFICER
     if contact.state == "new":  # an officer needs no welcome: their first tap must not be taken for one
         contact.state = "main"
     await session.flush()
@@ -131,7 +135,7 @@ async def remove_officer(session: AsyncSession, officer: Officer, now: datetime)
     """The officer leaves: their role ends, their leads and open tasks go to colleagues or the pool."""
     officer.removed_at = now
     contact = await session.get(Contact, officer.contact_id)
-    if contact is not None:
+    if contact is not None and contact.role == Role.OFFICER:
         contact.role = None
     await session.flush()
     leads = list((await session.execute(select(Lead).where(Lead.officer_id == officer.id))).scalars())

@@ -81,9 +81,9 @@ async def _question_of(session: AsyncSession, task: FollowUp) -> str | None:
     return latest.scalar_one_or_none()
 
 
-async def may_work(session: AsyncSession, officer: Officer | None, is_admin: bool, task: FollowUp) -> bool:
+async def may_work(session: AsyncSession, officer: Officer | None, sees_all: bool, task: FollowUp) -> bool:
     """Admins work any task; an officer only those of the regions they cover."""
-    if is_admin:
+    if sees_all:
         return True
     return officer is not None and task.region in await officer_regions(session, officer.id)
 

@@ -1,0 +1,74 @@
+"""The audit log: exports, role changes, broadcasts and refused attempts, with who, when, what and how many.
+
+Entries are appended and never changed, except that an erased person's name in them becomes "erased".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import AuditEvent, Contact, Role
+
+ERASED = "erased"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: "telegram:<user id>" in the chat, "cli:<system user>" on the server, and their role then."""
+
+    label: str
+    role: Role
+
+    @classmethod
+    def of_contact(cls, contact: Contact, role: Role) -> Actor:
+        return cls(f"{contact.channel}:{contact.external_id}", role)
+
+
+async def record_event(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    *,
+    allowed: bool = True,
+    rows: int | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            at=now, actor=actor.label, actor_role=actor.role, action=action, allowed=allowed, detail=detail, rows=rows
+        )
+    )
+    await session.flush()
+
+
+async def list_events(
+    session: AsyncSession,
+    since: datetime | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    refused_only: bool = False,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """The latest entries first."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if refused_only:
+        query = query.where(AuditEvent.allowed.is_(False))
+    return list((await session.execute(query)).scalars())
+
+
+async def forget_actor(session: AsyncSession, contact: Contact) -> None:
+    """The person asked to be erased: their entries stay (what was done), without who did it."""
+    label = Actor.of_contact(contact, Role.WORKER).label
+    await session.execute(update(AuditEvent).where(AuditEvent.actor == label).values(actor=ERASED))
