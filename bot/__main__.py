@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot import broadcast_cli
-from bot.cli import database, print_table
+from bot.cli import CommandError, database, print_table
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
@@ -25,10 +25,6 @@ from bot.models import FollowUpStatus
 from bot.phone import mask_numbers
 
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A command-line value that cannot be used; said in one line."""
 
 
 class _MaskingFilter(logging.Filter):
@@ -107,7 +103,7 @@ async def _chat(settings: Settings, user: str, lang: str | None) -> None:
 
 def _officer_id(value: str) -> int:
     if not value.isdigit():
-        raise UsageError(f"officer ID {value!r} is not a number (see `bpu-bot officers list`)")
+        raise CommandError(f"officer ID {value!r} is not a number (see `bpu-bot officers list`)")
     return int(value)
 
 
@@ -117,13 +113,13 @@ def _followup_filters(settings: Settings, due_before: str | None, status: str | 
         try:
             when = datetime.fromisoformat(due_before)
         except ValueError:
-            raise UsageError(
+            raise CommandError(
                 f"--due-before {due_before!r} is not a date such as 2026-12-01 or 2026-12-01T12:00"
             ) from None
         when = when.replace(tzinfo=settings.tz) if when.tzinfo is None else when
     statuses = tuple(s.strip() for s in status.split(",")) if status else ()
     if unknown := [s for s in statuses if s not in FollowUpStatus.__members__.values()]:
-        raise UsageError(f"--status {unknown[0]!r} is not one of {', '.join(FollowUpStatus)}")
+        raise CommandError(f"--status {unknown[0]!r} is not one of {', '.join(FollowUpStatus)}")
     return when, statuses
 
 
@@ -165,7 +161,7 @@ def _regions(settings: Settings, names: list[str]) -> list[str]:
     for name in names:
         region = match_region(name, known)
         if region is None:
-            raise UsageError(f"--region {name!r} is not one of: {', '.join(known)}")
+            raise CommandError(f"--region {name!r} is not one of: {', '.join(known)}")
         regions.append(region)
     return regions
 
@@ -178,7 +174,7 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
         async with database(settings) as sessions, sessions.begin() as session:
             if args.officers_command == "add":
                 if not args.telegram_id.isdigit():
-                    raise UsageError(f"--telegram-id {args.telegram_id!r} is not a Telegram user id (digits only)")
+                    raise CommandError(f"--telegram-id {args.telegram_id!r} is not a Telegram user id (digits only)")
                 regions = _regions(settings, args.region)
                 contact = await officers.ensure_contact(session, "telegram", args.telegram_id, settings.default_locale)
                 officer, taken = await officers.add_officer(session, contact, args.name, regions, utcnow())
@@ -214,7 +210,7 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
                     _write_qr(link, args.qr)
                 print(link)
     except officers.OfficerError as error:
-        raise UsageError(str(error)) from None
+        raise CommandError(str(error)) from None
 
 
 async def _personal_link(settings: Settings, code: str) -> str:
@@ -223,12 +219,12 @@ async def _personal_link(settings: Settings, code: str) -> str:
     from telegram.error import TelegramError
 
     if not settings.telegram_enabled:
-        raise UsageError("TELEGRAM_BOT_TOKEN is not set: the link needs the bot's username from Telegram")
+        raise CommandError("TELEGRAM_BOT_TOKEN is not set: the link needs the bot's username from Telegram")
     try:
         async with Bot(settings.telegram_token, base_url=settings.telegram_base_url) as bot:
             return f"https://t.me/{bot.username}?start={code}"
     except TelegramError as error:
-        raise UsageError(f"could not ask Telegram for the bot's username: {error.message}") from None
+        raise CommandError(f"could not ask Telegram for the bot's username: {error.message}") from None
 
 
 def _write_qr(link: str, path: str) -> None:
@@ -238,7 +234,7 @@ def _write_qr(link: str, path: str) -> None:
         with open(path, "wb") as file:
             file.write(qr_png(link))
     except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+        raise CommandError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _run_telegram(settings: Settings) -> None:
@@ -281,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             configure_logging(settings.log_level)
             _run_telegram(settings)
-    except (ConfigError, ContentError, CatalogError, DatabaseNotReady, UsageError, broadcast_cli.CommandError) as error:
+    except (ConfigError, ContentError, CatalogError, DatabaseNotReady, CommandError) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DBAPIError as error:  # not a database file, no permission, disk full...

@@ -11,25 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-from bot.cli import database, print_table
+from bot.cli import CommandError, bar, database, one_line_errors, print_table, replaced_when_written
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.models import Campaign, CampaignStatus, utcnow
 from bot.services.campaigns import BUTTONS, TEXT_MAX, CampaignError, Progress, Segment
 
 POLL_SECONDS = 0.5  # how often a followed campaign's counts are read again
 QUIET_SECONDS = 10.0  # nothing moved for this long: say that the running bot does the sending
-BAR_WIDTH = 10
 TEXT_PREVIEW = 40  # characters of a campaign's text in `broadcast list`
 LIST_LIMIT = 50
 GRACE = timedelta(minutes=1)  # `--at` typed for the current minute is "now", as the service allows
@@ -37,31 +34,17 @@ READ_LIMIT = 64 * 1024  # characters read from a text file: enough to say it is 
 FINISHED = (CampaignStatus.DONE, CampaignStatus.CANCELLED)
 
 
-class CommandError(Exception):
-    """A broadcast command that cannot be done as typed; said in one line (exit code 2)."""
-
-
 # ------------------------------------------------------------------------------------------ the parser
-
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """argparse's own mistakes (a missing flag, an unknown subcommand) in the CLI's one-line form."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"bpu-bot: error: {message} (see `{parser.prog} --help`)\n")
-
-    parser.error = error
-    return parser
 
 
 def add_parser(commands: Any) -> None:
     """`broadcast` and its subcommands, on the subparsers of `bpu-bot`'s parser."""
-    broadcast = _one_line_errors(
+    broadcast = one_line_errors(
         commands.add_parser("broadcast", help="send one message to many workers (the running bot sends it)")
     )
     sub = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="COMMAND")
 
-    create = _one_line_errors(sub.add_parser("create", help="a new campaign, now or at a local time"))
+    create = one_line_errors(sub.add_parser("create", help="a new campaign, now or at a local time"))
     create.add_argument(
         "--text-file", required=True, metavar="FILE", help=f"the message in Indonesian (UTF-8, 1 to {TEXT_MAX} chars)"
     )
@@ -79,9 +62,9 @@ def add_parser(commands: Any) -> None:
     create.add_argument("--button", metavar="|".join(BUTTONS), help="a button under the message")
     create.add_argument("--no-wait", action="store_true", help="do not follow the sending on the terminal")
 
-    _one_line_errors(sub.add_parser("list", help=f"the newest {LIST_LIMIT} campaigns as a table, with their counts"))
+    one_line_errors(sub.add_parser("list", help=f"the newest {LIST_LIMIT} campaigns as a table, with their counts"))
 
-    show = _one_line_errors(sub.add_parser("show", help="one campaign: segment, texts, counts"))
+    show = one_line_errors(sub.add_parser("show", help="one campaign: segment, texts, counts"))
     show.add_argument("id", metavar="ID", help="the campaign's ID (see `broadcast list`)")
     show.add_argument("--follow", action="store_true", help="then follow its progress (on a terminal)")
 
@@ -90,10 +73,10 @@ def add_parser(commands: Any) -> None:
         ("resume", "resume a paused campaign"),
         ("cancel", "stop a campaign for good: what was not sent never will be"),
     ):
-        change = _one_line_errors(sub.add_parser(name, help=what))
+        change = one_line_errors(sub.add_parser(name, help=what))
         change.add_argument("id", metavar="ID", help="the campaign's ID (see `broadcast list`)")
 
-    report = _one_line_errors(sub.add_parser("report", help="the per-recipient CSV report (names, phones)"))
+    report = one_line_errors(sub.add_parser("report", help="the per-recipient CSV report (names, phones)"))
     report.add_argument("id", metavar="ID", help="the campaign's ID (see `broadcast list`)")
     report.add_argument("--output", required=True, metavar="FILE.csv", help="the file to write")
     report.add_argument("--lang", metavar="|".join(SUPPORTED_LOCALES), help="language of the column names")
@@ -256,13 +239,11 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def progress_bar(progress: Progress) -> str:
-    share = progress.share_done
-    filled = round(share * BAR_WIDTH)
     counts = (
         f"sent {progress.sent} failed {progress.failed} blocked {progress.blocked} "
         f"skipped {progress.skipped} waiting {progress.waiting}"
     )
-    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {round(share * 100):3d}% {counts}"
+    return f"{bar(progress.share_done)} {counts}"
 
 
 def progress_line(campaign: Campaign, progress: Progress, settings: Settings, now: datetime) -> str:
@@ -441,46 +422,6 @@ async def change(settings: Settings, args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------ report
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-@contextlib.contextmanager
-def replaced_when_written(target: Path, encoding: str) -> Iterator[TextIO]:
-    """A temporary file beside `target`, renamed over it once fully written: never half a file.
-
-    On any error the temporary file is removed and `target` is left as it was. The file is readable by its
-    owner only (a report holds names and phone numbers).
-    """
-    if target.is_dir():
-        raise CommandError(f"--output {target} is a folder; name a file, e.g. {target / 'report.csv'}")
-    try:
-        file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (renamed on success, removed on error)
-            "w",
-            encoding=encoding,
-            newline="",  # the csv module writes RFC 4180's CRLF itself
-            dir=target.parent,
-            prefix=f".{target.name}.",
-            suffix=".tmp",
-            delete=False,
-        )
-    except OSError as error:
-        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
-    try:
-        with file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(file.name, target)
-    except OSError as error:
-        _remove(file.name)
-        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
-    except BaseException:
-        _remove(file.name)
-        raise
 
 
 async def report(settings: Settings, args: argparse.Namespace) -> None:

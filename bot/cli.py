@@ -1,14 +1,36 @@
-"""What the command-line commands share: the migrated database for one command, and a plain table."""
+"""What the command-line commands share: one-line errors, the migrated database for one command, a plain
+table, a progress bar, and files that appear only once fully written."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-from collections.abc import AsyncIterator
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import check_database, create_engine, session_factory
+
+BAR_WIDTH = 10
+
+
+class CommandError(Exception):
+    """A command that cannot be done as typed; said in one line (exit code 2), nothing written."""
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's own mistakes (a missing flag, an unknown subcommand) in the CLI's one-line form."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"bpu-bot: error: {message} (see `{parser.prog} --help`)\n")
+
+    parser.error = error
+    return parser
 
 
 @contextlib.asynccontextmanager
@@ -26,3 +48,50 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def bar(share: float) -> str:
+    """[####------]  40%"""
+    filled = round(share * BAR_WIDTH)
+    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {round(share * 100):3d}%"
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+@contextlib.contextmanager
+def replaced_when_written(target: Path, encoding: str | None) -> Iterator[IO]:
+    """A temporary file beside `target` (text in `encoding`, or binary for None), renamed over it once fully
+    written: never half a file.
+
+    On any error the temporary file is removed and `target` is left as it was. The file is readable by its
+    owner only (reports and lead lists hold names and phone numbers).
+    """
+    if target.is_dir():
+        raise CommandError(f"--output {target} is a folder; name a file, e.g. {target / ('file' + target.suffix)}")
+    try:
+        file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (renamed on success, removed on error)
+            "w" if encoding else "wb",
+            encoding=encoding,
+            newline="" if encoding else None,  # the csv module writes RFC 4180's CRLF itself
+            dir=target.parent,
+            prefix=f".{target.name}.",
+            suffix=".tmp",
+            delete=False,
+        )
+    except OSError as error:
+        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
+    try:
+        with file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(file.name, target)
+    except OSError as error:
+        _remove(file.name)
+        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
+    except BaseException:
+        _remove(file.name)
+        raise

@@ -34,6 +34,7 @@ from bot.models import (
     Occupation,
 )
 from bot.services.followups import mark_unreachable
+from bot.services.officers import OutsideRegions, limit_regions
 
 CHANNELS = ("telegram", "whatsapp")
 # A broadcast's optional button: the conversation it leads back into (an action) and its label there.
@@ -118,13 +119,10 @@ def _segment_value(key: str, value: str) -> Any:
 
 def limit_to_regions(segment: Segment, allowed: list[str]) -> Segment:
     """An officer's segment: their regions when none was chosen; refused when one is not theirs."""
-    if not allowed:  # no regions would mean no region filter: everyone
-        raise CampaignError("the officer covers no region")
-    if not segment.regions:
-        return segment.with_value("regions", tuple(allowed))
-    if outside := [region for region in segment.regions if region not in allowed]:
-        raise CampaignError(f"region {outside[0]!r} is not one of the officer's regions")
-    return segment
+    try:
+        return segment.with_value("regions", limit_regions(segment.regions, allowed))
+    except OutsideRegions as error:
+        raise CampaignError(str(error)) from None
 
 
 # ------------------------------------------------------------------------------------------- the audience

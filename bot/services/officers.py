@@ -42,6 +42,20 @@ class OfficerError(Exception):
     """Something about officers that the person asking can fix (said in one line)."""
 
 
+class OutsideRegions(Exception):
+    """A choice of regions an officer may not make: one is not theirs, or they cover none."""
+
+
+def limit_regions(chosen: tuple[str, ...], allowed: list[str]) -> tuple[str, ...]:
+    """The regions an officer's broadcast or export reaches: theirs when none was chosen; refused when one
+    chosen is not theirs, or when they cover none (no region would mean no region filter: everyone)."""
+    if not allowed:
+        raise OutsideRegions("the officer covers no region")
+    if outside := [region for region in chosen if region not in allowed]:
+        raise OutsideRegions(f"region {outside[0]!r} is not one of the officer's regions")
+    return chosen or tuple(allowed)
+
+
 def actor_of(officer: Officer | None, contact: Contact) -> str:
     """How an officer, staff or an admin is named in a lead's history and as a campaign's author."""
     if officer is not None:

@@ -1,0 +1,277 @@
+"""Lead lists for staff and officers: which leads (filters), streamed from the database, and the chat's
+background exports as rows.
+
+Erased people are gone with their rows, so they never appear; workers who stopped messages do, with the time
+they stopped. An officer's export is limited to their regions here, so a forged button cannot widen it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.config import SUPPORTED_LOCALES
+from bot.models import (
+    Consent,
+    ConsentPurpose,
+    Contact,
+    Export,
+    ExportStatus,
+    FollowUp,
+    FollowUpStatus,
+    Lead,
+    LeadStatus,
+    Occupation,
+    Officer,
+)
+from bot.services.audit import Actor
+from bot.services.campaigns import CHANNELS
+from bot.services.officers import OutsideRegions, limit_regions
+
+FORMATS = ("csv", "xlsx")
+_SOURCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class ExportError(Exception):
+    """An export that cannot be made as asked; the message is one line for the command line."""
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """Which leads: created in [since, until] (local dates, both included), and the rest equal to the value.
+    Empty fields mean "any"; several regions mean any of them."""
+
+    since: date | None = None
+    until: date | None = None
+    regions: tuple[str, ...] = ()
+    occupation: str | None = None
+    status: str | None = None
+    source: str | None = None
+    channel: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = {"occupation": tuple(Occupation), "status": tuple(LeadStatus), "channel": CHANNELS}
+        for key, allowed in checks.items():
+            value = getattr(self, key)
+            if value is not None and value not in allowed:
+                raise ExportError(f"{key} {value!r} is not one of: {', '.join(allowed)}")
+        if self.source is not None and not _SOURCE_RE.fullmatch(self.source):
+            raise ExportError(f"source {self.source!r} is not a code such as ptg-ab12cd or cmp-3")
+        if self.since and self.until and self.since > self.until:
+            raise ExportError(f"the period starts ({self.since}) after it ends ({self.until})")
+
+    def to_json(self) -> dict[str, Any]:
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {
+            key: value.isoformat() if isinstance(value, date) else list(value) if key == "regions" else value
+            for key, value in values.items()
+            if value
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LeadFilter:
+        values = {**data, "regions": tuple(data.get("regions", ()))}
+        for key in ("since", "until"):
+            if values.get(key):
+                values[key] = date.fromisoformat(values[key])
+        return cls(**values)
+
+    def with_value(self, key: str, value: Any) -> LeadFilter:
+        return replace(self, **{key: value})
+
+
+def limit_to_regions(chosen: LeadFilter, allowed: list[str]) -> LeadFilter:
+    """An officer's export: their regions when none was chosen; refused when one is not theirs."""
+    try:
+        return chosen.with_value("regions", limit_regions(chosen.regions, allowed))
+    except OutsideRegions as error:
+        raise ExportError(str(error)) from None
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _conditions(chosen: LeadFilter, tz: ZoneInfo) -> list[Any]:
+    conditions = []
+    if chosen.since:
+        conditions.append(Lead.created_at >= _local_midnight(chosen.since, tz))
+    if chosen.until:
+        conditions.append(Lead.created_at < _local_midnight(chosen.until + timedelta(days=1), tz))
+    if chosen.regions:
+        conditions.append(Lead.region.in_(chosen.regions))
+    for key in ("occupation", "status", "channel"):
+        if value := getattr(chosen, key):
+            conditions.append(getattr(Lead, key) == value)
+    if chosen.source:
+        conditions.append(Lead.source_code == chosen.source)
+    return conditions
+
+
+async def count_leads(session: AsyncSession, chosen: LeadFilter, tz: ZoneInfo) -> int:
+    query = select(func.count()).select_from(Lead).where(*_conditions(chosen, tz))
+    return (await session.execute(query)).scalar_one()
+
+
+@dataclass(frozen=True)
+class LeadLine:
+    """One row of a lead list, as read: labels and local times are the writer's business."""
+
+    created_at: datetime
+    name: str
+    phone: str
+    occupation: str
+    region: str
+    status: str
+    officer: str | None
+    followup_kind: str | None
+    followup_status: str | None
+    followup_outcome: str | None
+    source: str | None
+    channel: str
+    locale: str
+    consent_at: datetime | None
+    consent_version: str | None
+    stopped_at: datetime | None
+
+
+def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
+    last = aliased(FollowUp)
+    consent = aliased(Consent)
+    # The latest settled follow-up and the latest consent to be called, each found through its index.
+    last_followup = (
+        select(FollowUp.id)
+        .where(FollowUp.lead_id == Lead.id, FollowUp.status != FollowUpStatus.PENDING)
+        .order_by(FollowUp.updated_at.desc(), FollowUp.id.desc())
+        .limit(1)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    last_consent = (
+        select(Consent.id)
+        .where(
+            Consent.contact_id == Lead.contact_id,
+            Consent.purpose == ConsentPurpose.LEAD_CONTACT,
+            Consent.granted.is_(True),
+        )
+        .order_by(Consent.id.desc())
+        .limit(1)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Lead.created_at,
+            Lead.name,
+            Lead.phone,
+            Lead.occupation,
+            Lead.region,
+            Lead.status,
+            Officer.name,
+            last.kind,
+            last.status,
+            last.outcome,
+            Lead.source_code,
+            Lead.channel,
+            Lead.locale,
+            consent.decided_at,
+            consent.text_version,
+            Contact.messages_stopped_at,
+        )
+        .join(Contact, Contact.id == Lead.contact_id)
+        .outerjoin(Officer, Officer.id == Lead.officer_id)
+        .outerjoin(last, last.id == last_followup)
+        .outerjoin(consent, consent.id == last_consent)
+        .where(*_conditions(chosen, tz))
+        .order_by(Lead.id)
+    )
+
+
+async def stream_leads(
+    session: AsyncSession, chosen: LeadFilter, tz: ZoneInfo, chunk: int = 2000
+) -> AsyncIterator[list[LeadLine]]:
+    """The leads in the order they came, in chunks: memory stays the same whatever the number of rows."""
+    result = await session.stream(_lead_lines(chosen, tz).execution_options(yield_per=chunk))
+    async for rows in result.partitions():
+        yield [LeadLine(*row) for row in rows]
+
+
+# ------------------------------------------------------------------------------------------ chat exports
+
+
+async def request_export(
+    session: AsyncSession,
+    requested_by: Contact,
+    actor: Actor,
+    chosen: LeadFilter,
+    file_format: str,
+    locale: str,
+    now: datetime,
+) -> Export:
+    """A lead list to be written and sent in the background (the exporter picks it up after the commit)."""
+    if file_format not in FORMATS or locale not in SUPPORTED_LOCALES:
+        raise ExportError(f"format {file_format!r} or language {locale!r} is not supported")
+    export = Export(
+        requested_by=requested_by.id,
+        actor=actor.label,
+        actor_role=actor.role,
+        filters=chosen.to_json(),
+        format=file_format,
+        locale=locale,
+        status=ExportStatus.PENDING,
+        created_at=now,
+    )
+    session.add(export)
+    await session.flush()
+    return export
+
+
+async def claim_export(session: AsyncSession) -> Export | None:
+    """The oldest waiting export, taken with one conditional UPDATE so two exporters never both write it."""
+    waiting = select(Export.id).where(Export.status == ExportStatus.PENDING).order_by(Export.id).limit(1)
+    export_id = (await session.execute(waiting)).scalar_one_or_none()
+    if export_id is None:
+        return None
+    claimed = await session.execute(
+        update(Export)
+        .where(Export.id == export_id, Export.status == ExportStatus.PENDING)
+        .values(status=ExportStatus.RUNNING)
+    )
+    return await session.get(Export, export_id) if claimed.rowcount == 1 else None
+
+
+async def settle_export(
+    session: AsyncSession, export_id: int, status: ExportStatus, now: datetime, rows: int | None, outcome: str | None
+) -> None:
+    await session.execute(
+        update(Export)
+        .where(Export.id == export_id)
+        .values(status=status, rows=rows, outcome=outcome, finished_at=None if status == ExportStatus.SENDING else now)
+    )
+
+
+async def recover_interrupted_exports(session: AsyncSession) -> tuple[int, int]:
+    """At start-up: exports stopped while writing are written again (nothing had left); those stopped while
+    their file was being sent become `unknown` and are not sent again. Returns (restarted, unknown)."""
+    restarted = await session.execute(
+        update(Export).where(Export.status == ExportStatus.RUNNING).values(status=ExportStatus.PENDING)
+    )
+    unknown = await session.execute(
+        update(Export)
+        .where(Export.status == ExportStatus.SENDING)
+        .values(status=ExportStatus.UNKNOWN, outcome="interrupted")
+    )
+    return restarted.rowcount, unknown.rowcount
+
+
+def filters_of(export: Export) -> LeadFilter:
+    return LeadFilter.from_json(export.filters)
+
