@@ -1,4 +1,5 @@
-"""`bpu-bot`: run the bot, chat with it in the terminal, manage officers, list follow-ups, broadcast, migrate.
+"""`bpu-bot`: run the bot, chat with it in the terminal, manage officers and roles, list follow-ups, broadcast,
+export leads, read the audit log, migrate.
 
 Every failure a person can fix (configuration, database, catalogs) ends in one line on stderr and exit code
 2, without a traceback.
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
-from bot import broadcast_cli
+from bot import access_cli, broadcast_cli, export_cli
 from bot.cli import CommandError, database, print_table
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
@@ -77,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("id", metavar="ID", help="the officer's ID (see `officers list`)")
     link.add_argument("--qr", metavar="FILE.png", help="also write the link as a printable QR code (PNG)")
     broadcast_cli.add_parser(commands)
+    export_cli.add_parser(commands)
+    access_cli.add_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -167,8 +170,10 @@ def _regions(settings: Settings, names: list[str]) -> list[str]:
 
 
 async def _officers(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.export_cli import command_line_actor
     from bot.models import utcnow
     from bot.services import officers
+    from bot.services.audit import record_event
 
     try:
         async with database(settings) as sessions, sessions.begin() as session:
@@ -178,6 +183,15 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
                 regions = _regions(settings, args.region)
                 contact = await officers.ensure_contact(session, "telegram", args.telegram_id, settings.default_locale)
                 officer, taken = await officers.add_officer(session, contact, args.name, regions, utcnow())
+                await record_event(
+                    session,
+                    command_line_actor(),
+                    "officer",
+                    utcnow(),
+                    change="add",
+                    officer=officer.id,
+                    regions=regions,
+                )
                 print(f"officer {officer.id} added: {officer.name}, {', '.join(regions)}, code {officer.code}")
                 print(f"{taken} waiting leads of those regions assigned to them", file=sys.stderr)
             elif args.officers_command == "list":
@@ -202,6 +216,9 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
             elif args.officers_command == "remove":
                 officer = await officers.get_officer(session, _officer_id(args.id))
                 moved = await officers.remove_officer(session, officer, utcnow())
+                await record_event(
+                    session, command_line_actor(), "officer", utcnow(), change="remove", officer=officer.id
+                )
                 print(f"officer {officer.id} removed: {officer.name}; {moved} leads reassigned")
             else:
                 officer = await officers.get_officer(session, _officer_id(args.id))
@@ -266,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "broadcast":
             configure_logging("WARNING")
             broadcast_cli.run(settings, args)
+        elif args.command == "export":
+            configure_logging("WARNING")
+            export_cli.run(settings, args)
+        elif args.command in ("roles", "audit"):
+            configure_logging("WARNING")
+            access_cli.run(settings, args)
         elif args.command == "db":
             configure_logging("WARNING")
             upgrade_database(settings.database_url)

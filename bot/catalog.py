@@ -20,7 +20,16 @@ from babel.messages.pofile import read_po, write_po
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content, load_content
 from bot.i18n import LOCALES_DIR
-from bot.models import CampaignStatus, ConsentPurpose, DeliveryStatus, LeadStatus, Occupation, Role
+from bot.models import (
+    CampaignStatus,
+    ConsentPurpose,
+    DeliveryStatus,
+    FollowUpKind,
+    FollowUpStatus,
+    LeadStatus,
+    Occupation,
+    Role,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
@@ -32,6 +41,7 @@ NAMESPACES = (
     "common",
     "consent",
     "explain",
+    "export",
     "faq",
     "followup",
     "interest",
@@ -61,7 +71,7 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
     from bot.channels.telegram import MENU_COMMANDS
-    from bot.reports import REPORT_COLUMNS
+    from bot.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.campaigns import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
     from handlers.broadcast import FILTERS, SAVED
@@ -88,6 +98,10 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}
     keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
     keys |= {f"common.only.{role}" for role in Role if role is not Role.WORKER}
+    keys |= {f"export.column.{column}" for column in LEAD_COLUMNS}
+    keys |= {f"export.occupation.{occupation}" for occupation in Occupation}
+    keys |= {f"export.followup.{kind}" for kind in FollowUpKind}
+    keys |= {f"export.followup_status.{status}" for status in FollowUpStatus}
     return keys
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from typing import Any, TextIO
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, TextIO
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
@@ -92,7 +92,55 @@ LEAD_COLUMNS = (
 )
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet, the header row included
 _TIME_COLUMNS = frozenset(("created", "consent_at", "stopped_at"))
+MINUTES_KEPT = 10_000  # rows come in the order they were made, so recent minutes are the ones met again
 Progress = Callable[[int], None]  # told the number of rows written so far, once per chunk
+
+
+class LocalTimes:
+    """Stored UTC instants as naive local times, as fast as a million rows need.
+
+    SQLite gives them as stored text, which is read as is (the typed columns' conversion was half of an
+    export's time); the zone's offset is looked up once per UTC hour, when it is the same at both ends of
+    the hour (always, except in the hour of a clock change, which is converted value by value).
+    """
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self.offsets: dict[str, timedelta | None] = {}
+        # CSV's "YYYY-MM-DD HH:MM" per stored minute: a lead's consent comes in the minute it was made.
+        self.minutes: dict[str, str] = {}
+
+    def local(self, value: datetime | str | None) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            return value.astimezone(self.tz).replace(tzinfo=None)
+        hour = value[:13]
+        offset = self.offsets.get(hour, False)
+        if offset is False:
+            offset = self.offsets[hour] = self._steady_offset(hour)
+        moment = datetime.fromisoformat(value)
+        if offset is None:
+            return moment.replace(tzinfo=UTC).astimezone(self.tz).replace(tzinfo=None)
+        return moment + offset
+
+    def _steady_offset(self, hour: str) -> timedelta | None:
+        start = datetime.fromisoformat(f"{hour}:00").replace(tzinfo=UTC)
+        offsets = {moment.astimezone(self.tz).utcoffset() for moment in (start, start + timedelta(minutes=59))}
+        return offsets.pop() if len(offsets) == 1 else None
+
+    def text(self, value: datetime | str | None) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return self.local(value).isoformat(" ", "minutes")
+        minute = value[:16]
+        text = self.minutes.get(minute)
+        if text is None:
+            if len(self.minutes) >= MINUTES_KEPT:
+                self.minutes.clear()
+            text = self.minutes[minute] = self.local(minute).isoformat(" ", "minutes")
+        return text
 
 
 class LeadLabels:
@@ -113,27 +161,35 @@ class LeadLabels:
         }
         self.sheet = t("export.sheet")
 
-    def cells(self, line: LeadLine, moment: Callable[[datetime | None], Any]) -> list[Any]:
+    def cells(self, line: LeadLine, moment: Callable[[Any], Any], text: Callable[[str], str]) -> list[Any]:
+        """The row's cells; `moment` turns a stored time into the cell's, `text` guards what people typed
+        (names, codes: the rest is the bot's own words and times)."""
+        # Unpacked by position: a row's attributes by name cost more than the rest of the row's work.
+        (
+            created_at, name, phone, occupation, region, status, officer, followup_kind, followup_status,
+            followup_outcome, source, channel, locale, consent_at, consent_version, stopped_at,
+        ) = line  # fmt: skip
         followup = ""
-        if line.followup_kind is not None:
-            key = (line.followup_kind, line.followup_status, line.followup_outcome)
-            followup = self.followups.get(key) or self.followups[(line.followup_kind, line.followup_status, None)]
+        if followup_kind is not None:
+            followup = self.followups.get((followup_kind, followup_status, followup_outcome)) or self.followups.get(
+                (followup_kind, followup_status, None), followup_kind
+            )
         return [
-            moment(line.created_at),
-            line.name,
-            line.phone,
-            display_phone(line.phone),
-            self.occupations.get(line.occupation, line.occupation),
-            line.region,
-            self.statuses.get(line.status, line.status),
-            line.officer or "",
+            moment(created_at),
+            text(name),
+            text(phone),
+            display_phone(phone),
+            self.occupations.get(occupation, occupation),
+            region,
+            self.statuses.get(status, status),
+            text(officer) if officer else "",
             followup,
-            line.source or "",
-            line.channel,
-            line.locale,
-            moment(line.consent_at),
-            line.consent_version or "",
-            moment(line.stopped_at),
+            text(source) if source else "",
+            channel,
+            locale,
+            moment(consent_at),
+            consent_version or "",
+            moment(stopped_at),
         ]
 
 
@@ -142,16 +198,12 @@ async def write_leads_csv(
 ) -> int:
     """RFC 4180 CSV (the caller opens `out` with newline="" and chooses the byte-order mark); every text cell
     a spreadsheet would run as a formula is kept as text."""
-    labels = LeadLabels(t)
-
-    def moment(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else ""
-
+    labels, moment = LeadLabels(t), LocalTimes(tz).text
     writer = csv.writer(out)
     writer.writerow(labels.headers)
     rows = 0
     async for chunk in chunks:
-        writer.writerows([spreadsheet_safe(cell) for cell in labels.cells(line, moment)] for line in chunk)
+        writer.writerows(labels.cells(line, moment, spreadsheet_safe) for line in chunk)
         rows += len(chunk)
         if progress is not None:
             progress(rows)
@@ -162,19 +214,16 @@ async def write_leads_xlsx(
     chunks: AsyncIterator[list[LeadLine]],
     t: Translator,
     tz: ZoneInfo,
-    path: str,
+    target: str | IO[bytes],
     progress: Progress | None = None,
     sheet_rows: int = SHEET_ROWS,
 ) -> int:
     """An Excel workbook: text cells always text (never a formula, number or link), times as real dates a
     spreadsheet can filter, and a new sheet with the headers again each time one is full."""
-    labels = LeadLabels(t)
-
-    def moment(value: datetime | None) -> datetime | None:
-        return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+    labels, moment = LeadLabels(t), LocalTimes(tz).local
 
     workbook = xlsxwriter.Workbook(
-        path,
+        target,
         {
             "constant_memory": True,
             "strings_to_formulas": False,
@@ -196,7 +245,7 @@ async def write_leads_xlsx(
                     for column in time_columns:
                         sheet.set_column(column, column, 16)
                     row_in_sheet = 1
-                sheet.write_row(row_in_sheet, 0, labels.cells(line, moment))
+                sheet.write_row(row_in_sheet, 0, labels.cells(line, moment, str))
                 row_in_sheet += 1
             rows += len(chunk)
             if progress is not None:
