@@ -73,9 +73,12 @@ def content_keys(content: Content) -> set[str]:
     from bot.channels.telegram import MENU_COMMANDS
     from bot.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.campaigns import CHANNELS
+    from bot.services.exports import FORMATS
     from bot.services.tasks import CALL_OUTCOMES
     from handlers.broadcast import FILTERS, SAVED
     from handlers.explain import BENEFITS
+    from handlers.export import FILTERS as EXPORT_FILTERS
+    from handlers.export import PERIODS
     from handlers.interest import CALL_TIMES
 
     keys = set()
@@ -102,6 +105,8 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"export.occupation.{occupation}" for occupation in Occupation}
     keys |= {f"export.followup.{kind}" for kind in FollowUpKind}
     keys |= {f"export.followup_status.{status}" for status in FollowUpStatus}
+    keys |= {f"export.filter.{name}" for name in EXPORT_FILTERS} | {f"export.ask.{name}" for name in EXPORT_FILTERS}
+    keys |= {f"export.period.{period}" for period in PERIODS} | {f"export.format.{fmt}" for fmt in FORMATS}
     return keys
 
 

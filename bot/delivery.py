@@ -37,9 +37,11 @@ class Undeliverable(Exception):
 
 class Sender(Protocol):
     channel: str
+    document_limit: int  # the largest file, in bytes, the platform takes as a document
 
     async def send(self, external_id: str, reply: Reply) -> str:
-        """Deliver one reply; return the platform's message id, or raise one of the outcomes above."""
+        """Deliver one reply (a document when it carries one); return the platform's message id, or raise one
+        of the outcomes above."""
         ...
 
     async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:

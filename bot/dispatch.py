@@ -12,10 +12,10 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from sqlalchemy import inspect, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
@@ -51,9 +51,7 @@ class Action:
     state: str | None
 
 
-def _guarded(
-    step: Callable[..., Awaitable[None]], role: Role | None, action: str
-) -> Callable[..., Awaitable[None]]:
+def _guarded(step: Callable[..., Awaitable[None]], role: Role | None, action: str) -> Callable[..., Awaitable[None]]:
     """A step only people with `role` may take; anyone else is told so, the attempt goes to the audit log
     (as `action`, the conversation's name), and nothing else happens."""
     if role is None:
@@ -166,7 +164,7 @@ class Turn:
         self.contact = contact
         self.inbound = inbound
         self.replies: list[Reply] = []
-        self.wakes_ticker = False
+        self.wakes: set[str] = set()
 
     @property
     def settings(self) -> Settings:
@@ -222,9 +220,13 @@ class Turn:
     def local_time(self, moment: datetime, pattern: str = "d MMM y HH:mm") -> str:
         return format_datetime(moment, pattern, tzinfo=self.settings.tz, locale=self.contact.locale)
 
-    def queue_sending(self) -> None:
-        """Rows for the ticker were added (an answer, a notice): wake it after the commit, not in 30 s."""
-        self.wakes_ticker = True
+    def local_date(self, day: date) -> str:
+        return format_date(day, "d MMM y", locale=self.contact.locale)
+
+    def wake(self, worker: str) -> None:
+        """Rows for a background worker were added ("ticker": an answer, a notice; "exporter": a lead list):
+        wake it after the commit, instead of at its next look."""
+        self.wakes.add(worker)
 
     def choice(self, action: str, key: str, **values: object) -> Choice:
         return Choice(action, self.t(key, **values))
@@ -322,9 +324,10 @@ class Dispatcher:
         self.sessions = sessions
         self.router = router
         self.understanding = Understanding(content)
-        # Set by the channels that have them: the deep-link prefix per channel, and how to wake the ticker.
+        # Set by the channels that have them: the deep-link prefix per channel, and how to wake the background
+        # workers ("ticker", "exporter") after a turn queued work for them.
         self.links: dict[str, str] = {}
-        self.wake_ticker: Callable[[], None] | None = None
+        self.wakers: dict[str, Callable[[], None]] = {}
         for required in (MAIN, NEW):
             if required not in router.prompts:
                 raise ValueError(f"the router has no prompt for the {required!r} state")
@@ -345,8 +348,9 @@ class Dispatcher:
             replies = coalesce(turn.replies)
             for reply in replies:
                 reply.serial, reply.locale = serial, locale
-            if turn.wakes_ticker and self.wake_ticker is not None:
-                self.wake_ticker()
+            for worker in turn.wakes:
+                if (wake := self.wakers.get(worker)) is not None:
+                    wake()
             return replies
         except IntegrityError:
             # Another process applied the same update or created the same contact first.

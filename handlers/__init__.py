@@ -6,6 +6,7 @@ from handlers import (
     broadcast,
     calculator,
     explain,
+    export,
     followup,
     interest,
     invite,
@@ -18,6 +19,18 @@ from handlers import (
 def build_router() -> Router:
     router = Router("bpu-bot")
     # Privacy first: STOP, DATA SAYA and HAPUS must work from any state, before anything else reads the text.
-    for module in (privacy, onboarding, explain, calculator, interest, followup, ask, officer, invite, broadcast):
+    for module in (
+        privacy,
+        onboarding,
+        explain,
+        calculator,
+        interest,
+        followup,
+        ask,
+        officer,
+        invite,
+        broadcast,
+        export,
+    ):
         router.include(module.router)
     return router

@@ -81,4 +81,4 @@ async def _tell_officers(turn: Turn, officer_id: int | None, region: str) -> Non
         text = turn.dispatcher.messages[contact.locale]("officer.new_question_notice", region=region)
         await queue_message(turn.session, contact.id, FollowUpKind.NOTICE, text, turn.now)
     if recipients:
-        turn.queue_sending()
+        turn.wake("ticker")

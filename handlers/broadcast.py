@@ -35,7 +35,7 @@ from bot.services.campaigns import (
     resume_campaign,
 )
 from bot.services.followups import Cadence
-from bot.services.officers import actor_of, find_officer, officer_regions
+from bot.services.officers import actor_of, find_officer, regions_in_reach
 from handlers.onboarding import back_to_menu
 
 router = Router("broadcast")
@@ -60,11 +60,7 @@ _SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 async def _allowed_regions(turn: Turn) -> list[str] | None:
-    """The regions an officer may reach; None for an admin, who may reach all."""
-    if turn.sees_all_regions:
-        return None
-    officer = await find_officer(turn.session, turn.contact.id)
-    return await officer_regions(turn.session, officer.id) if officer is not None else []
+    return await regions_in_reach(turn.session, turn.contact.id, turn.sees_all_regions)
 
 
 async def _actor(turn: Turn) -> str:

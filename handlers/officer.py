@@ -174,7 +174,7 @@ async def reply(turn: Turn, text: str) -> None:
         turn.session, worker.id, FollowUpKind.ANSWER, t("ask.answer", officer=signed, answer=text), turn.now
     )
     await close_question(turn.session, task, "answered")
-    turn.queue_sending()
+    turn.wake("ticker")
     turn.goto(MAIN)
     turn.say("officer.reply_sent")
     await show_tasks(turn, 0)

@@ -38,7 +38,11 @@ def show_menu(turn: Turn, lead_in: str = "") -> None:
             turn.choice("lang", "menu.language"),
             turn.choice("privacy", "menu.privacy"),
             *(
-                [turn.choice("tasks", "menu.tasks"), turn.choice("broadcasts", "menu.broadcasts")]
+                [
+                    turn.choice("tasks", "menu.tasks"),
+                    turn.choice("broadcasts", "menu.broadcasts"),
+                    turn.choice("exports", "menu.exports"),
+                ]
                 if turn.may(Role.OFFICER)
                 else []
             ),

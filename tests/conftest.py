@@ -18,6 +18,7 @@ from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
 from bot.config import Settings
 from bot.db import upgrade_database
+from bot.exporter import Exporter
 from bot.pacing import Pacer
 from bot.services.campaigns import Segment, create_campaign, sending_campaigns
 from bot.ticker import FollowUpTicker
@@ -96,6 +97,14 @@ async def broadcaster(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Broadca
     bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
     async with bot:
         yield Broadcaster(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)}, {"telegram": Pacer(None)})
+
+
+@pytest.fixture
+async def exporter(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Exporter]:
+    """The background exporter on the fake, stepped by the test."""
+    bot = Bot(TEST_TOKEN, request=FakeRequest(bot_api), get_updates_request=FakeRequest(bot_api))
+    async with bot:
+        yield Exporter(app.dispatcher, {"telegram": TelegramSender(bot, app.messages)})
 
 
 async def campaign_for(

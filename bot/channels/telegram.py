@@ -7,6 +7,7 @@ keyboards (or the share-contact keyboard when the conversation asks for a phone 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import warnings
@@ -33,9 +34,11 @@ from bot.broadcaster import Broadcaster, batch_size
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.conversation import Inbound, Kind, Reply, encode_choice
 from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Undeliverable, Unreachable
+from bot.exporter import Exporter
 from bot.i18n import Translator
 from bot.pacing import Pacer
 from bot.services.campaigns import give_up_interrupted_deliveries
+from bot.services.exports import recover_interrupted_exports
 from bot.services.followups import give_up_interrupted_sends
 from bot.services.updates import forget_processed_updates
 from bot.ticker import FollowUpTicker
@@ -64,6 +67,7 @@ _MEDIA = (
 HOUSEKEEPING_INTERVAL = 6 * 3600  # seconds
 BROADCAST_CONNECTIONS = 100
 NETWORK_RETRY_SECONDS = 60
+DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may send as a document (Bot API sendDocument)
 # Two buttons side by side only when both labels fit half of a small phone screen.
 _HALF_WIDTH = 18
 
@@ -126,6 +130,7 @@ class TelegramSender:
     outcomes. `paid` sends with allow_paid_broadcast (up to 1000 messages/s, charged in Stars)."""
 
     channel = CHANNEL
+    document_limit = DOCUMENT_LIMIT
 
     def __init__(self, bot, messages, paid: bool = False):
         self.bot = bot
@@ -136,7 +141,17 @@ class TelegramSender:
         markup = reply_markup(reply, self.messages[reply.locale])
         extra = {"allow_paid_broadcast": True} if self.paid else {}
         try:
-            message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup, **extra)
+            if reply.document is not None:
+                name, content = reply.document
+                message = await self.bot.send_document(
+                    int(external_id),
+                    InputFile(io.BytesIO(content), filename=name),
+                    caption=reply.text[: MessageLimit.CAPTION_LENGTH],
+                    reply_markup=markup,
+                    **extra,
+                )
+            else:
+                message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup, **extra)
         except Forbidden as error:  # blocked by the user, user deactivated
             raise Unreachable(error.message) from None
         except BadRequest as error:
@@ -173,6 +188,8 @@ class TelegramChannel:
         sender = TelegramSender(broadcast_bot, app.messages, paid=settings.broadcast_paid)
         self.broadcaster = Broadcaster(app.dispatcher, {CHANNEL: sender}, {CHANNEL: Pacer(settings.broadcast_rate)})
         self._broadcasting: asyncio.Task[None] | None = None
+        self.exporter: Exporter  # set by build_application, with the ticker's sender
+        self._exporting: asyncio.Task[None] | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = to_inbound(update)
@@ -217,14 +234,28 @@ class TelegramChannel:
         async with self.app.dispatcher.sessions.begin() as session:
             interrupted = await give_up_interrupted_sends(session)
             interrupted += await give_up_interrupted_deliveries(session)
-        if interrupted:
-            log.warning("%d messages were being sent when the bot stopped: marked unknown, not resent", interrupted)
+            rewritten, unsure = await recover_interrupted_exports(session)
+        if interrupted + unsure:
+            log.warning(
+                "%d messages and %d lead lists were being sent when the bot stopped: marked unknown, not resent",
+                interrupted,
+                unsure,
+            )
+        if rewritten:
+            log.info("%d lead lists were being written when the bot stopped: written again", rewritten)
         await self.set_commands(application)
         await self.broadcast_bot.initialize()
         self._broadcasting = asyncio.create_task(self.broadcaster.run())
+        self._exporting = asyncio.create_task(self.exporter.run())
 
-    async def stop_broadcasting(self, application: Application) -> None:
-        """Let the batch in hand be sent and recorded, so a normal stop leaves nothing `unknown`."""
+    async def stop_background(self, application: Application) -> None:
+        """Let the broadcast batch in hand be sent and recorded, so a normal stop leaves nothing `unknown`; an
+        export being written is dropped (it stays `running` and is written again at the next start)."""
+        if self._exporting is not None:
+            self.exporter.stop()
+            self._exporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._exporting
         if self._broadcasting is not None:
             self.broadcaster.stop()
             await self._broadcasting
@@ -259,7 +290,7 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         .token(settings.telegram_token)
         .base_url(settings.telegram_base_url)
         .post_init(channel.start_up)
-        .post_stop(channel.stop_broadcasting)
+        .post_stop(channel.stop_background)
         .post_shutdown(lambda _: app.close())
     )
     if rate_limited:
@@ -268,14 +299,17 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
-    channel.ticker = FollowUpTicker(app.dispatcher, {CHANNEL: TelegramSender(application.bot, app.messages)})
+    sender = TelegramSender(application.bot, app.messages)
+    channel.ticker = FollowUpTicker(app.dispatcher, {CHANNEL: sender})
+    channel.exporter = Exporter(app.dispatcher, {CHANNEL: sender})
+    app.dispatcher.wakers["exporter"] = channel.exporter.wake
     # The job queue only wakes the ticker up; what is due lives in the followups table. Missed runs are not
     # caught up (coalesce), since one tick sends everything that is due.
     jobs = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     application.job_queue.run_repeating(channel.tick, interval=settings.tick_seconds, first=5, job_kwargs=jobs)
     # An officer's answer should reach the worker now, not at the next tick: a conversation that queued a
     # message wakes the ticker once. Claims are atomic, so this and the repeating tick never send a row twice.
-    app.dispatcher.wake_ticker = lambda: application.job_queue.run_once(channel.tick, 0)
+    app.dispatcher.wakers["ticker"] = lambda: application.job_queue.run_once(channel.tick, 0)
     application.job_queue.run_repeating(
         channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60, job_kwargs=jobs
     )

@@ -81,6 +81,15 @@ async def officer_regions(session: AsyncSession, officer_id: int) -> list[str]:
     return list((await session.execute(query)).scalars())
 
 
+async def regions_in_reach(session: AsyncSession, contact_id: int, all_regions: bool) -> list[str] | None:
+    """The regions someone may broadcast to or export: None (all) for staff and admins, an officer's own
+    regions, or none at all."""
+    if all_regions:
+        return None
+    officer = await find_officer(session, contact_id)
+    return await officer_regions(session, officer.id) if officer is not None else []
+
+
 async def ensure_contact(session: AsyncSession, channel: str, external_id: str, locale: str) -> Contact:
     """The contact of someone made an officer before they ever wrote to the bot."""
     query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
