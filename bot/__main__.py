@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot import access_cli, broadcast_cli, export_cli
-from bot.cli import CommandError, database, print_table
+from bot.cli import CommandError, command_line_actor, database, print_table
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
@@ -170,7 +170,6 @@ def _regions(settings: Settings, names: list[str]) -> list[str]:
 
 
 async def _officers(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.export_cli import command_line_actor
     from bot.models import utcnow
     from bot.services import officers
     from bot.services.audit import record_event

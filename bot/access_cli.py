@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from bot.cli import CommandError, database, one_line_errors, print_table
+from bot.cli import CommandError, command_line_actor, database, one_line_errors, print_table
 from bot.config import Settings
 from bot.models import Role, utcnow
 
@@ -46,7 +46,6 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def roles(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.export_cli import command_line_actor
     from bot.services.officers import ensure_contact
     from bot.services.roles import RoleError, list_roles, set_role
 

@@ -20,9 +20,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli import CommandError, bar, database, one_line_errors, print_table, replaced_when_written
+from bot.cli import (
+    CommandError,
+    bar,
+    command_line_actor,
+    database,
+    one_line_errors,
+    print_table,
+    replaced_when_written,
+)
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.models import Campaign, CampaignStatus, utcnow
+from bot.services.audit import record_event
 from bot.services.campaigns import BUTTONS, TEXT_MAX, CampaignError, Progress, Segment
 
 POLL_SECONDS = 0.5  # how often a followed campaign's counts are read again
@@ -219,6 +228,17 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
             button=button,
             starts_at=starts_at,
             now=now,
+        )
+        await record_event(
+            session,
+            command_line_actor(),
+            "broadcast",
+            now,
+            rows=audience.total,
+            campaign=campaign.id,
+            change="create",
+            segment=segment.to_json(),
+            starts_at=starts_at.isoformat(),
         )
     print(
         f"campaign {campaign.id} created: {audience.total} recipients now, "
@@ -418,6 +438,8 @@ async def change(settings: Settings, args: argparse.Namespace) -> None:
             else:
                 plural = "" if cancelled == 1 else "s"
                 said = f"campaign {campaign_id} cancelled: {cancelled} message{plural} will not be sent"
+        change = {"pause": "pause", "resume": "resume"}.get(args.broadcast_command, "cancel")
+        await record_event(session, command_line_actor(), "broadcast", utcnow(), campaign=campaign_id, change=change)
     print(said)  # once committed
 
 
@@ -437,8 +459,20 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"--lang {lang!r} is not one of: {', '.join(SUPPORTED_LOCALES)}")
     t = Messages(load_content(), load_catalogs())[lang]
     target = Path(args.output)
-    async with database(settings) as sessions, sessions() as session:
-        await get_campaign(session, campaign_id)
+    async with database(settings) as sessions:
         with replaced_when_written(target, "utf-8-sig" if args.bom else "utf-8") as file:
-            rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)
+            async with sessions() as session:
+                await get_campaign(session, campaign_id)
+                rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)
+            # Names and phone numbers leave with it: in the audit log before the file exists.
+            async with sessions.begin() as session:
+                await record_event(
+                    session,
+                    command_line_actor(),
+                    "export",
+                    utcnow(),
+                    rows=rows,
+                    report="broadcast",
+                    campaign=campaign_id,
+                )
     print(f"{rows} rows written to {target}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import check_database, create_engine, session_factory
+from bot.models import Role
+from bot.services.audit import Actor
 
 BAR_WIDTH = 10
 
@@ -31,6 +34,15 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     parser.error = error
     return parser
+
+
+def command_line_actor() -> Actor:
+    """The system user who ran the command: whoever has the database may do anything, so as an admin."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no name
+        user = "unknown"
+    return Actor(f"cli:{user}", Role.ADMIN)
 
 
 @contextlib.asynccontextmanager

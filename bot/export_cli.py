@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 import time
 from collections.abc import Callable
@@ -17,10 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli import CommandError, bar, database, one_line_errors, replaced_when_written
+from bot.cli import CommandError, bar, command_line_actor, database, one_line_errors, replaced_when_written
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.models import LeadStatus, Occupation, Role, utcnow
-from bot.services.audit import Actor
+from bot.models import LeadStatus, Occupation, utcnow
 from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter
 
@@ -94,15 +92,6 @@ def lead_filter(settings: Settings, args: argparse.Namespace) -> LeadFilter:
         )
     except ExportError as error:
         raise CommandError(str(error)) from None
-
-
-def command_line_actor() -> Actor:
-    """The system user who ran the command: whoever has the database may do anything, so as an admin."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # a container's user with no name
-        user = "unknown"
-    return Actor(f"cli:{user}", Role.ADMIN)
 
 
 def _progress(out: TextIO, total: int, clock: Callable[[], float] = time.monotonic) -> Callable[[int], None]:

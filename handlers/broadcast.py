@@ -589,6 +589,9 @@ async def report(turn: Turn, argument: str) -> None:
         return
     out = io.StringIO()
     rows = await write_delivery_report(turn.session, campaign.id, turn.t, turn.settings.tz, out)
+    await record_event(
+        turn.session, turn.actor, "export", turn.now, rows=rows, report="broadcast", campaign=campaign.id
+    )
     # Excel opens UTF-8 CSV correctly only with the byte-order mark.
     document = (f"siaran-{campaign.id}.csv", out.getvalue().encode("utf-8-sig"))
     turn.reply(turn.t("broadcast.report", id=campaign.id, rows=rows), document=document)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +126,12 @@ async def test_an_officer_builds_previews_and_sends_a_broadcast_to_their_region(
         ("Budi", "0812-3456-7890", "terkirim", "tidak"),
         ("Ani", "0812-3456-7891", "terkirim", "tidak"),
     ]
+    audit = db("select actor, actor_role, action, rows, detail from audit_events order by id")
+    assert [(e["actor"], e["actor_role"], e["action"], e["rows"]) for e in audit] == [
+        (f"telegram:{RINA_ID}", "officer", "broadcast", 2),
+        (f"telegram:{RINA_ID}", "officer", "export", 2),
+    ], "the broadcast and the report with names and phones are in the audit log"
+    assert json.loads(audit[0]["detail"])["segment"] == {"occupation": "nelayan", "regions": ["Mukomuko"]}
 
 
 async def test_a_tap_on_the_broadcasts_button_credits_the_lead_to_the_campaign(app, new_chat, broadcaster, db):
