@@ -6,14 +6,17 @@ the SQLite file, read with plain sqlite3.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
+from tests.population import seed_workers
 from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, run_cli, running_bot
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
@@ -393,3 +396,34 @@ def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_
     assert tuple(question) == ("done", "answered", 1)
     [contact] = rows(tmp_path / "bot.sqlite3", "SELECT source_code FROM contacts WHERE external_id = '820002'")
     assert contact["source_code"] == code, "the worker is credited to Rina"
+
+
+def test_staff_export_arrives_as_a_document_from_the_running_bot(tmp_path: Path, server: FakeBotAPIServer):
+    env = telegram_env(tmp_path, server)
+    migrate(env, tmp_path)
+    seed_workers(tmp_path / "bot.sqlite3", 3000, 840_000, region="Kaur")
+    granted = run_cli(["roles", "set", "830001", "staff"], env, tmp_path)
+    assert granted.returncode == 0, granted.stderr
+
+    with serving(env, tmp_path, server) as bot:
+        dewi = Worker(server, 830001, "Dewi")
+        form = dewi.command("ekspor")
+        assert "👥 3000 prospek · file Excel" in form.text
+        queued = dewi.tap("Buat file")
+        assert "sedang dibuat" in queued.text
+        server.wait_for_sent(dewi.chat_id, dewi.seen + 1, ANSWER_TIMEOUT)  # the document
+        dewi.seen += 1
+        menu = dewi.command("menu")  # the bot kept answering after the export
+        assert "📤 Ekspor data" in menu.labels
+        assert bot.stop() == 0
+        assert_clean_log(bot)
+
+    [upload] = server.api.calls_of("sendDocument")
+    assert upload.params["caption"].startswith("✅ Ekspor selesai: 3000 prospek (Excel)")
+    sheet = openpyxl.load_workbook(io.BytesIO(upload.params["document"].content), read_only=True).active
+    lines = list(sheet.iter_rows(values_only=True))
+    assert len(lines) == 3001 and lines[1][1] == "Pekerja 840000" and lines[1][5] == "Kaur"
+    [export] = rows(tmp_path / "bot.sqlite3", "SELECT status, rows FROM exports")
+    assert tuple(export) == ("done", 3000)
+    audit = run_cli(["audit", "list", "--action", "export"], env, tmp_path)
+    assert audit.returncode == 0 and "telegram:830001  staff  export  yes      3000" in audit.stdout, audit.stdout

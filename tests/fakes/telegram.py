@@ -635,7 +635,8 @@ class FakeBotAPI:
             return best
 
     def sent(self, chat_id: int | None = None) -> list[SentMessage]:
-        """sendMessage results in order, as they were sent (later edits are not applied)."""
+        """sendMessage and sendDocument results in order, as they were sent (later edits are not applied); a
+        document's text is its caption."""
         with self._cond:
             return [sent for sent in self._sent if chat_id is None or sent.chat_id == chat_id]
 
@@ -880,7 +881,8 @@ class FakeBotAPI:
             message["reply_markup"] = inline_markup
         self._document_counts[chat["id"]] += 1
         if self.record:
-            self._store_bot_message(chat["id"], message, params.get("reply_markup"))
+            sent = self._store_bot_message(chat["id"], message, params.get("reply_markup"))
+            self._sent.append(sent)
             self._log(chat["id"], f"bot: [document {info.get('file_name', info['file_id'])}]")
         return message
 
