@@ -152,7 +152,8 @@ class LeadLabels:
         self.statuses = {s.value: t(f"interest.status.{s}") for s in LeadStatus}
         kinds = {k.value: t(f"export.followup.{k}") for k in FollowUpKind}
         results = {s.value: t(f"export.followup_status.{s}") for s in FollowUpStatus}
-        outcomes = {o: t(f"officer.outcome.{o}") for o in CALL_OUTCOMES}
+        # An officer's call outcome, in the words of the lead status it sets.
+        outcomes = {outcome: self.statuses[status] for outcome, status in CALL_OUTCOMES.items()}
         self.followups = {
             (kind, status, outcome): f"{kind_label}: {outcomes.get(outcome or '', result)}"
             for kind, kind_label in kinds.items()
