@@ -170,14 +170,14 @@ def _regions(settings: Settings, names: list[str]) -> list[str]:
 
 
 async def _officers(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.models import utcnow
+    from bot.models import Contact, utcnow
     from bot.services import officers
     from bot.services.audit import record_event
 
     try:
         async with database(settings) as sessions, sessions.begin() as session:
             if args.officers_command == "add":
-                if not args.telegram_id.isdigit():
+                if not (args.telegram_id.isascii() and args.telegram_id.isdigit()):
                     raise CommandError(f"--telegram-id {args.telegram_id!r} is not a Telegram user id (digits only)")
                 regions = _regions(settings, args.region)
                 contact = await officers.ensure_contact(session, "telegram", args.telegram_id, settings.default_locale)
@@ -187,6 +187,7 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
                     command_line_actor(),
                     "officer",
                     utcnow(),
+                    subject=f"telegram:{args.telegram_id}",
                     change="add",
                     officer=officer.id,
                     regions=regions,
@@ -215,8 +216,10 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
             elif args.officers_command == "remove":
                 officer = await officers.get_officer(session, _officer_id(args.id))
                 moved = await officers.remove_officer(session, officer, utcnow())
+                contact = await session.get(Contact, officer.contact_id)
+                who = f"{contact.channel}:{contact.external_id}"
                 await record_event(
-                    session, command_line_actor(), "officer", utcnow(), change="remove", officer=officer.id
+                    session, command_line_actor(), "officer", utcnow(), subject=who, change="remove", officer=officer.id
                 )
                 print(f"officer {officer.id} removed: {officer.name}; {moved} leads reassigned")
             else:

@@ -33,7 +33,7 @@ def add_parsers(commands: Any) -> None:
     listing = one_line_errors(audit_sub.add_parser("list", help="the latest entries first"))
     listing.add_argument("--since", metavar="WHEN", help="from a local date or time, e.g. 2026-11-01")
     listing.add_argument("--action", metavar="ACTION", help="export, role, officer, broadcast, invite, ...")
-    listing.add_argument("--actor", metavar="WHO", help="e.g. telegram:123456789 or cli:alice")
+    listing.add_argument("--actor", metavar="WHO", help="who acted or was acted upon, e.g. telegram:123 or cli:alice")
     listing.add_argument("--refused", action="store_true", help="only refused attempts")
     listing.add_argument("--limit", type=int, default=LIST_LIMIT, metavar="N", help=f"at most N (default {LIST_LIMIT})")
 
@@ -65,7 +65,7 @@ async def roles(settings: Settings, args: argparse.Namespace) -> None:
         print_table(("ROLE", "WHO", "FROM", "ALSO"), rows)
         print(f"{len(rows)} people with a role", file=sys.stderr)
         return
-    if not args.telegram_id.isdigit():
+    if not (args.telegram_id.isascii() and args.telegram_id.isdigit()):
         raise CommandError(f"{args.telegram_id!r} is not a Telegram user id (digits only)")
     if args.role not in (Role.WORKER, Role.STAFF, Role.ADMIN, Role.OFFICER):
         raise CommandError(f"role {args.role!r} is not one of: worker, staff, admin")
@@ -99,11 +99,12 @@ async def audit_list(settings: Settings, args: argparse.Namespace) -> None:
             event.actor,
             event.actor_role,
             event.action,
+            event.subject or "",
             "yes" if event.allowed else "REFUSED",
             "" if event.rows is None else str(event.rows),
             json.dumps(event.detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
         )
         for event in events
     ]
-    print_table(("ID", "WHEN", "WHO", "ROLE", "ACTION", "ALLOWED", "ROWS", "DETAIL"), rows)
+    print_table(("ID", "WHEN", "WHO", "ROLE", "ACTION", "SUBJECT", "ALLOWED", "ROWS", "DETAIL"), rows)
     print(f"{len(rows)} entries ({settings.timezone}), latest first", file=sys.stderr)

@@ -144,7 +144,7 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         raise ConfigError("TICK_SECONDS must be a whole number of seconds from 5 to 3600")
     send_window = _window(get("SEND_HOURS") or "08:00-20:00")
     admins = [part.strip() for part in (get("ADMIN_TELEGRAM_IDS") or "").split(",") if part.strip()]
-    if any(not admin.isdigit() for admin in admins):
+    if any(not (admin.isascii() and admin.isdigit()) for admin in admins):
         raise ConfigError("ADMIN_TELEGRAM_IDS must be Telegram user ids (numbers) separated by commas")
     try:
         digest_time = time.fromisoformat(get("DIGEST_TIME") or "07:30")

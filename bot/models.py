@@ -371,8 +371,9 @@ class Delivery(Base):
 class AuditEvent(Base):
     """Who did what with people's data or powers, and who was refused: exports, role changes, broadcasts.
 
-    `actor` is how the person was known at the time ("telegram:<user id>", "cli:<system user>"); an erased
-    person's entries keep the event but lose the name ("erased").
+    `actor` is how the person acting was known at the time ("telegram:<user id>", "cli:<system user>"), and
+    `subject` the person acted upon (whose role changed); an erased person's entries keep the event but lose
+    the name ("erased").
     """
 
     __tablename__ = "audit_events"
@@ -382,6 +383,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(64), index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))  # export, role, officer, broadcast, invite, ...
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
     allowed: Mapped[bool]
     # What was asked: filters and format of an export, a role's old and new value, a campaign's id...
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -426,4 +426,5 @@ def test_staff_export_arrives_as_a_document_from_the_running_bot(tmp_path: Path,
     [export] = rows(tmp_path / "bot.sqlite3", "SELECT status, rows FROM exports")
     assert tuple(export) == ("done", 3000)
     audit = run_cli(["audit", "list", "--action", "export"], env, tmp_path)
-    assert audit.returncode == 0 and "telegram:830001  staff  export  yes      3000" in audit.stdout, audit.stdout
+    [entry] = [line.split() for line in audit.stdout.splitlines()[1:]]
+    assert audit.returncode == 0 and entry[3:8] == ["telegram:830001", "staff", "export", "yes", "3000"], entry

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import AuditEvent, Contact, Role
@@ -37,11 +37,19 @@ async def record_event(
     *,
     allowed: bool = True,
     rows: int | None = None,
+    subject: str | None = None,
     **detail: Any,
 ) -> None:
     session.add(
         AuditEvent(
-            at=now, actor=actor.label, actor_role=actor.role, action=action, allowed=allowed, detail=detail, rows=rows
+            at=now,
+            actor=actor.label,
+            actor_role=actor.role,
+            action=action,
+            subject=subject,
+            allowed=allowed,
+            detail=detail,
+            rows=rows,
         )
     )
     await session.flush()
@@ -61,14 +69,15 @@ async def list_events(
         query = query.where(AuditEvent.at >= since)
     if action is not None:
         query = query.where(AuditEvent.action == action)
-    if actor is not None:
-        query = query.where(AuditEvent.actor == actor)
+    if actor is not None:  # what someone did, and what was done to them
+        query = query.where(or_(AuditEvent.actor == actor, AuditEvent.subject == actor))
     if refused_only:
         query = query.where(AuditEvent.allowed.is_(False))
     return list((await session.execute(query)).scalars())
 
 
 async def forget_actor(session: AsyncSession, contact: Contact) -> None:
-    """The person asked to be erased: their entries stay (what was done), without who did it."""
+    """The person asked to be erased: their entries stay (what was done), without their name."""
     label = Actor.of_contact(contact, Role.WORKER).label
     await session.execute(update(AuditEvent).where(AuditEvent.actor == label).values(actor=ERASED))
+    await session.execute(update(AuditEvent).where(AuditEvent.subject == label).values(subject=ERASED))

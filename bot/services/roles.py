@@ -39,16 +39,16 @@ async def set_role(
     previous = role_of(contact, configured_admins)
     if role is Role.OFFICER:
         raise RoleError("an officer needs regions: use `bpu-bot officers add` (or an invite from the chat)")
-    if previous is Role.ADMIN and role is not Role.ADMIN and contact.role != Role.ADMIN:
+    configured = contact.channel == "telegram" and contact.external_id in configured_admins
+    if configured and role is not Role.ADMIN:
         raise RoleError(f"{contact.external_id} is an admin through ADMIN_TELEGRAM_IDS; remove them there")
     if role is Role.WORKER and (officer := await find_officer(session, contact.id)) is not None:
         await remove_officer(session, officer, now)
     contact.role = None if role is Role.WORKER else role
     if contact.state == "new":  # staff need no welcome: their first command must not be taken for one
         contact.state = "main"
-    await record_event(
-        session, actor, "role", now, who=f"{contact.channel}:{contact.external_id}", previous=previous, role=role
-    )
+    who = Actor.of_contact(contact, previous).label
+    await record_event(session, actor, "role", now, subject=who, previous=previous, role=role)
     return previous
 
 

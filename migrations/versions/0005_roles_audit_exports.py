@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("actor_role", sa.String(length=16), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=True),
         sa.Column("allowed", sa.Boolean(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=True),
@@ -32,6 +33,7 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_actor"), ["actor"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_subject"), ["subject"], unique=False)
 
     op.create_table(
         "exports",
@@ -69,6 +71,7 @@ def downgrade() -> None:
 
     op.drop_table("exports")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_events_subject"))
         batch_op.drop_index(batch_op.f("ix_audit_events_at"))
         batch_op.drop_index(batch_op.f("ix_audit_events_actor"))
 

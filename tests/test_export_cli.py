@@ -1,0 +1,577 @@
+"""`bpu-bot export leads ...` and `bpu-bot audit list` as staff meet them on the server.
+
+The lead list is reopened the way a spreadsheet or a script would read it (the csv module, openpyxl) and
+checked cell by cell: names people typed survive exactly, formula-like cells stay text, times are local.
+Every mistake ends in exit code 2 and one `bpu-bot: error: ...` line, with no file written. The CLI runs in
+this process (main() in a thread, as it runs its own event loop) against the test's migrated SQLite file;
+the leads are made through the chat, except the one the chat cannot make (a name with a line break).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import json
+import logging
+import re
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from telegram.ext import Application
+
+import bot.__main__ as cli_main
+from bot.app import BotApp
+from bot.channels.telegram import build_application
+from bot.config import Settings, load_settings
+from bot.content import load_content
+from bot.i18n import Messages, load_catalogs
+from bot.reports import LocalTimes, write_leads_csv, write_leads_xlsx
+from tests.conftest import WIB, Chat, Clock
+from tests.fakes.telegram import FakeBotAPI, FakeRequest
+from tests.population import seed_workers
+from tests.test_cli import assert_one_line_error
+
+SYSTEM_USER = "dewi"  # the account staff log in with on the server: the audit log names it
+HEADERS_ID = [
+    "Tanggal masuk",
+    "Nama",
+    "Nomor HP (E.164)",
+    "Nomor HP",
+    "Pekerjaan",
+    "Kabupaten/Kota",
+    "Status",
+    "Petugas",
+    "Tindak lanjut terakhir",
+    "Sumber/Kampanye",
+    "Kanal",
+    "Bahasa",
+    "Waktu persetujuan",
+    "Versi persetujuan",
+    "Berhenti pesan sejak",
+]
+HEADERS_EN = [
+    "Created",
+    "Name",
+    "Phone (E.164)",
+    "Phone",
+    "Occupation",
+    "Regency/City",
+    "Status",
+    "Officer",
+    "Last follow-up",
+    "Source/Campaign",
+    "Channel",
+    "Language",
+    "Consent time",
+    "Consent version",
+    "Stopped messages at",
+]
+SITI = 'Siti, "Ani" 🌾'
+HYPERLINK = '=HYPERLINK("http://x","y")'
+TWO_LINES = "Baris satu\nBaris dua"
+LOCAL_MINUTE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+async def telegram(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Application]:
+    """The chat without pacing replies to Telegram's 30 a second: these tests make many leads through it,
+    and pacing has tests of its own."""
+    application = build_application(app, request=FakeRequest(bot_api), rate_limited=False)
+    async with application:
+        yield application
+
+
+def command_line(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, folder: Path):
+    """`bpu-bot <args>` in this process, configured only with `environ`, run by the system user `dewi` from
+    `folder`; returns an async function giving the exit code and what was printed."""
+    monkeypatch.setattr(cli_main, "load_settings", functools.partial(load_settings, environ, None))
+    monkeypatch.setenv("LOGNAME", SYSTEM_USER)
+    monkeypatch.chdir(folder)
+
+    async def run(*args: str) -> Result:
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level  # main() configures logging for a whole process
+        capsys.readouterr()
+        try:
+            code = await asyncio.to_thread(cli_main.main, list(args))
+        except SystemExit as exit:  # argparse's own mistakes end the process, as in a real one
+            code = exit.code
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path):
+    return command_line({"DATABASE_URL": settings.database_url}, monkeypatch, capsys, tmp_path)
+
+
+async def lead(
+    chat: Chat,
+    name: str,
+    phone: str,
+    region: str = "Mukomuko",
+    occupation: str = "Nelayan",
+    source: str | None = None,
+) -> Chat:
+    """A worker who opened the bot (through a source's link when given) and left their contact to the end."""
+    await chat.command("start", source)
+    await chat.tap(occupation)
+    await chat.tap("Saya tertarik")
+    await chat.tap("Setuju")
+    await chat.tap("Boleh")
+    await chat.say(name)
+    await chat.share_contact(phone)
+    await chat.tap(region)
+    await chat.tap("Pagi")
+    saved = await chat.tap("Benar, simpan")
+    assert saved, f"{name!r} was not saved"
+    return chat
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.reader(file))
+
+
+def by_name(rows: list[list[str]]) -> dict[str, dict[str, str]]:
+    header, *lines = rows
+    return {line[1]: dict(zip(header, line, strict=True)) for line in lines}
+
+
+def read_xlsx(path: Path) -> list[list]:
+    """Every sheet's rows, cells as openpyxl reads them (value and data_type)."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [[list(row) for row in sheet.iter_rows()] for sheet in workbook.worksheets]
+    finally:
+        workbook.close()
+
+
+def local_minute(stored: str) -> str:
+    """A time as SQLite stores it (UTC text) the way a person in Bengkulu reads it."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(WIB).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.fixture
+async def special_leads(new_chat, db, database_path: Path, clock: Clock) -> dict[str, str]:
+    """Leads whose names a spreadsheet would mangle, a worker who sent STOP and one who was erased.
+
+    Returns the stored STOP time of the worker who stopped (UTC text)."""
+    await lead(new_chat("Budi"), "Budi Santoso", "+6281234567890")
+    await lead(new_chat("Siti"), SITI, "+6281234567891")
+    await lead(new_chat("Made"), HYPERLINK, "+6281234567892", region="Kaur")
+    await lead(new_chat("Ani"), "+1 Ani", "+6281234567893")
+    await lead(new_chat("Dedi"), "-2 Dedi", "+6281234567894")
+    await lead(new_chat("Sum"), "@SUM(A1)", "+6281234567895")
+    stopped = await lead(new_chat("Wati"), "Wati Berhenti", "+6281234567896", region="Seluma")
+    await stopped.say("STOP")
+    await stopped.tap("Ya, berhenti")
+    erased = await lead(new_chat("Hilang"), "Hilang Dihapus", "+6281234567897")
+    await erased.say("HAPUS")
+    await erased.tap("Ya, hapus semua")
+    # The chat joins the lines of a name; a name with a line break can still come from another channel.
+    [user_id] = seed_workers(database_path, 1, 800_001, now=clock())
+    db("update leads set name = ? where phone = ?", TWO_LINES, f"+62812{user_id:08d}")
+    assert db("select count(*) from leads")[0][0] == 8
+    [(stopped_at,)] = db("select messages_stopped_at from contacts where messages_stopped_at is not null")
+    return {"stopped_at": stopped_at}
+
+
+EXPORTED = ["Budi Santoso", SITI, HYPERLINK, "+1 Ani", "-2 Dedi", "@SUM(A1)", "Wati Berhenti", TWO_LINES]
+
+
+# ------------------------------------------------------------------------------------------ CSV
+
+
+async def test_csv_reads_back_with_every_name_exact_formulas_kept_as_text_and_local_times(cli, special_leads, tmp_path):
+    result = await cli("export", "leads", "--output", "prospek.csv")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "8 leads written to prospek.csv\n"
+    rows = read_csv(tmp_path / "prospek.csv")
+    assert rows[0] == HEADERS_ID
+    assert len(rows) == 9, "a header and one row per lead, the erased worker's gone"
+    assert [row[1] for row in rows[1:]] == [
+        "Budi Santoso",
+        SITI,
+        "'" + HYPERLINK,
+        "'+1 Ani",
+        "'-2 Dedi",
+        "'@SUM(A1)",
+        "Wati Berhenti",
+        TWO_LINES,
+    ], "oldest first; a cell a spreadsheet would run starts with '"
+    leads = by_name(rows)
+    budi = leads["Budi Santoso"]
+    assert budi["Tanggal masuk"] == "2026-11-23 10:00", "10:00 in Bengkulu is 03:00 UTC, as stored"
+    assert budi["Nomor HP (E.164)"] == "'+6281234567890", "the E.164 number would be a formula without its '"
+    assert budi["Nomor HP"] == "0812-3456-7890"
+    assert (budi["Pekerjaan"], budi["Kabupaten/Kota"], budi["Status"]) == ("Nelayan", "Mukomuko", "baru")
+    assert (budi["Kanal"], budi["Bahasa"], budi["Berhenti pesan sejak"]) == ("telegram", "id", "")
+    assert LOCAL_MINUTE.fullmatch(budi["Waktu persetujuan"]), budi["Waktu persetujuan"]
+    assert budi["Versi persetujuan"] == load_content().consent_version
+    assert leads[TWO_LINES]["Tanggal masuk"] == "2026-11-23 10:00"
+    wati = leads["Wati Berhenti"]
+    assert wati["Berhenti pesan sejak"] == local_minute(special_leads["stopped_at"]), "still listed, since when"
+    assert all(not name.startswith("Hilang") for name in leads)
+
+
+async def test_csv_is_for_its_owner_only_and_starts_with_a_bom_unless_asked_not_to(cli, special_leads, tmp_path):
+    with_bom = await cli("export", "leads", "--output", "dengan-bom.csv")
+    without = await cli("export", "leads", "--output", "tanpa-bom.csv", "--no-bom")
+
+    assert (with_bom.returncode, without.returncode) == (0, 0), with_bom.stderr + without.stderr
+    for name in ("dengan-bom.csv", "tanpa-bom.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    assert (tmp_path / "dengan-bom.csv").read_bytes().startswith("\ufeffTanggal masuk,".encode())
+    raw = (tmp_path / "tanpa-bom.csv").read_bytes()
+    assert raw.startswith(b"Tanggal masuk,")
+    assert raw.split(b"\r\n")[0].decode() == ",".join(HEADERS_ID), "RFC 4180 lines end in CRLF"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == [], "no temporary file left"
+
+
+async def test_csv_in_english_has_english_headers_and_labels(cli, special_leads, tmp_path):
+    result = await cli("export", "leads", "--output", "leads.csv", "--lang", "en")
+
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(tmp_path / "leads.csv")
+    assert rows[0] == HEADERS_EN
+    budi = by_name(rows)["Budi Santoso"]
+    assert (budi["Created"], budi["Occupation"], budi["Phone"]) == ("2026-11-23 10:00", "Fisher", "0812-3456-7890")
+
+
+# ------------------------------------------------------------------------------------------ Excel
+
+
+async def test_xlsx_reads_back_with_text_cells_never_formulas_and_real_local_times(cli, special_leads, tmp_path):
+    result = await cli("export", "leads", "--output", "prospek.xlsx")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "8 leads written to prospek.xlsx\n"
+    assert stat.S_IMODE((tmp_path / "prospek.xlsx").stat().st_mode) == 0o600
+    [sheet] = read_xlsx(tmp_path / "prospek.xlsx")
+    header, *lines = sheet
+    assert [cell.value for cell in header] == HEADERS_ID
+    assert [line[1].value for line in lines] == EXPORTED, "names exactly as typed: Excel keeps them as text"
+    for line in lines:
+        assert line[1].data_type == "s", f"{line[1].value!r} is not a text cell"
+    cells = {line[1].value: line for line in lines}
+    made = cells[HYPERLINK]
+    assert made[1].data_type == "s" and made[1].value == HYPERLINK, "a string, not a formula"
+    budi = cells["Budi Santoso"]
+    assert budi[0].value == datetime(2026, 11, 23, 10, 0), "a real date, in Bengkulu's time"
+    assert (budi[2].data_type, budi[2].value) == ("s", "+6281234567890")
+    assert budi[3].value == "0812-3456-7890"
+    assert budi[14].value is None, "Budi did not stop messages"
+    stopped = cells["Wati Berhenti"][14].value
+    expected = datetime.fromisoformat(special_leads["stopped_at"]).replace(tzinfo=UTC).astimezone(WIB)
+    assert isinstance(stopped, datetime)
+    assert abs(stopped - expected.replace(tzinfo=None)) < timedelta(milliseconds=1)
+
+
+def _fake_line(number: int) -> tuple:
+    """A row as the database gives it, in LeadLine order, times as SQLite stores them."""
+    return (
+        f"2026-11-24 03:{number:02d}:00.000000",
+        f"Pekerja {number}",
+        f"+6281200000{number:03d}",
+        "nelayan",
+        "Mukomuko",
+        "baru",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "telegram",
+        "id",
+        None,
+        None,
+        None,
+    )
+
+
+async def _chunks(*sizes: int) -> AsyncIterator[list[tuple]]:
+    """Rows numbered from 1 in chunks of the given sizes, as stream_leads gives them."""
+    number = 0
+    for size in sizes:
+        yield [_fake_line(number + i) for i in range(1, size + 1)]
+        number += size
+
+
+async def test_a_full_sheet_continues_on_a_new_one_with_the_headers_again(tmp_path):
+    t = Messages(load_content(), load_catalogs())["id"]
+    path = tmp_path / "besar.xlsx"
+
+    rows = await write_leads_xlsx(_chunks(2, 3), t, WIB, str(path), sheet_rows=3)
+
+    assert rows == 5
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        assert workbook.sheetnames == ["Prospek", "Prospek 2", "Prospek 3"]
+        sheets = [[list(row) for row in sheet.iter_rows(values_only=True)] for sheet in workbook.worksheets]
+    finally:
+        workbook.close()
+    assert [sheet[0] for sheet in sheets] == [HEADERS_ID] * 3, "every sheet starts with the headers"
+    assert [[line[1] for line in sheet[1:]] for sheet in sheets] == [
+        ["Pekerja 1", "Pekerja 2"],
+        ["Pekerja 3", "Pekerja 4"],
+        ["Pekerja 5"],
+    ]
+    assert sheets[2][1][0] == datetime(2026, 11, 24, 10, 5)
+
+
+async def test_rows_written_directly_to_csv_count_and_convert_the_same(tmp_path):
+    t = Messages(load_content(), load_catalogs())["en"]
+    path = tmp_path / "leads.csv"
+
+    with path.open("w", encoding="utf-8", newline="") as file:
+        rows = await write_leads_csv(_chunks(1, 2), t, WIB, file)
+
+    assert rows == 3
+    written = read_csv(path)
+    assert written[0] == HEADERS_EN
+    assert [(line[0], line[1], line[2]) for line in written[1:]] == [
+        ("2026-11-24 10:01", "Pekerja 1", "'+6281200000001"),
+        ("2026-11-24 10:02", "Pekerja 2", "'+6281200000002"),
+        ("2026-11-24 10:03", "Pekerja 3", "'+6281200000003"),
+    ]
+
+
+async def test_an_export_that_matches_nothing_is_headers_only_and_says_so(cli, special_leads, tmp_path, db):
+    as_csv = await cli("export", "leads", "--output", "kosong.csv", "--region", "Lebong")
+    as_xlsx = await cli("export", "leads", "--output", "kosong.xlsx", "--region", "Lebong")
+
+    assert as_csv.returncode == 0 and as_xlsx.returncode == 0, as_csv.stderr + as_xlsx.stderr
+    assert as_csv.stdout == "0 leads written to kosong.csv\n"
+    assert as_xlsx.stdout == "0 leads written to kosong.xlsx\n"
+    assert read_csv(tmp_path / "kosong.csv") == [HEADERS_ID]
+    [sheet] = read_xlsx(tmp_path / "kosong.xlsx")
+    assert [[cell.value for cell in row] for row in sheet] == [HEADERS_ID]
+    assert [row["rows"] for row in db("select rows from audit_events where action = 'export'")] == [0, 0]
+
+
+# ------------------------------------------------------------------------------------------ filters
+
+
+@pytest.fixture
+async def leads_over_three_days(new_chat, clock: Clock, db) -> None:
+    """Four leads around a period of 23 to 24 November (local), in different regions, jobs and sources."""
+    clock.set_local(datetime(2026, 11, 22, 23, 50, tzinfo=WIB))
+    await lead(new_chat("Sebelum"), "Sebelum Periode", "+6281300000001", region="Mukomuko")
+    clock.set_local(datetime(2026, 11, 23, 0, 5, tzinfo=WIB))
+    await lead(
+        new_chat("Pagi"), "Pagi Pertama", "+6281300000002", region="Kaur", occupation="Petani", source="PASAR_KAUR"
+    )
+    clock.set_local(datetime(2026, 11, 24, 23, 30, tzinfo=WIB))
+    await lead(new_chat("Malam"), "Malam Terakhir", "+6281300000003", region="Seluma", occupation="Pedagang")
+    clock.set_local(datetime(2026, 11, 25, 0, 10, tzinfo=WIB))
+    await lead(new_chat("Lewat"), "Lewat Tengah Malam", "+6281300000004", region="Mukomuko")
+    db("update leads set status = 'terdaftar', channel = 'whatsapp' where name = 'Lewat Tengah Malam'")
+
+
+async def exported_names(cli, tmp_path: Path, *filters: str) -> list[str]:
+    path = tmp_path / "filter.csv"
+    result = await cli("export", "leads", "--output", path.name, *filters)
+    assert result.returncode == 0, result.stderr
+    names = [row[1] for row in read_csv(path)[1:]]
+    assert result.stdout == f"{len(names)} leads written to {path.name}\n"
+    return names
+
+
+async def test_a_period_is_local_dates_with_both_days_included(cli, leads_over_three_days, tmp_path, db):
+    period = await exported_names(cli, tmp_path, "--since", "2026-11-23", "--until", "2026-11-24")
+    one_day = await exported_names(cli, tmp_path, "--since", "2026-11-24", "--until", "2026-11-24")
+    from_on = await exported_names(cli, tmp_path, "--since", "2026-11-25")
+    up_to = await exported_names(cli, tmp_path, "--until", "2026-11-22")
+
+    assert period == ["Pagi Pertama", "Malam Terakhir"], "00:05 on the first day and 23:30 on the last are in"
+    assert one_day == ["Malam Terakhir"]
+    assert from_on == ["Lewat Tengah Malam"], "00:10 local is the next day, although still the 24th in UTC"
+    assert up_to == ["Sebelum Periode"]
+    stored = db("select created_at from leads where name = 'Malam Terakhir'")[0][0]
+    assert stored.startswith("2026-11-24 16:30"), "stored in UTC"
+
+
+async def test_regions_occupation_status_source_and_channel_narrow_the_list(cli, leads_over_three_days, tmp_path):
+    regions = await exported_names(cli, tmp_path, "--region", "mukomuko", "--region", "KAUR")
+    one_region = await exported_names(cli, tmp_path, "--region", "sELUMA")
+    farmers = await exported_names(cli, tmp_path, "--occupation", "petani")
+    registered = await exported_names(cli, tmp_path, "--status", "terdaftar")
+    from_market = await exported_names(cli, tmp_path, "--source", "PASAR_KAUR")
+    on_whatsapp = await exported_names(cli, tmp_path, "--channel", "whatsapp")
+    on_telegram = await exported_names(cli, tmp_path, "--channel", "telegram", "--region", "Mukomuko")
+    nobody = await exported_names(cli, tmp_path, "--occupation", "nelayan", "--region", "Kaur")
+
+    assert regions == ["Sebelum Periode", "Pagi Pertama", "Lewat Tengah Malam"]
+    assert one_region == ["Malam Terakhir"]
+    assert farmers == ["Pagi Pertama"]
+    assert registered == ["Lewat Tengah Malam"]
+    assert from_market == ["Pagi Pertama"]
+    assert on_whatsapp == ["Lewat Tengah Malam"]
+    assert on_telegram == ["Sebelum Periode"]
+    assert nobody == []
+    assert read_csv(tmp_path / "filter.csv") == [HEADERS_ID], "the last file: headers only"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        pytest.param(["--output", "p.csv", "--since", "2026-13-01"], "--since '2026-13-01' is not a", id="bad-month"),
+        pytest.param(["--output", "p.csv", "--until", "besok"], "--until 'besok' is not a date", id="not-a-date"),
+        pytest.param(["--output", "p.csv", "--region", "Jakarta"], "--region 'Jakarta' is not one of", id="region"),
+        pytest.param(["--output", "p.csv", "--occupation", "tukang"], "occupation 'tukang' is not one of", id="job"),
+        pytest.param(["--output", "p.csv", "--status", "hot"], "status 'hot' is not one of", id="status"),
+        pytest.param(["--output", "p.csv", "--channel", "sms"], "channel 'sms' is not one of", id="channel"),
+        pytest.param(["--output", "p.csv", "--source", "a b"], "source 'a b' is not a code", id="source"),
+        pytest.param(
+            ["--output", "p.csv", "--since", "2026-11-25", "--until", "2026-11-24"], "after it ends", id="backwards"
+        ),
+        pytest.param(["--output", "p.csv", "--format", "xlsx"], "--format xlsx but --output p.csv", id="mismatch"),
+        pytest.param(["--output", "prospek"], "ends neither in .csv nor .xlsx", id="no-suffix"),
+        pytest.param(["--output", "prospek.txt"], "ends neither in .csv nor .xlsx", id="txt"),
+        pytest.param(["--output", "folder.csv"], "is a folder", id="a-folder"),
+        pytest.param(["--output", "hilang/p.csv"], "cannot write hilang/p.csv", id="no-such-folder"),
+        pytest.param(["--output", "p.csv", "--lang", "fr"], "--lang", id="language"),
+        pytest.param([], "--output", id="no-output"),
+    ],
+)  # fmt: skip
+async def test_a_mistake_in_export_is_one_line_and_writes_nothing(cli, tmp_path, db, args, said):
+    (tmp_path / "folder.csv").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    result = await cli("export", "leads", *args)
+
+    assert_one_line_error(result, said)
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "no file, not even a temporary one"
+    assert list((tmp_path / "folder.csv").iterdir()) == []
+    assert db("select count(*) from audit_events")[0][0] == 0
+
+
+# ------------------------------------------------------------------------------------------ audit
+
+
+async def test_each_export_is_in_the_audit_log_with_who_how_many_and_which_filters(
+    cli, special_leads, tmp_path, db, new_chat
+):
+    first = await cli("export", "leads", "--output", "mukomuko.csv", "--region", "mukomuko", "--since", "2026-11-01")
+    second = await cli("export", "leads", "--output", "semua.xlsx")
+    worker = new_chat("Budi")
+    await worker.command("undang")  # refused: a worker invites nobody
+
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    exports = db("select * from audit_events where action = 'export' order by id")
+    assert [(r["actor"], r["actor_role"], r["allowed"], r["rows"]) for r in exports] == [
+        (f"cli:{SYSTEM_USER}", "admin", 1, 6),
+        (f"cli:{SYSTEM_USER}", "admin", 1, 8),
+    ]
+    assert json.loads(exports[0]["detail"]) == {
+        "format": "csv",
+        "filters": {"since": "2026-11-01", "regions": ["Mukomuko"]},
+        "file": "mukomuko.csv",
+    }
+    assert json.loads(exports[1]["detail"]) == {"format": "xlsx", "filters": {}, "file": "semua.xlsx"}
+
+    listed = await cli("audit", "list")
+    only_exports = await cli("audit", "list", "--action", "export")
+    refused = await cli("audit", "list", "--refused")
+    by_dewi = await cli("audit", "list", "--actor", f"cli:{SYSTEM_USER}", "--limit", "1")
+
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == ["ID", "WHEN", "WHO", "ROLE", "ACTION", "SUBJECT", "ALLOWED", "ROWS", "DETAIL"]
+    assert len(lines) == 3 and listed.stderr == "3 entries (Asia/Jakarta), latest first\n"
+    assert re.match(r"3\s+2026-11-23 10:00:00\s+telegram:\d+\s+worker\s+invite\s+REFUSED\s+\{", lines[0]), lines[0]
+    assert re.match(rf"2\s+\S+ \S+\s+cli:{SYSTEM_USER}\s+admin\s+export\s+yes\s+8\s+\{{", lines[1]), lines[1]
+    assert '"regions":["Mukomuko"]' in lines[2] and lines[2].split()[0] == "1"
+    assert [line.split()[0] for line in only_exports.stdout.splitlines()[1:]] == ["2", "1"]
+    assert [line.split()[0] for line in refused.stdout.splitlines()[1:]] == ["3"]
+    assert "invite" in refused.stdout and "REFUSED" in refused.stdout
+    assert [line.split()[0] for line in by_dewi.stdout.splitlines()[1:]] == ["2"], "the latest of hers only"
+
+
+async def test_audit_list_since_is_local_time_and_a_bad_one_is_one_line(cli, new_chat):
+    await new_chat("Budi").command("undang")  # refused at 10:00 in Bengkulu (03:00 UTC)
+
+    before = await cli("audit", "list", "--action", "invite", "--since", "2026-11-23T09:30")
+    after = await cli("audit", "list", "--action", "invite", "--since", "2026-11-23T10:30")
+    wrong = await cli("audit", "list", "--since", "kemarin")
+    too_many = await cli("audit", "list", "--limit", "0")
+
+    assert len(before.stdout.splitlines()) == 2, before.stdout
+    assert len(after.stdout.splitlines()) == 1, after.stdout
+    assert_one_line_error(wrong, "--since 'kemarin' is not a date")
+    assert_one_line_error(too_many, "--limit")
+
+
+# ------------------------------------------------------------------------------------------ local times
+
+
+def _stored(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        pytest.param("America/New_York", datetime(2026, 3, 8, 5, 0, tzinfo=UTC), id="new-york-spring"),
+        pytest.param("America/New_York", datetime(2026, 11, 1, 4, 0, tzinfo=UTC), id="new-york-autumn"),
+        # Newfoundland changes at 05:30 and 04:30 UTC: inside a UTC hour, not at its start.
+        pytest.param("America/St_Johns", datetime(2026, 3, 8, 4, 0, tzinfo=UTC), id="st-johns-spring"),
+        pytest.param("America/St_Johns", datetime(2026, 11, 1, 3, 0, tzinfo=UTC), id="st-johns-autumn"),
+        pytest.param("Australia/Lord_Howe", datetime(2026, 10, 3, 14, 0, tzinfo=UTC), id="lord-howe-half-hour"),
+        pytest.param("Asia/Jakarta", datetime(2026, 11, 23, 2, 0, tzinfo=UTC), id="jakarta"),
+    ],
+)
+def test_local_times_match_astimezone_minute_by_minute_across_a_clock_change(zone, start):
+    tz = ZoneInfo(zone)
+    times = LocalTimes(tz)
+    moments = [start + timedelta(minutes=m, seconds=s) for m in range(4 * 60) for s in (0, 59)]
+
+    for moment in moments:
+        expected = moment.astimezone(tz).replace(tzinfo=None)
+        assert times.local(_stored(moment)) == expected, f"{_stored(moment)} in {zone}"
+        assert times.text(_stored(moment)) == expected.strftime("%Y-%m-%d %H:%M"), f"{_stored(moment)} in {zone}"
+        assert times.local(moment) == expected, "a datetime from another database converts the same"
+    # Read again in another order, from the cache this time.
+    for moment in reversed(moments):
+        assert times.local(_stored(moment)) == moment.astimezone(tz).replace(tzinfo=None)
+
+
+def test_local_times_on_both_sides_of_new_yorks_spring_change():
+    times = LocalTimes(ZoneInfo("America/New_York"))
+
+    assert times.local("2026-03-08 06:59:00.000000") == datetime(2026, 3, 8, 1, 59)  # EST, UTC-5
+    assert times.local("2026-03-08 07:00:00.000000") == datetime(2026, 3, 8, 3, 0)  # EDT, UTC-4: 02:00 skipped
+    assert times.local("2026-03-08 09:59:00.000000") == datetime(2026, 3, 8, 5, 59)
+    assert times.text("2026-03-08 06:59:59.999999") == "2026-03-08 01:59"
+    assert times.text(None) == "" and times.local(None) is None
+
+
+def test_local_times_inside_the_utc_hour_of_st_johns_spring_change():
+    times = LocalTimes(ZoneInfo("America/St_Johns"))
+
+    assert times.local("2026-03-08 05:29:00.000000") == datetime(2026, 3, 8, 1, 59)  # NST, UTC-3:30
+    assert times.local("2026-03-08 05:30:00.000000") == datetime(2026, 3, 8, 3, 0)  # NDT, UTC-2:30
+    assert times.text("2026-03-08 05:00:00.000000") == "2026-03-08 01:30"
+    assert times.text("2026-03-08 05:59:00.000000") == "2026-03-08 03:29"
