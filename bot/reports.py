@@ -7,6 +7,7 @@ through XlsxWriter's constant-memory mode (each row goes to a temporary file as 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -253,6 +254,9 @@ async def write_leads_xlsx(
                 progress(rows)
         if sheet is None:  # no rows: still a workbook with its headers
             workbook.add_worksheet(labels.sheet).write_row(0, 0, labels.headers, bold)
-    finally:
-        workbook.close()
+    except BaseException:
+        workbook.close()  # removes its temporary files; the caller discards what was written
+        raise
+    # Zipping the sheets takes seconds for a million rows: in a thread, so a bot serving chats goes on meanwhile.
+    await asyncio.to_thread(workbook.close)
     return rows
