@@ -22,11 +22,13 @@ from typing import Any, TextIO
 
 from bot.cli import (
     CommandError,
+    add_bom_option,
     bar,
     command_line_actor,
     database,
     one_line_errors,
     print_table,
+    record_file_export,
     replaced_when_written,
 )
 from bot.config import SUPPORTED_LOCALES, Settings
@@ -89,12 +91,7 @@ def add_parser(commands: Any) -> None:
     report.add_argument("id", metavar="ID", help="the campaign's ID (see `broadcast list`)")
     report.add_argument("--output", required=True, metavar="FILE.csv", help="the file to write")
     report.add_argument("--lang", metavar="|".join(SUPPORTED_LOCALES), help="language of the column names")
-    report.add_argument(
-        "--bom",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="start with a UTF-8 byte-order mark, so Excel reads the file right (default: yes)",
-    )
+    add_bom_option(report)
 
 
 # ------------------------------------------------------------------------------------------ the entry
@@ -464,15 +461,5 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
             async with sessions() as session:
                 await get_campaign(session, campaign_id)
                 rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)
-            # Names and phone numbers leave with it: in the audit log before the file exists.
-            async with sessions.begin() as session:
-                await record_event(
-                    session,
-                    command_line_actor(),
-                    "export",
-                    utcnow(),
-                    rows=rows,
-                    report="broadcast",
-                    campaign=campaign_id,
-                )
+            await record_file_export(sessions, rows, report="broadcast", campaign=campaign_id)
     print(f"{rows} rows written to {target}")

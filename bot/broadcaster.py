@@ -12,13 +12,13 @@ in the chat or on the command line (another process) takes effect at the next ba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.background import Worker
 from bot.conversation import Choice, Reply
 from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sender, Undeliverable, Unreachable
 from bot.dispatch import Dispatcher
@@ -62,8 +62,11 @@ class _Shown:
     text: str = ""
 
 
-class Broadcaster:
+class Broadcaster(Worker):
+    idle_seconds = IDLE_SECONDS
+
     def __init__(self, dispatcher: Dispatcher, senders: dict[str, Sender], pacers: dict[str, Pacer]):
+        super().__init__()
         self.dispatcher = dispatcher
         self.senders = senders
         self.pacers = pacers
@@ -72,32 +75,12 @@ class Broadcaster:
         self.window = 2 * max(self.batch.values(), default=1)
         self._recording: list[asyncio.Task[None]] = []
         self._shown: dict[int, _Shown] = {}
-        self._wake = asyncio.Event()
-        self._stopping = False
 
     # ------------------------------------------------------------------------------------------ the loop
 
-    async def run(self) -> None:
-        """Until stop(): send while there is work, otherwise look again every IDLE_SECONDS or when woken."""
-        while not self._stopping:
-            try:
-                worked = await self.step()
-            except Exception:
-                log.exception("broadcast step failed; trying again shortly")
-                worked = False
-            if not worked and not self._stopping:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+    async def finish(self) -> None:
+        """A stop lets the batch in hand be sent and recorded."""
         await self.drain()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the batch in hand, record it, and leave the loop."""
-        self._stopping = True
-        self._wake.set()
 
     async def step(self) -> bool:
         """One batch of every sending campaign; True when something was sent (more may be waiting)."""
@@ -120,7 +103,7 @@ class Broadcaster:
             return False
         worked = False
         for campaign in campaigns:
-            if self._stopping:
+            if self.stopping:
                 break
             worked |= await self._send_batch(campaign, now)
         return worked

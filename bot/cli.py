@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import check_database, create_engine, session_factory
-from bot.models import Role
-from bot.services.audit import Actor
+from bot.models import Role, utcnow
+from bot.services.audit import Actor, record_event
 
 BAR_WIDTH = 10
 
@@ -60,6 +60,21 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def add_bom_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bom",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="CSV: start with a UTF-8 byte-order mark, so Excel reads the file right (default: yes)",
+    )
+
+
+async def record_file_export(sessions: async_sessionmaker[AsyncSession], rows: int, **detail: object) -> None:
+    """Called before the file is renamed into place: no file with names and phone numbers exists unrecorded."""
+    async with sessions.begin() as session:
+        await record_event(session, command_line_actor(), "export", utcnow(), rows=rows, **detail)
 
 
 def bar(share: float) -> str:

@@ -16,9 +16,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli import CommandError, bar, command_line_actor, database, one_line_errors, replaced_when_written
+from bot.cli import (
+    CommandError,
+    add_bom_option,
+    bar,
+    database,
+    one_line_errors,
+    record_file_export,
+    replaced_when_written,
+)
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.models import LeadStatus, Occupation, utcnow
+from bot.models import LeadStatus, Occupation
 from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter
 
@@ -39,12 +47,7 @@ def add_parser(commands: Any) -> None:
     leads.add_argument("--source", metavar="CODE", help="an officer's code (ptg-...) or a campaign (cmp-<id>)")
     leads.add_argument("--channel", metavar="|".join(CHANNELS))
     leads.add_argument("--lang", choices=SUPPORTED_LOCALES, help="language of the headers and labels (default: id)")
-    leads.add_argument(
-        "--bom",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="CSV: start with a UTF-8 byte-order mark, so Excel reads the file right (default: yes)",
-    )
+    add_bom_option(leads)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -112,7 +115,6 @@ async def export_leads(settings: Settings, args: argparse.Namespace, out: TextIO
     from bot.content import load_content
     from bot.i18n import Messages, load_catalogs
     from bot.reports import write_leads_csv, write_leads_xlsx
-    from bot.services.audit import record_event
     from bot.services.exports import count_leads, stream_leads
 
     target = Path(args.output)
@@ -134,17 +136,6 @@ async def export_leads(settings: Settings, args: argparse.Namespace, out: TextIO
                     rows = await write_leads_csv(chunks, t, tz, file, progress)
             if progress is not None:
                 out.write("\n")
-            # In the log before the file exists: no lead list leaves without its entry.
-            async with sessions.begin() as session:
-                await record_event(
-                    session,
-                    command_line_actor(),
-                    "export",
-                    utcnow(),
-                    rows=rows,
-                    format=file_format,
-                    filters=chosen.to_json(),
-                    file=target.name,
-                )
+            await record_file_export(sessions, rows, format=file_format, filters=chosen.to_json(), file=target.name)
     print(f"{rows} leads written to {target}")
     return rows

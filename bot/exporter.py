@@ -9,11 +9,11 @@ while sending leaves it `sending`, and the next start marks it `unknown`: the fi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
 
+from bot.background import Worker
 from bot.conversation import Reply
 from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
 from bot.dispatch import Dispatcher
@@ -29,32 +29,13 @@ IDLE_SECONDS = 30.0  # how often an idle exporter looks for work it was not woke
 MEGABYTE = 1024 * 1024
 
 
-class Exporter:
+class Exporter(Worker):
+    idle_seconds = IDLE_SECONDS
+
     def __init__(self, dispatcher: Dispatcher, senders: dict[str, Sender]):
+        super().__init__()
         self.dispatcher = dispatcher
         self.senders = senders
-        self._wake = asyncio.Event()
-        self._stopping = False
-
-    async def run(self) -> None:
-        """Until stop(): one export after another, otherwise look again every IDLE_SECONDS or when woken."""
-        while not self._stopping:
-            try:
-                worked = await self.step()
-            except Exception:
-                log.exception("export step failed; trying again shortly")
-                worked = False
-            if not worked and not self._stopping:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
 
     async def step(self) -> bool:
         """Write and send the oldest waiting export; False when none was waiting."""

@@ -35,6 +35,7 @@ from bot.services.campaigns import (
     resume_campaign,
 )
 from bot.services.followups import Cadence
+from bot.services.leads import is_source_code
 from bot.services.officers import actor_of, find_officer, regions_in_reach
 from handlers.onboarding import back_to_menu
 
@@ -56,7 +57,6 @@ FILTERS = ("region", "occupation", "status", "lang", "channel", "source", "quiet
 QUIET_DAYS = (7, 14, 30)
 LISTED = 5
 _TIME_RE = re.compile(r"^(?:(\d{1,2})[/-](\d{1,2})(?:[/-](\d{4}))?\s+)?(\d{1,2})[.:](\d{2})$")
-_SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 async def _allowed_regions(turn: Turn) -> list[str] | None:
@@ -232,7 +232,7 @@ async def ask_source(turn: Turn) -> None:
 
 @router.text(SOURCE, role=Role.OFFICER)
 async def typed_source(turn: Turn, text: str) -> None:
-    if not _SOURCE_RE.match(text):
+    if not is_source_code(text):
         turn.say("broadcast.bad_source")
         await turn.prompt()
         return

@@ -8,7 +8,6 @@ is refused, and the refusal is in the audit log. Workers are refused by the rout
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 from bot.conversation import Choice
@@ -17,6 +16,7 @@ from bot.models import LeadStatus, Occupation, Role
 from bot.services.audit import record_event
 from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter, count_leads, limit_to_regions, request_export
+from bot.services.leads import is_source_code
 from bot.services.officers import regions_in_reach
 from handlers.onboarding import back_to_menu
 
@@ -28,7 +28,6 @@ SOURCE = "export/source"
 
 FILTERS = ("region", "occupation", "status", "period", "channel", "source")
 PERIODS = ("7", "30", "month", "last_month")
-_SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _chosen(turn: Turn) -> LeadFilter:
@@ -204,7 +203,7 @@ async def ask_source(turn: Turn) -> None:
 
 @router.text(SOURCE, role=Role.OFFICER)
 async def typed_source(turn: Turn, text: str) -> None:
-    if not _SOURCE_RE.match(text):
+    if not is_source_code(text):
         turn.say("export.bad_source")
         await turn.prompt()
         return

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.dispatch import MAIN, NEW, Router, Turn
 from bot.models import Occupation, Role
+from bot.services.leads import is_source_code
 from bot.services.officers import INVITE_PREFIX
 
 router = Router("onboarding")
 
 OCCUPATION = "onboarding/occupation"
 LANGUAGE = "onboarding/language"
-# Telegram deep-link payloads: up to 64 of A-Z a-z 0-9 _ - (Bot API, "Deep linking").
-_SOURCE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def occupation_label(turn: Turn, occupation: str | None) -> str:
@@ -74,7 +71,7 @@ async def start(turn: Turn) -> None:
         await turn.run(f"accept_invite:{payload}")
         return
     # The first link someone came through is the one credited (an officer's or a campaign's code).
-    if payload and _SOURCE_CODE.match(payload) and turn.contact.source_code is None:
+    if payload and is_source_code(payload) and turn.contact.source_code is None:
         turn.contact.source_code = payload
     if turn.contact.occupation is None:
         turn.goto(OCCUPATION)

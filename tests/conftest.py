@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,10 +17,11 @@ import pytest
 from telegram import Bot, Update
 from telegram.ext import Application
 
+import bot.__main__ as cli_main
 from bot.app import BotApp, create_app
 from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.db import upgrade_database
 from bot.exporter import Exporter
 from bot.pacing import Pacer
@@ -257,3 +262,45 @@ async def saved_lead(
     await chat.tap("Pagi")
     await chat.tap("Benar, simpan")
     return chat
+
+
+# ------------------------------------------------------------------------------------------ the command line
+
+SYSTEM_USER = "dewi"  # the account staff log in with on the server: the audit log names it
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def command_line(
+    environ: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    folder: Path,
+    *command: str,
+):
+    """`bpu-bot [command] <args>` in this process, configured only with `environ`, run by the system user `dewi` from
+    `folder`; returns an async function giving the exit code and what was printed."""
+    monkeypatch.setattr(cli_main, "load_settings", functools.partial(load_settings, environ, None))
+    monkeypatch.setenv("LOGNAME", SYSTEM_USER)
+    monkeypatch.chdir(folder)
+
+    async def run(*args: str) -> Result:
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level  # main() configures logging for a whole process
+        capsys.readouterr()
+        try:
+            code = await asyncio.to_thread(cli_main.main, [*command, *args])
+        except SystemExit as exit:  # argparse's own mistakes end the process, as in a real one
+            code = exit.code
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run

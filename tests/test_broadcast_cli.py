@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import functools
 import io
-import logging
 import os
 import pty
 import re
@@ -20,54 +18,26 @@ import select
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-import bot.__main__ as cli_main
 from bot import broadcast_cli
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.models import utcnow
 from bot.services.campaigns import Segment, cancel_campaign, get_campaign, start_due_campaigns
-from tests.conftest import WIB, Chat, campaign_for, saved_lead, send_campaigns
+from tests.conftest import WIB, Chat, Result, campaign_for, command_line, saved_lead, send_campaigns
 from tests.process import PYTHON, bot_env, run_cli
 from tests.test_cli import assert_one_line_error
 
 PHONES = ["+6281234567890", "+6281234567891", "+6281234567892"]
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path):
     """`bpu-bot broadcast <args>` in this process, configured only with the test's DATABASE_URL."""
-    monkeypatch.setattr(
-        cli_main, "load_settings", functools.partial(load_settings, {"DATABASE_URL": settings.database_url}, None)
-    )
-    monkeypatch.chdir(tmp_path)
-
-    async def run(*args: str) -> Result:
-        root = logging.getLogger()
-        handlers, level = root.handlers[:], root.level  # main() configures logging for a whole process
-        capsys.readouterr()
-        try:
-            code = await asyncio.to_thread(cli_main.main, ["broadcast", *args])
-        except SystemExit as exit:  # argparse's own mistakes end the process, as in a real one
-            code = exit.code
-        finally:
-            root.handlers[:] = handlers
-            root.setLevel(level)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
+    return command_line({"DATABASE_URL": settings.database_url}, monkeypatch, capsys, tmp_path, "broadcast")
 
 
 async def workers(new_chat, *specs: tuple[str, str]) -> list[Chat]:

@@ -9,15 +9,11 @@ the leads are made through the chat, except the one the chat cannot make (a name
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import functools
 import json
-import logging
 import re
 import stat
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,19 +22,17 @@ import openpyxl
 import pytest
 from telegram.ext import Application
 
-import bot.__main__ as cli_main
 from bot.app import BotApp
 from bot.channels.telegram import build_application
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.content import load_content
 from bot.i18n import Messages, load_catalogs
 from bot.reports import LocalTimes, write_leads_csv, write_leads_xlsx
-from tests.conftest import WIB, Chat, Clock
+from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line
 from tests.fakes.telegram import FakeBotAPI, FakeRequest
 from tests.population import seed_workers
 from tests.test_cli import assert_one_line_error
 
-SYSTEM_USER = "dewi"  # the account staff log in with on the server: the audit log names it
 HEADERS_ID = [
     "Tanggal masuk",
     "Nama",
@@ -79,13 +73,6 @@ TWO_LINES = "Baris satu\nBaris dua"
 LOCAL_MINUTE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 async def telegram(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Application]:
     """The chat without pacing replies to Telegram's 30 a second: these tests make many leads through it,
@@ -93,30 +80,6 @@ async def telegram(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Applicatio
     application = build_application(app, request=FakeRequest(bot_api), rate_limited=False)
     async with application:
         yield application
-
-
-def command_line(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, folder: Path):
-    """`bpu-bot <args>` in this process, configured only with `environ`, run by the system user `dewi` from
-    `folder`; returns an async function giving the exit code and what was printed."""
-    monkeypatch.setattr(cli_main, "load_settings", functools.partial(load_settings, environ, None))
-    monkeypatch.setenv("LOGNAME", SYSTEM_USER)
-    monkeypatch.chdir(folder)
-
-    async def run(*args: str) -> Result:
-        root = logging.getLogger()
-        handlers, level = root.handlers[:], root.level  # main() configures logging for a whole process
-        capsys.readouterr()
-        try:
-            code = await asyncio.to_thread(cli_main.main, list(args))
-        except SystemExit as exit:  # argparse's own mistakes end the process, as in a real one
-            code = exit.code
-        finally:
-            root.handlers[:] = handlers
-            root.setLevel(level)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
 
 
 @pytest.fixture

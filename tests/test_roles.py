@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from tests.conftest import saved_lead, text_of, welcomed
+from tests.conftest import SYSTEM_USER, command_line, saved_lead, text_of, welcomed
 from tests.test_cli import assert_one_line_error
-from tests.test_export_cli import SYSTEM_USER, command_line
 from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, make_officer
 
 STAFF_ID = 555

@@ -34,6 +34,7 @@ from bot.models import (
     Occupation,
 )
 from bot.services.followups import mark_unreachable
+from bot.services.leads import is_source_code
 from bot.services.officers import OutsideRegions, limit_regions
 
 CHANNELS = ("telegram", "whatsapp")
@@ -41,7 +42,6 @@ CHANNELS = ("telegram", "whatsapp")
 BUTTONS = {"interest": ("interest", "menu.interest"), "calculator": ("calc", "menu.cost")}
 CAMPAIGN_PREFIX = "cmp-"  # a lead that came from a campaign's button has source "cmp-<id>"
 TEXT_MAX = 1000
-_SOURCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
@@ -105,7 +105,7 @@ def _segment_value(key: str, value: str) -> Any:
             raise CampaignError(f"{key} {value!r} is not one of: {', '.join(allowed[key])}")
         return value.lower()
     if key == "source":
-        if not _SOURCE_RE.fullmatch(value):
+        if not is_source_code(value):
             raise CampaignError(f"source {value!r} is not a code such as ptg-ab12cd")
         return value
     if key == "not_contacted_days":

@@ -8,7 +8,6 @@ they stopped. An officer's export is limited to their regions here, so a forged 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,10 +34,10 @@ from bot.models import (
 )
 from bot.services.audit import Actor
 from bot.services.campaigns import CHANNELS
+from bot.services.leads import is_source_code
 from bot.services.officers import OutsideRegions, limit_regions
 
 FORMATS = ("csv", "xlsx")
-_SOURCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ExportError(Exception):
@@ -64,7 +63,7 @@ class LeadFilter:
             value = getattr(self, key)
             if value is not None and value not in allowed:
                 raise ExportError(f"{key} {value!r} is not one of: {', '.join(allowed)}")
-        if self.source is not None and not _SOURCE_RE.fullmatch(self.source):
+        if self.source is not None and not is_source_code(self.source):
             raise ExportError(f"source {self.source!r} is not a code such as ptg-ab12cd or cmp-3")
         if self.since and self.until and self.since > self.until:
             raise ExportError(f"the period starts ({self.since}) after it ends ({self.until})")
@@ -168,6 +167,7 @@ def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
         .correlate(Lead)
         .scalar_subquery()
     )
+
     def as_stored(column: Any, name: str) -> Any:
         # Times as the database gives them, converted by the writer (bot.reports.LocalTimes): on SQLite the
         # typed conversion, value by value, was half of an export's time.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,14 @@ from bot.models import Contact, Lead, LeadStatus
 from bot.phone import mask_phone
 
 log = logging.getLogger(__name__)
+
+# Where a worker came from: the Telegram deep-link payload they started with (an officer's ptg-…, a campaign's
+# cmp-…). Payloads are up to 64 of A-Z a-z 0-9 _ - (Bot API, "Deep linking").
+_SOURCE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_source_code(text: str) -> bool:
+    return _SOURCE_CODE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
