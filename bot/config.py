@@ -58,9 +58,6 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def is_admin(self, channel: str, external_id: str) -> bool:
-        return channel == "telegram" and external_id in self.admin_telegram_ids
-
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_token is not None
