@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 30.0  # how often an idle exporter looks for work it was not woken for (another process's)
 MEGABYTE = 1024 * 1024
+# Rows written between two turns of the event loop. Measured writing 100,000 rows with the loop's lag sampled:
+# 2,000 rows held answers to workers chatting meanwhile back by up to 320 ms (Excel) and 50 ms (CSV); 500 rows
+# by up to 70 ms and 10 ms, for the same total time.
+CHUNK = 500
 
 
 class Exporter(Worker):
@@ -67,7 +71,7 @@ class Exporter(Worker):
         path = folder / f"{t('export.file_stem')}-{local_day}-{export.id}.{export.format}"
         chosen = filters_of(export)
         async with self.dispatcher.sessions() as session:
-            chunks = stream_leads(session, chosen, tz)
+            chunks = stream_leads(session, chosen, tz, chunk=CHUNK)
             if export.format == "xlsx":
                 with path.open("wb") as file:
                     rows = await write_leads_xlsx(chunks, t, tz, file)
