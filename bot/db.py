@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Sessions(async_sessionmaker[AsyncSession]):
+    """SQLAlchemy's session maker, except that `begin()` commits in the caller's task.
+
+    SQLAlchemy's own `begin()` commits in a task of its own, so other coroutines run while the write
+    transaction is still open. With SQLite on the event loop's thread (above), one of them that writes then
+    waits in SQLite's busy handler, blocking the loop and with it the commit it waits for, until "database is
+    locked" five seconds later (seen as a worker's message failing right after an export was sent).
+    """
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        async with self() as session, session.begin():
+            yield session
+
+
+def session_factory(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine, expire_on_commit=False)
 
 
 def _alembic_config(database_url: str) -> Config:
