@@ -27,6 +27,7 @@ from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.services.audit import Actor, record_event
+from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
 from bot.understanding import Understanding, normalise
 
@@ -205,6 +206,16 @@ class Turn:
     def sees_all_regions(self) -> bool:
         """Staff and admins work with every region; an officer with their own."""
         return self.may(Role.STAFF)
+
+    async def regions_in_reach(self) -> list[str] | None:
+        """The regions this person may broadcast to or export: None (all) for staff and admins."""
+        return await regions_in_reach(self.session, self.contact.id, self.sees_all_regions)
+
+    async def region_choices(self, action: str) -> list[Choice]:
+        """The kabupaten/kota this person may pick, as buttons `action:<index>` (see Content.region_at)."""
+        allowed = await self.regions_in_reach()
+        regions = enumerate(self.content.regions)
+        return [Choice(f"{action}:{i}", region) for i, region in regions if allowed is None or region in allowed]
 
     async def refuse_role(self, role: Role) -> None:
         self.say(f"common.only.{role}")

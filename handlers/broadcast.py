@@ -36,7 +36,7 @@ from bot.services.campaigns import (
 )
 from bot.services.followups import Cadence
 from bot.services.leads import is_source_code
-from bot.services.officers import actor_of, find_officer, regions_in_reach
+from bot.services.officers import actor_of, find_officer
 from handlers.onboarding import back_to_menu
 
 router = Router("broadcast")
@@ -59,10 +59,6 @@ LISTED = 5
 _TIME_RE = re.compile(r"^(?:(\d{1,2})[/-](\d{1,2})(?:[/-](\d{4}))?\s+)?(\d{1,2})[.:](\d{2})$")
 
 
-async def _allowed_regions(turn: Turn) -> list[str] | None:
-    return await regions_in_reach(turn.session, turn.contact.id, turn.sees_all_regions)
-
-
 async def _actor(turn: Turn) -> str:
     return actor_of(await find_officer(turn.session, turn.contact.id), turn.contact)
 
@@ -73,7 +69,7 @@ def _segment(turn: Turn) -> Segment:
 
 async def _within_reach(turn: Turn, segment: Segment) -> Segment:
     """The segment as this person may send it: an officer's kept to their regions, an admin's as chosen."""
-    allowed = await _allowed_regions(turn)
+    allowed = await turn.regions_in_reach()
     return segment if allowed is None else limit_to_regions(segment, allowed)
 
 
@@ -156,12 +152,7 @@ async def show_filter(turn: Turn) -> None:
     name = turn.data.get("filter")
     t = turn.t
     if name == "region":
-        allowed = await _allowed_regions(turn)
-        options = [
-            Choice(f"bc_pick:{i}", region)
-            for i, region in enumerate(turn.content.regions)
-            if allowed is None or region in allowed
-        ]
+        options = await turn.region_choices("bc_pick")
     elif name == "occupation":
         options = [Choice(f"bc_pick:{o}", t(f"occupation.{o}.label")) for o in Occupation]
     elif name == "status":

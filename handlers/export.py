@@ -17,7 +17,6 @@ from bot.services.audit import record_event
 from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter, count_leads, limit_to_regions, request_export
 from bot.services.leads import is_source_code
-from bot.services.officers import regions_in_reach
 from handlers.onboarding import back_to_menu
 
 router = Router("export")
@@ -40,7 +39,7 @@ def _format(turn: Turn) -> str:
 
 async def _within_reach(turn: Turn, chosen: LeadFilter) -> LeadFilter:
     """The filters as this person may export them: an officer's kept to their regions (ExportError if not)."""
-    allowed = await regions_in_reach(turn.session, turn.contact.id, turn.sees_all_regions)
+    allowed = await turn.regions_in_reach()
     return chosen if allowed is None else limit_to_regions(chosen, allowed)
 
 
@@ -134,12 +133,7 @@ async def show_filter(turn: Turn) -> None:
     name = turn.data.get("filter")
     t = turn.t
     if name == "region":
-        allowed = await regions_in_reach(turn.session, turn.contact.id, turn.sees_all_regions)
-        options = [
-            Choice(f"ex_pick:{i}", region)
-            for i, region in enumerate(turn.content.regions)
-            if allowed is None or region in allowed
-        ]
+        options = await turn.region_choices("ex_pick")
     elif name == "occupation":
         options = [Choice(f"ex_pick:{o}", t(f"export.occupation.{o}")) for o in Occupation]
     elif name == "status":
