@@ -256,20 +256,20 @@ def _write_qr(link: str, path: str) -> None:
         raise CommandError(f"cannot write {path}: {error.strerror}") from None
 
 
-def _run_telegram(settings: Settings) -> None:
+def _serve(settings: Settings) -> None:
     from bot.app import create_app
-    from bot.channels.telegram import build_application
+    from bot.runtime import Runtime
 
-    app = create_app(settings)
+    async def serve() -> None:
+        app = create_app(settings)
+        try:
+            await check_database(app.engine)
+        except BaseException:
+            await app.close()
+            raise
+        await Runtime(app).run_until_stopped()
 
-    async def check() -> None:
-        await check_database(app.engine)
-        await app.engine.dispose()  # its connections belong to this loop; PTB's loop opens its own
-
-    asyncio.run(check())
-    application = build_application(app)
-    logging.getLogger("bpu-bot").info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
-    application.run_polling(allowed_updates=["message", "callback_query"])
+    asyncio.run(serve())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,13 +295,15 @@ def main(argv: list[str] | None = None) -> int:
             configure_logging("WARNING")
             upgrade_database(settings.database_url)
             print("database is up to date")
-        elif args.command == "chat" or (args.command == "run" and not settings.telegram_enabled):
+        elif args.command == "chat" or (
+            args.command == "run" and not (settings.telegram_enabled or settings.whatsapp_enabled)
+        ):
             # The conversation owns the terminal: only warnings go to stderr.
             configure_logging("WARNING")
             asyncio.run(_chat(settings, getattr(args, "user", "local"), getattr(args, "lang", None)))
         else:
             configure_logging(settings.log_level)
-            _run_telegram(settings)
+            _serve(settings)
     except (ConfigError, ContentError, CatalogError, DatabaseNotReady, CommandError) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -241,6 +241,13 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
         f"campaign {campaign.id} created: {audience.total} recipients now, "
         f"starts {_local(campaign.starts_at, settings, zone=True)}"
     )
+    if audience.whatsapp_text or audience.whatsapp_template:
+        outside = (
+            f"{audience.whatsapp_template} by the template {settings.template('broadcast').name}"
+            if settings.template("broadcast") is not None
+            else f"{audience.whatsapp_template} skipped (no WHATSAPP_TEMPLATE_BROADCAST for those outside 24 hours)"
+        )
+        print(f"WhatsApp: {audience.whatsapp_text} as free text (wrote within 24 hours), {outside}", file=sys.stderr)
     cadence = Cadence.from_settings(settings)
     if not cadence.in_window(campaign.starts_at):
         start, end = (moment.strftime("%H:%M") for moment in settings.send_window)

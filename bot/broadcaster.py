@@ -19,25 +19,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.background import Worker
-from bot.conversation import Choice, Reply
-from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sender, Undeliverable, Unreachable
+from bot.conversation import Choice, Reply, Unprompted
+from bot.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    NetworkDown,
+    RetryLater,
+    Sender,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
 from bot.dispatch import Dispatcher
-from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus
+from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus, FollowUpKind
 from bot.pacing import Pacer
 from bot.services.campaigns import (
     BUTTONS,
     CAMPAIGN_PREFIX,
+    MARKETING_STOPPED,
+    SPAM_LIMITED,
     Outcome,
     Progress,
     Recipient,
     campaign_progress,
     claim_deliveries,
     finish_if_done,
+    pause_for_spam_limit,
     record_outcomes,
     sending_campaigns,
     start_due_campaigns,
 )
 from bot.services.followups import Cadence
+from bot.services.tasks import queue_message
 
 log = logging.getLogger(__name__)
 
@@ -140,42 +154,51 @@ class Broadcaster(Worker):
             await self.pacers[recipient.channel].acquire()
             reply = self._message(campaign, recipient)
             sends.append(asyncio.create_task(self._send_one(sender, recipient, reply)))
-        self._recording.append(asyncio.create_task(self._record(sends, unsendable)))
+        self._recording.append(asyncio.create_task(self._record(campaign.id, sends, unsendable)))
         await self._show_progress(campaign, "sending")
         return True
 
     async def _send_one(self, sender: Sender, recipient: Recipient, reply: Reply) -> Outcome:
         ids = (recipient.delivery_id, recipient.contact_id)
         try:
-            message_id = await sender.send(recipient.external_id, reply)
+            sent = await sender.send(recipient.external_id, reply)
         except Unreachable:
             return Outcome(*ids, DeliveryStatus.FAILED, "blocked")
         except Undeliverable as error:
             log.error("delivery %s refused by the platform: %s", recipient.delivery_id, error)
             return Outcome(*ids, DeliveryStatus.FAILED, "refused")
+        except NeedsTemplate:  # WhatsApp, outside the 24 hours, no template configured: never free text
+            return Outcome(*ids, DeliveryStatus.SKIPPED, "no_template")
+        except MarketingStopped:
+            return Outcome(*ids, DeliveryStatus.SKIPPED, MARKETING_STOPPED)
+        except SpamLimited:  # the campaign stops (see _record); this message waits for its resumption
+            now = self.dispatcher.clock()
+            return Outcome(*ids, DeliveryStatus.PENDING, SPAM_LIMITED, retry_at=now, attempts=recipient.attempts - 1)
         except NetworkDown:
             if recipient.attempts >= MAX_ATTEMPTS:
                 return Outcome(*ids, DeliveryStatus.FAILED, "gave_up")
             backoff = min(5 * 2 ** (recipient.attempts - 1), 300)  # 5 s, 10 s, 20 s, ... at most 5 minutes
             retry_at = self._later(backoff)
             return Outcome(*ids, DeliveryStatus.PENDING, "network", retry_at=retry_at, attempts=recipient.attempts)
-        except RetryLater as later:  # a 429: everyone waits, and this message goes again, uncounted
-            self.pacers[recipient.channel].pause(later.seconds)
+        except RetryLater as later:  # a 429: this message goes again, uncounted (everyone waits if it says so)
+            if later.everyone:
+                self.pacers[recipient.channel].pause(later.seconds)
             retry_at = self._later(later.seconds)
-            return Outcome(
-                *ids, DeliveryStatus.PENDING, "rate_limited", retry_at=retry_at, attempts=recipient.attempts - 1
-            )
+            attempts = recipient.attempts - 1
+            return Outcome(*ids, DeliveryStatus.PENDING, later.reason, retry_at=retry_at, attempts=attempts)
         except DeliveryUnknown:
             return Outcome(*ids, DeliveryStatus.UNKNOWN, "timeout")
-        return Outcome(*ids, DeliveryStatus.SENT, message_id=message_id)
+        return Outcome(*ids, DeliveryStatus.SENT, message_id=sent.message_id, via=sent.via)
 
     def _later(self, seconds: float) -> datetime:
         return self.dispatcher.clock() + timedelta(seconds=seconds)
 
-    async def _record(self, sends: list[asyncio.Task[Outcome]], unsendable: list[Outcome]) -> None:
+    async def _record(self, campaign_id: int, sends: list[asyncio.Task[Outcome]], unsendable: list[Outcome]) -> None:
         outcomes = [*await asyncio.gather(*sends), *unsendable]
         async with self.dispatcher.sessions.begin() as session:
             await record_outcomes(session, outcomes, self.dispatcher.clock())
+            if any(o.outcome == SPAM_LIMITED for o in outcomes):
+                await stop_for_spam_limit(self.dispatcher, session, campaign_id)
 
     async def _finish(self, campaign: Campaign) -> None:
         async with self.dispatcher.sessions.begin() as session:
@@ -192,7 +215,14 @@ class Broadcaster(Worker):
         if campaign.button in BUTTONS:
             action, label = BUTTONS[campaign.button]
             choices = (Choice(f"{action}:{CAMPAIGN_PREFIX}{campaign.id}", t(label)),)
-        return Reply(text, choices=choices, serial=recipient.serial, locale=recipient.locale)
+        unprompted = Unprompted(
+            "broadcast",
+            f"d:{recipient.delivery_id}",
+            recipient.last_seen_at,
+            {"text": text},
+            template_only=recipient.template_only,
+        )
+        return Reply(text, choices=choices, serial=recipient.serial, locale=recipient.locale, unprompted=unprompted)
 
     # ------------------------------------------------------------------------------------------ progress
 
@@ -218,8 +248,8 @@ class Broadcaster(Worker):
         reply = Reply(text, locale=author.locale)
         if shown.message_id is None:
             try:
-                shown.message_id = await sender.send(author.external_id, reply)
-            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown) as error:
+                shown.message_id = (await sender.send(author.external_id, reply)).message_id
+            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown, NeedsTemplate, SpamLimited) as error:
                 log.warning("could not show campaign %s's progress: %r", campaign.id, error)
                 return
             async with self.dispatcher.sessions.begin() as session:
@@ -237,8 +267,22 @@ class Broadcaster(Worker):
             )
             try:
                 await sender.send(author.external_id, report)
-            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown) as error:
+            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown, NeedsTemplate, SpamLimited) as error:
                 log.warning("could not send campaign %s's report: %r", campaign.id, error)
+
+
+async def stop_for_spam_limit(dispatcher: Dispatcher, session, campaign_id: int) -> None:
+    """Meta's spam rate limit (131048): the campaign is paused and its author told, once, in their chat."""
+    campaign = await pause_for_spam_limit(session, campaign_id)
+    if campaign is None:
+        return
+    log.warning("campaign %s paused: WhatsApp's spam rate limit (131048)", campaign_id)
+    author = await session.get(Contact, campaign.author_contact_id) if campaign.author_contact_id else None
+    if author is not None:
+        text = dispatcher.messages[author.locale]("broadcast.spam_paused", id=campaign_id)
+        await queue_message(session, author.id, FollowUpKind.NOTICE, text, dispatcher.clock())
+        if (wake := dispatcher.wakers.get("ticker")) is not None:
+            wake()
 
 
 def progress_text(t, campaign_id: int, state: str, progress: Progress) -> str:

@@ -52,6 +52,7 @@ NAMESPACES = (
     "onboarding",
     "privacy",
     "telegram",
+    "whatsapp",
 )
 _KEY = re.compile(rf"^(?:{'|'.join(NAMESPACES)})\.[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
 

@@ -20,6 +20,15 @@ DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 # Telegram's limits per bot (platforms.md): about 30 messages/s, 1000/s for paid broadcasts.
 FREE_BROADCAST_CEILING = 30
 PAID_BROADCAST_CEILING = 1000
+DEFAULT_WHATSAPP_API_BASE_URL = "https://graph.facebook.com/v23.0"
+# WhatsApp Cloud API: 80 messages/s per business number by default, up to 1000 once Meta upgrades it.
+DEFAULT_WHATSAPP_RATE = 80.0
+WHATSAPP_RATE_CEILING = 1000
+WHATSAPP_VARIABLES = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+# What the bot sends outside WhatsApp's 24-hour window, each through an approved template (see WhatsAppTemplate).
+TEMPLATE_PURPOSES = ("reminder", "broadcast", "answer")
+# Values a template's body parameters can be filled with (bot.channels.whatsapp fills them).
+TEMPLATE_FIELDS = ("name", "text", "operator")
 
 # Token shape as issued by @BotFather: numeric bot id, colon, 35 url-safe characters (a little slack kept).
 _TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,60}$")
@@ -27,6 +36,24 @@ _TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,60}$")
 
 class ConfigError(Exception):
     """A configuration problem a person can fix by setting one variable."""
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    """An approved message template: `WHATSAPP_TEMPLATE_REMINDER=bpu_pengingat:id,en:name:buttons`.
+
+    Its name, the languages it is approved in (the worker's language when listed, else the first), the body
+    parameters in order (from TEMPLATE_FIELDS), and whether its quick-reply buttons carry the message's
+    choices (the template must then have as many quick replies as the message has choices, at most 3).
+    """
+
+    name: str
+    languages: tuple[str, ...]
+    parameters: tuple[str, ...] = ()
+    buttons: bool = False
+
+    def language_for(self, locale: str) -> str:
+        return next((code for code in self.languages if code.split("_")[0] == locale), self.languages[0])
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,17 @@ class Settings:
     # own replies. Paid broadcasts (allow_paid_broadcast, charged in Stars) allow up to 1000.
     broadcast_rate: float = 25.0
     broadcast_paid: bool = False
+    # WhatsApp Cloud API: all four of token, number id, app secret and verify token, or none.
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_api_base_url: str = DEFAULT_WHATSAPP_API_BASE_URL
+    whatsapp_rate: float = DEFAULT_WHATSAPP_RATE
+    whatsapp_templates: tuple[tuple[str, WhatsAppTemplate], ...] = ()  # (purpose, template)
+    # The web server of the webhooks and the health check.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,9 +100,20 @@ class Settings:
     def telegram_enabled(self) -> bool:
         return self.telegram_token is not None
 
-    def __repr__(self) -> str:  # never print the token, even in a traceback or a debug log
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_token is not None
+
+    def template(self, purpose: str) -> WhatsAppTemplate | None:
+        return dict(self.whatsapp_templates).get(purpose)
+
+    def __repr__(self) -> str:  # never print a secret, even in a traceback or a debug log
         token = "***" if self.telegram_token else None
-        return f"Settings(database_url={_mask_url(self.database_url)!r}, telegram_token={token!r}, ...)"
+        whatsapp = "***" if self.whatsapp_token else None
+        return (
+            f"Settings(database_url={_mask_url(self.database_url)!r}, telegram_token={token!r}, "
+            f"whatsapp_token={whatsapp!r}, ...)"
+        )
 
 
 def _mask_url(url: str) -> str:
@@ -162,8 +211,14 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
             + ("" if broadcast_paid == "true" else " (up to 1000 with BROADCAST_PAID=true)")
         )
 
+    whatsapp = _whatsapp(get)
+    web_host = get("WEB_HOST") or "127.0.0.1"
+    web_port = get("WEB_PORT") or "8080"
+    if not web_port.isdigit() or not 1 <= int(web_port) <= 65535:
+        raise ConfigError("WEB_PORT must be a TCP port number from 1 to 65535")
+
     operator_name = get("OPERATOR_NAME")
-    if token is not None and operator_name is None:
+    if (token is not None or whatsapp["whatsapp_token"] is not None) and operator_name is None:
         # A public bot must say who runs it (UU PDP: the controller's identity); the terminal may not.
         raise ConfigError("OPERATOR_NAME is not set: the bot must tell workers who runs it")
 
@@ -185,7 +240,66 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         digest_time=digest_time,
         broadcast_rate=broadcast_rate,
         broadcast_paid=broadcast_paid == "true",
+        web_host=web_host,
+        web_port=int(web_port),
+        **whatsapp,
     )
+
+
+def _whatsapp(get) -> dict:
+    """The WhatsApp settings: the four credentials together or none of them, the API's URL, pace, templates."""
+    credentials = {name: get(name) for name in WHATSAPP_VARIABLES}
+    given = [name for name, value in credentials.items() if value is not None]
+    if given and len(given) < len(WHATSAPP_VARIABLES):
+        missing = ", ".join(name for name in WHATSAPP_VARIABLES if name not in given)
+        raise ConfigError(f"WhatsApp needs {missing} as well (or none of the WHATSAPP_ variables)")
+    number = credentials["WHATSAPP_PHONE_NUMBER_ID"]
+    if number is not None and not (number.isascii() and number.isdigit()):
+        raise ConfigError("WHATSAPP_PHONE_NUMBER_ID must be the number's id from Meta's App Dashboard (digits)")
+    base_url = (get("WHATSAPP_API_BASE_URL") or DEFAULT_WHATSAPP_API_BASE_URL).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError("WHATSAPP_API_BASE_URL must be an http(s) URL such as https://graph.facebook.com/v23.0")
+    try:
+        rate = float(get("WHATSAPP_RATE") or DEFAULT_WHATSAPP_RATE)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= WHATSAPP_RATE_CEILING:
+        raise ConfigError(f"WHATSAPP_RATE must be messages per second above 0 and at most {WHATSAPP_RATE_CEILING}")
+    templates = tuple(
+        (purpose, _template(f"WHATSAPP_TEMPLATE_{purpose.upper()}", raw))
+        for purpose in TEMPLATE_PURPOSES
+        if (raw := get(f"WHATSAPP_TEMPLATE_{purpose.upper()}")) is not None
+    )
+    return {
+        "whatsapp_token": credentials["WHATSAPP_TOKEN"],
+        "whatsapp_phone_number_id": number,
+        "whatsapp_app_secret": credentials["WHATSAPP_APP_SECRET"],
+        "whatsapp_verify_token": credentials["WHATSAPP_VERIFY_TOKEN"],
+        "whatsapp_api_base_url": base_url,
+        "whatsapp_rate": rate,
+        "whatsapp_templates": templates,
+    }
+
+
+def _template(name: str, raw: str) -> WhatsAppTemplate:
+    """`bpu_pengingat:id,en:name:buttons`: name, languages, body parameters (optional), `buttons` (optional)."""
+    parts = [part.strip() for part in raw.split(":")]
+    usage = f"{name} must look like template_name:id[,en][:param,param][:buttons] with params from " + ", ".join(
+        TEMPLATE_FIELDS
+    )
+    if not 2 <= len(parts) <= 4 or not re.fullmatch(r"[a-z0-9_]{1,512}", parts[0]):
+        raise ConfigError(usage)
+    languages = tuple(code for code in (c.strip() for c in parts[1].split(",")) if code)
+    if not languages or any(not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", code) for code in languages):
+        raise ConfigError(usage)
+    buttons = len(parts) > 2 and parts[-1] == "buttons"
+    rest = parts[2:-1] if buttons else parts[2:]
+    if len(rest) > 1:
+        raise ConfigError(usage)
+    parameters = tuple(p.strip() for p in rest[0].split(",") if p.strip()) if rest else ()
+    if any(p not in TEMPLATE_FIELDS for p in parameters):
+        raise ConfigError(usage)
+    return WhatsAppTemplate(parts[0], languages, parameters, buttons)
 
 
 def _int_list(raw: str, name: str, example: str) -> tuple[int, ...]:

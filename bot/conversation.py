@@ -7,7 +7,8 @@ Telegram, numbered options in the terminal). Nothing here knows a platform.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class Kind(enum.StrEnum):
@@ -32,12 +33,31 @@ class Inbound:
     phone_is_own: bool = True
     media: str = ""
     update_key: str | None = None  # the platform's update id, to apply a redelivered update once
+    # The person's own number as the platform gave it with the message (WhatsApp, when not hidden behind a
+    # username): lead capture takes it from there instead of asking. Never stored before consent.
+    platform_phone: str = ""
 
 
 @dataclass(frozen=True)
 class Choice:
     action: str
     label: str
+
+
+@dataclass(frozen=True)
+class Unprompted:
+    """A message nobody asked for just now (a reminder, a broadcast, an officer's answer).
+
+    WhatsApp sends free text only within 24 hours of the person's last message; outside them the sender
+    needs an approved template for `purpose`, filled with `fields`. `tracking` names the row the message comes
+    from ("d:<delivery id>", "f:<follow-up id>"): WhatsApp echoes it in its status callbacks.
+    """
+
+    purpose: str  # reminder, broadcast, answer, notice
+    tracking: str
+    last_seen_at: datetime | None
+    fields: dict[str, str] = field(default_factory=dict)
+    template_only: bool = False  # WhatsApp said the window was closed (131047): a template or nothing
 
 
 @dataclass
@@ -57,6 +77,7 @@ class Reply:
     # and the person's language, for the few words a channel adds itself.
     serial: int = 0
     locale: str = "id"
+    unprompted: Unprompted | None = None
 
 
 def encode_choice(serial: int, action: str) -> str:

@@ -6,9 +6,18 @@ every platform: gone for good, try later, or unknown (the request may have arriv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.conversation import Reply
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message the platform accepted: its id there, and on WhatsApp how it went (Via: text or template)."""
+
+    message_id: str
+    via: str | None = None
 
 
 class Unreachable(Exception):
@@ -16,11 +25,18 @@ class Unreachable(Exception):
 
 
 class RetryLater(Exception):
-    """Not delivered, and safe to try again after `seconds` (rate limit, network down before sending)."""
+    """Not delivered, and safe to try again after `seconds` (rate limit, network down before sending).
 
-    def __init__(self, seconds: float):
-        super().__init__(f"retry in {seconds:.0f} s")
+    `everyone`: the limit is the platform's for every send (everybody waits); otherwise only this person's
+    (WhatsApp's pair rate limit, a person's marketing limit), and the others carry on. `reason` names it in
+    the delivery's outcome.
+    """
+
+    def __init__(self, seconds: float, everyone: bool = True, reason: str = "rate_limited"):
+        super().__init__(f"retry in {seconds:.0f} s ({reason})")
         self.seconds = seconds
+        self.everyone = everyone
+        self.reason = reason
 
 
 class NetworkDown(RetryLater):
@@ -35,13 +51,26 @@ class Undeliverable(Exception):
     """The platform refused this message itself (malformed); the person may still be reachable."""
 
 
+class NeedsTemplate(Exception):
+    """WhatsApp: the person last wrote more than 24 hours ago, so only an approved template may reach them,
+    and none is configured for this kind of message. Nothing was sent; never sent as free text."""
+
+
+class MarketingStopped(Exception):
+    """WhatsApp: the person stopped marketing messages from this business (131050). Nothing was delivered."""
+
+
+class SpamLimited(Exception):
+    """WhatsApp: the number hit Meta's spam rate limit (131048): a campaign must stop, and a person decide."""
+
+
 class Sender(Protocol):
     channel: str
     document_limit: int  # the largest file, in bytes, the platform takes as a document
 
-    async def send(self, external_id: str, reply: Reply) -> str:
-        """Deliver one reply (a document when it carries one); return the platform's message id, or raise one
-        of the outcomes above."""
+    async def send(self, external_id: str, reply: Reply) -> Sent:
+        """Deliver one reply (a document when it carries one); return what the platform accepted, or raise
+        one of the outcomes above. `reply.unprompted` says what a message nobody just asked for is for."""
         ...
 
     async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:

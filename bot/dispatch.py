@@ -38,6 +38,7 @@ NEW = "new"  # the state of a contact that has not been welcomed yet
 MAIN = "main"  # the main menu
 ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
 MISSES_BEFORE_A_PERSON = 2
+PHONE_SHARING_CHANNELS = frozenset({"telegram"})
 
 Step = Callable[["Turn"], Awaitable[None]]
 ArgStep = Callable[["Turn", str], Awaitable[None]]
@@ -222,6 +223,11 @@ class Turn:
         if self.state in self.dispatcher.router.guarded_states:  # the role was taken away mid-step
             self.goto(MAIN)
         await self.prompt()
+
+    @property
+    def shares_phone(self) -> bool:
+        """Whether this person's channel has a button that shares their number (Telegram's), or they type it."""
+        return self.contact.channel in PHONE_SHARING_CHANNELS
 
     def deep_link(self, payload: str) -> str | None:
         """A link that opens the bot on this channel with `payload` (None where the channel has none)."""

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -133,6 +133,9 @@ class Contact(Base):
     messages_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the platform says the person cannot be reached (blocked the bot, deleted the account).
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when WhatsApp says the person stopped marketing messages from this business (error 131050):
+    # broadcasts leave them out; what they asked for (answers, their reminders) still reaches them.
+    marketing_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -222,6 +225,12 @@ class FollowUp(Base):
     # A question task: the worker's words. An answer or a notice: the text to send, written in the
     # recipient's language when it was queued. (An officer's note on a call goes to the lead's history.)
     text: Mapped[str | None] = mapped_column(String(4000))
+    # WhatsApp: how it went out (free text inside the 24-hour window, or a template) and what the platform
+    # reported afterwards (see Receipt).
+    via: Mapped[str | None] = mapped_column(String(16))
+    receipt: Mapped[str | None] = mapped_column(String(16))
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -289,6 +298,39 @@ class Erasure(Base):
     erased_on: Mapped[str] = mapped_column(String(7))  # YYYY-MM: a month, not a moment
     channel: Mapped[str] = mapped_column(String(16))
     had_lead: Mapped[bool]
+
+
+class Via(enum.StrEnum):
+    """How a message went out on WhatsApp: free text (buttons, lists) inside the 24 hours after the person's
+    last message, or an approved template outside them."""
+
+    TEXT = "text"
+    TEMPLATE = "template"
+
+
+class Receipt(enum.StrEnum):
+    """What the platform reported about a message after accepting it (WhatsApp status callbacks).
+
+    Callbacks arrive in any order: a receipt only moves forward, sent < failed < delivered < read (a message
+    reported delivered or read was not lost, whatever a late report says).
+    """
+
+    SENT = "sent"
+    FAILED = "failed"
+    DELIVERED = "delivered"
+    READ = "read"
+
+
+class WebhookEvent(Base):
+    """A webhook request as it arrived, kept until it is processed: the platform got its 200 as soon as this
+    row was committed, so a crash before processing loses nothing (the row is processed at the next start)."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CampaignStatus(enum.StrEnum):
@@ -366,6 +408,10 @@ class Delivery(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))  # blocked, refused, timeout, stopped, ...
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    via: Mapped[str | None] = mapped_column(String(16))  # WhatsApp: "text" or "template"
+    receipt: Mapped[str | None] = mapped_column(String(16))  # see Receipt
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEvent(Base):

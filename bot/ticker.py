@@ -17,8 +17,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import Choice, Reply
-from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
+from bot.conversation import Choice, Reply, Unprompted
+from bot.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    RetryLater,
+    Sender,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
 from bot.dispatch import Dispatcher
 from bot.models import (
     MESSAGE_KINDS,
@@ -29,7 +38,9 @@ from bot.models import (
     FollowUpStatus,
     Lead,
     LeadStatus,
+    Via,
 )
+from bot.services.campaigns import stop_marketing
 from bot.services.consent import has_consent
 from bot.services.followups import (
     Cadence,
@@ -45,6 +56,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 MAX_ATTEMPTS = 5  # then the row fails: nothing retries forever
+SPAM_LIMIT_BACKOFF = timedelta(hours=1)  # WhatsApp's spam rate limit (131048): try again much later
 
 
 @dataclass
@@ -91,7 +103,9 @@ class FollowUpTicker:
             lead = await session.get(Lead, row.lead_id) if row.lead_id else None
             reason = await self._reason_not_to_send(session, contact, lead, row, now)
             if reason is not None:
-                await settle_followup(session, followup_id, FollowUpStatus.CANCELLED, outcome=reason)
+                await settle_followup(
+                    session, followup_id, FollowUpStatus.CANCELLED, outcome=reason, expected=FollowUpStatus.SENDING
+                )
                 report.cancelled += 1
                 return
             reply = (
@@ -100,34 +114,50 @@ class FollowUpTicker:
             sender = self.senders[contact.channel]
         # The claim is committed; from here on the row is `sending` until the platform answers.
         try:
-            message_id = await sender.send(contact.external_id, reply)
+            sent = await sender.send(contact.external_id, reply)
         except Unreachable:
             async with sessions.begin() as session:
                 await mark_unreachable(session, [contact.id], now)
-                await settle_followup(session, followup_id, FollowUpStatus.FAILED, outcome="unreachable")
+                await settle_followup(
+                    session, followup_id, FollowUpStatus.FAILED, outcome="unreachable", expected=FollowUpStatus.SENDING
+                )
             report.failed += 1
         except Undeliverable as error:
             log.error("message %s refused by the platform: %s", followup_id, error)
             await self._settle(followup_id, FollowUpStatus.FAILED, outcome="refused")
             report.failed += 1
-        except RetryLater as later:
+        except NeedsTemplate:  # WhatsApp, outside the 24 hours, and no template for it: never free text
+            await self._settle(followup_id, FollowUpStatus.CANCELLED, outcome="no_template")
+            report.cancelled += 1
+        except MarketingStopped:
+            async with sessions.begin() as session:
+                await stop_marketing(session, [contact.id], now)
+                await settle_followup(
+                    session,
+                    followup_id,
+                    FollowUpStatus.FAILED,
+                    outcome="marketing_stopped",
+                    expected=FollowUpStatus.SENDING,
+                )
+            report.failed += 1
+        except (RetryLater, SpamLimited) as later:
             if row.attempts >= MAX_ATTEMPTS:
                 await self._settle(followup_id, FollowUpStatus.FAILED, outcome="gave_up")
                 report.failed += 1
             else:
-                due = now + timedelta(seconds=later.seconds)
-                await self._settle(followup_id, FollowUpStatus.PENDING, due_at=due)
+                wait = timedelta(seconds=later.seconds) if isinstance(later, RetryLater) else SPAM_LIMIT_BACKOFF
+                await self._settle(followup_id, FollowUpStatus.PENDING, due_at=now + wait)
                 report.retried += 1
         except DeliveryUnknown:
             await self._settle(followup_id, FollowUpStatus.UNKNOWN, outcome="timeout")
             report.unknown += 1
         else:
-            await self._settle(followup_id, FollowUpStatus.SENT, platform_message_id=message_id)
+            await self._settle(followup_id, FollowUpStatus.SENT, platform_message_id=sent.message_id, via=sent.via)
             report.sent += 1
 
     async def _settle(self, followup_id: int, status: FollowUpStatus, **values: object) -> None:
         async with self.dispatcher.sessions.begin() as session:
-            await settle_followup(session, followup_id, status, **values)
+            await settle_followup(session, followup_id, status, expected=FollowUpStatus.SENDING, **values)
 
     async def _reason_not_to_send(
         self, session: AsyncSession, contact: Contact, lead: Lead | None, row: FollowUp, now: datetime
@@ -173,7 +203,13 @@ class FollowUpTicker:
             choices = (Choice("ask", t("ask.again_button")), Choice("menu", t("common.menu")))
         else:
             choices = (Choice("tasks", t("officer.tasks_button")),)
-        return Reply(row.text or "", choices=choices, serial=contact.state_serial, locale=contact.locale)
+        return Reply(
+            row.text or "",
+            choices=choices,
+            serial=contact.state_serial,
+            locale=contact.locale,
+            unprompted=_unprompted(row, contact, {"text": row.text or ""}),
+        )
 
     def _reminder(self, contact: Contact, lead: Lead, row: FollowUp) -> Reply:
         t = self.dispatcher.messages[contact.locale]
@@ -187,4 +223,11 @@ class FollowUpTicker:
             choices=choices,
             serial=contact.state_serial,
             locale=contact.locale,
+            unprompted=_unprompted(row, contact, {"name": lead.name}),
         )
+
+
+def _unprompted(row: FollowUp, contact: Contact, fields: dict[str, str]) -> Unprompted:
+    """What WhatsApp needs to know: the purpose (its template), the row (echoed in status callbacks), the
+    person's last message (the 24-hour window), and whether WhatsApp already said that window was closed."""
+    return Unprompted(row.kind, f"f:{row.id}", contact.last_seen_at, fields, template_only=row.via == Via.TEMPLATE)

@@ -341,6 +341,14 @@ async def preview(turn: Turn) -> None:
         id=audience.by_locale.get("id", 0),
         en=audience.by_locale.get("en", 0),
     )
+    if audience.whatsapp_text or audience.whatsapp_template:
+        # WhatsApp takes free text only from people who wrote within 24 hours; the others need a template.
+        has_template = turn.settings.template("broadcast") is not None
+        turn.say(
+            "broadcast.preview_whatsapp" if has_template else "broadcast.preview_whatsapp_skipped",
+            text=audience.whatsapp_text,
+            template=audience.whatsapp_template,
+        )
     for locale in ("id", "en") if turn.data.get("text_en") else ("id",):
         text, choices = _as_sent(turn, locale)
         turn.reply(text, choices=choices, standalone=True)

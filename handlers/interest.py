@@ -64,9 +64,16 @@ async def interested(turn: Turn, argument: str) -> None:
 
 
 async def continue_with(turn: Turn, data: dict) -> None:
-    """Go to the first question still unanswered, or to the summary."""
+    """Go to the first question still unanswered, or to the summary.
+
+    The phone is not asked when the platform gave the person's own number with this message (WhatsApp): it is
+    taken from there, said, and can be changed in the summary.
+    """
     data = {key: value for key, value in data.items() if value}
     for field, state in FIELDS:
+        if field == "phone" and field not in data and (phone := normalise_phone(turn.inbound.platform_phone)):
+            turn.say("interest.phone_from_platform", phone=display_phone(phone))
+            data["phone"] = phone
         if field not in data:
             turn.goto(state, **data)
             await turn.prompt()
@@ -149,7 +156,8 @@ async def typed_name(turn: Turn, text: str) -> None:
 
 @router.prompt(PHONE)
 async def ask_phone(turn: Turn) -> None:
-    turn.say("interest.ask_phone", request_phone=True, choices=[turn.choice("interest_cancel", "interest.cancel")])
+    key = "interest.ask_phone" if turn.shares_phone else "interest.ask_phone_typed"
+    turn.say(key, request_phone=True, choices=[turn.choice("interest_cancel", "interest.cancel")])
 
 
 @router.contact(PHONE)

@@ -21,7 +21,7 @@ from bot.broadcaster import MAX_ATTEMPTS, Broadcaster
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.telegram import TelegramSender
 from bot.config import Settings
-from bot.delivery import NetworkDown
+from bot.delivery import NetworkDown, Sent
 from bot.models import CampaignStatus
 from bot.pacing import Pacer
 from bot.services.campaigns import (
@@ -362,12 +362,12 @@ class FlakyNetwork:
         self.failures = failures
         self.sent: list[str] = []
 
-    async def send(self, external_id: str, reply) -> str:
+    async def send(self, external_id: str, reply) -> Sent:
         if self.failures:
             self.failures -= 1
             raise NetworkDown(60)
         self.sent.append(external_id)
-        return str(len(self.sent))
+        return Sent(str(len(self.sent)))
 
     async def edit(self, external_id: str, message_id: str, reply) -> None:
         raise AssertionError("nobody follows this campaign's progress")

@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.conversation import Inbound, Kind
+from bot.runtime import Runtime
 from bot.services.followups import Cadence, claim_due_messages
 from bot.ticker import FollowUpTicker
 from tests.conftest import WIB, saved_lead, welcomed
@@ -171,13 +172,13 @@ async def test_a_429_is_honoured_and_the_reminder_goes_out_once_after_retry_afte
     assert db("select attempts from followups where status = 'sent'")[0][0] == 2
 
 
-async def test_a_send_interrupted_by_a_crash_is_marked_unknown_and_never_resent(chat, db, clock, app, ticker, telegram):
+async def test_a_send_interrupted_by_a_crash_is_marked_unknown_and_never_resent(chat, db, clock, app, ticker, bot_api):
     await saved_lead(chat)
     clock.advance(days=3)
     async with app.dispatcher.sessions.begin() as session:
         assert len(await claim_due_messages(session, clock(), 10)) == 1  # claimed, then the process died
 
-    await telegram.post_init(telegram)  # the next start-up
+    await Runtime(app, telegram_request=FakeRequest(bot_api)).recover()  # the next start-up
     report = await ticker.tick()
 
     assert report.sent == 0 and reminders_received(chat) == []

@@ -1,5 +1,6 @@
 """Welcome, occupation, menu, language: what a worker sees in their first taps."""
 
+from bot.channels.telegram import set_commands
 from tests.conftest import OPERATOR, labels_of, text_of, welcomed
 
 
@@ -111,8 +112,8 @@ async def test_help_lists_the_commands(chat):
     assert "/datasaya" in replies[0].text and "/hapus" in replies[0].text
 
 
-async def test_command_menu_is_set_at_start_up_in_both_languages(telegram, bot_api):
-    await telegram.post_init(telegram)
+async def test_command_menu_is_set_at_start_up_in_both_languages(app, telegram, bot_api):
+    await set_commands(telegram, app)
 
     indonesian = dict(bot_api.commands())
     english = dict(bot_api.commands("en"))

@@ -2,8 +2,9 @@
 
 import pytest
 
+from bot.runtime import Runtime
 from tests.conftest import text_of, welcomed
-from tests.fakes.telegram import FakeUser
+from tests.fakes.telegram import FakeRequest, FakeUser
 
 
 @pytest.mark.parametrize("send", ["send_sticker", "send_photo", "send_voice", "send_video"])
@@ -122,11 +123,11 @@ async def test_group_chats_are_ignored(telegram, bot_api):
     assert bot_api.sent(-100123) == []
 
 
-async def test_update_ids_past_the_redelivery_window_are_forgotten_by_the_housekeeping_job(chat, telegram, db):
+async def test_update_ids_past_the_redelivery_window_are_forgotten_by_the_housekeeping_job(app, chat, bot_api, db):
     await welcomed(chat)
-    db("update processed_updates set processed_at = '2020-01-01 00:00:00.000000' where rowid = 1")
-    [job] = [job for job in telegram.job_queue.jobs() if job.name == "forget_old_updates"]
+    db("update processed_updates set processed_at = '2026-11-15 02:59:00.000000' where rowid = 1")  # 8 days ago
+    runtime = Runtime(app, telegram_request=FakeRequest(bot_api))
 
-    await job.callback(None)
+    await runtime.forget_old_updates()
 
     assert db("select count(*) from processed_updates")[0][0] == 1  # /start forgotten, the tap kept

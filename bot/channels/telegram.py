@@ -6,8 +6,6 @@ keyboards (or the share-contact keyboard when the conversation asks for a phone 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import logging
 import warnings
@@ -30,18 +28,11 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
-from bot.broadcaster import Broadcaster, batch_size
+from bot.broadcaster import batch_size
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.conversation import Inbound, Kind, Reply, encode_choice
-from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Undeliverable, Unreachable
-from bot.exporter import Exporter
+from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sent, Undeliverable, Unreachable
 from bot.i18n import Translator
-from bot.pacing import Pacer
-from bot.services.campaigns import give_up_interrupted_deliveries
-from bot.services.exports import recover_interrupted_exports
-from bot.services.followups import give_up_interrupted_sends
-from bot.services.updates import forget_processed_updates
-from bot.ticker import FollowUpTicker
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +55,6 @@ _MEDIA = (
     "game",
     "story",
 )
-HOUSEKEEPING_INTERVAL = 6 * 3600  # seconds
 BROADCAST_CONNECTIONS = 100
 NETWORK_RETRY_SECONDS = 60
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may send as a document (Bot API sendDocument)
@@ -137,7 +127,7 @@ class TelegramSender:
         self.messages = messages
         self.paid = paid
 
-    async def send(self, external_id: str, reply: Reply) -> str:
+    async def send(self, external_id: str, reply: Reply) -> Sent:
         markup = reply_markup(reply, self.messages[reply.locale])
         extra = {"allow_paid_broadcast": True} if self.paid else {}
         try:
@@ -164,7 +154,7 @@ class TelegramSender:
             raise DeliveryUnknown() from None
         except NetworkError:  # no connection: nothing left this machine
             raise NetworkDown(NETWORK_RETRY_SECONDS) from None
-        return str(message.message_id)
+        return Sent(str(message.message_id))
 
     async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
         markup = reply_markup(reply, self.messages[reply.locale])
@@ -178,18 +168,10 @@ class TelegramSender:
 
 
 class TelegramChannel:
-    def __init__(self, app: BotApp, broadcast_bot: Bot):
+    """Updates in, replies out; the background work is the runtime's (bot/runtime.py)."""
+
+    def __init__(self, app: BotApp):
         self.app = app
-        self.ticker: FollowUpTicker  # set by build_application once the bot it sends with exists
-        # Broadcasts go through a bot of their own, paced by the engine rather than by PTB's rate limiter:
-        # a 429 must reach the engine (which re-queues the row) instead of being slept through in place.
-        self.broadcast_bot = broadcast_bot
-        settings = app.settings
-        sender = TelegramSender(broadcast_bot, app.messages, paid=settings.broadcast_paid)
-        self.broadcaster = Broadcaster(app.dispatcher, {CHANNEL: sender}, {CHANNEL: Pacer(settings.broadcast_rate)})
-        self._broadcasting: asyncio.Task[None] | None = None
-        self.exporter: Exporter  # set by build_application, with the ticker's sender
-        self._exporting: asyncio.Task[None] | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = to_inbound(update)
@@ -225,52 +207,14 @@ class TelegramChannel:
         except TelegramError:
             log.exception("sending a reply on telegram failed")
 
-    async def forget_old_updates(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with self.app.dispatcher.sessions.begin() as session:
-            forgotten = await forget_processed_updates(session)
-        log.info("forgot %d processed update ids past the redelivery window", forgotten)
 
-    async def start_up(self, application: Application) -> None:
-        async with self.app.dispatcher.sessions.begin() as session:
-            interrupted = await give_up_interrupted_sends(session)
-            interrupted += await give_up_interrupted_deliveries(session)
-            rewritten, unsure = await recover_interrupted_exports(session)
-        if interrupted + unsure:
-            log.warning(
-                "%d messages and %d lead lists were being sent when the bot stopped: marked unknown, not resent",
-                interrupted,
-                unsure,
-            )
-        if rewritten:
-            log.info("%d lead lists were being written when the bot stopped: written again", rewritten)
-        await self.set_commands(application)
-        await self.broadcast_bot.initialize()
-        self._broadcasting = asyncio.create_task(self.broadcaster.run())
-        self._exporting = asyncio.create_task(self.exporter.run())
-
-    async def stop_background(self, application: Application) -> None:
-        """Let the broadcast batch in hand be sent and recorded, so a normal stop leaves nothing `unknown`; an
-        export being written is dropped (it stays `running` and is written again at the next start)."""
-        if self._exporting is not None:
-            self.exporter.stop()
-            self._exporting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._exporting
-        if self._broadcasting is not None:
-            self.broadcaster.stop()
-            await self._broadcasting
-        await self.broadcast_bot.shutdown()
-
-    async def tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.ticker.tick()
-
-    async def set_commands(self, application: Application) -> None:
-        """The command menu in both languages: Indonesian by default, English for English-language apps."""
-        for locale in self.app.messages.locales:
-            t = self.app.messages[locale]
-            commands = [BotCommand(name, t(f"telegram.command.{name}")) for name in MENU_COMMANDS]
-            language = None if locale == self.app.settings.default_locale else locale
-            await application.bot.set_my_commands(commands, language_code=language)
+async def set_commands(application: Application, app: BotApp) -> None:
+    """The command menu in both languages: Indonesian by default, English for English-language apps."""
+    for locale in app.messages.locales:
+        t = app.messages[locale]
+        commands = [BotCommand(name, t(f"telegram.command.{name}")) for name in MENU_COMMANDS]
+        language = None if locale == app.settings.default_locale else locale
+        await application.bot.set_my_commands(commands, language_code=language)
 
 
 def broadcast_transport(rate: float | None) -> AiohttpRequest:
@@ -278,39 +222,24 @@ def broadcast_transport(rate: float | None) -> AiohttpRequest:
     return AiohttpRequest(min(BROADCAST_CONNECTIONS, 2 * batch_size(rate)))
 
 
+def broadcast_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
+    """Broadcasts go through a bot of their own, paced by the engine rather than by PTB's rate limiter: a 429
+    must reach the engine (which re-queues the row) instead of being slept through in place."""
+    settings = app.settings
+    transport = request or broadcast_transport(settings.broadcast_rate)
+    return Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=transport)
+
+
 def build_application(app: BotApp, request: BaseRequest | None = None, rate_limited: bool = True) -> Application:
     """PTB's Application around our dispatcher. `rate_limited=False` only for benchmarks of our own cost:
     in service, replies are paced to Telegram's limit (about 30 messages/s per bot)."""
     settings = app.settings
-    broadcast_request = request or broadcast_transport(settings.broadcast_rate)
-    broadcast_bot = Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=broadcast_request)
-    channel = TelegramChannel(app, broadcast_bot)
-    builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_token)
-        .base_url(settings.telegram_base_url)
-        .post_init(channel.start_up)
-        .post_stop(channel.stop_background)
-        .post_shutdown(lambda _: app.close())
-    )
+    builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_base_url)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    application = builder.build()
-    application.add_handler(TypeHandler(Update, channel.on_update))
-    sender = TelegramSender(application.bot, app.messages)
-    channel.ticker = FollowUpTicker(app.dispatcher, {CHANNEL: sender})
-    channel.exporter = Exporter(app.dispatcher, {CHANNEL: sender})
-    app.dispatcher.wakers["exporter"] = channel.exporter.wake
-    # The job queue only wakes the ticker up; what is due lives in the followups table. Missed runs are not
-    # caught up (coalesce), since one tick sends everything that is due.
-    jobs = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-    application.job_queue.run_repeating(channel.tick, interval=settings.tick_seconds, first=5, job_kwargs=jobs)
-    # An officer's answer should reach the worker now, not at the next tick: a conversation that queued a
-    # message wakes the ticker once. Claims are atomic, so this and the repeating tick never send a row twice.
-    app.dispatcher.wakers["ticker"] = lambda: application.job_queue.run_once(channel.tick, 0)
-    application.job_queue.run_repeating(
-        channel.forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60, job_kwargs=jobs
-    )
+    # No job queue: the runtime schedules the background work for every channel (bot/runtime.py).
+    application = builder.job_queue(None).build()
+    application.add_handler(TypeHandler(Update, TelegramChannel(app).on_update))
     return application

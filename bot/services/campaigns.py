@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, distinct, exists, func, literal, select, update
+from sqlalchemy import String, and_, bindparam, cast, distinct, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,6 +32,7 @@ from bot.models import (
     Lead,
     LeadStatus,
     Occupation,
+    Via,
 )
 from bot.services.followups import mark_unreachable
 from bot.services.leads import is_source_code
@@ -41,6 +42,8 @@ CHANNELS = ("telegram", "whatsapp")
 # A broadcast's optional button: the conversation it leads back into (an action) and its label there.
 BUTTONS = {"interest": ("interest", "menu.interest"), "calculator": ("calc", "menu.cost")}
 CAMPAIGN_PREFIX = "cmp-"  # a lead that came from a campaign's button has source "cmp-<id>"
+MARKETING_STOPPED = "marketing_stopped"  # a delivery's outcome when WhatsApp says the person opted out
+SPAM_LIMITED = "spam_limited"  # a delivery's outcome when Meta's spam rate limit stopped the campaign
 TEXT_MAX = 1000
 _OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
@@ -151,7 +154,12 @@ def _reachable(consent_version: str):
         agreed.text_version == consent_version,
         ~withdrawn_since,
     )
-    return and_(Contact.messages_stopped_at.is_(None), Contact.unreachable_at.is_(None), consented)
+    return and_(
+        Contact.messages_stopped_at.is_(None),
+        Contact.unreachable_at.is_(None),
+        Contact.marketing_stopped_at.is_(None),
+        consented,
+    )
 
 
 def _audience(segment: Segment, consent_version: str, now: datetime):
@@ -187,13 +195,28 @@ def _audience(segment: Segment, consent_version: str, now: datetime):
 class Audience:
     total: int
     by_locale: dict[str, int] = field(default_factory=dict)
+    # WhatsApp: people who wrote within the last 24 hours (free text) and the others (a template, or nobody
+    # when none is configured). Counted now; the engine decides again for each message as it goes out.
+    whatsapp_text: int = 0
+    whatsapp_template: int = 0
+
+
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 async def count_audience(session: AsyncSession, segment: Segment, consent_version: str, now: datetime) -> Audience:
-    """How many people a segment reaches now, and in which language: nothing is written."""
+    """How many people a segment reaches now, in which language, and on WhatsApp how: nothing is written."""
     query = _audience(segment, consent_version, now).add_columns(Contact.locale, func.count(distinct(_person())))
     by_locale = {locale: count for locale, count in await session.execute(query.group_by(Contact.locale))}
-    return Audience(sum(by_locale.values()), by_locale)
+    inside = Contact.last_seen_at >= now - WHATSAPP_WINDOW
+    whatsapp = (
+        _audience(segment, consent_version, now)
+        .where(Contact.channel == "whatsapp")
+        .add_columns(inside, func.count(distinct(_person())))
+        .group_by(inside)
+    )
+    by_window = {bool(open_): count for open_, count in await session.execute(whatsapp)}
+    return Audience(sum(by_locale.values()), by_locale, by_window.get(True, 0), by_window.get(False, 0))
 
 
 # ------------------------------------------------------------------------------------------- the lifecycle
@@ -344,6 +367,8 @@ class Recipient:
     locale: str
     serial: int
     attempts: int  # this claim included
+    last_seen_at: datetime | None = None  # the person's last message (WhatsApp's 24-hour window)
+    template_only: bool = False  # WhatsApp said the window was closed when it went as text (131047)
 
 
 async def claim_deliveries(
@@ -383,15 +408,29 @@ async def claim_deliveries(
             Contact.state_serial,
             Delivery.attempts,
             _reachable(consent_version),
+            Contact.last_seen_at,
+            Delivery.via,
         )
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     )
     recipients, skipped = [], []
-    for delivery_id, contact_id, channel, external_id, locale, serial, attempts, reachable in rows:
+    for delivery_id, contact_id, channel, external_id, locale, serial, attempts, reachable, seen, via in rows:
         if reachable:
-            recipients.append(Recipient(delivery_id, contact_id, channel, external_id, locale, serial, attempts))
+            recipients.append(
+                Recipient(
+                    delivery_id,
+                    contact_id,
+                    channel,
+                    external_id,
+                    locale,
+                    serial,
+                    attempts,
+                    seen,
+                    via == Via.TEMPLATE,
+                )
+            )
         else:
             skipped.append(delivery_id)
     if skipped:
@@ -414,37 +453,87 @@ class Outcome:
     message_id: str | None = None
     retry_at: datetime | None = None  # with status pending: not before this moment (a 429, a network error)
     attempts: int = 0  # with retry_at: the attempts that count (a 429 gives its attempt back)
+    via: str | None = None  # WhatsApp: text or template
 
 
 async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
-    """Write a batch of results in one transaction; blocked people are flagged unreachable everywhere."""
-    retries = [
+    """Write a batch of results in one transaction; blocked people are flagged unreachable everywhere.
+
+    Only rows still `sending` are written: a WhatsApp status callback processed before this record (a
+    failure reported at once) has already said what became of the message, and wins.
+    """
+    table = Delivery.__table__
+    rows = [
         {
-            "id": o.delivery_id,
-            "status": o.status,
-            "not_before": o.retry_at,
-            "outcome": o.outcome,
-            "attempts": o.attempts,
-        }
-        for o in outcomes
-        if o.retry_at is not None
-    ]
-    finals = [
-        {
-            "id": o.delivery_id,
+            "b_id": o.delivery_id,
             "status": o.status,
             "outcome": o.outcome,
             "platform_message_id": o.message_id,
             "sent_at": now if o.status == DeliveryStatus.SENT else None,
+            "via": o.via,
+            "not_before": o.retry_at if o.retry_at is not None else now,
+            "attempts": o.attempts,
         }
         for o in outcomes
-        if o.retry_at is None
     ]
-    for rows in (retries, finals):
-        if rows:
-            await session.execute(update(Delivery), rows)
+    retries = [row for row, o in zip(rows, outcomes, strict=True) if o.retry_at is not None]
+    finals = [row for row, o in zip(rows, outcomes, strict=True) if o.retry_at is None]
+    current = (table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.SENDING)
+    if retries:
+        await session.execute(
+            update(table)
+            .where(*current)
+            .values(
+                status=bindparam("status"),
+                outcome=bindparam("outcome"),
+                not_before=bindparam("not_before"),
+                attempts=bindparam("attempts"),
+            ),
+            retries,
+        )
+    if finals:
+        await session.execute(
+            update(table)
+            .where(*current)
+            .values(
+                status=bindparam("status"),
+                outcome=bindparam("outcome"),
+                platform_message_id=bindparam("platform_message_id"),
+                sent_at=bindparam("sent_at"),
+                via=bindparam("via"),
+            ),
+            [{k: v for k, v in row.items() if k not in ("not_before", "attempts")} for row in finals],
+        )
     if blocked := [o.contact_id for o in outcomes if o.outcome == "blocked"]:
         await mark_unreachable(session, blocked, now)
+    if stopped := [o.contact_id for o in outcomes if o.outcome == MARKETING_STOPPED]:
+        await stop_marketing(session, stopped, now)
+
+
+async def stop_marketing(session: AsyncSession, contact_ids: list[int], now: datetime) -> None:
+    """WhatsApp says these people stopped marketing messages from this business (131050): broadcasts leave
+    them out from now on; their place in campaigns still to come is given up."""
+    await session.execute(
+        update(Contact)
+        .where(Contact.id.in_(contact_ids), Contact.marketing_stopped_at.is_(None))
+        .values(marketing_stopped_at=now)
+    )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.contact_id.in_(contact_ids), Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SKIPPED, outcome=MARKETING_STOPPED)
+    )
+
+
+async def pause_for_spam_limit(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    """Meta's spam rate limit (131048) stops a campaign: paused, so its author decides when to resume.
+    Returns the campaign the one time it is paused for it (the author is told once)."""
+    result = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+        .values(status=CampaignStatus.PAUSED)
+    )
+    return await session.get(Campaign, campaign_id) if result.rowcount == 1 else None
 
 
 async def give_up_interrupted_deliveries(session: AsyncSession) -> int:

@@ -160,15 +160,21 @@ async def settle_followup(
     outcome: str | None = None,
     due_at: datetime | None = None,
     platform_message_id: str | None = None,
+    via: str | None = None,
+    expected: FollowUpStatus | None = None,
 ) -> None:
+    """`expected`: only if the row is still in that status. The ticker settles what it claimed (`sending`)
+    this way, so a WhatsApp status callback that got there first (a failure, a re-queue) is not undone."""
     values: dict[str, object] = {"status": status}
-    if outcome is not None:
-        values["outcome"] = outcome
-    if due_at is not None:
-        values["due_at"] = due_at
-    if platform_message_id is not None:
-        values["platform_message_id"] = platform_message_id
-    await session.execute(update(FollowUp).where(FollowUp.id == followup_id).values(**values))
+    for name, value in (("outcome", outcome), ("due_at", due_at), ("platform_message_id", platform_message_id)):
+        if value is not None:
+            values[name] = value
+    if via is not None:
+        values["via"] = via
+    query = update(FollowUp).where(FollowUp.id == followup_id)
+    if expected is not None:
+        query = query.where(FollowUp.status == expected)
+    await session.execute(query.values(**values))
 
 
 async def give_up_interrupted_sends(session: AsyncSession) -> int:

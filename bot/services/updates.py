@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import ProcessedUpdate, utcnow
+from bot.models import ProcessedUpdate
 
-# Telegram keeps an unconfirmed update for 24 hours; twice that leaves room for a long outage.
-REDELIVERY_WINDOW = timedelta(hours=48)
+# Telegram keeps an unconfirmed update for 24 hours; Meta retries an unanswered WhatsApp webhook for up to
+# 7 days. A day more leaves room for a long outage.
+REDELIVERY_WINDOW = timedelta(days=8)
 
 
-async def forget_processed_updates(session: AsyncSession, older_than: timedelta = REDELIVERY_WINDOW) -> int:
-    """Drop update ids that can no longer be redelivered; returns how many."""
-    cutoff = utcnow() - older_than
+async def forget_processed_updates(
+    session: AsyncSession, now: datetime, older_than: timedelta = REDELIVERY_WINDOW
+) -> int:
+    """Drop update ids that can no longer be redelivered; returns how many. `now` is the app's clock, the one
+    the ids were recorded with."""
+    cutoff = now - older_than
     result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
     return result.rowcount

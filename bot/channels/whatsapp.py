@@ -1,0 +1,507 @@
+"""WhatsApp through Meta's Cloud API: webhook payloads become Inbounds, Replies become WhatsApp messages.
+
+No conversation logic lives here. A Reply with choices becomes reply buttons (at most 3, titles of at most
+20 characters) or a list message (at most 10 rows; longer menus continue in a second list); a message nobody
+asked for just now goes out as free text inside the 24 hours after the person's last message and as an
+approved template outside them, or not at all.
+
+The client is our own, over httpx, so the Graph API's base URL stays configurable (tests point it at a fake)
+and every error code reaches the code that decides what it means (platforms.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, select
+
+from bot.app import BotApp
+from bot.background import Worker
+from bot.broadcaster import stop_for_spam_limit
+from bot.config import Settings, WhatsAppTemplate
+from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    NetworkDown,
+    RetryLater,
+    Sent,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
+from bot.i18n import Messages, Translator
+from bot.models import Via, WebhookEvent
+from bot.pacing import Pacer
+from bot.services.receipts import Report, apply_reports
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+WINDOW = timedelta(hours=24)  # free-form messages only this long after the person's last message
+MAX_BUTTONS = 3
+BUTTON_TITLE = 20
+BUTTON_BODY = 1024
+MAX_ROWS = 10
+ROW_TITLE = 24
+ROW_DESCRIPTION = 72
+LIST_BUTTON = 20
+TEXT_BODY = 4096
+CALLBACK_DATA = 512
+# Graph API error codes (platforms.md) and what each means for a message.
+THROUGHPUT = (130429, 80007)  # the number's throughput or the account's rate: everybody backs off
+PAIR_RATE = 131056  # too many messages to this one person: only they wait
+SPAM_RATE = 131048  # Meta's spam rate limit: a campaign stops and its author decides
+UNDELIVERABLE = 131026
+REENGAGEMENT = 131047  # the 24-hour window is closed: a template or nothing
+MARKETING_LIMIT = 131049  # this person's marketing-message limit: wait a day
+MARKETING_STOPPED = 131050
+ACCESS_TOKEN = 190
+THROUGHPUT_BACKOFF = 2.0  # seconds; Meta gives no retry-after
+PAIR_BACKOFF = 10.0
+MARKETING_BACKOFF = 24 * 3600.0
+TOKEN_BACKOFF = 300.0
+REPLY_RETRIES = 2  # a reply held up by the throughput limit is tried this many more times
+REPLY_RETRY_WAIT = 10.0  # seconds; a longer wait is not worth holding the conversation for
+# What each kind of message nobody asked for needs as a template outside the window (Settings.template).
+TEMPLATE_PURPOSE = {"reminder": "reminder", "broadcast": "broadcast", "answer": "answer"}
+# Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
+_MEDIA = ("image", "sticker", "audio", "video", "document", "location", "reaction", "unsupported", "order")
+
+
+# ------------------------------------------------------------------------------------------ the webhook
+
+
+def valid_signature(app_secret: str, body: bytes, header: str | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex>` over the raw body exactly as received."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+@dataclass
+class WebhookBatch:
+    messages: list[Inbound]
+    statuses: list[Report]
+
+
+def parse_webhook(payload: dict[str, Any]) -> WebhookBatch:
+    """Every message and status in a webhook body (Meta batches several changes and entries in one)."""
+    batch = WebhookBatch([], [])
+    if not isinstance(payload, dict):
+        return batch
+    for entry in _list(payload.get("entry")):
+        for change in _list(entry.get("changes") if isinstance(entry, dict) else None):
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                continue
+            contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+            for message in _list(value.get("messages")):
+                if isinstance(message, dict) and (inbound := _inbound(message, contacts)) is not None:
+                    batch.messages.append(inbound)
+            for status in _list(value.get("statuses")):
+                if isinstance(status, dict) and (report := _status(status)) is not None:
+                    batch.statuses.append(report)
+    return batch
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _sender(message: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[str, str]:
+    """(the business-scoped user id, or the phone for payloads without one; the phone or '')."""
+    user_id = message.get("from_user_id")
+    phone = message.get("from") or ""
+    contact = next(
+        (c for c in contacts if (user_id and c.get("user_id") == user_id) or (phone and c.get("wa_id") == phone)),
+        contacts[0] if len(contacts) == 1 else {},
+    )
+    user_id = user_id or contact.get("user_id") or ""
+    phone = phone or contact.get("wa_id") or ""
+    return str(user_id or phone), str(phone)
+
+
+def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | None:
+    external_id, phone = _sender(message, contacts)
+    kind, message_id = message.get("type"), message.get("id")
+    if not external_id or not isinstance(message_id, str) or kind == "system":  # number changes: nothing to say
+        return None
+    base = {
+        "channel": CHANNEL,
+        "external_id": external_id,
+        "update_key": message_id,
+        "platform_phone": f"+{phone}" if phone.isdigit() else "",
+    }
+    if kind == "text":
+        text = str((message.get("text") or {}).get("body") or "")
+        if text.startswith("/") and len(text) > 1:
+            command, _, payload = text[1:].partition(" ")
+            return Inbound(**base, kind=Kind.COMMAND, command=command.lower(), payload=payload.strip())
+        return Inbound(**base, kind=Kind.TEXT, text=text)
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return Inbound(**base, kind=Kind.CHOICE, choice=str(reply.get("id") or ""))
+    if kind == "button":  # a template's quick reply: its payload is what the bot put there
+        return Inbound(**base, kind=Kind.CHOICE, choice=str((message.get("button") or {}).get("payload") or ""))
+    if kind == "request_welcome":  # the person opened the chat for the first time
+        return Inbound(**base, kind=Kind.COMMAND, command="start")
+    if kind == "contacts":
+        shared = next(iter(_list(message.get("contacts"))), {})
+        number = next(iter(_list(shared.get("phones") if isinstance(shared, dict) else None)), {})
+        digits = str(number.get("wa_id") or number.get("phone") or "") if isinstance(number, dict) else ""
+        own = bool(phone) and "".join(filter(str.isdigit, digits)) == phone
+        return Inbound(**base, kind=Kind.CONTACT, phone=digits, phone_is_own=own)
+    return Inbound(**base, kind=Kind.MEDIA, media=kind if kind in _MEDIA else "other")
+
+
+def _status(status: dict[str, Any]) -> Report | None:
+    message_id, state = status.get("id"), status.get("status")
+    if not isinstance(message_id, str) or state not in ("sent", "delivered", "read", "failed"):
+        return None
+    try:
+        at = datetime.fromtimestamp(int(status.get("timestamp", 0)), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    errors = [e for e in _list(status.get("errors")) if isinstance(e, dict)]
+    code = errors[0].get("code") if errors else None
+    tracking = status.get("biz_opaque_callback_data")
+    return Report(
+        tracking if isinstance(tracking, str) else None,
+        message_id,
+        state,
+        at,
+        code if isinstance(code, int) else None,
+    )
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _shorten(label: str, limit: int) -> str:
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def render(reply: Reply, t: Translator) -> list[dict[str, Any]]:
+    """The messages that show `reply` on WhatsApp, without their recipient."""
+    text = reply.text.strip() or "…"
+    choices = reply.choices
+    if not choices:
+        return [{"type": "text", "text": {"body": text[:TEXT_BODY], "preview_url": False}}]
+    labels = [choice.label for choice in choices]
+    if (
+        len(choices) <= MAX_BUTTONS
+        and all(len(label) <= BUTTON_TITLE for label in labels)
+        and len(set(labels)) == len(labels)
+        and len(text) <= BUTTON_BODY
+    ):
+        buttons = [
+            {"type": "reply", "reply": {"id": encode_choice(reply.serial, c.action), "title": c.label}}
+            for c in choices
+        ]
+        return [_interactive("button", text, {"buttons": buttons})]
+    messages = []
+    for start in range(0, len(choices), MAX_ROWS):
+        rows = []
+        for choice in choices[start : start + MAX_ROWS]:
+            row = {"id": encode_choice(reply.serial, choice.action), "title": _shorten(choice.label, ROW_TITLE)}
+            if row["title"] != choice.label:  # the whole label stays readable under its short title
+                row["description"] = _shorten(choice.label, ROW_DESCRIPTION)
+            rows.append(row)
+        body = text[:TEXT_BODY] if start == 0 else t("whatsapp.more_choices")
+        button = t("whatsapp.list_button" if start == 0 else "whatsapp.more_button")
+        messages.append(_interactive("list", body, {"button": button, "sections": [{"rows": rows}]}))
+    return messages
+
+
+def _interactive(kind: str, body: str, action: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "interactive", "interactive": {"type": kind, "body": {"text": body}, "action": action}}
+
+
+def template_message(template: WhatsAppTemplate, reply: Reply, values: dict[str, str]) -> dict[str, Any]:
+    """An approved template for `reply`: its body parameters filled from `values`, its quick replies carrying
+    the reply's choices. A parameter may hold no line breaks or runs of spaces (Meta refuses them: 132018)."""
+    components: list[dict[str, Any]] = []
+    if template.parameters:
+        parameters = [
+            {"type": "text", "text": " ".join(values.get(name, "").split()) or "-"} for name in template.parameters
+        ]
+        components.append({"type": "body", "parameters": parameters})
+    if template.buttons:
+        for index, choice in enumerate(reply.choices[:MAX_BUTTONS]):
+            payload = encode_choice(reply.serial, choice.action)
+            components.append(
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": str(index),
+                    "parameters": [{"type": "payload", "payload": payload}],
+                }
+            )
+    body = {"name": template.name, "language": {"code": template.language_for(reply.locale)}}
+    if components:
+        body["components"] = components
+    return {"type": "template", "template": body}
+
+
+# ------------------------------------------------------------------------------------------ the Graph API
+
+
+class GraphError(Exception):
+    def __init__(self, code: int | None, message: str, http_status: int):
+        super().__init__(f"({code}) {message}")
+        self.code = code
+        self.http_status = http_status
+
+
+class GraphClient:
+    """`POST /{phone_number_id}/messages` with the bearer token, nothing more. Errors keep their Graph code.
+
+    Timeouts are mapped for at-most-once sending: a connection that could not be opened, or no free
+    connection in the pool, means nothing left (NetworkDown: safe to retry); anything after the request may
+    have been written is DeliveryUnknown (never resent).
+    """
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, connections: int = 100):
+        self._url = f"{settings.whatsapp_api_base_url}/{settings.whatsapp_phone_number_id}/messages"
+        self._client = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {settings.whatsapp_token}"},
+            timeout=httpx.Timeout(10.0, connect=5.0, pool=None),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            transport=transport,
+        )
+
+    async def send(self, recipient: str, message: dict[str, Any], tracking: str | None = None) -> str:
+        # A business-scoped user id ("ID.1349...") goes in `recipient`; a bare phone number (older payloads
+        # that had no user id) in `to`.
+        address = {"to": recipient} if recipient.isdigit() else {"recipient": recipient}
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, **message}
+        if tracking:
+            body["biz_opaque_callback_data"] = tracking[:CALLBACK_DATA]
+        try:
+            response = await self._client.post(self._url, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise NetworkDown(60) from error
+        except httpx.HTTPError as error:  # written, maybe received: never resent
+            raise DeliveryUnknown(str(error)) from error
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code != 200:
+            error = data.get("error") if isinstance(data, dict) else None
+            error = error if isinstance(error, dict) else {}
+            code = error.get("code")
+            message = str(error.get("message", ""))
+            raise GraphError(code if isinstance(code, int) else None, message, response.status_code)
+        try:
+            return str(data["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            raise DeliveryUnknown("the Graph API accepted a message without giving its id") from None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class WhatsAppSender:
+    """The delivery interface (bot.delivery.Sender) on WhatsApp.
+
+    Replies to what the person just sent are free text. A message nobody asked for just now
+    (`reply.unprompted`) is free text only within 24 hours of the person's last message; outside them it is
+    the template configured for its purpose, or nothing (NeedsTemplate), never free text. A `pacer` paces
+    every request to the number's throughput (the broadcast engine paces its own and passes none).
+    """
+
+    channel = CHANNEL
+    document_limit = 0  # officers, who get files, are on Telegram; a worker is never sent one
+
+    def __init__(
+        self,
+        client: GraphClient,
+        messages: Messages,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        pacer: Pacer | None = None,
+    ):
+        self.client = client
+        self.messages = messages
+        self.settings = settings
+        self.clock = clock
+        self.pacer = pacer
+
+    def via_for(self, unprompted: Any) -> str | None:
+        """Text, template, or None (no template configured where one is needed)."""
+        if unprompted is None:
+            return Via.TEXT
+        window_open = unprompted.last_seen_at is not None and self.clock() - unprompted.last_seen_at < WINDOW
+        if window_open and not unprompted.template_only:
+            return Via.TEXT
+        return Via.TEMPLATE if self._template(unprompted.purpose) is not None else None
+
+    def _template(self, purpose: str) -> WhatsAppTemplate | None:
+        name = TEMPLATE_PURPOSE.get(purpose)
+        return self.settings.template(name) if name else None
+
+    async def send(self, external_id: str, reply: Reply) -> Sent:
+        unprompted = reply.unprompted
+        via = self.via_for(unprompted)
+        if via is None:
+            raise NeedsTemplate(unprompted.purpose)
+        tracking = unprompted.tracking if unprompted else None
+        if via == Via.TEXT:
+            try:
+                message_id = ""
+                for message in render(reply, self.messages[reply.locale]):
+                    message_id = await self._post(external_id, message, tracking)
+                return Sent(message_id, Via.TEXT)
+            except _WindowClosed:
+                if unprompted is None or self._template(unprompted.purpose) is None:
+                    raise NeedsTemplate(unprompted.purpose if unprompted else "reply") from None
+        template = self._template(unprompted.purpose)
+        values = {**unprompted.fields, "operator": self.settings.operator_name or ""}
+        try:
+            message_id = await self._post(external_id, template_message(template, reply, values), tracking)
+        except _WindowClosed:  # a template is never refused for the window; if it is, it is not sent at all
+            raise Undeliverable("a template was refused as outside the 24-hour window") from None
+        return Sent(message_id, Via.TEMPLATE)
+
+    async def _post(self, external_id: str, message: dict[str, Any], tracking: str | None) -> str:
+        if self.pacer is not None:
+            await self.pacer.acquire()
+        try:
+            return await self.client.send(external_id, message, tracking)
+        except GraphError as error:
+            raise _outcome(error) from None
+
+    async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
+        """WhatsApp cannot edit a message: a campaign's progress reaches a WhatsApp author only as sent."""
+
+
+class _WindowClosed(Exception):
+    pass
+
+
+def _outcome(error: GraphError) -> Exception:
+    """What a Graph error code means for the message (platforms.md)."""
+    code = error.code
+    if code in THROUGHPUT:
+        return RetryLater(THROUGHPUT_BACKOFF, everyone=True, reason="rate_limited")
+    if code == PAIR_RATE:
+        return RetryLater(PAIR_BACKOFF, everyone=False, reason="pair_rate_limited")
+    if code == MARKETING_LIMIT:
+        return RetryLater(MARKETING_BACKOFF, everyone=False, reason="marketing_limit")
+    if code == SPAM_RATE:
+        return SpamLimited(str(error))
+    if code == UNDELIVERABLE:
+        return Unreachable(str(error))
+    if code == REENGAGEMENT:
+        return _WindowClosed(str(error))
+    if code == MARKETING_STOPPED:
+        return MarketingStopped(str(error))
+    if code == ACCESS_TOKEN or error.http_status in (401, 403):
+        log.error("the WhatsApp token was refused (%s): check WHATSAPP_TOKEN", error)
+        return NetworkDown(TOKEN_BACKOFF)
+    if error.http_status >= 500:
+        return NetworkDown(60)
+    return Undeliverable(str(error))
+
+
+# ------------------------------------------------------------------------------------------ the channel
+
+
+class WhatsAppChannel(Worker):
+    """Stored webhook events, processed in the order they arrived.
+
+    The web server stores each signed POST as a row and answers 200 at once (Meta retries what is not
+    answered quickly); this worker then reads the rows in order: status callbacks become receipts, messages
+    go through the dispatcher (a message id seen before is applied once), and the replies are sent. Each
+    person's messages are handled one after another; different people's at the same time, so one slow
+    reply does not hold up the others. A row is deleted once processed: a crash before that processes it
+    again at the next start, which applies nothing twice.
+    """
+
+    idle_seconds = 5.0  # rows stored by another process are found this late at worst
+
+    def __init__(self, app: BotApp, sender: WhatsAppSender, batch: int = 200):
+        super().__init__()
+        self.app = app
+        self.sender = sender
+        self.batch = batch
+        self.templates = frozenset(purpose for purpose, _ in app.settings.whatsapp_templates)
+
+    async def store(self, body: str) -> None:
+        async with self.app.dispatcher.sessions.begin() as session:
+            session.add(WebhookEvent(channel=CHANNEL, body=body, received_at=self.app.dispatcher.clock()))
+        self.wake()
+
+    async def step(self) -> bool:
+        sessions = self.app.dispatcher.sessions
+        async with sessions() as session:
+            query = select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.channel == CHANNEL)
+            events = (await session.execute(query.order_by(WebhookEvent.id).limit(self.batch))).all()
+        if not events:
+            return False
+        messages: list[Inbound] = []
+        reports: list[Report] = []
+        for event_id, body in events:
+            try:
+                batch = parse_webhook(json.loads(body))
+            except ValueError:
+                log.warning("webhook event %s is not JSON: dropped", event_id)
+                continue
+            messages += batch.messages
+            reports += batch.statuses
+        if reports:
+            await self._apply(reports)
+        by_person: dict[str, list[Inbound]] = {}
+        for inbound in messages:
+            by_person.setdefault(inbound.external_id, []).append(inbound)
+        await asyncio.gather(*(self._converse(inbounds) for inbounds in by_person.values()))
+        async with sessions.begin() as session:
+            await session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_([row[0] for row in events])))
+        return True
+
+    async def _apply(self, reports: list[Report]) -> None:
+        dispatcher = self.app.dispatcher
+        async with dispatcher.sessions.begin() as session:
+            effects = await apply_reports(session, reports, dispatcher.clock(), self.templates)
+            for campaign_id in sorted(effects.spam_limited_campaigns):
+                await stop_for_spam_limit(dispatcher, session, campaign_id)
+
+    async def _converse(self, inbounds: list[Inbound]) -> None:
+        for inbound in inbounds:
+            for reply in await self.app.dispatcher.handle(inbound):
+                await self.reply(inbound.external_id, reply)
+
+    async def reply(self, external_id: str, reply: Reply) -> None:
+        """An answer to what the person just sent (inside the window): a throughput limit is waited out a
+        couple of times; anything else is logged, as on Telegram, and the conversation goes on."""
+        for _ in range(REPLY_RETRIES + 1):
+            try:
+                await self.sender.send(external_id, reply)
+                return
+            except RetryLater as later:
+                if later.seconds > REPLY_RETRY_WAIT:
+                    break
+                await asyncio.sleep(later.seconds)
+            except (Unreachable, Undeliverable, DeliveryUnknown, NetworkDown, NeedsTemplate, SpamLimited) as error:
+                log.warning("a reply on whatsapp was not delivered: %r", error)
+                return
+        log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")

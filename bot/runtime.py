@@ -1,0 +1,185 @@
+"""`bpu-bot run`: every configured channel and all background work in one process and one event loop.
+
+Telegram polls through PTB's Application; WhatsApp's webhook is served by the web server (bot/web.py). The
+background work is the same for both, and sends through each channel's sender: the follow-up ticker
+(APScheduler's AsyncIOScheduler, every TICK_SECONDS, woken at once when a conversation queued a message), the
+broadcast engine, the exporter and the processing of stored webhook events (asyncio tasks, bot/background.py).
+None of them holds business state: what is due, being sent or stored lives in rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import BotApp
+from bot.background import Worker
+from bot.broadcaster import Broadcaster
+from bot.delivery import Sender
+from bot.exporter import Exporter
+from bot.pacing import Pacer
+from bot.services.campaigns import give_up_interrupted_deliveries
+from bot.services.exports import recover_interrupted_exports
+from bot.services.followups import give_up_interrupted_sends
+from bot.services.updates import forget_processed_updates
+from bot.ticker import FollowUpTicker
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 6 * 3600
+FIRST_TICK_SECONDS = 5
+
+
+class Runtime:
+    """Build with the app (and, in tests, the transports of the platform fakes); `start()`, then `stop()`."""
+
+    def __init__(self, app: BotApp, telegram_request=None, whatsapp_transport=None):
+        self.app = app
+        settings = app.settings
+        senders: dict[str, Sender] = {}
+        broadcast_senders: dict[str, Sender] = {}
+        pacers: dict[str, Pacer] = {}
+        self.application = None
+        self.broadcast_bot = None
+        self.whatsapp = None
+        self.graph = None
+        if settings.telegram_enabled:
+            from bot.channels.telegram import TelegramSender, broadcast_bot, build_application
+
+            self.application = build_application(app, telegram_request)
+            self.broadcast_bot = broadcast_bot(app, telegram_request)
+            senders["telegram"] = TelegramSender(self.application.bot, app.messages)
+            broadcast_senders["telegram"] = TelegramSender(self.broadcast_bot, app.messages, settings.broadcast_paid)
+            pacers["telegram"] = Pacer(settings.broadcast_rate)
+        if settings.whatsapp_enabled:
+            from bot.channels.whatsapp import GraphClient, WhatsAppChannel, WhatsAppSender
+
+            # One pace for the number, whatever sends: replies, follow-ups and broadcasts share its limit.
+            pacer = Pacer(settings.whatsapp_rate)
+            self.graph = GraphClient(settings, whatsapp_transport)
+            clock = app.dispatcher.clock
+            senders["whatsapp"] = WhatsAppSender(self.graph, app.messages, settings, clock, pacer)
+            broadcast_senders["whatsapp"] = WhatsAppSender(self.graph, app.messages, settings, clock)
+            pacers["whatsapp"] = pacer
+            self.whatsapp = WhatsAppChannel(app, senders["whatsapp"])
+        self.ticker = FollowUpTicker(app.dispatcher, senders)
+        self.exporter = Exporter(app.dispatcher, senders)
+        self.broadcaster = Broadcaster(app.dispatcher, broadcast_senders, pacers)
+        self.workers: list[Worker] = [self.broadcaster, self.exporter, *([self.whatsapp] if self.whatsapp else [])]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ticking: set[asyncio.Task] = set()
+        self._web: web.AppRunner | None = None
+        # Missed ticks are not caught up (coalesce): one tick sends everything that is due.
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        app.dispatcher.wakers["exporter"] = self.exporter.wake
+        app.dispatcher.wakers["ticker"] = self.wake_ticker
+
+    async def start(self) -> None:
+        await self.recover()
+        settings = self.app.settings
+        if self.application is not None:
+            from bot.channels.telegram import set_commands
+
+            await self.application.initialize()
+            await set_commands(self.application, self.app)
+            await self.broadcast_bot.initialize()
+            await self.application.start()
+            await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
+            log.info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
+        if self.whatsapp is not None:
+            from bot.web import WHATSAPP_PATH, build_web_app
+
+            self._web = web.AppRunner(build_web_app(self.app, self.whatsapp), access_log=None)
+            await self._web.setup()
+            await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
+            where = f"http://{settings.web_host}:{settings.web_port}{WHATSAPP_PATH}"
+            log.info("serving the WhatsApp webhook on %s", where)
+        self._tasks = [asyncio.create_task(worker.run()) for worker in self.workers]
+        first = datetime.now(UTC) + timedelta(seconds=FIRST_TICK_SECONDS)
+        self.scheduler.add_job(self.tick, "interval", seconds=settings.tick_seconds, next_run_time=first, id="tick")
+        self.scheduler.add_job(self.forget_old_updates, "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping")
+        self.scheduler.start()
+
+    async def recover(self) -> None:
+        """What a crash left half done: messages that may have left are `unknown` (never resent), lead lists
+        being written are written again."""
+        async with self.app.dispatcher.sessions.begin() as session:
+            interrupted = await give_up_interrupted_sends(session)
+            interrupted += await give_up_interrupted_deliveries(session)
+            rewritten, unsure = await recover_interrupted_exports(session)
+        if interrupted + unsure:
+            log.warning(
+                "%d messages and %d lead lists were being sent when the bot stopped: marked unknown, not resent",
+                interrupted,
+                unsure,
+            )
+        if rewritten:
+            log.info("%d lead lists were being written when the bot stopped: written again", rewritten)
+
+    async def tick(self) -> None:
+        task = asyncio.current_task()
+        self._ticking.add(task)
+        try:
+            await self.ticker.tick()
+        finally:
+            self._ticking.discard(task)
+
+    def wake_ticker(self) -> None:
+        """An officer's answer should reach the worker now, not at the next tick. A one-off run beside the
+        repeating one: claims are atomic, so the two never send a row twice."""
+        if self.scheduler.running:
+            self.scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC))
+
+    async def forget_old_updates(self) -> None:
+        async with self.app.dispatcher.sessions.begin() as session:
+            forgotten = await forget_processed_updates(session, self.app.dispatcher.clock())
+        log.info("forgot %d processed update ids past the redelivery window", forgotten)
+
+    async def stop(self) -> None:
+        """Stop taking updates, then let the broadcast batch in hand be sent and recorded (a normal stop leaves
+        nothing `unknown`); an export being written is dropped and written again at the next start."""
+        if self.scheduler.running:
+            # A tick in the middle of sending finishes and records (shutting the scheduler down would cancel
+            # it, leaving its rows `unknown`); no new one starts.
+            self.scheduler.pause()
+            await asyncio.gather(*self._ticking, return_exceptions=True)
+            self.scheduler.shutdown(wait=False)
+        if self.application is not None and self.application.running:
+            await self.application.updater.stop()
+            await self.application.stop()
+        if self._web is not None:
+            await self._web.cleanup()
+        for worker, task in zip(self.workers, self._tasks, strict=True):
+            worker.stop()
+            if worker is self.exporter:
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.application is not None:
+            await self.application.shutdown()
+            await self.broadcast_bot.shutdown()
+        if self.graph is not None:
+            await self.graph.close()
+        await self.app.close()
+
+    async def run_until_stopped(self) -> None:
+        """Serve until SIGTERM (a service manager) or SIGINT (Ctrl-C)."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        try:
+            await self.start()
+            await stopping.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
