@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from telegram import Bot, Update
 from telegram.ext import Application
 
@@ -21,12 +23,15 @@ import bot.__main__ as cli_main
 from bot.app import BotApp, create_app
 from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
-from bot.config import Settings, load_settings
+from bot.config import Settings, WhatsAppTemplate, load_settings
 from bot.db import upgrade_database
 from bot.exporter import Exporter
 from bot.pacing import Pacer
+from bot.runtime import Runtime
 from bot.services.campaigns import Segment, create_campaign, sending_campaigns
 from bot.ticker import FollowUpTicker
+from bot.web import build_web_app
+from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
@@ -304,3 +309,121 @@ def command_line(
         return Result(code, out, err)
 
     return run
+
+
+# ------------------------------------------------------------------------------------------ WhatsApp
+
+TEMPLATES = {"bpu_pengingat": {"id": 1, "en": 1}, "bpu_siaran": {"id": 1, "en": 1}, "bpu_jawaban": {"id": 1}}
+CONFIGURED_TEMPLATES = (
+    ("reminder", WhatsAppTemplate("bpu_pengingat", ("id", "en"), ("name",), buttons=True)),
+    ("broadcast", WhatsAppTemplate("bpu_siaran", ("id", "en"), ("text",))),
+    ("answer", WhatsAppTemplate("bpu_jawaban", ("id",), ("text",))),
+)
+
+
+@pytest.fixture
+def whatsapp_settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Telegram and WhatsApp both configured, the Graph API at an address only the in-process fake answers.
+    The templates are CONFIGURED_TEMPLATES unless a test asks for others:
+    `@pytest.mark.parametrize("whatsapp_settings", [()], indirect=True)` runs it with none."""
+    templates = getattr(request, "param", CONFIGURED_TEMPLATES)
+    return dataclasses.replace(
+        settings,
+        whatsapp_token=wa.TEST_TOKEN,
+        whatsapp_phone_number_id=wa.PHONE_NUMBER_ID,
+        whatsapp_app_secret=wa.APP_SECRET,
+        whatsapp_verify_token=wa.VERIFY_TOKEN,
+        whatsapp_api_base_url=f"http://graph.invalid/{wa.GRAPH_VERSION}",
+        whatsapp_templates=templates,
+        whatsapp_rate=1000.0,  # the pacer has tests of its own; these send hundreds of replies
+    )
+
+
+@pytest.fixture
+def graph(clock: Clock) -> wa.FakeWhatsAppAPI:
+    """The Graph API fake on the app's clock (its 24-hour window moves with the test's time), unlimited
+    throughput unless a test sets one."""
+    return wa.FakeWhatsAppAPI(templates=TEMPLATES, throughput=None, clock=lambda: clock().timestamp())
+
+
+class WhatsApp:
+    """The app as `bpu-bot run` serves WhatsApp: its web server (aiohttp's test server, on loopback) and the
+    runtime's senders and workers, stepped by the test instead of running in the background."""
+
+    def __init__(self, app: BotApp, runtime: Runtime, client: TestClient, graph: wa.FakeWhatsAppAPI):
+        self.app = app
+        self.runtime = runtime
+        self.client = client
+        self.graph = graph
+
+    async def post(self, payload: dict, signature: str = "good") -> int:
+        """Meta posts a webhook body; returns the HTTP status. Nothing is processed yet."""
+        body, headers = wa.signed_post_args(payload)
+        if signature == "bad":
+            headers["X-Hub-Signature-256"] = wa.sign(body, "not-the-app-secret")
+        elif signature == "missing":
+            del headers["X-Hub-Signature-256"]
+        response = await self.client.post("/webhook/whatsapp", data=body, headers=headers)
+        return response.status
+
+    async def process(self) -> None:
+        """What the background worker does next: every stored event, in order."""
+        while await self.runtime.whatsapp.step():
+            pass
+
+    async def deliver(self, payload: dict) -> None:
+        assert await self.post(payload) == 200
+        await self.process()
+
+    async def statuses(self, order: str | None = None) -> None:
+        """Meta's status callbacks for everything sent so far, in the given order."""
+        for body in self.graph.take_statuses(order=order):
+            await self.deliver(body)
+
+    def user(self, **options) -> WhatsAppChat:
+        return WhatsAppChat(self, wa.FakeWhatsAppUser(self.graph, **options))
+
+
+class WhatsAppChat:
+    """One WhatsApp user talking to the bot; each action returns the bot's messages in answer to it."""
+
+    def __init__(self, whatsapp: WhatsApp, user: wa.FakeWhatsAppUser):
+        self.whatsapp = whatsapp
+        self.user = user
+
+    async def send(self, payload: dict) -> list[wa.SentWhatsApp]:
+        before = len(self.transcript)
+        await self.whatsapp.deliver(payload)
+        return self.transcript[before:]
+
+    async def say(self, text: str) -> list[wa.SentWhatsApp]:
+        return await self.send(self.user.text(text))
+
+    async def tap(self, title: str, message: wa.SentWhatsApp | None = None) -> list[wa.SentWhatsApp]:
+        return await self.send(self.user.tap(title, message))
+
+    @property
+    def transcript(self) -> list[wa.SentWhatsApp]:
+        return self.whatsapp.graph.sent(self.user.user_id)
+
+
+@pytest.fixture
+async def whatsapp(whatsapp_settings: Settings, clock: Clock, graph: wa.FakeWhatsAppAPI) -> AsyncIterator[WhatsApp]:
+    app = create_app(whatsapp_settings, clock)
+    runtime = Runtime(app, telegram_request=FakeRequest(FakeBotAPI()), whatsapp_transport=graph.transport())
+    client = TestClient(TestServer(build_web_app(app, runtime.whatsapp)))
+    await client.start_server()
+    try:
+        yield WhatsApp(app, runtime, client, graph)
+    finally:
+        await client.close()
+        await runtime.graph.close()
+        await app.close()
+
+
+def whatsapp_text(messages: list[wa.SentWhatsApp]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def whatsapp_titles(messages: list[wa.SentWhatsApp]) -> list[str]:
+    return [title for m in messages for title in m.titles]

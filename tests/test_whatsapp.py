@@ -1,0 +1,231 @@
+"""WhatsApp conversations: the very same conversation as on Telegram, through signed webhooks and the Graph
+API fake, asserting on what the worker's phone shows and on the rows."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from bot.channels.whatsapp import CHANNEL, render
+from bot.conversation import Inbound, Kind, Reply, encode_choice
+from tests.conftest import whatsapp_text, whatsapp_titles
+from tests.process import catalog_text
+
+
+async def saved_on_whatsapp(chat, name: str = "Budi Santoso", reminders: str = "Boleh") -> None:
+    """A WhatsApp worker whose number WhatsApp gives: from "halo" to a saved lead."""
+    welcome = await chat.say("halo")
+    await chat.tap("Nelayan", welcome[0])
+    await chat.tap("Saya tertarik")
+    await chat.tap("Setuju")
+    await chat.tap(reminders)
+    await chat.say(name)
+    await chat.tap("Mukomuko")
+    await chat.tap("Pagi")
+    await chat.tap("Benar, simpan")
+
+
+async def test_a_worker_learns_the_cost_and_leaves_their_contact_with_the_phone_from_whatsapp(whatsapp, db):
+    siti = whatsapp.user(name="Siti", phone="6281234567890")
+
+    welcome = await siti.say("halo")
+    assert "bukan BPJS Ketenagakerjaan" in whatsapp_text(welcome)
+    assert welcome[0].kind == "list" and "🎣 Nelayan" in whatsapp_titles(welcome[:1])
+    story = await siti.tap("Nelayan", welcome[0])
+    assert "Rp16.800" in whatsapp_text(story) and "🧮 Hitung iuran" in whatsapp_titles(story)
+    calculator = await siti.say("brp iurannya")
+    assert "penghasilan" in whatsapp_text(calculator)
+    result = await siti.say("2,5 juta")
+    assert "JKK" in whatsapp_text(result) and "Rp6.800" in whatsapp_text(result)
+    consent = await siti.tap("Saya tertarik")
+    assert consent[-1].kind == "buttons" and whatsapp_titles(consent[-1:])[0].startswith("✅")
+    await siti.tap("Setuju")
+    await siti.tap("Boleh")
+    region = await siti.say("Siti Aminah")
+
+    assert "0812-3456-7890" in whatsapp_text(region)  # taken from WhatsApp, not asked
+    assert "Kirim nomor saya" not in whiteout(region)
+    await siti.tap("Mukomuko")
+    summary = await siti.tap("Pagi")
+    assert "Siti Aminah" in whatsapp_text(summary) and summary[-1].kind == "list"
+    saved = await siti.tap("Benar, simpan")
+
+    assert "Terima kasih, Siti Aminah" in whatsapp_text(saved)
+    [lead] = db("select name, phone, region, channel, status from leads")
+    assert tuple(lead) == ("Siti Aminah", "+6281234567890", "Mukomuko", "whatsapp", "baru")
+    [contact] = db("select channel, external_id from contacts")
+    assert tuple(contact) == ("whatsapp", siti.user.user_id)  # the business-scoped id, not the phone
+
+
+def whiteout(messages) -> str:
+    return whatsapp_text(messages) + " ".join(whatsapp_titles(messages))
+
+
+async def test_a_worker_whose_number_whatsapp_hides_types_it(whatsapp, db):
+    hidden = whatsapp.user(name="Rudi", phone=None, username="@rudi_nelayan")
+    welcome = await hidden.say("halo")
+    await hidden.tap("Nelayan", welcome[0])
+    await hidden.tap("Saya tertarik")
+    await hidden.tap("Setuju")
+    await hidden.tap("Boleh")
+
+    asked = await hidden.say("Rudi Hartono")
+
+    assert catalog_text("id", "interest.ask_phone_typed") in whatsapp_text(asked)
+    assert "Kirim nomor saya" not in whiteout(asked)
+    assert "dicatat" in whatsapp_text(await hidden.say("0812 9876 5432"))
+    await hidden.tap("Mukomuko")
+    await hidden.tap("Sore")
+    await hidden.tap("Benar, simpan")
+    assert [tuple(r) for r in db("select name, phone from leads")] == [("Rudi Hartono", "+6281298765432")]
+
+
+async def test_stickers_photos_voice_notes_places_reactions_and_the_unknown_get_the_friendly_answer(whatsapp):
+    siti = whatsapp.user()
+    welcome = await siti.say("halo")
+    await siti.tap("Nelayan", welcome[0])
+    sent = [
+        siti.user.sticker(),
+        siti.user.image(),
+        siti.user.audio(voice=True),
+        siti.user.video(),
+        siti.user.document(),
+        siti.user.location(-3.79, 102.26),
+        siti.user.reaction("👍", welcome[0].message_id),
+        siti.user.unsupported(),
+    ]
+    for payload in sent:
+        answer = await siti.send(payload)
+
+        assert catalog_text("id", "common.media_not_read") in answer[0].text
+        assert "✋ Saya tertarik" in whatsapp_titles(answer)  # and the menu again, to carry on
+
+
+async def test_a_shared_contact_card_is_taken_only_when_it_is_the_workers_own_number(whatsapp, db):
+    budi = whatsapp.user(phone=None, name="Budi")  # WhatsApp hides his number: he is asked for it
+    welcome = await budi.say("halo")
+    await budi.tap("Nelayan", welcome[0])
+    await budi.tap("Saya tertarik")
+    await budi.tap("Setuju")
+    await budi.tap("Tidak usah")
+    await budi.say("Budi Santoso")
+
+    someone_else = await budi.send(budi.user.contacts("+6281311112222", "Istri"))
+
+    assert catalog_text("id", "interest.phone_not_own").split("{")[0][:30] in whatsapp_text(someone_else)
+    assert db("select state from contacts")[0][0] == "interest/phone"
+    assert "dicatat" in whatsapp_text(await budi.say("0813 1111 2222"))
+
+
+async def test_buttons_from_an_old_message_and_forged_ids_are_answered_kindly(whatsapp):
+    siti = whatsapp.user()
+    welcome = await siti.say("halo")
+    await siti.tap("Nelayan", welcome[0])
+    await siti.tap("Saya tertarik")
+    consent = siti.transcript[-1]
+    await siti.tap("Setuju")
+
+    stale = await siti.tap("Setuju", consent)
+    forged = await siti.send(siti.user.tap_id("9|hapus_semua"))
+    garbage = await siti.send(siti.user.tap_id("x" * 300))
+
+    assert catalog_text("id", "common.stale_button")[:25] in stale[0].text
+    for answer in (forged, garbage):
+        assert catalog_text("id", "common.unknown_button")[:25] in answer[0].text
+
+
+async def test_a_reminder_days_later_goes_as_the_approved_template_and_its_quick_reply_answers_it(whatsapp, clock, db):
+    budi = whatsapp.user(name="Budi")
+    await saved_on_whatsapp(budi)
+    clock.advance(days=3)
+
+    report = await whatsapp.runtime.ticker.tick()
+
+    assert report.sent == 1
+    reminder = budi.transcript[-1]
+    assert (reminder.kind, reminder.template_name, reminder.template_language) == ("template", "bpu_pengingat", "id")
+    assert reminder.template_params == ["Budi Santoso"] and len(reminder.template_payloads) == 3
+    assert db("select via from followups where kind = 'reminder' and status = 'sent'")[0][0] == "template"
+
+    answer = await budi.send(budi.user.template_tap(0, reminder, text="Sudah"))
+
+    assert "Selamat, Budi Santoso" in whatsapp_text(answer)
+    assert db("select status from leads")[0][0] == "terdaftar"
+
+
+async def test_a_reminder_to_a_worker_who_wrote_today_is_free_text_with_buttons(whatsapp, clock, db):
+    budi = whatsapp.user(name="Budi")
+    await saved_on_whatsapp(budi)
+    clock.advance(days=3)
+    await budi.say("halo")
+
+    await whatsapp.runtime.ticker.tick()
+
+    reminder = budi.transcript[-1]
+    assert reminder.kind == "list" and "Budi Santoso" in reminder.text  # one label is too long for a button
+    assert whatsapp_titles([reminder])[0] == "✅ Sudah"
+    assert db("select via from followups where kind = 'reminder' and status = 'sent'")[0][0] == "text"
+
+
+@pytest.mark.parametrize("whatsapp_settings", [()], indirect=True)
+async def test_without_a_template_a_reminder_outside_the_window_is_not_sent_at_all(whatsapp, clock, db):
+    budi = whatsapp.user(name="Budi")
+    await saved_on_whatsapp(budi)
+    before = len(budi.transcript)
+    clock.advance(days=3)
+
+    report = await whatsapp.runtime.ticker.tick()
+
+    assert report.sent == 0 and budi.transcript[before:] == []  # never free text outside the window
+    ended = db("select status, outcome from followups where kind = 'reminder' and status != 'pending'")
+    assert [tuple(row) for row in ended] == [("cancelled", "no_template")]
+
+
+async def _every_menu(whatsapp, locale: str, depth: int = 6) -> list[Reply]:
+    """Every message with choices a worker can reach by tapping, up to `depth` taps from /start, each sent to
+    the Graph API fake as the channel sends it. Each path is walked by a new person from the start."""
+    dispatcher, channel = whatsapp.app.dispatcher, whatsapp.runtime.whatsapp
+    menus: list[Reply] = []
+    seen: set[tuple[str, ...]] = set()
+    paths: deque[tuple[str, ...]] = deque([()])
+    while paths:
+        path = paths.popleft()
+        person = f"ID.{locale}{len(seen)}x{len(paths)}"
+        steps = [Inbound(CHANNEL, person, Kind.COMMAND, command="start")]
+        steps.append(Inbound(CHANNEL, person, Kind.CHOICE, choice=encode_choice(1, f"lang:{locale}")))
+        steps += [Inbound(CHANNEL, person, Kind.CHOICE, choice=data) for data in path]
+        for step in steps:
+            replies = await dispatcher.handle(step)
+            for reply in replies:
+                await channel.reply(person, reply)
+        for reply in replies:
+            shape = tuple(choice.action for choice in reply.choices)
+            if shape and shape not in seen:
+                seen.add(shape)
+                menus.append(reply)
+                if len(path) < depth:
+                    paths.extend(path + (encode_choice(reply.serial, action),) for action in shape)
+    return menus
+
+
+def _rows(interactive: dict) -> list[dict]:
+    return [row for section in interactive["action"]["sections"] for row in section["rows"]]
+
+
+@pytest.mark.parametrize("locale", ["id", "en"])
+async def test_every_menu_fits_whatsapps_limits_and_keeps_every_label_readable(whatsapp, graph, locale):
+    menus = await _every_menu(whatsapp, locale)
+
+    assert len(menus) > 20  # the crawl reached the calculator, the questions, the privacy menu...
+    refused = [(call.error_code, call.body.get("interactive")) for call in graph.calls() if call.status != 200]
+    assert refused == []  # the fake refuses what breaks a limit: 3 buttons of 20, 10 rows of 24, bodies...
+    t = whatsapp.app.messages[locale]
+    for reply in menus:
+        shown = [message["interactive"] for message in render(reply, t)]
+        rows = [(r["title"], r.get("description")) for i in shown if i["type"] == "list" for r in _rows(i)]
+        buttons = [(b["reply"]["title"], None) for i in shown if i["type"] == "button" for b in i["action"]["buttons"]]
+        for choice, (title, description) in zip(reply.choices, rows + buttons, strict=True):
+            assert choice.label in (title, description), f"{choice.label!r} cut to {title!r} / {description!r}"
+    assert any(i["type"] == "list" for reply in menus for i in (m["interactive"] for m in render(reply, t)))
+    assert any(i["type"] == "button" for reply in menus for i in (m["interactive"] for m in render(reply, t)))
