@@ -408,13 +408,18 @@ class WhatsAppChat:
 
 
 @pytest.fixture
-async def whatsapp(whatsapp_settings: Settings, clock: Clock, graph: wa.FakeWhatsAppAPI) -> AsyncIterator[WhatsApp]:
+async def whatsapp(
+    whatsapp_settings: Settings, clock: Clock, graph: wa.FakeWhatsAppAPI, bot_api: FakeBotAPI
+) -> AsyncIterator[WhatsApp]:
+    """Telegram runs beside it on the Bot API fake (officers are Telegram users): `Chat(whatsapp.runtime.
+    application, bot_api, FakeUser(bot_api))` is an officer in the same app."""
     app = create_app(whatsapp_settings, clock)
-    runtime = Runtime(app, telegram_request=FakeRequest(FakeBotAPI()), whatsapp_transport=graph.transport())
+    runtime = Runtime(app, telegram_request=FakeRequest(bot_api), whatsapp_transport=graph.transport())
     client = TestClient(TestServer(build_web_app(app, runtime.whatsapp)))
     await client.start_server()
     try:
-        yield WhatsApp(app, runtime, client, graph)
+        async with runtime.application:
+            yield WhatsApp(app, runtime, client, graph)
     finally:
         await client.close()
         await runtime.graph.close()

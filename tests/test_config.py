@@ -7,6 +7,14 @@ import pytest
 from bot.config import ConfigError, load_settings
 from tests.fakes.telegram import TEST_TOKEN
 
+WHATSAPP = {
+    "WHATSAPP_TOKEN": "EAAG-test",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+    "WHATSAPP_APP_SECRET": "app-secret",
+    "WHATSAPP_VERIFY_TOKEN": "verify-me",
+    "OPERATOR_NAME": "Disnaker",
+}
+
 
 def settings(tmp_path: Path, **environ: str):
     return load_settings(environ, dotenv=tmp_path / ".env")
@@ -37,6 +45,16 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({"BROADCAST_RATE": "0"}, "BROADCAST_RATE"),
         ({"BROADCAST_PAID": "true", "BROADCAST_RATE": "1001"}, "BROADCAST_RATE"),
         ({"BROADCAST_PAID": "ya"}, "BROADCAST_PAID"),
+        ({"WHATSAPP_TOKEN": "EAAG"}, "WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN"),
+        ({**WHATSAPP, "OPERATOR_NAME": ""}, "OPERATOR_NAME"),
+        ({**WHATSAPP, "WHATSAPP_PHONE_NUMBER_ID": "+62 811"}, "WHATSAPP_PHONE_NUMBER_ID"),
+        ({**WHATSAPP, "WHATSAPP_API_BASE_URL": "graph.facebook.com"}, "WHATSAPP_API_BASE_URL"),
+        ({**WHATSAPP, "WHATSAPP_RATE": "1001"}, "WHATSAPP_RATE"),
+        ({**WHATSAPP, "WHATSAPP_TEMPLATE_REMINDER": "bpu_pengingat"}, "WHATSAPP_TEMPLATE_REMINDER"),
+        ({**WHATSAPP, "WHATSAPP_TEMPLATE_BROADCAST": "Siaran BPU:id:text"}, "WHATSAPP_TEMPLATE_BROADCAST"),
+        ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:id:nik"}, "WHATSAPP_TEMPLATE_ANSWER"),
+        ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:indonesia:text"}, "WHATSAPP_TEMPLATE_ANSWER"),
+        ({"WEB_PORT": "80800"}, "WEB_PORT"),
     ],
 )
 def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
@@ -66,3 +84,33 @@ def test_paid_broadcasts_allow_up_to_a_thousand_a_second(tmp_path):
     loaded = settings(tmp_path, BROADCAST_PAID="true", BROADCAST_RATE="900")
     assert (loaded.broadcast_paid, loaded.broadcast_rate) == (True, 900.0)
     assert settings(tmp_path).broadcast_rate == 25.0
+
+
+def test_whatsapp_is_configured_by_its_four_credentials_with_meta_defaults(tmp_path):
+    loaded = settings(tmp_path, **WHATSAPP)
+
+    assert loaded.whatsapp_enabled and not loaded.telegram_enabled
+    assert (loaded.whatsapp_api_base_url, loaded.whatsapp_rate) == ("https://graph.facebook.com/v23.0", 80.0)
+    assert (loaded.web_host, loaded.web_port) == ("127.0.0.1", 8080)
+    assert loaded.template("reminder") is None
+    assert "EAAG-test" not in repr(loaded) and "app-secret" not in repr(loaded)
+
+
+def test_templates_are_a_name_its_languages_its_parameters_and_its_quick_replies(tmp_path):
+    loaded = settings(
+        tmp_path,
+        **WHATSAPP,
+        WHATSAPP_TEMPLATE_REMINDER="bpu_pengingat:id,en_US:name:buttons",
+        WHATSAPP_TEMPLATE_BROADCAST="bpu_siaran:id:text",
+        WHATSAPP_TEMPLATE_ANSWER="bpu_jawaban:id",
+    )
+
+    reminder = loaded.template("reminder")
+    assert (reminder.name, reminder.parameters, reminder.buttons) == ("bpu_pengingat", ("name",), True)
+    assert (reminder.language_for("en"), reminder.language_for("id"), reminder.language_for("jv")) == (
+        "en_US",
+        "id",
+        "id",
+    )
+    assert loaded.template("broadcast").parameters == ("text",) and not loaded.template("broadcast").buttons
+    assert loaded.template("answer").parameters == ()

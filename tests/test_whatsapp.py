@@ -9,8 +9,10 @@ import pytest
 
 from bot.channels.whatsapp import CHANNEL, render
 from bot.conversation import Inbound, Kind, Reply, encode_choice
-from tests.conftest import whatsapp_text, whatsapp_titles
+from tests.conftest import Chat, whatsapp_text, whatsapp_titles
+from tests.fakes.telegram import FakeUser
 from tests.process import catalog_text
+from tests.test_officers import RINA_ID, make_officer
 
 
 async def saved_on_whatsapp(chat, name: str = "Budi Santoso", reminders: str = "Boleh") -> None:
@@ -229,3 +231,32 @@ async def test_every_menu_fits_whatsapps_limits_and_keeps_every_label_readable(w
             assert choice.label in (title, description), f"{choice.label!r} cut to {title!r} / {description!r}"
     assert any(i["type"] == "list" for reply in menus for i in (m["interactive"] for m in render(reply, t)))
     assert any(i["type"] == "button" for reply in menus for i in (m["interactive"] for m in render(reply, t)))
+
+
+async def test_an_officers_answer_the_next_day_reaches_the_whatsapp_worker_as_the_answer_template(
+    whatsapp, bot_api, clock, db
+):
+    await make_officer(whatsapp.app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = Chat(whatsapp.runtime.application, bot_api, FakeUser(bot_api, user_id=RINA_ID, first_name="Rina"))
+    wati = whatsapp.user(name="Wati", phone="6285711112222")
+    welcome = await wati.say("halo")
+    await wati.tap("Pedagang", welcome[0])
+    regions = await wati.tap("Tanya petugas")
+    await wati.tap("Mukomuko", regions[0])  # ten regions and "Batal": a list and a second one
+    await wati.say("Apakah penjual kue keliling bisa ikut BPU?")
+    await whatsapp.runtime.ticker.tick()  # Rina's notice, on Telegram
+    assert any("pertanyaan baru" in m.text for m in rina.transcript)
+    clock.advance(hours=26)  # Wati's last message is now outside WhatsApp's 24 hours
+
+    listing = await rina.command("tugas")
+    await rina.tap("Balas", listing[-1])
+    await rina.say("Bisa, Bu.\nSemua pekerja mandiri bisa ikut BPU.")
+    await whatsapp.runtime.ticker.tick()
+
+    answer = wati.transcript[-1]
+    assert (answer.kind, answer.template_name) == ("template", "bpu_jawaban")
+    # A template parameter may not hold line breaks: the answer arrives on one line, whole.
+    assert answer.template_params == [
+        "💬 Jawaban dari petugas Rina Marlina: Bisa, Bu. Semua pekerja mandiri bisa ikut BPU."
+    ]
+    assert tuple(db("select status, via from followups where kind = 'answer'")[0]) == ("sent", "template")
