@@ -9,7 +9,7 @@ import pytest
 
 from bot.channels.whatsapp import CHANNEL, render
 from bot.conversation import Inbound, Kind, Reply, encode_choice
-from tests.conftest import Chat, whatsapp_text, whatsapp_titles
+from tests.conftest import CONFIGURED_TEMPLATES, Chat, send_campaigns, text_of, whatsapp_text, whatsapp_titles
 from tests.fakes.telegram import FakeUser
 from tests.process import catalog_text
 from tests.test_officers import RINA_ID, make_officer
@@ -260,3 +260,53 @@ async def test_an_officers_answer_the_next_day_reaches_the_whatsapp_worker_as_th
         "💬 Jawaban dari petugas Rina Marlina: Bisa, Bu. Semua pekerja mandiri bisa ikut BPU."
     ]
     assert tuple(db("select status, via from followups where kind = 'answer'")[0]) == ("sent", "template")
+
+
+async def _broadcast_preview(whatsapp, bot_api) -> tuple[Chat, list]:
+    """Rina, an officer of Mukomuko on Telegram, writes a broadcast and reaches its preview."""
+    await make_officer(whatsapp.app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = Chat(whatsapp.runtime.application, bot_api, FakeUser(bot_api, user_id=RINA_ID, first_name="Rina"))
+    await rina.command("siaran")
+    await rina.tap("Siaran baru")
+    await rina.tap("Lanjut")
+    await rina.say("Sosialisasi BPU di balai desa, Sabtu pukul 09.00.")
+    await rina.tap("Lewati")  # no English version
+    return rina, await rina.tap("Tanpa tombol")
+
+
+@pytest.mark.parametrize(
+    ("whatsapp_settings", "outside"),
+    [(CONFIGURED_TEMPLATES, "template"), ((), "skipped")],
+    indirect=["whatsapp_settings"],
+)
+async def test_a_broadcasts_preview_says_who_gets_free_text_and_who_a_template_and_the_engine_does_so(
+    whatsapp, bot_api, clock, db, outside
+):
+    ani, budi = whatsapp.user(name="Ani", phone="6281200000001"), whatsapp.user(name="Budi", phone="6281200000002")
+    await saved_on_whatsapp(ani, name="Ani")
+    clock.advance(hours=20)
+    await saved_on_whatsapp(budi, name="Budi")
+    clock.advance(hours=5)  # Ani last wrote 25 hours ago, Budi 5 hours ago
+
+    rina, preview = await _broadcast_preview(whatsapp, bot_api)
+
+    key = "broadcast.preview_whatsapp" if outside == "template" else "broadcast.preview_whatsapp_skipped"
+    assert catalog_text("id", key).format(text=1, template=1) in text_of(preview)
+    await rina.tap("Kirim sekarang")
+    await rina.tap("Ya, kirim")
+    await send_campaigns(whatsapp.runtime.broadcaster)
+
+    [to_budi] = [m for m in budi.transcript if "balai desa" in m.text]
+    assert to_budi.kind == "text"
+    to_ani = [m for m in ani.transcript if m.kind == "template" or "balai desa" in m.text]
+    if outside == "template":
+        assert [(m.kind, m.template_name, m.template_params) for m in to_ani] == [
+            ("template", "bpu_siaran", ["Sosialisasi BPU di balai desa, Sabtu pukul 09.00."])
+        ]
+    else:
+        assert to_ani == []  # never free text outside the window
+    rows = db("select external_id, d.status, via, outcome from deliveries d join contacts c on c.id = d.contact_id")
+    by_person = {row[0]: tuple(row[1:]) for row in rows}
+    assert by_person[budi.user.user_id] == ("sent", "text", None)
+    expected = ("sent", "template", None) if outside == "template" else ("skipped", None, "no_template")
+    assert by_person[ani.user.user_id] == expected
