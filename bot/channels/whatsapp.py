@@ -28,7 +28,7 @@ from bot.app import BotApp
 from bot.background import Worker
 from bot.broadcaster import stop_for_spam_limit
 from bot.config import Settings, WhatsAppTemplate
-from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.conversation import Inbound, Kind, Reply, Unprompted, encode_choice
 from bot.delivery import (
     DeliveryUnknown,
     MarketingStopped,
@@ -73,8 +73,6 @@ MARKETING_BACKOFF = 24 * 3600.0
 TOKEN_BACKOFF = 300.0
 REPLY_RETRIES = 2  # a reply held up by the throughput limit is tried this many more times
 REPLY_RETRY_WAIT = 10.0  # seconds; a longer wait is not worth holding the conversation for
-# What each kind of message nobody asked for needs as a template outside the window (Settings.template).
-TEMPLATE_PURPOSE = {"reminder": "reminder", "broadcast": "broadcast", "answer": "answer"}
 # Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
 _MEDIA = ("image", "sticker", "audio", "video", "document", "location", "reaction", "unsupported", "order")
 
@@ -346,7 +344,7 @@ class WhatsAppSender:
         self.clock = clock
         self.pacer = pacer
 
-    def via_for(self, unprompted: Any) -> str | None:
+    def via_for(self, unprompted: Unprompted | None) -> str | None:
         """Text, template, or None (no template configured where one is needed)."""
         if unprompted is None:
             return Via.TEXT
@@ -356,8 +354,8 @@ class WhatsAppSender:
         return Via.TEMPLATE if self._template(unprompted.purpose) is not None else None
 
     def _template(self, purpose: str) -> WhatsAppTemplate | None:
-        name = TEMPLATE_PURPOSE.get(purpose)
-        return self.settings.template(name) if name else None
+        """The template configured for a reminder, an answer or a broadcast (none for officers' notices)."""
+        return self.settings.template(purpose)
 
     async def send(self, external_id: str, reply: Reply) -> Sent:
         unprompted = reply.unprompted
