@@ -166,7 +166,7 @@ class Broadcaster(Worker):
             return Outcome(*ids, DeliveryStatus.FAILED, "blocked")
         except Undeliverable as error:
             log.error("delivery %s refused by the platform: %s", recipient.delivery_id, error)
-            return Outcome(*ids, DeliveryStatus.FAILED, "refused")
+            return Outcome(*ids, DeliveryStatus.FAILED, error.outcome, error_code=error.code)
         except NeedsTemplate:  # WhatsApp, outside the 24 hours, no template configured: never free text
             return Outcome(*ids, DeliveryStatus.SKIPPED, "no_template")
         except MarketingStopped:

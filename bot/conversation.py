@@ -36,6 +36,8 @@ class Inbound:
     # The person's own number as the platform gave it with the message (WhatsApp, when not hidden behind a
     # username): lead capture takes it from there instead of asking. Never stored before consent.
     platform_phone: str = ""
+    # When the person sent it, as the platform says (WhatsApp): a message processed late still counts from then.
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,16 @@ class DeliveryUnknown(Exception):
 
 
 class Undeliverable(Exception):
-    """The platform refused this message itself (malformed); the person may still be reachable."""
+    """The platform refused this message itself (malformed); the person may still be reachable. `code`: the
+    platform's error code, when it gave one (kept with the row)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def outcome(self) -> str:
+        return f"refused:{self.code}" if self.code is not None else "refused"
 
 
 class NeedsTemplate(Exception):

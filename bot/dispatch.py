@@ -361,7 +361,8 @@ class Dispatcher:
                 await self._route(turn)
                 serial, locale = contact.state_serial, contact.locale
                 if not inspect(contact).deleted:  # erased at their request in this very turn
-                    contact.last_seen_at = self.clock()
+                    now = self.clock()
+                    contact.last_seen_at = min(now, inbound.sent_at) if inbound.sent_at else now
             replies = coalesce(turn.replies)
             for reply in replies:
                 reply.serial, reply.locale = serial, locale

@@ -124,7 +124,7 @@ class FollowUpTicker:
             report.failed += 1
         except Undeliverable as error:
             log.error("message %s refused by the platform: %s", followup_id, error)
-            await self._settle(followup_id, FollowUpStatus.FAILED, outcome="refused")
+            await self._settle(followup_id, FollowUpStatus.FAILED, outcome=error.outcome, error_code=error.code)
             report.failed += 1
         except NeedsTemplate:  # WhatsApp, outside the 24 hours, and no template for it: never free text
             await self._settle(followup_id, FollowUpStatus.CANCELLED, outcome="no_template")

@@ -12,6 +12,7 @@ and every error code reaches the code that decides what it means (platforms.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -142,6 +143,9 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
         "update_key": message_id,
         "platform_phone": f"+{phone}" if phone.isdigit() else "",
     }
+    # When the person wrote it: WhatsApp's 24 hours count from there, not from when it was processed.
+    with contextlib.suppress(KeyError, TypeError, ValueError, OverflowError):
+        base["sent_at"] = datetime.fromtimestamp(int(message["timestamp"]), tz=UTC)
     if kind == "text":
         text = str((message.get("text") or {}).get("body") or "")
         if text.startswith("/") and len(text) > 1:
@@ -418,7 +422,7 @@ def _outcome(error: GraphError) -> Exception:
         return NetworkDown(TOKEN_BACKOFF)
     if error.http_status >= 500:
         return NetworkDown(60)
-    return Undeliverable(str(error))
+    return Undeliverable(str(error), error.code)
 
 
 # ------------------------------------------------------------------------------------------ the channel
@@ -499,7 +503,15 @@ class WhatsAppChannel(Worker):
                 if later.seconds > REPLY_RETRY_WAIT:
                     break
                 await asyncio.sleep(later.seconds)
-            except (Unreachable, Undeliverable, DeliveryUnknown, NetworkDown, NeedsTemplate, SpamLimited) as error:
+            except (
+                Unreachable,
+                Undeliverable,
+                DeliveryUnknown,
+                NetworkDown,
+                NeedsTemplate,
+                SpamLimited,
+                MarketingStopped,
+            ) as error:
                 log.warning("a reply on whatsapp was not delivered: %r", error)
                 return
         log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")

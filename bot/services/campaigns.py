@@ -454,6 +454,7 @@ class Outcome:
     retry_at: datetime | None = None  # with status pending: not before this moment (a 429, a network error)
     attempts: int = 0  # with retry_at: the attempts that count (a 429 gives its attempt back)
     via: str | None = None  # WhatsApp: text or template
+    error_code: int | None = None  # the platform's, when it refused the message
 
 
 async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
@@ -471,6 +472,7 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
             "platform_message_id": o.message_id,
             "sent_at": now if o.status == DeliveryStatus.SENT else None,
             "via": o.via,
+            "error_code": o.error_code,
             "not_before": o.retry_at if o.retry_at is not None else now,
             "attempts": o.attempts,
         }
@@ -501,6 +503,7 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
                 platform_message_id=bindparam("platform_message_id"),
                 sent_at=bindparam("sent_at"),
                 via=bindparam("via"),
+                error_code=bindparam("error_code"),
             ),
             [{k: v for k, v in row.items() if k not in ("not_before", "attempts")} for row in finals],
         )

@@ -162,6 +162,7 @@ async def settle_followup(
     platform_message_id: str | None = None,
     via: str | None = None,
     expected: FollowUpStatus | None = None,
+    error_code: int | None = None,
 ) -> None:
     """`expected`: only if the row is still in that status. The ticker settles what it claimed (`sending`)
     this way, so a WhatsApp status callback that got there first (a failure, a re-queue) is not undone."""
@@ -171,6 +172,8 @@ async def settle_followup(
             values[name] = value
     if via is not None:
         values["via"] = via
+    if error_code is not None:
+        values["error_code"] = error_code
     query = update(FollowUp).where(FollowUp.id == followup_id)
     if expected is not None:
         query = query.where(FollowUp.status == expected)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, update
+from sqlalchemy import and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Delivery, DeliveryStatus, FollowUp, FollowUpStatus, Receipt, Via
+from bot.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, FollowUp, FollowUpStatus, Receipt, Via
 from bot.services.campaigns import MARKETING_STOPPED, SPAM_LIMITED, stop_marketing
 from bot.services.followups import mark_unreachable
 
@@ -74,13 +74,18 @@ async def apply_reports(
         table, row_id = target
         rank = _RANK[Receipt(report.status)]
         current_rank = case({name: value for name, value in _RANK.items()}, value=table.receipt, else_=0)
+        # A report about another message than the row's latest (the free text a template replaced, a replay
+        # of its failure) changes nothing: the row's receipt is about the message it sent last. A row being
+        # sent, or unknown, has no message id yet: the report is about the message in flight.
+        in_flight = and_(table.platform_message_id.is_(None), table.status.in_(("sending", "unknown")))
+        same_message = or_(table.platform_message_id == report.message_id, in_flight)
         moved = await session.execute(
             update(table)
-            .where(table.id == row_id, current_rank < rank)
+            .where(table.id == row_id, current_rank < rank, same_message)
             .values(receipt=report.status, receipt_at=report.at, error_code=report.error_code)
         )
         if moved.rowcount != 1:
-            continue  # gone (erased), or an older report than one already applied
+            continue  # gone (erased), an older report than one already applied, or another message's
         effects.applied += 1
         row = await session.get(table, row_id)
         if report.status == Receipt.FAILED:
@@ -108,13 +113,19 @@ async def _failed(
     pending = DeliveryStatus.PENDING if delivery else FollowUpStatus.PENDING
     code = report.error_code
 
-    def again(after: timedelta, outcome: str) -> None:
-        row.status = pending
-        row.outcome = outcome
-        if delivery:
-            row.not_before = now + after
-        else:
+    async def again(after: timedelta, outcome: str) -> None:
+        """Sent again later: the receipts start over with the next message."""
+        row.status, row.outcome = pending, outcome
+        row.receipt = row.receipt_at = row.platform_message_id = None
+        if not delivery:
             row.due_at = now + after
+            return
+        row.not_before = now + after
+        campaign = await session.get(Campaign, row.campaign_id)
+        if campaign.status == CampaignStatus.DONE:  # finished before this report came: it has one more to send
+            campaign.status, campaign.finished_at = CampaignStatus.SENDING, None
+        elif campaign.status == CampaignStatus.CANCELLED:
+            row.status, row.outcome = DeliveryStatus.CANCELLED, "cancelled"
 
     if code == UNDELIVERABLE:
         row.status = DeliveryStatus.FAILED if delivery else FollowUpStatus.FAILED
@@ -124,22 +135,22 @@ async def _failed(
         purpose = "broadcast" if delivery else row.kind
         if purpose in templates and row.via != Via.TEMPLATE:
             row.via = Via.TEMPLATE  # the sender sends it as the template next time
-            again(timedelta(0), "window_closed")
+            await again(timedelta(0), "window_closed")
         else:
             row.status = DeliveryStatus.SKIPPED if delivery else FollowUpStatus.CANCELLED
             row.outcome = "no_template"
     elif code == MARKETING_LIMIT:
-        again(MARKETING_WAIT, "marketing_limit")
+        await again(MARKETING_WAIT, "marketing_limit")
     elif code == MARKETING_OPT_OUT:
         row.status = DeliveryStatus.SKIPPED if delivery else FollowUpStatus.FAILED
         row.outcome = MARKETING_STOPPED
         await stop_marketing(session, [row.contact_id], now)
     elif code == SPAM_RATE:
-        again(timedelta(0) if delivery else SPAM_WAIT, SPAM_LIMITED)
+        await again(timedelta(0) if delivery else SPAM_WAIT, SPAM_LIMITED)
         if delivery:
             effects.spam_limited_campaigns.add(row.campaign_id)
     elif code in RATE_LIMITS:
-        again(RATE_WAIT, "rate_limited")
+        await again(RATE_WAIT, "rate_limited")
     else:
         row.status = DeliveryStatus.FAILED if delivery else FollowUpStatus.FAILED
         row.outcome = f"refused:{code}" if code is not None else "refused"
