@@ -28,6 +28,7 @@ from bot.models import (
     FollowUpStatus,
     LeadStatus,
     Occupation,
+    Receipt,
     Role,
 )
 
@@ -97,6 +98,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
     keys |= {f"broadcast.state.{state}" for state in (*CampaignStatus, "night")}
     keys |= {f"broadcast.delivery.{status}" for status in DeliveryStatus}
+    keys |= {f"broadcast.receipt.{receipt}" for receipt in Receipt}
     keys |= {f"broadcast.filter.{name}" for name in FILTERS} | {f"broadcast.ask.{name}" for name in FILTERS}
     keys |= {f"broadcast.channel.{channel}" for channel in CHANNELS}
     keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}

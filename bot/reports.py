@@ -34,6 +34,7 @@ REPORT_COLUMNS = (
     "status",
     "detail",
     "sent_at",
+    "receipt",
     "replied",
     "interested",
 )
@@ -67,6 +68,7 @@ async def write_delivery_report(
                 t(f"broadcast.delivery.{delivery.status}"),
                 delivery.outcome or "",
                 delivery.sent_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if delivery.sent_at else "",
+                t(f"broadcast.receipt.{delivery.receipt}") if delivery.receipt else "",  # WhatsApp's reports
                 yes if line.replied else no,
                 yes if line.interested(campaign_id) else no,
             )

@@ -329,7 +329,7 @@ async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formula
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert list(rows[0]) == [
         "no", "nama", "telepon", "kabupaten/kota", "saluran", "bahasa", "status", "keterangan", "waktu kirim",
-        "membalas", "tertarik",
+        "laporan whatsapp", "membalas", "tertarik",
     ]  # fmt: skip
     assert [(r["no"], r["nama"], r["telepon"], r["kabupaten/kota"], r["status"]) for r in rows] == [
         ("1", odd, "0812-3456-7890", "Mukomuko", "terkirim"),

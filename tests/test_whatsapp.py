@@ -3,12 +3,15 @@ API fake, asserting on what the worker's phone shows and on the rows."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import deque
 
 import pytest
 
 from bot.channels.whatsapp import CHANNEL, render
 from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.reports import write_delivery_report
 from tests.conftest import CONFIGURED_TEMPLATES, Chat, send_campaigns, text_of, whatsapp_text, whatsapp_titles
 from tests.fakes.telegram import FakeUser
 from tests.process import catalog_text
@@ -310,3 +313,11 @@ async def test_a_broadcasts_preview_says_who_gets_free_text_and_who_a_template_a
     assert by_person[budi.user.user_id] == ("sent", "text", None)
     expected = ("sent", "template", None) if outside == "template" else ("skipped", None, "no_template")
     assert by_person[ani.user.user_id] == expected
+
+    await whatsapp.statuses(order="reverse")  # read, delivered, sent: the report says what came last in truth
+    report = io.StringIO()
+    async with whatsapp.app.dispatcher.sessions() as session:
+        await write_delivery_report(session, 1, whatsapp.app.messages["id"], whatsapp.app.settings.tz, report)
+    lines = {row["nama"]: row for row in csv.DictReader(io.StringIO(report.getvalue()))}
+    assert lines["Budi"]["laporan whatsapp"] == "dibaca"
+    assert lines["Ani"]["laporan whatsapp"] == ("dibaca" if outside == "template" else "")
