@@ -11,6 +11,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
+# A platform's ids: WhatsApp's business-scoped user ids ("ID." and up to 128 characters) and message ids
+# ("wamid." and a long base64 string) do not fit Telegram's 64.
+ID_LENGTH = 160
+ACTOR_LENGTH = ID_LENGTH + 16  # "<channel>:<id>"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -118,7 +124,7 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     locale: Mapped[str] = mapped_column(String(8))
     occupation: Mapped[str | None] = mapped_column(String(16))
     source_code: Mapped[str | None] = mapped_column(String(64))
@@ -218,7 +224,7 @@ class FollowUp(Base):
     status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32))
-    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    platform_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     # Tasks: the officer who works it (None = unassigned pool) and the region that decides who may.
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"), index=True)
     region: Mapped[str | None] = mapped_column(String(60))
@@ -285,7 +291,7 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
@@ -380,7 +386,7 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.SCHEDULED)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recipients: Mapped[int | None] = mapped_column(Integer)  # set when sending starts
-    progress_message_id: Mapped[str | None] = mapped_column(String(64))
+    progress_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -406,7 +412,7 @@ class Delivery(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # moved on by a 429's retry_after
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32))  # blocked, refused, timeout, stopped, ...
-    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    platform_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     via: Mapped[str | None] = mapped_column(String(16))  # WhatsApp: "text" or "template"
     receipt: Mapped[str | None] = mapped_column(String(16))  # see Receipt
@@ -426,10 +432,10 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(ACTOR_LENGTH), index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))  # export, role, officer, broadcast, invite, ...
-    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH), index=True)
     allowed: Mapped[bool]
     # What was asked: filters and format of an export, a role's old and new value, a campaign's id...
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -460,7 +466,7 @@ class Export(Base):
     requested_by: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE", name="fk_exports_requested_by"), index=True
     )
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(ACTOR_LENGTH))
     actor_role: Mapped[str] = mapped_column(String(16))
     # The filters (bot.services.exports.LeadFilter), already limited to an officer's regions.
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)

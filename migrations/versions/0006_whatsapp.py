@@ -16,6 +16,17 @@ branch_labels = None
 depends_on = None
 
 _RECEIPT_COLUMNS = ("via", "receipt", "receipt_at", "error_code")
+# WhatsApp's ids are longer than Telegram's: (table, column, old length, new length).
+_WIDER = (
+    ("contacts", "external_id", 64, 160),
+    ("processed_updates", "update_key", 64, 160),
+    ("followups", "platform_message_id", 64, 160),
+    ("deliveries", "platform_message_id", 64, 160),
+    ("campaigns", "progress_message_id", 64, 160),
+    ("audit_events", "actor", 64, 176),
+    ("audit_events", "subject", 64, 176),
+    ("exports", "actor", 64, 176),
+)
 
 
 def _receipt_columns() -> list[sa.Column]:
@@ -42,9 +53,15 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             for column in _receipt_columns():
                 batch_op.add_column(column)
+    for table, column, old, new in _WIDER:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(column, existing_type=sa.String(length=old), type_=sa.String(length=new))
 
 
 def downgrade() -> None:
+    for table, column, old, new in reversed(_WIDER):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(column, existing_type=sa.String(length=new), type_=sa.String(length=old))
     for table in ("followups", "deliveries"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             for name in reversed(_RECEIPT_COLUMNS):
