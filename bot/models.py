@@ -10,7 +10,6 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-
 # A platform's ids: WhatsApp's business-scoped user ids ("ID." and up to 128 characters) and message ids
 # ("wamid." and a long base64 string) do not fit Telegram's 64.
 ID_LENGTH = 160

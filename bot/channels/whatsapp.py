@@ -44,7 +44,17 @@ from bot.delivery import (
 from bot.i18n import Messages, Translator
 from bot.models import Via, WebhookEvent
 from bot.pacing import Pacer
-from bot.services.receipts import Report, apply_reports
+from bot.services.receipts import (
+    MARKETING_LIMIT,
+    MARKETING_OPT_OUT,
+    PAIR_RATE,
+    REENGAGEMENT,
+    SPAM_RATE,
+    THROUGHPUT,
+    UNDELIVERABLE,
+    Report,
+    apply_reports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +66,9 @@ BUTTON_BODY = 1024
 MAX_ROWS = 10
 ROW_TITLE = 24
 ROW_DESCRIPTION = 72
-LIST_BUTTON = 20
 TEXT_BODY = 4096
 CALLBACK_DATA = 512
-# Graph API error codes (platforms.md) and what each means for a message.
-THROUGHPUT = (130429, 80007)  # the number's throughput or the account's rate: everybody backs off
-PAIR_RATE = 131056  # too many messages to this one person: only they wait
-SPAM_RATE = 131048  # Meta's spam rate limit: a campaign stops and its author decides
-UNDELIVERABLE = 131026
-REENGAGEMENT = 131047  # the 24-hour window is closed: a template or nothing
-MARKETING_LIMIT = 131049  # this person's marketing-message limit: wait a day
-MARKETING_STOPPED = 131050
-ACCESS_TOKEN = 190
+ACCESS_TOKEN = 190  # the Graph API's "invalid token"; WhatsApp's own codes are in bot.services.receipts
 THROUGHPUT_BACKOFF = 2.0  # seconds; Meta gives no retry-after
 PAIR_BACKOFF = 10.0
 MARKETING_BACKOFF = 24 * 3600.0
@@ -415,7 +416,7 @@ def _outcome(error: GraphError) -> Exception:
         return Unreachable(str(error))
     if code == REENGAGEMENT:
         return _WindowClosed(str(error))
-    if code == MARKETING_STOPPED:
+    if code == MARKETING_OPT_OUT:
         return MarketingStopped(str(error))
     if code == ACCESS_TOKEN or error.http_status in (401, 403):
         log.error("the WhatsApp token was refused (%s): check WHATSAPP_TOKEN", error)

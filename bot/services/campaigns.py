@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, distinct, exists, func, literal, select, update
+from sqlalchemy import Integer, String, and_, bindparam, cast, distinct, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -473,30 +473,16 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
             "sent_at": now if o.status == DeliveryStatus.SENT else None,
             "via": o.via,
             "error_code": o.error_code,
-            "not_before": o.retry_at if o.retry_at is not None else now,
-            "attempts": o.attempts,
+            # A retry moves the time and counts its attempt; a final outcome keeps both as they are.
+            "not_before": o.retry_at,
+            "attempts": o.attempts if o.retry_at is not None else None,
         }
         for o in outcomes
     ]
-    retries = [row for row, o in zip(rows, outcomes, strict=True) if o.retry_at is not None]
-    finals = [row for row, o in zip(rows, outcomes, strict=True) if o.retry_at is None]
-    current = (table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.SENDING)
-    if retries:
+    if rows:
         await session.execute(
             update(table)
-            .where(*current)
-            .values(
-                status=bindparam("status"),
-                outcome=bindparam("outcome"),
-                not_before=bindparam("not_before"),
-                attempts=bindparam("attempts"),
-            ),
-            retries,
-        )
-    if finals:
-        await session.execute(
-            update(table)
-            .where(*current)
+            .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.SENDING)
             .values(
                 status=bindparam("status"),
                 outcome=bindparam("outcome"),
@@ -504,8 +490,10 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
                 sent_at=bindparam("sent_at"),
                 via=bindparam("via"),
                 error_code=bindparam("error_code"),
+                not_before=func.coalesce(bindparam("not_before", type_=table.c.not_before.type), table.c.not_before),
+                attempts=func.coalesce(bindparam("attempts", type_=Integer), table.c.attempts),
             ),
-            [{k: v for k, v in row.items() if k not in ("not_before", "attempts")} for row in finals],
+            rows,
         )
     if blocked := [o.contact_id for o in outcomes if o.outcome == "blocked"]:
         await mark_unreachable(session, blocked, now)

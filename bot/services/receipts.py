@@ -19,13 +19,16 @@ from bot.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Follo
 from bot.services.campaigns import MARKETING_STOPPED, SPAM_LIMITED, stop_marketing
 from bot.services.followups import mark_unreachable
 
-# Graph API error codes reported in a `failed` status (platforms.md).
+# WhatsApp's error codes (platforms.md), whether the Graph API answers them at once (bot/channels/whatsapp.py)
+# or reports them in a `failed` status (here).
+THROUGHPUT = (130429, 80007)  # the number's throughput or the account's rate: everybody backs off
+PAIR_RATE = 131056  # too many messages to this one person: only they wait
+RATE_LIMITS = (*THROUGHPUT, PAIR_RATE)
+SPAM_RATE = 131048  # Meta's spam rate limit: a campaign stops and its author decides
 UNDELIVERABLE = 131026
-REENGAGEMENT = 131047
-MARKETING_LIMIT = 131049
+REENGAGEMENT = 131047  # the 24-hour window is closed: a template or nothing
+MARKETING_LIMIT = 131049  # this person's marketing-message limit: wait a day
 MARKETING_OPT_OUT = 131050
-SPAM_RATE = 131048
-RATE_LIMITS = (130429, 131056, 80007)
 MARKETING_WAIT = timedelta(hours=24)
 RATE_WAIT = timedelta(minutes=1)
 SPAM_WAIT = timedelta(hours=1)
