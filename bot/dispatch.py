@@ -345,6 +345,8 @@ class Dispatcher:
         # workers ("ticker", "exporter") after a turn queued work for them.
         self.links: dict[str, str] = {}
         self.wakers: dict[str, Callable[[], None]] = {}
+        # Channels that keep a turn's replies in its own transaction until they are sent (WhatsApp).
+        self.outboxes: dict[str, Callable[[AsyncSession, str, list[Reply]], Awaitable[None]]] = {}
         for required in (MAIN, NEW):
             if required not in router.prompts:
                 raise ValueError(f"the router has no prompt for the {required!r} state")
@@ -359,13 +361,15 @@ class Dispatcher:
                 locale = contact.locale
                 turn = Turn(self, session, contact, inbound)
                 await self._route(turn)
-                serial, locale = contact.state_serial, contact.locale
+                locale = contact.locale
                 if not inspect(contact).deleted:  # erased at their request in this very turn
                     now = self.clock()
                     contact.last_seen_at = min(now, inbound.sent_at) if inbound.sent_at else now
-            replies = coalesce(turn.replies)
-            for reply in replies:
-                reply.serial, reply.locale = serial, locale
+                replies = coalesce(turn.replies)
+                for reply in replies:
+                    reply.serial, reply.locale = contact.state_serial, locale
+                if (keep := self.outboxes.get(inbound.channel)) is not None:
+                    await keep(session, inbound.external_id, replies)
             for worker in turn.wakes:
                 if (wake := self.wakers.get(worker)) is not None:
                     wake()
@@ -377,7 +381,11 @@ class Dispatcher:
         except Exception:
             log.exception("update of kind %s on %s failed", inbound.kind, inbound.channel)
             t = self.messages[locale]
-            return [Reply(t("common.error"), locale=locale)]
+            replies = [Reply(t("common.error"), locale=locale)]
+            if (keep := self.outboxes.get(inbound.channel)) is not None:
+                async with self.sessions.begin() as session:
+                    await keep(session, inbound.external_id, replies)
+            return replies
 
     async def _first_delivery(self, session: AsyncSession, inbound: Inbound) -> bool:
         """Record the update id; False when it was recorded before (one statement, no read first)."""

@@ -338,6 +338,31 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OutboxStatus(enum.StrEnum):
+    """pending -> sending -> (deleted once sent or refused for good); sending -> pending (network down)"""
+
+    PENDING = "pending"
+    SENDING = "sending"
+
+
+class OutboxMessage(Base):
+    """A reply kept in the turn's own transaction until it is sent (WhatsApp, where a batch of stored events
+    is processed before its replies go out): a crash after the turn was committed sends it at the next start
+    instead of losing it. One in flight when the process died may have arrived, and is dropped, never sent
+    twice. Rows are deleted once sent: they hold what the person was told (their data, on DATA SAYA)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_channel_external_id_status", "channel", "external_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    # No foreign key: the answer to HAPUS is sent after the person's rows are gone.
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # as the platform takes it, the recipient left out
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CampaignStatus(enum.StrEnum):
     """scheduled -> sending -> done; scheduled | sending <-> paused; any but done -> cancelled.
 

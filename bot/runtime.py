@@ -27,6 +27,7 @@ from bot.pacing import Pacer
 from bot.services.campaigns import give_up_interrupted_deliveries
 from bot.services.exports import recover_interrupted_exports
 from bot.services.followups import give_up_interrupted_sends
+from bot.services.outbox import give_up_interrupted_replies
 from bot.services.updates import forget_processed_updates
 from bot.ticker import FollowUpTicker
 
@@ -114,7 +115,10 @@ class Runtime:
         async with self.app.dispatcher.sessions.begin() as session:
             interrupted = await give_up_interrupted_sends(session)
             interrupted += await give_up_interrupted_deliveries(session)
+            replies = await give_up_interrupted_replies(session)
             rewritten, unsure = await recover_interrupted_exports(session)
+        if replies:
+            log.warning("%d replies were being sent when the bot stopped: dropped, not resent", replies)
         if interrupted + unsure:
             log.warning(
                 "%d messages and %d lead lists were being sent when the bot stopped: marked unknown, not resent",

@@ -202,8 +202,7 @@ async def _every_menu(whatsapp, locale: str, depth: int = 6) -> list[Reply]:
         steps += [Inbound(CHANNEL, person, Kind.CHOICE, choice=data) for data in path]
         for step in steps:
             replies = await dispatcher.handle(step)
-            for reply in replies:
-                await channel.reply(person, reply)
+            await channel.send_kept(person)
         for reply in replies:
             shape = tuple(choice.action for choice in reply.choices)
             if shape and shape not in seen:

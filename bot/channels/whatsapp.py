@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BotApp
 from bot.background import Worker
@@ -44,6 +45,14 @@ from bot.delivery import (
 from bot.i18n import Messages, Translator
 from bot.models import Via, WebhookEvent
 from bot.pacing import Pacer
+from bot.services.outbox import (
+    claim_reply,
+    forget_stale_replies,
+    keep_replies,
+    next_reply,
+    people_waiting,
+    settle_reply,
+)
 from bot.services.receipts import (
     MARKETING_LIMIT,
     MARKETING_OPT_OUT,
@@ -75,6 +84,7 @@ MARKETING_BACKOFF = 24 * 3600.0
 TOKEN_BACKOFF = 300.0
 REPLY_RETRIES = 2  # a reply held up by the throughput limit is tried this many more times
 REPLY_RETRY_WAIT = 10.0  # seconds; a longer wait is not worth holding the conversation for
+REPLY_TTL = timedelta(hours=1)  # a reply held longer by a network outage is dropped
 # Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
 _MEDIA = ("image", "sticker", "audio", "video", "document", "location", "reaction", "unsupported", "order")
 
@@ -372,7 +382,7 @@ class WhatsAppSender:
             try:
                 message_id = ""
                 for message in render(reply, self.messages[reply.locale]):
-                    message_id = await self._post(external_id, message, tracking)
+                    message_id = await self.post(external_id, message, tracking)
                 return Sent(message_id, Via.TEXT)
             except _WindowClosed:
                 if unprompted is None or self._template(unprompted.purpose) is None:
@@ -380,13 +390,17 @@ class WhatsAppSender:
         template = self._template(unprompted.purpose)
         values = {**unprompted.fields, "operator": self.settings.operator_name or ""}
         try:
-            message_id = await self._post(external_id, template_message(template, reply, values), tracking)
+            message_id = await self.post(external_id, template_message(template, reply, values), tracking)
         except _WindowClosed:  # a template is never refused for the window; if it is, it is not sent at all
             raise Undeliverable("a template was refused as outside the 24-hour window") from None
         return Sent(message_id, Via.TEMPLATE)
 
-    async def _post(self, external_id: str, message: dict[str, Any], tracking: str | None) -> str:
-        if self.pacer is not None:
+    async def post(
+        self, external_id: str, message: dict[str, Any], tracking: str | None = None, paced: bool = True
+    ) -> str:
+        """One rendered message, paced (unless the caller waited its turn), its Graph error turned into what it
+        means for the message."""
+        if paced and self.pacer is not None:
             await self.pacer.acquire()
         try:
             return await self.client.send(external_id, message, tracking)
@@ -430,17 +444,18 @@ def _outcome(error: GraphError) -> Exception:
 
 
 class WhatsAppChannel(Worker):
-    """Stored webhook events, processed in the order they arrived.
+    """Stored webhook events, processed in the order they arrived, and the replies they get.
 
     The web server stores each signed POST as a row and answers 200 at once (Meta retries what is not
     answered quickly); this worker then reads the rows in order: status callbacks become receipts, messages
-    go through the dispatcher (a message id seen before is applied once), and the replies are sent. Each
-    person's messages are handled one after another; different people's at the same time, so one slow
-    reply does not hold up the others. A row is deleted once processed: a crash before that processes it
-    again at the next start, which applies nothing twice.
+    go through the dispatcher (a message id seen before is applied once). Each turn's replies are kept in its
+    own transaction (the outbox) and sent after it, once: a crash after a turn sends them at the next start,
+    and one in flight is never sent twice. Each person's messages are handled one after another; different
+    people's at the same time, so one slow reply does not hold up the others. An event is deleted once
+    processed: a crash before that processes it again at the next start, which applies nothing twice.
     """
 
-    idle_seconds = 5.0  # rows stored by another process are found this late at worst
+    idle_seconds = 5.0  # rows stored by another process, and replies held by a network outage, wait this long
 
     def __init__(self, app: BotApp, sender: WhatsAppSender, batch: int = 200):
         super().__init__()
@@ -448,19 +463,30 @@ class WhatsAppChannel(Worker):
         self.sender = sender
         self.batch = batch
         self.templates = frozenset(purpose for purpose, _ in app.settings.whatsapp_templates)
+        app.dispatcher.outboxes[CHANNEL] = self.keep
 
     async def store(self, body: str) -> None:
         async with self.app.dispatcher.sessions.begin() as session:
             session.add(WebhookEvent(channel=CHANNEL, body=body, received_at=self.app.dispatcher.clock()))
         self.wake()
 
+    async def keep(self, session: AsyncSession, external_id: str, replies: list[Reply]) -> None:
+        """The dispatcher's hook: a turn's replies, rendered, in the turn's transaction."""
+        messages = [message for reply in replies for message in render(reply, self.app.messages[reply.locale])]
+        await keep_replies(session, CHANNEL, external_id, messages, self.app.dispatcher.clock())
+
     async def step(self) -> bool:
+        """Process a batch of stored events; True when there were some. Replies still waiting (the network was
+        down) go out too, but are not counted as work: an outage must not make the loop spin."""
         sessions = self.app.dispatcher.sessions
         async with sessions() as session:
             query = select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.channel == CHANNEL)
             events = (await session.execute(query.order_by(WebhookEvent.id).limit(self.batch))).all()
-        if not events:
-            return False
+        async with sessions.begin() as session:
+            stale = await forget_stale_replies(session, self.app.dispatcher.clock() - REPLY_TTL)
+            waiting = await people_waiting(session, CHANNEL)
+        if stale:
+            log.warning("%d replies waited longer than %s for the network: dropped", stale, REPLY_TTL)
         messages: list[Inbound] = []
         reports: list[Report] = []
         for event_id, body in events:
@@ -473,13 +499,14 @@ class WhatsAppChannel(Worker):
             reports += batch.statuses
         if reports:
             await self._apply(reports)
-        by_person: dict[str, list[Inbound]] = {}
+        by_person: dict[str, list[Inbound]] = {person: [] for person in waiting}
         for inbound in messages:
             by_person.setdefault(inbound.external_id, []).append(inbound)
-        await asyncio.gather(*(self._converse(inbounds) for inbounds in by_person.values()))
-        async with sessions.begin() as session:
-            await session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_([row[0] for row in events])))
-        return True
+        await asyncio.gather(*(self._converse(person, inbounds) for person, inbounds in by_person.items()))
+        if events:
+            async with sessions.begin() as session:
+                await session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_([row[0] for row in events])))
+        return bool(events)
 
     async def _apply(self, reports: list[Report]) -> None:
         dispatcher = self.app.dispatcher
@@ -488,31 +515,51 @@ class WhatsAppChannel(Worker):
             for campaign_id in sorted(effects.spam_limited_campaigns):
                 await stop_for_spam_limit(dispatcher, session, campaign_id)
 
-    async def _converse(self, inbounds: list[Inbound]) -> None:
+    async def _converse(self, external_id: str, inbounds: list[Inbound]) -> None:
+        await self.send_kept(external_id)  # what an earlier run could not send comes first
         for inbound in inbounds:
-            for reply in await self.app.dispatcher.handle(inbound):
-                await self.reply(inbound.external_id, reply)
+            await self.app.dispatcher.handle(inbound)
+            await self.send_kept(external_id)
 
-    async def reply(self, external_id: str, reply: Reply) -> None:
-        """An answer to what the person just sent (inside the window): a throughput limit is waited out a
-        couple of times; anything else is logged, as on Telegram, and the conversation goes on."""
-        for _ in range(REPLY_RETRIES + 1):
-            try:
-                await self.sender.send(external_id, reply)
+    async def send_kept(self, external_id: str) -> None:
+        """This person's kept replies, oldest first, each sent once. When the network is down, the rest wait
+        (in order) for the next step; anything else the platform refuses is logged, as on Telegram."""
+        sessions = self.app.dispatcher.sessions
+        while True:
+            async with sessions() as session:
+                kept = await next_reply(session, CHANNEL, external_id)
+            if kept is None or not await self._send_reply(external_id, *kept):
                 return
+
+    async def _send_reply(self, external_id: str, reply_id: int, message: dict[str, Any]) -> bool:
+        """False when nothing left because the network was down (the reply waits); True otherwise.
+
+        The reply is claimed only once the pacer gives it its turn, so what a crash can leave `sending` (and
+        drop) is what was on its way, not what was queued behind the throughput limit."""
+        sessions, pacer = self.app.dispatcher.sessions, self.sender.pacer
+        sent = True
+        for attempt in range(REPLY_RETRIES + 1):
+            if pacer is not None:
+                await pacer.acquire()
+            if attempt == 0:
+                async with sessions.begin() as session:
+                    if not await claim_reply(session, reply_id):
+                        return True  # taken by another run of this worker
+            try:
+                await self.sender.post(external_id, message, paced=False)
+                break
             except RetryLater as later:
-                if later.seconds > REPLY_RETRY_WAIT:
+                if later.seconds > REPLY_RETRY_WAIT or attempt == REPLY_RETRIES:
+                    log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")
                     break
                 await asyncio.sleep(later.seconds)
-            except (
-                Unreachable,
-                Undeliverable,
-                DeliveryUnknown,
-                NetworkDown,
-                NeedsTemplate,
-                SpamLimited,
-                MarketingStopped,
-            ) as error:
+            except NetworkDown:
+                log.warning("the Graph API cannot be reached: replies wait for the next try")
+                sent = False
+                break
+            except (Unreachable, Undeliverable, DeliveryUnknown, _WindowClosed, SpamLimited, MarketingStopped) as error:
                 log.warning("a reply on whatsapp was not delivered: %r", error)
-                return
-        log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")
+                break
+        async with sessions.begin() as session:
+            await settle_reply(session, reply_id, sent)
+        return sent

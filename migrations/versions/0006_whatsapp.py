@@ -1,4 +1,4 @@
-"""whatsapp: stored webhook events, receipts and how a message went out, marketing opt-outs
+"""whatsapp: stored webhook events, kept replies, receipts and how a message went out, marketing opt-outs
 
 Revision ID: 0006
 Revises: 0005
@@ -47,6 +47,20 @@ def upgrade() -> None:
         sa.Column("received_at", bot.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=160), nullable=False),
+        sa.Column("message", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_channel_external_id_status", ["channel", "external_id", "status"], unique=False
+        )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("marketing_stopped_at", bot.models.UTCDateTime(timezone=True), nullable=True))
     for table in ("deliveries", "followups"):
@@ -68,4 +82,5 @@ def downgrade() -> None:
                 batch_op.drop_column(name)
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_column("marketing_stopped_at")
+    op.drop_table("outbox")
     op.drop_table("webhook_events")
