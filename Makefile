@@ -29,6 +29,7 @@ bench: $(INSTALLED) $(CATALOGS)
 	$(BIN)/python -m bench.conversation
 	$(BIN)/python -m bench.followups
 	$(BIN)/python -m bench.broadcast
+	$(BIN)/python -m bench.webhook
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -49,9 +49,9 @@ from bot.services.outbox import (
     claim_reply,
     forget_stale_replies,
     keep_replies,
-    next_reply,
     people_waiting,
     settle_reply,
+    waiting_replies,
 )
 from bot.services.receipts import (
     MARKETING_LIMIT,
@@ -523,43 +523,48 @@ class WhatsAppChannel(Worker):
 
     async def send_kept(self, external_id: str) -> None:
         """This person's kept replies, oldest first, each sent once. When the network is down, the rest wait
-        (in order) for the next step; anything else the platform refuses is logged, as on Telegram."""
-        sessions = self.app.dispatcher.sessions
-        while True:
-            async with sessions() as session:
-                kept = await next_reply(session, CHANNEL, external_id)
-            if kept is None or not await self._send_reply(external_id, *kept):
-                return
+        (in order) for the next step; anything else the platform refuses is logged, as on Telegram.
 
-    async def _send_reply(self, external_id: str, reply_id: int, message: dict[str, Any]) -> bool:
-        """False when nothing left because the network was down (the reply waits); True otherwise.
-
-        The reply is claimed only once the pacer gives it its turn, so what a crash can leave `sending` (and
-        drop) is what was on its way, not what was queued behind the throughput limit."""
+        A reply is claimed only once the pacer gives it its turn, so what a crash can leave `sending` (and
+        drop) is what was on its way, not what was queued behind the throughput limit. Each claim shares its
+        transaction with the record of the reply before it."""
         sessions, pacer = self.app.dispatcher.sessions, self.sender.pacer
-        sent = True
-        for attempt in range(REPLY_RETRIES + 1):
+        async with sessions() as session:
+            waiting = await waiting_replies(session, CHANNEL, external_id)
+        settled: tuple[int, bool] | None = None
+        for reply_id in waiting:
             if pacer is not None:
                 await pacer.acquire()
-            if attempt == 0:
-                async with sessions.begin() as session:
-                    if not await claim_reply(session, reply_id):
-                        return True  # taken by another run of this worker
-            try:
-                await self.sender.post(external_id, message, paced=False)
+            async with sessions.begin() as session:
+                if settled is not None:
+                    await settle_reply(session, *settled)
+                message = await claim_reply(session, reply_id)
+            settled = None
+            if message is None:
+                continue  # taken by another run of this worker
+            sent = await self._send_reply(external_id, message)
+            settled = (reply_id, sent)
+            if not sent:
                 break
+        if settled is not None:
+            async with sessions.begin() as session:
+                await settle_reply(session, *settled)
+
+    async def _send_reply(self, external_id: str, message: dict[str, Any]) -> bool:
+        """False when nothing left because the network was down (the reply waits); True otherwise."""
+        for attempt in range(REPLY_RETRIES + 1):
+            try:
+                await self.sender.post(external_id, message, paced=attempt > 0)
+                return True
             except RetryLater as later:
                 if later.seconds > REPLY_RETRY_WAIT or attempt == REPLY_RETRIES:
                     log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")
-                    break
+                    return True
                 await asyncio.sleep(later.seconds)
             except NetworkDown:
                 log.warning("the Graph API cannot be reached: replies wait for the next try")
-                sent = False
-                break
+                return False
             except (Unreachable, Undeliverable, DeliveryUnknown, _WindowClosed, SpamLimited, MarketingStopped) as error:
                 log.warning("a reply on whatsapp was not delivered: %r", error)
-                break
-        async with sessions.begin() as session:
-            await settle_reply(session, reply_id, sent)
-        return sent
+                return True
+        return True

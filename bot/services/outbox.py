@@ -20,30 +20,26 @@ async def keep_replies(
     await session.flush()
 
 
-async def next_reply(session: AsyncSession, channel: str, external_id: str) -> tuple[int, dict[str, Any]] | None:
-    """This person's oldest waiting reply."""
-    query = (
-        select(OutboxMessage.id, OutboxMessage.message)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.external_id == external_id,
-            OutboxMessage.status == OutboxStatus.PENDING,
-        )
-        .order_by(OutboxMessage.id)
-        .limit(1)
+async def waiting_replies(session: AsyncSession, channel: str, external_id: str) -> list[int]:
+    """This person's waiting replies, oldest first."""
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.external_id == external_id,
+        OutboxMessage.status == OutboxStatus.PENDING,
     )
-    row = (await session.execute(query)).first()
-    return (row[0], row[1]) if row is not None else None
+    return list((await session.execute(query.order_by(OutboxMessage.id))).scalars())
 
 
-async def claim_reply(session: AsyncSession, reply_id: int) -> bool:
-    """Mark a reply `sending`; False when it is not waiting any more. The caller commits before sending."""
+async def claim_reply(session: AsyncSession, reply_id: int) -> dict[str, Any] | None:
+    """Mark a reply `sending` and give its message; None when it is not waiting any more. The caller commits
+    before sending."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == reply_id, OutboxMessage.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SENDING)
+        .returning(OutboxMessage.message)
     )
-    return result.rowcount == 1
+    return result.scalar_one_or_none()
 
 
 async def settle_reply(session: AsyncSession, reply_id: int, sent: bool) -> None:

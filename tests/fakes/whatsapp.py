@@ -1214,6 +1214,9 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Stopping must not wait for handler threads, e.g. a stalled answer whose client went away.
     block_on_close = False
+    # socketserver's listen backlog is 5: a bot opening many connections at once would be reset, which Meta's
+    # servers never do.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], api: FakeWhatsAppAPI) -> None:
         super().__init__(address, _GraphRequestHandler)
