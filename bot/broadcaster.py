@@ -61,6 +61,16 @@ BATCH_SECONDS = 0.25  # a batch holds about this much sending: pause and cancel 
 MAX_BATCH = 200
 MAX_ATTEMPTS = 6  # network errors before a delivery is given up (a 429 does not count: it loses nothing)
 BAR_WIDTH = 10
+# What the platform can answer instead of taking a message: the author's progress and report are only logged.
+NOT_DELIVERED = (
+    Unreachable,
+    Undeliverable,
+    RetryLater,
+    DeliveryUnknown,
+    NeedsTemplate,
+    SpamLimited,
+    MarketingStopped,
+)
 
 
 def batch_size(rate: float | None) -> int:
@@ -249,7 +259,7 @@ class Broadcaster(Worker):
         if shown.message_id is None:
             try:
                 shown.message_id = (await sender.send(author.external_id, reply)).message_id
-            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown, NeedsTemplate, SpamLimited) as error:
+            except NOT_DELIVERED as error:
                 log.warning("could not show campaign %s's progress: %r", campaign.id, error)
                 return
             async with self.dispatcher.sessions.begin() as session:
@@ -267,7 +277,7 @@ class Broadcaster(Worker):
             )
             try:
                 await sender.send(author.external_id, report)
-            except (Unreachable, Undeliverable, RetryLater, DeliveryUnknown, NeedsTemplate, SpamLimited) as error:
+            except NOT_DELIVERED as error:
                 log.warning("could not send campaign %s's report: %r", campaign.id, error)
 
 
