@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import BotApp
 from bot.background import Worker
 from bot.broadcaster import Broadcaster
+from bot.config import ConfigError
 from bot.delivery import Sender
 from bot.exporter import Exporter
 from bot.pacing import Pacer
@@ -100,7 +101,11 @@ class Runtime:
 
             self._web = web.AppRunner(build_web_app(self.app, self.whatsapp), access_log=None)
             await self._web.setup()
-            await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
+            try:
+                await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
+            except OSError as error:
+                where = f"{settings.web_host}:{settings.web_port}"
+                raise ConfigError(f"WEB_HOST/WEB_PORT {where} cannot be used: {error.strerror}") from None
             where = f"http://{settings.web_host}:{settings.web_port}{WHATSAPP_PATH}"
             log.info("serving the WhatsApp webhook on %s", where)
         self._tasks = [asyncio.create_task(worker.run()) for worker in self.workers]
@@ -161,7 +166,7 @@ class Runtime:
             await self.application.stop()
         if self._web is not None:
             await self._web.cleanup()
-        for worker, task in zip(self.workers, self._tasks, strict=True):
+        for worker, task in zip(self.workers, self._tasks, strict=False):  # the ones started
             worker.stop()
             if worker is self.exporter:
                 task.cancel()

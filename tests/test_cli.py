@@ -6,6 +6,7 @@ traceback. Each test runs the real CLI in a fresh process with an environment bu
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -161,3 +162,24 @@ def test_a_database_path_that_cannot_work_is_one_line_naming_database_url(tmp_pa
 
     line = assert_one_line_error(result)
     assert "DATABASE_URL" in line or str(database) in line, line
+
+
+def test_a_web_port_already_taken_is_one_line_naming_it(tmp_path):
+    env = bot_env(
+        tmp_path,
+        WHATSAPP_TOKEN="EAAG-test",
+        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
+        WHATSAPP_APP_SECRET="app-secret",
+        WHATSAPP_VERIFY_TOKEN="verify-me",
+        OPERATOR_NAME="Disnaker",
+        WEB_HOST="127.0.0.1",
+    )
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env["WEB_PORT"] = str(taken.getsockname()[1])
+
+        result = run_cli(["run"], env, tmp_path)
+
+    assert_one_line_error(result, "WEB_HOST/WEB_PORT", env["WEB_PORT"], "in use")
