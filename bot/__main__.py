@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     link = officers_commands.add_parser("link", help="print an officer's personal link, optionally as a QR code")
     link.add_argument("id", metavar="ID", help="the officer's ID (see `officers list`)")
     link.add_argument("--qr", metavar="FILE.png", help="also write the link as a printable QR code (PNG)")
+    link.add_argument(
+        "--whatsapp", action="store_true", help="the wa.me link to the WhatsApp number (WHATSAPP_DISPLAY_NUMBER)"
+    )
     broadcast_cli.add_parser(commands)
     export_cli.add_parser(commands)
     access_cli.add_parsers(commands)
@@ -224,7 +227,10 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"officer {officer.id} removed: {officer.name}; {moved} leads reassigned")
             else:
                 officer = await officers.get_officer(session, _officer_id(args.id))
-                link = await _personal_link(settings, officer.code)
+                if args.whatsapp:
+                    link = _whatsapp_link(settings, officer.code)
+                else:
+                    link = await _personal_link(settings, officer.code)
                 if args.qr:
                     _write_qr(link, args.qr)
                 print(link)
@@ -244,6 +250,18 @@ async def _personal_link(settings: Settings, code: str) -> str:
             return f"https://t.me/{bot.username}?start={code}"
     except TelegramError as error:
         raise CommandError(f"could not ask Telegram for the bot's username: {error.message}") from None
+
+
+def _whatsapp_link(settings: Settings, code: str) -> str:
+    """wa.me/<number>?text=…: the message it types carries the code, which credits the worker to the officer."""
+    from bot.channels.whatsapp import personal_link
+    from bot.content import load_content
+    from bot.i18n import Messages, load_catalogs
+
+    if settings.whatsapp_display_number is None:
+        raise CommandError("WHATSAPP_DISPLAY_NUMBER is not set: the link needs the business number (6281100000000)")
+    t = Messages(load_content(), load_catalogs())[settings.default_locale]
+    return personal_link(settings.whatsapp_display_number, t("whatsapp.link_text", code=code))
 
 
 def _write_qr(link: str, path: str) -> None:

@@ -88,6 +88,8 @@ class Settings:
     whatsapp_api_base_url: str = DEFAULT_WHATSAPP_API_BASE_URL
     whatsapp_rate: float = DEFAULT_WHATSAPP_RATE
     whatsapp_templates: tuple[tuple[str, WhatsAppTemplate], ...] = ()  # (purpose, template)
+    # The business number as people dial it (digits, country code first): officers' wa.me links and QR codes.
+    whatsapp_display_number: str | None = None
     # The web server of the webhooks and the health check.
     web_host: str = "127.0.0.1"
     web_port: int = 8080
@@ -265,6 +267,9 @@ def _whatsapp(get) -> dict:
         rate = 0.0
     if not 0 < rate <= WHATSAPP_RATE_CEILING:
         raise ConfigError(f"WHATSAPP_RATE must be messages per second above 0 and at most {WHATSAPP_RATE_CEILING}")
+    display = re.sub(r"[\s+()-]", "", get("WHATSAPP_DISPLAY_NUMBER") or "") or None
+    if display is not None and not (display.isascii() and display.isdigit() and 8 <= len(display) <= 15):
+        raise ConfigError("WHATSAPP_DISPLAY_NUMBER must be the business number with its country code: 6281100000000")
     templates = tuple(
         (purpose, _template(f"WHATSAPP_TEMPLATE_{purpose.upper()}", raw))
         for purpose in TEMPLATE_PURPOSES
@@ -278,6 +283,7 @@ def _whatsapp(get) -> dict:
         "whatsapp_api_base_url": base_url,
         "whatsapp_rate": rate,
         "whatsapp_templates": templates,
+        "whatsapp_display_number": display,
     }
 
 

@@ -229,10 +229,11 @@ class Turn:
         """Whether this person's channel has a button that shares their number (Telegram's), or they type it."""
         return self.contact.channel in PHONE_SHARING_CHANNELS
 
-    def deep_link(self, payload: str) -> str | None:
-        """A link that opens the bot on this channel with `payload` (None where the channel has none)."""
-        prefix = self.dispatcher.links.get(self.contact.channel)
-        return f"{prefix}{payload}" if prefix else None
+    def deep_link(self, payload: str, channel: str | None = None) -> str | None:
+        """A link that opens the bot with `payload` on this person's channel, or on `channel` (None where the
+        channel has none, or is not served)."""
+        link = self.dispatcher.links.get(channel or self.contact.channel)
+        return link(payload) if link else None
 
     def local_time(self, moment: datetime, pattern: str = "d MMM y HH:mm") -> str:
         return format_datetime(moment, pattern, tzinfo=self.settings.tz, locale=self.contact.locale)
@@ -316,7 +317,10 @@ def coalesce(replies: list[Reply]) -> list[Reply]:
     for reply in replies:
         previous = merged[-1] if merged else None
         kept_apart = reply.standalone or previous is None or previous.standalone
-        if not kept_apart and not (previous.choices or previous.request_phone or previous.close_keyboard):
+        special = previous is not None and (
+            previous.choices or previous.request_phone or previous.close_keyboard or previous.document
+        )
+        if not kept_apart and not special:
             reply.text = f"{previous.text}\n\n{reply.text}"
             merged[-1] = reply
         else:
@@ -341,9 +345,9 @@ class Dispatcher:
         self.sessions = sessions
         self.router = router
         self.understanding = Understanding(content)
-        # Set by the channels that have them: the deep-link prefix per channel, and how to wake the background
-        # workers ("ticker", "exporter") after a turn queued work for them.
-        self.links: dict[str, str] = {}
+        # Set by the channels that have them: how to make a link that opens the bot with a payload, per channel,
+        # and how to wake the background workers ("ticker", "exporter") after a turn queued work for them.
+        self.links: dict[str, Callable[[str], str]] = {}
         self.wakers: dict[str, Callable[[], None]] = {}
         # Channels that keep a turn's replies in its own transaction until they are sent (WhatsApp).
         self.outboxes: dict[str, Callable[[AsyncSession, str, list[Reply]], Awaitable[None]]] = {}

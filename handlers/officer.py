@@ -194,3 +194,9 @@ async def my_code(turn: Turn) -> None:
         turn.t("officer.my_link", link=link, code=officer.code),
         document=(f"qr-{officer.code}.png", qr_png(link)),
     )
+    whatsapp = turn.deep_link(officer.code, "whatsapp")
+    if whatsapp is not None and turn.contact.channel != "whatsapp":  # where most workers are
+        turn.reply(
+            turn.t("officer.my_link_whatsapp", link=whatsapp, code=officer.code),
+            document=(f"qr-{officer.code}-whatsapp.png", qr_png(whatsapp)),
+        )

@@ -336,6 +336,7 @@ def whatsapp_settings(settings: Settings, request: pytest.FixtureRequest) -> Set
         whatsapp_api_base_url=f"http://graph.invalid/{wa.GRAPH_VERSION}",
         whatsapp_templates=templates,
         whatsapp_rate=1000.0,  # the pacer has tests of its own; these send hundreds of replies
+        whatsapp_display_number=wa.DISPLAY_PHONE_NUMBER,
     )
 
 

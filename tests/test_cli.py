@@ -183,3 +183,19 @@ def test_a_web_port_already_taken_is_one_line_naming_it(tmp_path):
         result = run_cli(["run"], env, tmp_path)
 
     assert_one_line_error(result, "WEB_HOST/WEB_PORT", env["WEB_PORT"], "in use")
+
+
+def test_officers_link_whatsapp_prints_the_wa_me_link_and_its_qr_code_or_says_what_is_missing(tmp_path):
+    env = bot_env(tmp_path, WHATSAPP_DISPLAY_NUMBER="+62 811-0000-0000")
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    officer = ["officers", "add", "--name", "Rina", "--telegram-id", "700001", "--region", "Mukomuko"]
+    added = run_cli(officer, env, tmp_path)
+    code = added.stdout.split("code ")[-1].strip()
+
+    link = run_cli(["officers", "link", "1", "--whatsapp", "--qr", "rina-wa.png"], env, tmp_path)
+    missing = run_cli(["officers", "link", "1", "--whatsapp"], {**env, "WHATSAPP_DISPLAY_NUMBER": ""}, tmp_path)
+
+    assert link.returncode == 0, link.stderr
+    assert link.stdout.startswith("https://wa.me/6281100000000?text=Halo") and code in link.stdout
+    assert (tmp_path / "rina-wa.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_one_line_error(missing, "WHATSAPP_DISPLAY_NUMBER")

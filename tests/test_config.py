@@ -55,6 +55,7 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:id:nik"}, "WHATSAPP_TEMPLATE_ANSWER"),
         ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:indonesia:text"}, "WHATSAPP_TEMPLATE_ANSWER"),
         ({"WEB_PORT": "80800"}, "WEB_PORT"),
+        ({"WHATSAPP_DISPLAY_NUMBER": "0811-BPJS"}, "WHATSAPP_DISPLAY_NUMBER"),
     ],
 )
 def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):

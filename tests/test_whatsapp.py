@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
+from urllib.parse import unquote
 
 import pytest
 
@@ -320,3 +321,32 @@ async def test_a_broadcasts_preview_says_who_gets_free_text_and_who_a_template_a
     lines = {row["nama"]: row for row in csv.DictReader(io.StringIO(report.getvalue()))}
     assert lines["Budi"]["laporan whatsapp"] == "dibaca"
     assert lines["Ani"]["laporan whatsapp"] == ("dibaca" if outside == "template" else "")
+
+
+async def test_an_officers_whatsapp_qr_code_types_their_code_and_the_worker_who_sends_it_is_theirs(
+    whatsapp, bot_api, db
+):
+    rina_id, code = await make_officer(whatsapp.app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = Chat(whatsapp.runtime.application, bot_api, FakeUser(bot_api, user_id=RINA_ID, first_name="Rina"))
+
+    await rina.command("kode")
+
+    telegram, on_whatsapp = bot_api.calls_of("sendDocument")
+    assert f"https://t.me/bpu_test_bot?start={code}" in telegram.params["caption"]
+    link = next(word for word in on_whatsapp.params["caption"].split() if word.startswith("https://wa.me/"))
+    number, _, query = link.removeprefix("https://wa.me/").partition("?text=")
+    typed = unquote(query)
+    assert number == "6281100000000" and code in typed and typed.startswith("Halo")
+    assert on_whatsapp.params["document"].content.startswith(b"\x89PNG")
+
+    sari = whatsapp.user(name="Sari", phone="6281277776666")
+    welcome = await sari.say(typed)  # what WhatsApp puts in her chat when she scans the poster
+    assert "bukan BPJS Ketenagakerjaan" in whatsapp_text(welcome)
+    await sari.tap("Pedagang", welcome[0])
+    for step in ("Saya tertarik", "Setuju", "Boleh"):
+        await sari.tap(step)
+    await sari.say("Sari Dewi")
+    for step in ("Mukomuko", "Pagi", "Benar, simpan"):
+        await sari.tap(step)
+
+    assert tuple(db("select source_code, officer_id from leads")[0]) == (code, rina_id)

@@ -186,7 +186,8 @@ class TelegramChannel:
         # Officers' personal links and invites open this bot: t.me/<username>?start=<code>. The username is
         # known once PTB has initialised the bot (getMe), before the first update.
         if CHANNEL not in self.app.dispatcher.links:
-            self.app.dispatcher.links[CHANNEL] = f"https://t.me/{context.bot.username}?start="
+            username = context.bot.username
+            self.app.dispatcher.links[CHANNEL] = lambda payload: f"https://t.me/{username}?start={payload}"
         replies = await self.app.dispatcher.handle(inbound)
         await self.send(context.bot, update.effective_chat.id, replies)
 

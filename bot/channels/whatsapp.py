@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import delete, select
@@ -45,6 +47,7 @@ from bot.delivery import (
 from bot.i18n import Messages, Translator
 from bot.models import Via, WebhookEvent
 from bot.pacing import Pacer
+from bot.services.officers import CODE_PREFIX
 from bot.services.outbox import (
     claim_reply,
     forget_stale_replies,
@@ -85,6 +88,8 @@ TOKEN_BACKOFF = 300.0
 REPLY_RETRIES = 2  # a reply held up by the throughput limit is tried this many more times
 REPLY_RETRY_WAIT = 10.0  # seconds; a longer wait is not worth holding the conversation for
 REPLY_TTL = timedelta(hours=1)  # a reply held longer by a network outage is dropped
+# An officer's personal code in a message (the text of their wa.me link): what /start <code> is on Telegram.
+_OFFICER_CODE = re.compile(rf"(?<![\w-]){CODE_PREFIX}[a-z2-9]{{6}}(?![\w-])", re.IGNORECASE)
 # Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
 _MEDIA = ("image", "sticker", "audio", "video", "document", "location", "reaction", "unsupported", "order")
 
@@ -143,6 +148,11 @@ def _sender(message: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[st
     return str(user_id or phone), str(phone)
 
 
+def personal_link(display_number: str, text: str) -> str:
+    """wa.me/<number>?text=…: opens a chat with the bot, `text` (naming an officer's code) typed in."""
+    return f"https://wa.me/{display_number}?text={quote(text)}"
+
+
 def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | None:
     external_id, phone = _sender(message, contacts)
     kind, message_id = message.get("type"), message.get("id")
@@ -159,6 +169,8 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
         base["sent_at"] = datetime.fromtimestamp(int(message["timestamp"]), tz=UTC)
     if kind == "text":
         text = str((message.get("text") or {}).get("body") or "")
+        if (code := _OFFICER_CODE.search(text)) is not None:  # sent from an officer's wa.me link or QR code
+            return Inbound(**base, kind=Kind.COMMAND, command="start", payload=code.group(0).lower())
         if text.startswith("/") and len(text) > 1:
             command, _, payload = text[1:].partition(" ")
             return Inbound(**base, kind=Kind.COMMAND, command=command.lower(), payload=payload.strip())
@@ -464,6 +476,9 @@ class WhatsAppChannel(Worker):
         self.batch = batch
         self.templates = frozenset(purpose for purpose, _ in app.settings.whatsapp_templates)
         app.dispatcher.outboxes[CHANNEL] = self.keep
+        if (number := app.settings.whatsapp_display_number) is not None:
+            text = app.messages[app.settings.default_locale]
+            app.dispatcher.links[CHANNEL] = lambda code: personal_link(number, text("whatsapp.link_text", code=code))
 
     async def store(self, body: str) -> None:
         async with self.app.dispatcher.sessions.begin() as session:
