@@ -42,11 +42,12 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from telegram.request import BaseRequest, RequestData
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "TEST_BOT_ID",
@@ -1318,7 +1319,7 @@ def _bot_id_from_token(token: str) -> int:
     return int(prefix) if prefix.isdigit() else TEST_BOT_ID
 
 
-class FakeBotAPIServer:
+class FakeBotAPIServer(LoopbackServer):
     """A FakeBotAPI served over real HTTP on 127.0.0.1, for end-to-end tests.
 
     The bot runs unchanged with ``base_url`` set to ``server.base_url``; PTB appends the token and
@@ -1338,46 +1339,19 @@ class FakeBotAPIServer:
         self.token = token
         # Like Telegram, getMe reports the id that prefixes the token.
         self.api = api if api is not None else FakeBotAPI(bot_id=_bot_id_from_token(token))
-        self._address = (host, port)
+        super().__init__(host, port)
         self._handler = _KeepAliveRequestHandler if keep_alive else _BotAPIRequestHandler
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
-        if self._httpd is not None:
-            raise RuntimeError("FakeBotAPIServer is already running")
-        self._httpd = _HTTPServer(self._address, self.api, self.token, self._handler)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            # A short poll interval keeps stop() fast.
-            kwargs={"poll_interval": 0.05},
-            name="FakeBotAPIServer",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+    def _make_server(self) -> _HTTPServer:
+        return _HTTPServer(self._address, self.api, self.token, self._handler)
 
-    def stop(self) -> None:
-        """Stop serving; in-flight long polls are answered right away. Safe to call twice.
-
-        Idle keep-alive connections are closed, so no client keeps talking to a stopped server; a
-        stalled answer still goes out when its delay is over.
-        """
-        if self._httpd is None:
-            return
+    def _before_stop(self) -> None:
+        """In-flight long polls are answered right away."""
         self.api._wake_pollers()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.end_connections()
-        if self._thread is not None:
-            self._thread.join()
-        self._httpd = self._thread = None
 
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("FakeBotAPIServer is not running")
-        return self._httpd.server_address[1]
+    def _after_close(self) -> None:
+        """Idle keep-alive connections are closed, so no client keeps talking to a stopped server."""
+        self._httpd.end_connections()
 
     @property
     def base_url(self) -> str:
@@ -1396,17 +1370,6 @@ class FakeBotAPIServer:
     ) -> list[SentMessage]:
         """Await ``count`` messages to the chat; for bots running in the test's own event loop."""
         return await self.api.wait_for_sent_async(chat_id, count, within)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _chat_range(value: str) -> range:

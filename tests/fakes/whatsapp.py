@@ -40,11 +40,12 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "APP_SECRET",
@@ -1256,60 +1257,20 @@ class _GraphRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
 
-class FakeGraphServer:
+class FakeGraphServer(LoopbackServer):
     """A FakeWhatsAppAPI served over real HTTP on 127.0.0.1 (a free port), for end-to-end tests.
 
     The bot runs unchanged with its Graph base URL set to ``server.base_url``.
     """
 
     def __init__(self, api: FakeWhatsAppAPI | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.api = api if api is not None else FakeWhatsAppAPI()
-        self._address = (host, port)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
-        if self._httpd is not None:
-            raise RuntimeError("FakeGraphServer is already running")
-        self._httpd = _HTTPServer(self._address, self.api)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            # A short poll interval keeps stop() fast.
-            kwargs={"poll_interval": 0.05},
-            name="FakeGraphServer",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; safe to call twice. A stalled answer still goes out when its delay is over."""
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._httpd = self._thread = None
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("FakeGraphServer is not running")
-        return self._httpd.server_address[1]
+    def _make_server(self) -> _HTTPServer:
+        return _HTTPServer(self._address, self.api)
 
     @property
     def base_url(self) -> str:
         """The Graph base URL, version included: the client appends ``/{phone_number_id}/messages``."""
         return f"http://{self._address[0]}:{self.port}/{GRAPH_VERSION}"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.stop()
