@@ -830,3 +830,15 @@ async def test_without_a_template_a_reminder_outside_the_24_hours_is_cancelled_n
     assert report.cancelled == 1 and len(budi.transcript) == before
     row = reminder(db, budi)
     assert (row["status"], row["outcome"]) == ("cancelled", "no_template")
+
+
+async def test_a_signed_body_of_an_unexpected_shape_is_dropped_and_the_next_message_is_answered(whatsapp, db):
+    siti = whatsapp.user()
+    odd = siti.user.text("halo")
+    odd["entry"][0]["changes"][0]["value"]["messages"][0]["text"] = "not an object"  # Meta never sends this
+    assert await whatsapp.post(odd) == 200
+
+    answer = await siti.say("halo")
+
+    assert "bukan BPJS Ketenagakerjaan" in whatsapp_text(answer)
+    assert db("select count(*) from webhook_events")[0][0] == 0

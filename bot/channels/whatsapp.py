@@ -507,8 +507,8 @@ class WhatsAppChannel(Worker):
         for event_id, body in events:
             try:
                 batch = parse_webhook(json.loads(body))
-            except ValueError:
-                log.warning("webhook event %s is not JSON: dropped", event_id)
+            except Exception:  # a body of an unexpected shape must not hold up every event after it
+                log.exception("webhook event %s could not be read: dropped", event_id)
                 continue
             messages += batch.messages
             reports += batch.statuses
