@@ -48,6 +48,7 @@ from urllib.parse import parse_qsl, urlsplit
 from telegram.request import BaseRequest, RequestData
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.waiting import Changes
 
 __all__ = [
     "TEST_BOT_ID",
@@ -292,7 +293,7 @@ class _RateWindow:
         self._expiry.append((now, key))
 
 
-class FakeBotAPI:
+class FakeBotAPI(Changes):
     """Thread-safe in-memory state of one bot, answering calls like the real Bot API.
 
     All state sits behind one condition variable, so the HTTP server's threads, the test thread and
@@ -348,8 +349,7 @@ class FakeBotAPI:
         # In-process tests feed FakeUser updates to process_update() and may not want them queued.
         self.queue_updates = True
         self.calls: list[Call] = []
-        self._cond = threading.Condition(threading.RLock())
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        super().__init__()
         # Bumped to release long polls early, e.g. when the HTTP server stops.
         self._wake_generation = 0
         self._pending_updates: list[JSONDict] = []
@@ -509,32 +509,6 @@ class FakeBotAPI:
             self._opened.update(user_ids)
 
     # ------------------------------------------------------------------------- waiting
-
-    def _notify(self) -> None:
-        """Wake every thread and coroutine waiting for a state change; the caller holds the lock."""
-        self._cond.notify_all()
-        for loop, event in self._async_waiters:
-            # A waiter whose loop already closed has nobody left to wake.
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(event.set)
-
-    async def _wait_async(self, predicate: Callable[[], bool]) -> None:
-        """Await ``predicate`` without blocking the loop; changes may come from other threads.
-
-        Callers bound the wait with ``asyncio.timeout``.
-        """
-        loop = asyncio.get_running_loop()
-        while True:
-            waiter = (loop, asyncio.Event())
-            with self._cond:
-                if predicate():
-                    return
-                self._async_waiters.add(waiter)
-            try:
-                await waiter[1].wait()
-            finally:
-                with self._cond:
-                    self._async_waiters.discard(waiter)
 
     def _wake_pollers(self) -> None:
         with self._cond:

@@ -30,7 +30,6 @@ import logging
 import random
 import re
 import secrets
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.waiting import Changes
 
 __all__ = [
     "APP_SECRET",
@@ -510,7 +510,7 @@ class _Failure:
 # ------------------------------------------------------------------------------------------ the API
 
 
-class FakeWhatsAppAPI:
+class FakeWhatsAppAPI(Changes):
     """Thread-safe in-memory state of one business phone number, answering sends like the Cloud API.
 
     All state sits behind one condition variable, so the HTTP server's threads, the test thread and an asyncio
@@ -542,8 +542,7 @@ class FakeWhatsAppAPI:
         self.throughput = throughput
         self._clock = clock
         self._monotonic = monotonic
-        self._cond = threading.Condition(threading.RLock())
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        super().__init__()
         self._calls: list[Call] = []
         self._sent: list[SentWhatsApp] = []
         self._transcript: list[tuple[str | None, str | None, str]] = []
@@ -843,29 +842,6 @@ class FakeWhatsAppAPI:
         return [post_to_bot(webhook_url, body, app_secret=app_secret, timeout=timeout) for body in bodies]
 
     # ----------------------------------------------------------------------------- waiting
-
-    def _notify(self) -> None:
-        """Wake every thread and coroutine waiting for a change; the caller holds the lock."""
-        self._cond.notify_all()
-        for loop, event in self._async_waiters:
-            # A waiter whose loop already closed has nobody left to wake.
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(event.set)
-
-    async def _wait_async(self, predicate: Callable[[], bool]) -> None:
-        """Await ``predicate`` without blocking the loop; callers bound the wait with ``asyncio.timeout``."""
-        loop = asyncio.get_running_loop()
-        while True:
-            waiter = (loop, asyncio.Event())
-            with self._cond:
-                if predicate():
-                    return
-                self._async_waiters.add(waiter)
-            try:
-                await waiter[1].wait()
-            finally:
-                with self._cond:
-                    self._async_waiters.discard(waiter)
 
     def _has_sent(self, recipient: str, count: int) -> Callable[[], bool]:
         return lambda: len(self.sent(recipient)) >= count
