@@ -47,6 +47,7 @@ from bot.delivery import (
 from bot.i18n import Messages, Translator
 from bot.models import Via, WebhookEvent
 from bot.pacing import Pacer
+from bot.services.campaigns import WHATSAPP_WINDOW
 from bot.services.officers import CODE_PREFIX
 from bot.services.outbox import (
     claim_reply,
@@ -71,7 +72,6 @@ from bot.services.receipts import (
 log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-WINDOW = timedelta(hours=24)  # free-form messages only this long after the person's last message
 MAX_BUTTONS = 3
 BUTTON_TITLE = 20
 BUTTON_BODY = 1024
@@ -375,7 +375,8 @@ class WhatsAppSender:
         """Text, template, or None (no template configured where one is needed)."""
         if unprompted is None:
             return Via.TEXT
-        window_open = unprompted.last_seen_at is not None and self.clock() - unprompted.last_seen_at < WINDOW
+        last = unprompted.last_seen_at
+        window_open = last is not None and self.clock() - last < WHATSAPP_WINDOW
         if window_open and not unprompted.template_only:
             return Via.TEXT
         return Via.TEMPLATE if self._template(unprompted.purpose) is not None else None

@@ -201,6 +201,7 @@ class Audience:
     whatsapp_template: int = 0
 
 
+# WhatsApp takes free-form messages only this long after the person's last message (bot/channels/whatsapp.py).
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 

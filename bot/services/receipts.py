@@ -37,6 +37,7 @@ _STILL_SENT = {
     Delivery: (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.UNKNOWN),
     FollowUp: (FollowUpStatus.SENDING, FollowUpStatus.SENT, FollowUpStatus.UNKNOWN),
 }
+_CURRENT_RANK = {table: case(_RANK, value=table.receipt, else_=0) for table in (Delivery, FollowUp)}
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,6 @@ class Report:
 class Effects:
     """What the caller acts on beyond the rows: campaigns stopped by the spam limit (their author is told)."""
 
-    applied: int = 0
     spam_limited_campaigns: set[int] = field(default_factory=set)
 
 
@@ -76,20 +76,20 @@ async def apply_reports(
             continue  # a message sent as a reply to the person, or not ours: nothing to record
         table, row_id = target
         rank = _RANK[Receipt(report.status)]
-        current_rank = case({name: value for name, value in _RANK.items()}, value=table.receipt, else_=0)
         # A report about another message than the row's latest (the free text a template replaced, a replay
         # of its failure) changes nothing: the row's receipt is about the message it sent last. A row being
         # sent, or unknown, has no message id yet: the report is about the message in flight.
-        in_flight = and_(table.platform_message_id.is_(None), table.status.in_(("sending", "unknown")))
+        in_flight = and_(
+            table.platform_message_id.is_(None), table.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN))
+        )
         same_message = or_(table.platform_message_id == report.message_id, in_flight)
         moved = await session.execute(
             update(table)
-            .where(table.id == row_id, current_rank < rank, same_message)
+            .where(table.id == row_id, _CURRENT_RANK[table] < rank, same_message)
             .values(receipt=report.status, receipt_at=report.at, error_code=report.error_code)
         )
         if moved.rowcount != 1:
             continue  # gone (erased), an older report than one already applied, or another message's
-        effects.applied += 1
         row = await session.get(table, row_id)
         if report.status == Receipt.FAILED:
             await _failed(session, row, report, now, templates, effects)
