@@ -160,8 +160,7 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         )
 
     base_url = get("TELEGRAM_BASE_URL") or DEFAULT_TELEGRAM_BASE_URL
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError("TELEGRAM_BASE_URL must be an http(s) URL such as https://api.telegram.org/bot")
+    _http_url(base_url, "TELEGRAM_BASE_URL", DEFAULT_TELEGRAM_BASE_URL)
 
     locale = get("DEFAULT_LOCALE") or "id"
     if locale not in SUPPORTED_LOCALES:
@@ -203,15 +202,8 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     if broadcast_paid not in ("true", "false"):
         raise ConfigError("BROADCAST_PAID must be true or false")
     ceiling = PAID_BROADCAST_CEILING if broadcast_paid == "true" else FREE_BROADCAST_CEILING
-    try:
-        broadcast_rate = float(get("BROADCAST_RATE") or "25")
-    except ValueError:
-        broadcast_rate = 0.0
-    if not 0 < broadcast_rate <= ceiling:
-        raise ConfigError(
-            f"BROADCAST_RATE must be messages per second above 0 and at most {ceiling}"
-            + ("" if broadcast_paid == "true" else " (up to 1000 with BROADCAST_PAID=true)")
-        )
+    hint = "" if broadcast_paid == "true" else " (up to 1000 with BROADCAST_PAID=true)"
+    broadcast_rate = _rate(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", ceiling, hint)
 
     whatsapp = _whatsapp(get)
     web_host = get("WEB_HOST") or "127.0.0.1"
@@ -259,14 +251,8 @@ def _whatsapp(get) -> dict:
     if number is not None and not (number.isascii() and number.isdigit()):
         raise ConfigError("WHATSAPP_PHONE_NUMBER_ID must be the number's id from Meta's App Dashboard (digits)")
     base_url = (get("WHATSAPP_API_BASE_URL") or DEFAULT_WHATSAPP_API_BASE_URL).rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError("WHATSAPP_API_BASE_URL must be an http(s) URL such as https://graph.facebook.com/v23.0")
-    try:
-        rate = float(get("WHATSAPP_RATE") or DEFAULT_WHATSAPP_RATE)
-    except ValueError:
-        rate = 0.0
-    if not 0 < rate <= WHATSAPP_RATE_CEILING:
-        raise ConfigError(f"WHATSAPP_RATE must be messages per second above 0 and at most {WHATSAPP_RATE_CEILING}")
+    _http_url(base_url, "WHATSAPP_API_BASE_URL", DEFAULT_WHATSAPP_API_BASE_URL)
+    rate = _rate(get("WHATSAPP_RATE") or str(DEFAULT_WHATSAPP_RATE), "WHATSAPP_RATE", WHATSAPP_RATE_CEILING)
     display = re.sub(r"[\s+()-]", "", get("WHATSAPP_DISPLAY_NUMBER") or "") or None
     if display is not None and not (display.isascii() and display.isdigit() and 8 <= len(display) <= 15):
         raise ConfigError("WHATSAPP_DISPLAY_NUMBER must be the business number with its country code: 6281100000000")
@@ -285,6 +271,22 @@ def _whatsapp(get) -> dict:
         "whatsapp_templates": templates,
         "whatsapp_display_number": display,
     }
+
+
+def _http_url(url: str, name: str, example: str) -> None:
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"{name} must be an http(s) URL such as {example}")
+
+
+def _rate(raw: str, name: str, ceiling: int, hint: str = "") -> float:
+    """Messages per second, above 0 and at most the platform's ceiling."""
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= ceiling:
+        raise ConfigError(f"{name} must be messages per second above 0 and at most {ceiling}{hint}")
+    return rate
 
 
 def _template(name: str, raw: str) -> WhatsAppTemplate:
