@@ -11,9 +11,14 @@ run: $(INSTALLED) $(CATALOGS)
 	$(BIN)/bpu-bot db upgrade
 	$(BIN)/bpu-bot run
 
+# The whole suite on SQLite, then again on PostgreSQL when TEST_POSTGRES_URL names a server (.ci/run sets it).
 test: $(INSTALLED) $(CATALOGS)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+		echo "--- the same suite on PostgreSQL ($${TEST_POSTGRES_URL%%\?*})"; \
+		$(BIN)/pytest --database=postgresql; \
+	else echo "TEST_POSTGRES_URL is not set: the suite ran on SQLite only"; fi
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -36,6 +36,7 @@ from bot.db import upgrade_database
 from bot.models import utcnow
 from bot.pacing import Pacer
 from bot.services.campaigns import Segment, campaign_progress, create_campaign
+from tests.database import SQLiteDatabase
 from tests.fakes.telegram import TEST_TOKEN
 from tests.population import seed_workers
 
@@ -122,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         paced = Path(directory) / "paced.sqlite3"
         upgrade_database(f"sqlite+aiosqlite:///{paced}")
-        seed_workers(paced, args.recipients, FIRST_USER)
+        seed_workers(SQLiteDatabase(paced), args.recipients, FIRST_USER)
         result, fake = part(paced, args.recipients, args.limit, paid=False)
         rate = result["sent"] / result["elapsed"]
         sent, elapsed, limit = result["sent"], result["elapsed"], args.limit
@@ -133,7 +134,7 @@ def main() -> None:
 
         paid = Path(directory) / "paid.sqlite3"
         upgrade_database(f"sqlite+aiosqlite:///{paid}")
-        seed_workers(paid, args.paid_recipients, FIRST_USER)
+        seed_workers(SQLiteDatabase(paid), args.paid_recipients, FIRST_USER)
         result, fake = part(paid, args.paid_recipients, None, paid=True)
         sent, elapsed = result["sent"], result["elapsed"]
         cpu = result["cpu"] / sent * 1e6

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from bot.content import load_content
 from bot.db import upgrade_database
+from tests.database import SQLiteDatabase, set_current
 from tests.fakes.whatsapp import (
     APP_SECRET,
     GRAPH_VERSION,
@@ -51,7 +52,7 @@ from tests.fakes.whatsapp import (
     sign,
     signed_post_args,
 )
-from tests.process import BotProcess, bot_env, database_file, rows, running_bot
+from tests.process import BotProcess, bot_env, rows, running_bot
 
 TARGET = 500  # requests/s
 TEMPLATE = "bpu_siaran"
@@ -117,7 +118,7 @@ def seed_deliveries(database: Path, deliveries: list[tuple[int, str, str]]) -> N
 
 def receipts_check(deliveries: int) -> Callable[[Path], str | None]:
     def check(database: Path) -> str | None:
-        read = rows(database, "SELECT count(*) AS n FROM deliveries WHERE receipt = 'read'")[0]["n"]
+        read = rows("SELECT count(*) AS n FROM deliveries WHERE receipt = 'read'")[0]["n"]
         if read != deliveries:
             return f"{read:,} deliveries read, expected {deliveries:,}: status callbacks were not all applied"
         return None
@@ -127,7 +128,7 @@ def receipts_check(deliveries: int) -> Callable[[Path], str | None]:
 
 def contacts_check(workers: int) -> Callable[[Path], str | None]:
     def check(database: Path) -> str | None:
-        seen = rows(database, "SELECT count(*) AS n FROM processed_updates")[0]["n"]
+        seen = rows("SELECT count(*) AS n FROM processed_updates")[0]["n"]
         if seen != workers:
             return f"{seen:,} messages applied, expected {workers:,}"
         return None
@@ -234,7 +235,7 @@ def healthy(url: str) -> bool:
 
 
 def stored_events(database: Path) -> int:
-    return rows(database, "SELECT count(*) AS n FROM webhook_events")[0]["n"]
+    return rows("SELECT count(*) AS n FROM webhook_events")[0]["n"]
 
 
 def run(
@@ -249,7 +250,8 @@ def run(
     """Start the bot on a fresh database (`seed` fills it), post `bodies` from the child, wait until all is
     processed; `check` reads the database afterwards and says what is wrong, if anything."""
     folder.mkdir()
-    database = database_file(folder)
+    database = folder / "bot.sqlite3"
+    set_current(SQLiteDatabase(database))  # what bot_env and rows use
     upgrade_database(f"sqlite+aiosqlite:///{database}")
     if seed is not None:
         seed(database)

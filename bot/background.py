@@ -39,6 +39,11 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
         await self.finish()
 
+    def start(self) -> asyncio.Task[None]:
+        """Run in a task of its own; again after a stop (a process that leads again)."""
+        self.stopping = False
+        return asyncio.create_task(self.run())
+
     def wake(self) -> None:
         self._wake.set()
 

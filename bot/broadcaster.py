@@ -99,6 +99,7 @@ class Broadcaster(Worker):
         self.window = 2 * max(self.batch.values(), default=1)
         self._recording: list[asyncio.Task[None]] = []
         self._shown: dict[int, _Shown] = {}
+        self._spam_limited: set[int] = set()  # campaigns WhatsApp's spam limit hit, until their pause is recorded
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -143,6 +144,10 @@ class Broadcaster(Worker):
         # At most two batches unrecorded: the bound on what a crash can leave `unknown`.
         while len(self._recording) >= 2:
             await self._recording.pop(0)
+        if campaign.id in self._spam_limited:  # no next batch before the batch in hand has paused the campaign
+            await self.drain()
+            self._spam_limited.discard(campaign.id)
+            return False
         channels = list(self.pacers)
         limit = min(self.batch[channel] for channel in channels)
         async with self.dispatcher.sessions.begin() as session:
@@ -163,12 +168,12 @@ class Broadcaster(Worker):
                 continue
             await self.pacers[recipient.channel].acquire()
             reply = self._message(campaign, recipient)
-            sends.append(asyncio.create_task(self._send_one(sender, recipient, reply)))
+            sends.append(asyncio.create_task(self._send_one(campaign.id, sender, recipient, reply)))
         self._recording.append(asyncio.create_task(self._record(campaign.id, sends, unsendable)))
         await self._show_progress(campaign, "sending")
         return True
 
-    async def _send_one(self, sender: Sender, recipient: Recipient, reply: Reply) -> Outcome:
+    async def _send_one(self, campaign_id: int, sender: Sender, recipient: Recipient, reply: Reply) -> Outcome:
         ids = (recipient.delivery_id, recipient.contact_id)
         try:
             sent = await sender.send(recipient.external_id, reply)
@@ -182,6 +187,7 @@ class Broadcaster(Worker):
         except MarketingStopped:
             return Outcome(*ids, DeliveryStatus.SKIPPED, MARKETING_STOPPED)
         except SpamLimited:  # the campaign stops (see _record); this message waits for its resumption
+            self._spam_limited.add(campaign_id)
             now = self.dispatcher.clock()
             return Outcome(*ids, DeliveryStatus.PENDING, SPAM_LIMITED, retry_at=now, attempts=recipient.attempts - 1)
         except NetworkDown:

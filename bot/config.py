@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SUPPORTED_LOCALES = ("id", "en")
@@ -30,6 +31,11 @@ TEMPLATE_PURPOSES = ("reminder", "broadcast", "answer")
 # Values a template's body parameters can be filled with (bot.channels.whatsapp fills them).
 TEMPLATE_FIELDS = ("name", "text", "operator")
 
+# The web server's own paths; Telegram's webhook is served on the path of TELEGRAM_WEBHOOK_URL.
+HEALTH_PATH = "/health"
+WHATSAPP_PATH = "/webhook/whatsapp"
+# Telegram's secret_token of setWebhook: 1-256 characters of these (sent back in X-Telegram-Bot-Api-Secret-Token).
+_WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 # Token shape as issued by @BotFather: numeric bot id, colon, 35 url-safe characters (a little slack kept).
 _TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,60}$")
 
@@ -61,6 +67,10 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     telegram_token: str | None = None
     telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    # Webhook mode (several processes behind a proxy): the public HTTPS URL Telegram posts updates to, whose
+    # path the web server serves, and the secret Telegram sends with each of them. None: long polling.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
     default_locale: str = "id"
     timezone: str = "Asia/Jakarta"
     operator_name: str | None = None
@@ -106,12 +116,25 @@ class Settings:
     def whatsapp_enabled(self) -> bool:
         return self.whatsapp_token is not None
 
+    @property
+    def telegram_webhook_path(self) -> str | None:
+        return urlsplit(self.telegram_webhook_url).path if self.telegram_webhook_url else None
+
+    @property
+    def web_enabled(self) -> bool:
+        """Whether `bpu-bot run` serves HTTP: WhatsApp's webhook, Telegram's in webhook mode, the health check."""
+        return self.whatsapp_enabled or self.telegram_webhook_url is not None
+
+    @property
+    def postgresql(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
     def template(self, purpose: str) -> WhatsAppTemplate | None:
         return dict(self.whatsapp_templates).get(purpose)
 
     def __repr__(self) -> str:  # never print a secret, even in a traceback or a debug log
         token = "***" if self.telegram_token else None
-        whatsapp = "***" if self.whatsapp_token else None
+        whatsapp = "***" if self.whatsapp_token else None  # the webhook secrets are never printed either
         return (
             f"Settings(database_url={_mask_url(self.database_url)!r}, telegram_token={token!r}, "
             f"whatsapp_token={whatsapp!r}, ...)"
@@ -205,6 +228,20 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     hint = "" if broadcast_paid == "true" else " (up to 1000 with BROADCAST_PAID=true)"
     broadcast_rate = _rate(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", ceiling, hint)
 
+    webhook_url, webhook_secret = get("TELEGRAM_WEBHOOK_URL"), get("TELEGRAM_WEBHOOK_SECRET")
+    if webhook_url is not None:
+        if token is None:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_BOT_TOKEN as well")
+        _http_url(webhook_url, "TELEGRAM_WEBHOOK_URL", "https://bot.example.go.id/webhook/telegram")
+        if urlsplit(webhook_url).path in ("", "/", HEALTH_PATH, WHATSAPP_PATH):
+            raise ConfigError("TELEGRAM_WEBHOOK_URL needs a path of its own, such as https://bot.example.go.id/webhook/telegram")
+        if webhook_secret is None or not _WEBHOOK_SECRET_RE.match(webhook_secret):
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL: 16 to 256 letters, digits, _ or -"
+            )
+    elif webhook_secret is not None:
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET is set without TELEGRAM_WEBHOOK_URL")
+
     whatsapp = _whatsapp(get)
     web_host = get("WEB_HOST") or "127.0.0.1"
     web_port = get("WEB_PORT") or "8080"
@@ -220,6 +257,8 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         database_url=normalise_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         telegram_token=token,
         telegram_base_url=base_url.rstrip("/"),
+        telegram_webhook_url=webhook_url,
+        telegram_webhook_secret=webhook_secret,
         default_locale=locale,
         timezone=timezone,
         operator_name=operator_name,
@@ -332,12 +371,18 @@ def _window(raw: str) -> tuple[time, time]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept the plain SQLAlchemy spelling and pick the async driver we ship.
-
-    Only SQLite is shipped so far; PostgreSQL needs its driver and a test run against a real server first.
-    """
+    """Accept the plain SQLAlchemy spelling and pick the async driver we ship: aiosqlite for a SQLite file (the
+    embedded default), asyncpg for PostgreSQL (production)."""
     if url.startswith("sqlite:///"):
         url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            url = "postgresql+asyncpg://" + url.removeprefix(plain)
+    if url.startswith("postgresql+asyncpg://") and len(url) > len("postgresql+asyncpg://"):
+        return url
     if not url.startswith("sqlite+aiosqlite:///") or url.removeprefix("sqlite+aiosqlite:///") in ("", ":memory:"):
-        raise ConfigError("DATABASE_URL must be a SQLite file such as sqlite:///data/bpu-bot.sqlite3")
+        raise ConfigError(
+            "DATABASE_URL must be a SQLite file such as sqlite:///data/bpu-bot.sqlite3 "
+            "or a PostgreSQL database such as postgresql://bpu:secret@db.example/bpu"
+        )
     return url

@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -87,6 +88,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # HAPUS must really erase: deleted rows are overwritten with zeros instead of lingering in free pages.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def insert_unless_present(session: AsyncSession, entity: Any, **values: Any):
+    """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect: its rowcount says whether the row is new.
+
+    Under concurrency this is the one safe way to create a row at most once: a second insert of the same key
+    waits for the first transaction and then does nothing, where a read-then-insert would fail or duplicate.
+    """
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(entity).values(**values).on_conflict_do_nothing()
 
 
 class Sessions(async_sessionmaker[AsyncSession]):

@@ -17,13 +17,13 @@ from typing import Any
 
 from babel.dates import format_date, format_datetime
 from sqlalchemy import inspect, select
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content import Content
 from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
+from bot.db import insert_unless_present
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.services.audit import Actor, record_event
@@ -393,26 +393,30 @@ class Dispatcher:
 
     async def _first_delivery(self, session: AsyncSession, inbound: Inbound) -> bool:
         """Record the update id; False when it was recorded before (one statement, no read first)."""
-        record = insert(ProcessedUpdate).values(
-            channel=inbound.channel, update_key=inbound.update_key, processed_at=self.clock()
+        record = insert_unless_present(
+            session, ProcessedUpdate, channel=inbound.channel, update_key=inbound.update_key, processed_at=self.clock()
         )
-        result = await session.execute(record.on_conflict_do_nothing())
-        return result.rowcount == 1
+        return (await session.execute(record)).rowcount == 1
 
     async def _load_contact(self, session: AsyncSession, inbound: Inbound) -> Contact:
+        """The person's row, locked until the turn commits: two updates of one person (in two processes) take
+        turns, the second seeing what the first saved. A first message creates the row, at most once."""
         query = select(Contact).where(Contact.channel == inbound.channel, Contact.external_id == inbound.external_id)
         contact = (await session.execute(query.with_for_update())).scalar_one_or_none()
         if contact is None:
-            contact = Contact(
-                channel=inbound.channel,
-                external_id=inbound.external_id,
-                locale=self.settings.default_locale,
-                state=NEW,
-                state_data={},
-                state_serial=0,
+            await session.execute(
+                insert_unless_present(
+                    session,
+                    Contact,
+                    channel=inbound.channel,
+                    external_id=inbound.external_id,
+                    locale=self.settings.default_locale,
+                    state=NEW,
+                    state_data={},
+                    state_serial=0,
+                )
             )
-            session.add(contact)
-            await session.flush()
+            contact = (await session.execute(query.with_for_update())).scalar_one()
         return contact
 
     async def _route(self, turn: Turn) -> None:

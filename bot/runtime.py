@@ -1,10 +1,15 @@
-"""`bpu-bot run`: every configured channel and all background work in one process and one event loop.
+"""`bpu-bot run`: every configured channel and the background work, in one event loop per process.
 
-Telegram polls through PTB's Application; WhatsApp's webhook is served by the web server (bot/web.py). The
-background work is the same for both, and sends through each channel's sender: the follow-up ticker
-(APScheduler's AsyncIOScheduler, every TICK_SECONDS, woken at once when a conversation queued a message), the
-broadcast engine, the exporter and the processing of stored webhook events (asyncio tasks, bot/background.py).
-None of them holds business state: what is due, being sent or stored lives in rows.
+Telegram comes by long polling through PTB's Application, or in webhook mode (TELEGRAM_WEBHOOK_URL) through
+the web server (bot/web.py), which also serves WhatsApp's webhook. The background work is the same for both,
+and sends through each channel's sender: the follow-up ticker (APScheduler's AsyncIOScheduler, every
+TICK_SECONDS, woken at once when a conversation queued a message), the broadcast engine, the exporter and
+the processing of stored webhook events (asyncio tasks, bot/background.py). None of them holds business
+state: what is due, being sent or stored lives in rows.
+
+On SQLite the one process does everything. On PostgreSQL every process serves the webhooks, and one of them,
+the leader, does the background work (and the long polling, which Telegram allows one client at a time);
+bot/leadership.py hands it over when the leader dies.
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ import contextlib
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotApp
 from bot.background import Worker
 from bot.broadcaster import Broadcaster
-from bot.config import ConfigError
+from bot.config import WHATSAPP_PATH, ConfigError
 from bot.delivery import Sender
 from bot.exporter import Exporter
+from bot.leadership import WAKE_CHANNEL, Leadership
 from bot.pacing import Pacer
 from bot.services.campaigns import give_up_interrupted_deliveries
 from bot.services.exports import recover_interrupted_exports
@@ -36,6 +45,8 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 6 * 3600
 FIRST_TICK_SECONDS = 5
+ALLOWED_UPDATES = ["message", "callback_query"]
+WEBHOOK_CONNECTIONS = 40  # Telegram's default: updates it posts at once, across every process behind the URL
 
 
 class Runtime:
@@ -74,18 +85,25 @@ class Runtime:
         self.exporter = Exporter(app.dispatcher, senders)
         self.broadcaster = Broadcaster(app.dispatcher, broadcast_senders, pacers)
         self.workers: list[Worker] = [self.broadcaster, self.exporter, *([self.whatsapp] if self.whatsapp else [])]
+        self._wakeable: dict[str, Worker] = {"exporter": self.exporter}
+        if self.whatsapp is not None:
+            self._wakeable["whatsapp"] = self.whatsapp
+            self.whatsapp.wake_worker = partial(self.wake, "whatsapp")
+        self.leading = False
+        self.leadership: Leadership | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ticking: set[asyncio.Task] = set()
+        self._notifying: set[asyncio.Task] = set()
         self._web: web.AppRunner | None = None
         # Missed ticks are not caught up (coalesce): one tick sends everything that is due.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
-        app.dispatcher.wakers["exporter"] = self.exporter.wake
-        app.dispatcher.wakers["ticker"] = self.wake_ticker
+        app.dispatcher.wakers["exporter"] = partial(self.wake, "exporter")
+        app.dispatcher.wakers["ticker"] = partial(self.wake, "ticker")
 
     async def start(self) -> None:
-        await self.recover()
+        """Serve the channels; lead the background work now (SQLite), or when this process gets the lead."""
         settings = self.app.settings
         if self.application is not None:
             from bot.channels.telegram import set_commands
@@ -94,25 +112,98 @@ class Runtime:
             await set_commands(self.application, self.app)
             await self.broadcast_bot.initialize()
             await self.application.start()
-            await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
-            log.info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
-        if self.whatsapp is not None:
-            from bot.web import WHATSAPP_PATH, build_web_app
+        if settings.web_enabled:
+            await self._serve_web()
+        if self.application is not None and settings.telegram_webhook_url is not None:
+            # Once listening: Telegram posts what is waiting right away. Every process sets the same webhook.
+            await self.application.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=WEBHOOK_CONNECTIONS,
+            )
+        if settings.postgresql:
+            self.leadership = Leadership(settings.database_url, self.lead, self.step_down, self.wake_here)
+            self.leadership.start()
+        else:
+            await self.lead()
 
-            self._web = web.AppRunner(build_web_app(self.app, self.whatsapp), access_log=None)
-            await self._web.setup()
-            try:
-                await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
-            except OSError as error:
-                where = f"{settings.web_host}:{settings.web_port}"
-                raise ConfigError(f"WEB_HOST/WEB_PORT {where} cannot be used: {error.strerror}") from None
-            where = f"http://{settings.web_host}:{settings.web_port}{WHATSAPP_PATH}"
-            log.info("serving the WhatsApp webhook on %s", where)
-        self._tasks = [asyncio.create_task(worker.run()) for worker in self.workers]
+    async def _serve_web(self) -> None:
+        from bot.web import build_web_app
+
+        settings = self.app.settings
+        self._web = web.AppRunner(build_web_app(self.app, self.whatsapp, self.application), access_log=None)
+        await self._web.setup()
+        try:
+            await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
+        except OSError as error:
+            where = f"{settings.web_host}:{settings.web_port}"
+            raise ConfigError(f"WEB_HOST/WEB_PORT {where} cannot be used: {error.strerror}") from None
+        where = f"http://{settings.web_host}:{settings.web_port}"
+        if self.whatsapp is not None:
+            log.info("serving the WhatsApp webhook on %s%s", where, WHATSAPP_PATH)
+        if settings.telegram_webhook_url is not None:
+            log.info("serving Telegram by webhook on %s%s", where, settings.telegram_webhook_path)
+
+    async def lead(self) -> None:
+        """Take up the background work: first what a crash (of this process or the last leader) left half done."""
+        await self.recover()
+        settings = self.app.settings
+        if self.application is not None and settings.telegram_webhook_url is None:
+            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            log.info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
+        self._tasks = [worker.start() for worker in self.workers]
         first = datetime.now(UTC) + timedelta(seconds=FIRST_TICK_SECONDS)
         self.scheduler.add_job(self.tick, "interval", seconds=settings.tick_seconds, next_run_time=first, id="tick")
         self.scheduler.add_job(self.forget_old_updates, "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping")
-        self.scheduler.start()
+        if not self.scheduler.running:
+            self.scheduler.start()
+        self.leading = True
+
+    async def step_down(self) -> None:
+        """Stop the background work, letting what is in hand finish: the broadcast batch is sent and recorded,
+        a tick in the middle of sending finishes (a normal stop leaves nothing `unknown`); an export being
+        written is dropped and written again by the next leader."""
+        if not self.leading:
+            return
+        self.leading = False
+        # Removing the jobs, not shutting the scheduler down: that would cancel a tick in flight.
+        self.scheduler.remove_all_jobs()
+        await asyncio.gather(*self._ticking, return_exceptions=True)
+        if self.application is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        for worker in self.workers:
+            worker.stop()
+            if worker is self.exporter:
+                self._tasks[self.workers.index(worker)].cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def wake(self, worker: str) -> None:
+        """Work was queued for a background worker: wake it here (SQLite, or this process leads), else the leader."""
+        if self.leadership is None or self.leadership.leading:
+            self.wake_here(worker)
+        else:
+            task = asyncio.get_running_loop().create_task(self._wake_leader(worker))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
+
+    def wake_here(self, worker: str) -> None:
+        if worker == "ticker":
+            self.wake_ticker()
+        elif (target := self._wakeable.get(worker)) is not None:
+            target.wake()
+
+    async def _wake_leader(self, worker: str) -> None:
+        try:
+            async with self.app.engine.connect() as connection:
+                notify = text("SELECT pg_notify(:channel, :worker)")
+                await connection.execute(notify, {"channel": WAKE_CHANNEL, "worker": worker})
+                await connection.commit()
+        except SQLAlchemyError as error:  # the leader finds the work at its next look anyway
+            log.warning("could not wake the leader for %s: %s", worker, type(error).__name__)
 
     async def recover(self) -> None:
         """What a crash left half done: messages that may have left are `unknown` (never resent), lead lists
@@ -144,7 +235,7 @@ class Runtime:
     def wake_ticker(self) -> None:
         """An officer's answer should reach the worker now, not at the next tick. A one-off run beside the
         repeating one: claims are atomic, so the two never send a row twice."""
-        if self.scheduler.running:
+        if self.leading and self.scheduler.running:
             self.scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC))
 
     async def forget_old_updates(self) -> None:
@@ -153,24 +244,19 @@ class Runtime:
         log.info("forgot %d processed update ids past the redelivery window", forgotten)
 
     async def stop(self) -> None:
-        """Stop taking updates, then let the broadcast batch in hand be sent and recorded (a normal stop leaves
-        nothing `unknown`); an export being written is dropped and written again at the next start."""
-        if self.scheduler.running:
-            # A tick in the middle of sending finishes and records (shutting the scheduler down would cancel
-            # it, leaving its rows `unknown`); no new one starts.
-            self.scheduler.pause()
-            await asyncio.gather(*self._ticking, return_exceptions=True)
-            self.scheduler.shutdown(wait=False)
+        """Stop taking updates, then the background work (see step_down), then let go of the lead."""
         if self.application is not None and self.application.running:
-            await self.application.updater.stop()
+            if self.application.updater.running:
+                await self.application.updater.stop()
             await self.application.stop()
         if self._web is not None:
             await self._web.cleanup()
-        for worker, task in zip(self.workers, self._tasks, strict=False):  # the ones started
-            worker.stop()
-            if worker is self.exporter:
-                task.cancel()
-        for task in self._tasks:
+        if self.leadership is not None:
+            await self.leadership.close()  # steps down first when leading
+        await self.step_down()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._notifying):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.application is not None:

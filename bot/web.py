@@ -1,6 +1,12 @@
-"""The web server of `bpu-bot run`: WhatsApp's webhook and a health check, on aiohttp.
+"""The web server of `bpu-bot run`: WhatsApp's webhook, Telegram's in webhook mode, a health check, on aiohttp.
 
-A POST is taken only with a valid `X-Hub-Signature-256` over the raw body as received (401 without one, 403
+Telegram: a POST is taken only with the secret of TELEGRAM_WEBHOOK_SECRET in `X-Telegram-Bot-Api-Secret-Token`
+(403 otherwise, nothing processed). The update is processed before the answer (the turn commits, the replies
+are sent), so an answer other than 200, or none, makes Telegram post it again, and a processed update id is
+applied once (bot/dispatch.py). Any process of the deployment can take any update: the person's row is locked
+for the turn, so two updates of one person take turns.
+
+WhatsApp: a POST is taken only with a valid `X-Hub-Signature-256` over the raw body as received (401 without one, 403
 with a wrong one; nothing is stored either way). A signed body is stored as it came and answered 200 at once:
 Meta retries what is not answered quickly, and processing (the dispatcher, the replies) happens afterwards in
 WhatsAppChannel. GET answers Meta's verification challenge when the verify token matches.
@@ -15,18 +21,22 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.ext import Application
 
 from bot.app import BotApp
 from bot.channels.whatsapp import WhatsAppChannel, valid_signature
+from bot.config import HEALTH_PATH, WHATSAPP_PATH
 
 log = logging.getLogger(__name__)
 
-WHATSAPP_PATH = "/webhook/whatsapp"
-HEALTH_PATH = "/health"
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 4 * 1024 * 1024  # bytes; Meta's webhook bodies are a few kilobytes
 
 
-def build_web_app(app: BotApp, whatsapp: WhatsAppChannel | None) -> web.Application:
+def build_web_app(
+    app: BotApp, whatsapp: WhatsAppChannel | None, telegram: Application | None = None
+) -> web.Application:
     web_app = web.Application(client_max_size=MAX_BODY)
 
     async def health(_request: web.Request) -> web.Response:
@@ -39,6 +49,22 @@ def build_web_app(app: BotApp, whatsapp: WhatsAppChannel | None) -> web.Applicat
         return web.json_response({"status": "ok", "database": "ok"})
 
     web_app.router.add_get(HEALTH_PATH, health)
+    if telegram is not None and app.settings.telegram_webhook_url is not None:
+        secret = app.settings.telegram_webhook_secret.encode()
+
+        async def receive_update(request: web.Request) -> web.Response:
+            given = request.headers.get(TELEGRAM_SECRET_HEADER, "").encode()
+            if not hmac.compare_digest(given, secret):
+                log.warning("a Telegram webhook request without the right secret token was refused")
+                return web.Response(status=403, text="secret token invalid")
+            try:
+                update = Update.de_json(json.loads(await request.read()), telegram.bot)
+            except (ValueError, TypeError, KeyError):
+                return web.Response(status=400, text="not an update")
+            await telegram.process_update(update)
+            return web.Response(text="ok")
+
+        web_app.router.add_post(app.settings.telegram_webhook_path, receive_update)
     if whatsapp is not None:
         settings = app.settings
 

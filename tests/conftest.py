@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated SQLite file per test, the app, and Telegram driven offline through PTB."""
+"""Shared fixtures: a migrated database per test (tests/database.py), the app, Telegram driven offline through PTB."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import shutil
-import sqlite3
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,13 +23,23 @@ from bot.app import BotApp, create_app
 from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
 from bot.config import Settings, WhatsAppTemplate, load_settings
-from bot.db import upgrade_database
 from bot.exporter import Exporter
 from bot.pacing import Pacer
 from bot.runtime import Runtime
 from bot.services.campaigns import Segment, create_campaign, sending_campaigns
 from bot.ticker import FollowUpTicker
 from bot.web import build_web_app
+from tests.database import (
+    POSTGRESQL,
+    SQLITE,
+    PostgresDatabase,
+    PostgresServer,
+    SQLiteDatabase,
+    TestDatabase,
+    migrated_sqlite_template,
+    set_current,
+    sqlite_copy,
+)
 from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
 
@@ -55,25 +64,88 @@ class Clock:
         self.now = moment.astimezone(UTC)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=(SQLITE, POSTGRESQL),
+        default=SQLITE,
+        help="run on SQLite files (default) or on the PostgreSQL server of TEST_POSTGRES_URL",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): about SQLite itself (its file); not run on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only(reason): needs PostgreSQL (several processes at once)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kind = config.getoption("--database")
+    for item in items:
+        for marker, runs_on in (("sqlite_only", SQLITE), ("postgresql_only", POSTGRESQL)):
+            if (mark := item.get_closest_marker(marker)) is not None and kind != runs_on:
+                item.add_marker(pytest.mark.skip(reason=f"{marker}: {mark.args[0] if mark.args else ''}"))
+
+
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrate once through Alembic, then give every test its own copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
-    upgrade_database(f"sqlite+aiosqlite:///{path}")
-    return path
+def database_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """SQLite: a file migrated once through Alembic, copied for every test. PostgreSQL: a database made for
+    this run (and dropped after it), migrated once. An unreachable server fails the run, never skips it."""
+    if request.config.getoption("--database") == SQLITE:
+        yield migrated_sqlite_template(tmp_path_factory.mktemp("template") / "bot.sqlite3")
+        return
+    admin_url = os.environ.get("TEST_POSTGRES_URL", "").strip()
+    if not admin_url:
+        pytest.exit("--database=postgresql needs TEST_POSTGRES_URL, like postgresql://postgres@127.0.0.1/postgres", 2)
+    server = PostgresServer(admin_url)
+    if (problem := server.check()) is not None:
+        pytest.exit(f"TEST_POSTGRES_URL: the PostgreSQL server cannot be reached: {problem}", 2)
+    database = server.create()
+    try:
+        yield database
+    finally:
+        server.drop(database)
+
+
+@pytest.fixture(autouse=True)
+def database(database_server, tmp_path: Path) -> Iterator[TestDatabase]:
+    """This test's database, empty and migrated: its own SQLite file (tmp_path/bot.sqlite3), or the run's
+    PostgreSQL database emptied."""
+    if isinstance(database_server, PostgresDatabase):
+        database_server.empty()
+        chosen: TestDatabase = database_server
+    else:
+        chosen = sqlite_copy(database_server, tmp_path / "bot.sqlite3")
+    set_current(chosen)
+    yield chosen
+    set_current(None)
 
 
 @pytest.fixture
-def database_path(tmp_path: Path, migrated_database: Path) -> Path:
-    path = tmp_path / "bot.sqlite3"
-    shutil.copy(migrated_database, path)
-    return path
+def unmigrated_database(database: TestDatabase) -> Iterator[TestDatabase]:
+    """A database without tables, as before the first `bpu-bot db upgrade` (replaces the test's database)."""
+    if isinstance(database, SQLiteDatabase):
+        database.path.unlink()
+        yield database
+        return
+    empty = database.server.create(migrated=False)
+    set_current(empty)
+    try:
+        yield empty
+    finally:
+        database.server.drop(empty)
 
 
 @pytest.fixture
-def settings(database_path: Path) -> Settings:
+def database_path(database: TestDatabase) -> Path:
+    """The SQLite file itself, for tests about the file (marked sqlite_only)."""
+    assert isinstance(database, SQLiteDatabase), "a test of the SQLite file must be marked sqlite_only"
+    return database.path
+
+
+@pytest.fixture
+def settings(database: TestDatabase) -> Settings:
     return Settings(
-        database_url=f"sqlite+aiosqlite:///{database_path}",
+        database_url=database.app_url,
         telegram_token=TEST_TOKEN,
         telegram_base_url="http://bot-api.invalid/bot",
         operator_name=OPERATOR,
@@ -148,15 +220,9 @@ async def send_campaigns(broadcaster: Broadcaster, steps: int = 50) -> None:
 
 
 @pytest.fixture
-def db(database_path: Path):
-    """Read rows the way a person inspecting the file would: plain sqlite3, a new connection per query."""
-
-    def query(sql: str, *params) -> list[sqlite3.Row]:
-        with sqlite3.connect(database_path) as connection:
-            connection.row_factory = sqlite3.Row
-            return connection.execute(sql, params).fetchall()
-
-    return query
+def db(database: TestDatabase):
+    """Read rows the way a person inspecting the database would: a plain client, a new connection per query."""
+    return database.rows
 
 
 @pytest.fixture

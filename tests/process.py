@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+
+from tests import database
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -28,7 +29,7 @@ CLI_TIMEOUT = 30.0
 
 
 def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
-    """A minimal environment for the bot: its own SQLite file in tmp_path plus the variables under test.
+    """A minimal environment for the bot: the test's database (tests/database.py) plus the variables under test.
 
     A value of None leaves the variable out (e.g. DATABASE_URL=None to use the built-in default).
     """
@@ -38,7 +39,7 @@ def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": f"sqlite:///{database_file(tmp_path)}",
+        "DATABASE_URL": database.current().url,
     }
     for name, value in extra.items():
         if value is None:
@@ -46,10 +47,6 @@ def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
         else:
             env[name] = value
     return env
-
-
-def database_file(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
 
 
 def run_cli(
@@ -89,11 +86,9 @@ def screens(stdout: str) -> list[str]:
     return stdout.split(PROMPT)
 
 
-def rows(database: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    """Read the bot's SQLite file the way a person inspecting it would: a fresh connection, closed after."""
-    with closing(sqlite3.connect(database, timeout=5)) as connection:
-        connection.row_factory = sqlite3.Row
-        return connection.execute(sql, params).fetchall()
+def rows(sql: str, *params: object) -> list[database.Row]:
+    """Read the test's database the way a person inspecting it would: a fresh connection, closed after."""
+    return database.current().rows(sql, *params)
 
 
 @cache

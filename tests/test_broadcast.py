@@ -11,7 +11,6 @@ import dataclasses
 import io
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from telegram import Bot
@@ -35,6 +34,7 @@ from bot.services.campaigns import (
     pause_campaign,
     resume_campaign,
 )
+from tests import database
 from tests.conftest import WIB, Chat, campaign_for, saved_lead, send_campaigns, text_of, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
@@ -296,25 +296,21 @@ async def test_segments_count_people_once_and_only_those_who_agreed(app, new_cha
         ("Eka", "Kaur", "Tidak"),
     )
     # The same person on a second channel (same phone) is one recipient.
-    db_path = app.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-    import sqlite3
-
-    with sqlite3.connect(db_path) as connection:
-        connection.execute(
-            "insert into contacts (channel, external_id, locale, state, state_data, state_serial, created_at,"
-            " last_seen_at) select 'whatsapp', 'wa-1', locale, state, state_data, 0, created_at, last_seen_at"
-            " from contacts where id = 1"
-        )
-        connection.execute(
-            "insert into consents (contact_id, purpose, text_version, granted, decided_at) select"
-            " (select id from contacts where external_id = 'wa-1'), purpose, text_version, granted, decided_at"
-            " from consents where contact_id = 1"
-        )
-        connection.execute(
-            "insert into leads (contact_id, name, phone, occupation, region, call_time, status, channel, locale,"
-            " created_at, updated_at) select (select id from contacts where external_id = 'wa-1'), name, phone,"
-            " occupation, region, call_time, status, 'whatsapp', locale, created_at, updated_at from leads where id = 1"
-        )
+    db(
+        "insert into contacts (channel, external_id, locale, state, state_data, state_serial, created_at,"
+        " last_seen_at) select 'whatsapp', 'wa-1', locale, state, state_data, 0, created_at, last_seen_at"
+        " from contacts where id = 1"
+    )
+    db(
+        "insert into consents (contact_id, purpose, text_version, granted, decided_at) select"
+        " (select id from contacts where external_id = 'wa-1'), purpose, text_version, granted, decided_at"
+        " from consents where contact_id = 1"
+    )
+    db(
+        "insert into leads (contact_id, name, phone, occupation, region, call_time, status, channel, locale,"
+        " created_at, updated_at) select (select id from contacts where external_id = 'wa-1'), name, phone,"
+        " occupation, region, call_time, status, 'whatsapp', locale, created_at, updated_at from leads where id = 1"
+    )
     known = app.content.regions
     now = app.dispatcher.clock()
     version = app.content.consent_version
@@ -410,7 +406,7 @@ async def test_a_send_that_times_out_after_leaving_is_unknown_and_never_resent(a
     server_api = FakeBotAPI()
     with FakeBotAPIServer(api=server_api, keep_alive=True) as server:
         server_api.open_chats([910001, 910002])
-        ids = seed_workers(Path(app.settings.database_url.removeprefix("sqlite+aiosqlite:///")), 2, 910001)
+        ids = seed_workers(database.current(), 2, 910001)
         server_api.stall(910002, 1.0)
         bot = Bot(TEST_TOKEN, base_url=server.base_url, request=AiohttpRequest(4, read_timeout=0.2))
         async with bot:

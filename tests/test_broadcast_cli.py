@@ -308,11 +308,7 @@ async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formula
     odd = 'Siti, "Ani" 🌾'
     await workers(new_chat, (odd, "Mukomuko"), ("Budi Santoso", "Kaur"), ("Formula Orang", "Seluma"))
     # Whatever the chat lets through, a name can come from elsewhere: one a spreadsheet would run.
-    db_file = app.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-    import sqlite3
-
-    with sqlite3.connect(db_file) as connection:
-        connection.execute("""update leads set name = '=HYPERLINK("http://x.invalid","klik")' where id = 3""")
+    db("""update leads set name = '=HYPERLINK("http://x.invalid","klik")' where id = 3""")
     campaign = await campaign_for(app)
     await send_campaigns(broadcaster)
     (tmp_path / "laporan").mkdir()
@@ -452,7 +448,7 @@ def interrupted_on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -
     return process.returncode, screen.decode(), (stderr + rest).decode()
 
 
-def test_the_installed_entry_point_says_a_mistake_in_one_line(tmp_path: Path, database_path: Path):
+def test_the_installed_entry_point_says_a_mistake_in_one_line(tmp_path: Path):
     result = run_cli(["broadcast", "cancel", "abc"], bot_env(tmp_path), tmp_path)
 
     assert_one_line_error(result, "campaign ID 'abc' is not a number")

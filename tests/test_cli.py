@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.database import SQLiteDatabase
 from tests.fakes.telegram import TEST_TOKEN
-from tests.process import bot_env, catalog_text, chat_lines, rows, run_cli
+from tests.process import bot_env, catalog_text, chat_lines, run_cli
 
 # Nothing listens on the discard port: if a check failed to stop the bot, it could not reach Telegram anyway.
 UNREACHABLE_BOT_API = "http://127.0.0.1:9/bot"
@@ -66,7 +67,7 @@ def test_a_malformed_line_in_dotenv_names_the_file_and_line(tmp_path: Path):
     assert_one_line_error(result, ".env:3", "KEY=VALUE")
 
 
-def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_path: Path, database_path: Path):
+def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_path: Path):
     (tmp_path / ".env").write_text(
         "# pilot in an English-speaking demo\n"
         "\n"
@@ -85,6 +86,7 @@ def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_pa
     assert "dijalankan oleh Disnaker Provinsi Bengkulu" in overridden.stdout  # the rest of .env still applies
 
 
+@pytest.mark.usefixtures("unmigrated_database")
 def test_chat_on_a_database_never_migrated_says_to_run_db_upgrade(tmp_path: Path):
     result = run_cli(["chat"], bot_env(tmp_path), tmp_path, input="halo\n")
 
@@ -92,6 +94,7 @@ def test_chat_on_a_database_never_migrated_says_to_run_db_upgrade(tmp_path: Path
     assert result.stdout == "", "no conversation starts on a database without tables"
 
 
+@pytest.mark.usefixtures("unmigrated_database")
 def test_telegram_on_a_database_never_migrated_stops_before_serving(tmp_path: Path):
     env = bot_env(
         tmp_path, TELEGRAM_BOT_TOKEN=TEST_TOKEN, TELEGRAM_BASE_URL=UNREACHABLE_BOT_API, OPERATOR_NAME="Disnaker"
@@ -107,6 +110,7 @@ def test_telegram_on_a_database_never_migrated_stops_before_serving(tmp_path: Pa
     assert "serving Telegram" not in result.stderr, "it stopped before serving"
 
 
+@pytest.mark.sqlite_only("the embedded default: a file and its folder")
 def test_db_upgrade_creates_the_file_and_its_folder_and_can_run_again(tmp_path: Path):
     env = bot_env(tmp_path, DATABASE_URL=None)  # the default: data/bpu-bot.sqlite3 under the working directory
     database = tmp_path / "data" / "bpu-bot.sqlite3"
@@ -119,12 +123,13 @@ def test_db_upgrade_creates_the_file_and_its_folder_and_can_run_again(tmp_path: 
         assert result.stdout.strip() == "database is up to date"
         assert result.stderr == ""
     assert database.is_file()
-    tables = {row["name"] for row in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    file = SQLiteDatabase(database)
+    tables = {row["name"] for row in file.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"contacts", "leads", "consents", "processed_updates", "alembic_version"} <= tables
-    assert len(rows(database, "SELECT version_num FROM alembic_version")) == 1
+    assert len(file.rows("SELECT version_num FROM alembic_version")) == 1
 
 
-def test_run_without_a_token_chats_in_the_terminal(tmp_path: Path, database_path: Path):
+def test_run_without_a_token_chats_in_the_terminal(tmp_path: Path):
     result = run_cli(["run"], bot_env(tmp_path), tmp_path, input=chat_lines("2"))
 
     assert result.returncode == 0, result.stderr
@@ -142,6 +147,7 @@ def test_help_lists_the_commands(tmp_path: Path):
     assert {"run", "chat", "db"} <= described, result.stdout
 
 
+@pytest.mark.sqlite_only("a SQLite file's path")
 @pytest.mark.parametrize(
     ("where", "command"),
     [

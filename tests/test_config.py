@@ -14,6 +14,8 @@ WHATSAPP = {
     "WHATSAPP_VERIFY_TOKEN": "verify-me",
     "OPERATOR_NAME": "Disnaker",
 }
+TELEGRAM = {"TELEGRAM_BOT_TOKEN": TEST_TOKEN, "OPERATOR_NAME": "Disnaker"}
+SECRET = "webhook-secret-of-the-deployment"
 
 
 def settings(tmp_path: Path, **environ: str):
@@ -56,6 +58,16 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:indonesia:text"}, "WHATSAPP_TEMPLATE_ANSWER"),
         ({"WEB_PORT": "80800"}, "WEB_PORT"),
         ({"WHATSAPP_DISPLAY_NUMBER": "0811-BPJS"}, "WHATSAPP_DISPLAY_NUMBER"),
+        ({"DATABASE_URL": "postgresql://"}, "DATABASE_URL"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg"}, "TELEGRAM_BOT_TOKEN"),
+        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": "short"},
+         "TELEGRAM_WEBHOOK_SECRET"),  # fmt: skip
+        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id", "TELEGRAM_WEBHOOK_SECRET": SECRET},
+         "a path of its own"),  # fmt: skip
+        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": SECRET},
+         "TELEGRAM_WEBHOOK_URL"),  # fmt: skip
+        ({**TELEGRAM, "TELEGRAM_WEBHOOK_SECRET": SECRET}, "without TELEGRAM_WEBHOOK_URL"),
     ],
 )
 def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
@@ -63,6 +75,30 @@ def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
         settings(tmp_path, **environ)
 
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://bpu:rahasia@db.internal:5432/bpu", "postgresql+asyncpg://bpu:rahasia@db.internal:5432/bpu"),
+        ("postgres://bpu@db.internal/bpu", "postgresql+asyncpg://bpu@db.internal/bpu"),
+        ("postgresql+asyncpg://bpu@db.internal/bpu", "postgresql+asyncpg://bpu@db.internal/bpu"),
+    ],
+)
+def test_postgresql_is_taken_in_its_usual_spellings_through_asyncpg(tmp_path, given, used):
+    loaded = settings(tmp_path, DATABASE_URL=given)
+
+    assert loaded.database_url == used and loaded.postgresql
+    assert "rahasia" not in repr(loaded), "the password never shows"
+
+
+def test_webhook_mode_serves_the_path_of_its_url_with_its_secret(tmp_path):
+    loaded = settings(
+        tmp_path, **TELEGRAM, TELEGRAM_WEBHOOK_URL="https://bot.example.go.id/tg/bpu", TELEGRAM_WEBHOOK_SECRET=SECRET
+    )
+
+    assert (loaded.telegram_webhook_path, loaded.web_enabled) == ("/tg/bpu", True)
+    assert SECRET not in repr(loaded)
 
 
 def test_the_environment_overrides_dotenv_and_regions_are_a_list(tmp_path):

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot.broadcaster import batch_size
+from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
-from tests.process import database_file, migrate, rows, run_cli
+from tests.process import migrate, rows, run_cli
 from tests.test_e2e_telegram import serving, telegram_env
 
 RECIPIENTS = 240
@@ -40,10 +41,12 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_campaign_killed_mid_way_resumes_without_sending_anyone_twice(tmp_path: Path, server: FakeBotAPIServer):
+def test_a_campaign_killed_mid_way_resumes_without_sending_anyone_twice(
+    tmp_path: Path, server: FakeBotAPIServer, database: TestDatabase
+):
     env = telegram_env(tmp_path, server) | {"BROADCAST_RATE": str(RATE), "SEND_HOURS": "00:00-23:59"}
     migrate(env, tmp_path)
-    users = seed_workers(database_file(tmp_path), RECIPIENTS, FIRST_USER)
+    users = seed_workers(database, RECIPIENTS, FIRST_USER)
     server.api.open_chats(users)
     text = tmp_path / "siaran.txt"
     text.write_text("Sosialisasi BPU di balai desa, Sabtu pukul 09.00.", encoding="utf-8")
@@ -58,12 +61,11 @@ def test_a_campaign_killed_mid_way_resumes_without_sending_anyone_twice(tmp_path
         bot.kill_hard()
     at_kill = delivered()
     with serving(env, tmp_path, server, "second.log") as bot:
-        database = database_file(tmp_path)
-        wait_for(lambda: rows(database, "select status from campaigns")[0][0] == "done", 60, "the campaign's end")
+        wait_for(lambda: rows("select status from campaigns")[0][0] == "done", 60, "the campaign's end")
         log = bot.log
 
     counts = server.api.sent_count_by_chat()
-    statuses = {row["external_id"]: row["status"] for row in rows(database, _DELIVERIES)}
+    statuses = {row["external_id"]: row["status"] for row in rows(_DELIVERIES)}
     assert RECIPIENTS // 3 <= at_kill < RECIPIENTS, "the kill came mid-way"
     assert max(counts.values()) == 1, "nobody got the message twice"
     assert len(statuses) == RECIPIENTS

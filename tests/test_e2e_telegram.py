@@ -15,6 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests import database
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
 from tests.population import seed_workers
 from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, run_cli, running_bot
@@ -212,7 +213,7 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
         assert bot.stop() == 0, "SIGTERM ends the bot cleanly"
         assert_clean_log(bot)
 
-    [lead] = rows(tmp_path / "bot.sqlite3", "SELECT * FROM leads")
+    [lead] = rows("SELECT * FROM leads")
     stored = {key: value for key, value in dict(lead).items() if key not in ("id", "created_at", "updated_at")}
     assert stored == {
         "name": "Budi Santoso",
@@ -227,15 +228,15 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
         "contact_id": stored["contact_id"],
         "officer_id": None,  # no officer covers Mukomuko: the lead waits in the unassigned pool
     }
-    [contact] = rows(tmp_path / "bot.sqlite3", "SELECT id, external_id, source_code, state FROM contacts")
+    [contact] = rows("SELECT id, external_id, source_code, state FROM contacts")
     assert (contact["external_id"], contact["source_code"], contact["state"]) == ("810001", "PETUGAS_01", "main")
     assert contact["id"] == lead["contact_id"]
-    consents = rows(tmp_path / "bot.sqlite3", "SELECT purpose, granted FROM consents ORDER BY id")
+    consents = rows("SELECT purpose, granted FROM consents ORDER BY id")
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 1)]
 
 
 def test_the_command_menu_is_set_in_indonesian_and_english(
-    tmp_path: Path, server: FakeBotAPIServer, database_path: Path
+    tmp_path: Path, server: FakeBotAPIServer
 ):
     with serving(telegram_env(tmp_path, server), tmp_path, server):
         Worker(server, user_id=810_002, first_name="Ayu").start()  # once it answers, start-up is done
@@ -253,7 +254,7 @@ def test_the_command_menu_is_set_in_indonesian_and_english(
 
 
 def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(
-    tmp_path: Path, server: FakeBotAPIServer, database_path: Path
+    tmp_path: Path, server: FakeBotAPIServer
 ):
     env = telegram_env(tmp_path, server)
     siti = Worker(server, user_id=810_003, first_name="Siti")
@@ -268,9 +269,9 @@ def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(
 
         bot.kill_hard()
 
-    [contact] = rows(database_path, "SELECT state, state_data FROM contacts")
+    [contact] = rows("SELECT state, state_data FROM contacts")
     assert contact["state"] == "interest/phone" and "Siti Aminah" in contact["state_data"]
-    assert rows(database_path, "SELECT count(*) AS n FROM leads")[0]["n"] == 0
+    assert rows("SELECT count(*) AS n FROM leads")[0]["n"] == 0
     # Telegram delivers again what a dead bot did not confirm: the name arrives a second time, same update id.
     # (First the dead bot's last long poll has to end on the server, or it would confirm the update away.)
     time.sleep(server.api.max_poll_wait + 0.25)
@@ -295,16 +296,16 @@ def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(
         assert bot.running
         assert_clean_log(bot)
 
-    leads = rows(database_path, "SELECT name, phone, occupation, region, call_time, source_code FROM leads")
+    leads = rows("SELECT name, phone, occupation, region, call_time, source_code FROM leads")
     assert [tuple(lead) for lead in leads] == [
         ("Siti Aminah", "+6281234567890", "petani", "Seluma", "sore", "PETUGAS_01")
     ]
-    consents = rows(database_path, "SELECT purpose, granted FROM consents ORDER BY id")
+    consents = rows("SELECT purpose, granted FROM consents ORDER BY id")
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 0)]
 
 
 def test_stickers_photos_and_unknown_commands_get_a_friendly_answer(
-    tmp_path: Path, server: FakeBotAPIServer, database_path: Path
+    tmp_path: Path, server: FakeBotAPIServer
 ):
     with serving(telegram_env(tmp_path, server), tmp_path, server) as bot:
         rina = Worker(server, user_id=810_004, first_name="Rina")
@@ -329,9 +330,9 @@ def test_stickers_photos_and_unknown_commands_get_a_friendly_answer(
         assert bot.running
         assert_clean_log(bot)
 
-    [contact] = rows(database_path, "SELECT state, state_data FROM contacts")
+    [contact] = rows("SELECT state, state_data FROM contacts")
     assert contact["state"] == "interest/phone"
-    assert rows(database_path, "SELECT count(*) AS n FROM leads")[0]["n"] == 0
+    assert rows("SELECT count(*) AS n FROM leads")[0]["n"] == 0
 
 
 def wait_for_text(server: FakeBotAPIServer, chat_id: int, text: str, timeout: float = ANSWER_TIMEOUT) -> SentMessage:
@@ -391,17 +392,17 @@ def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_
         assert_clean_log(bot)
 
     [question] = rows(
-        tmp_path / "bot.sqlite3", "SELECT status, outcome, officer_id FROM followups WHERE kind = 'question'"
+        "SELECT status, outcome, officer_id FROM followups WHERE kind = 'question'"
     )
     assert tuple(question) == ("done", "answered", 1)
-    [contact] = rows(tmp_path / "bot.sqlite3", "SELECT source_code FROM contacts WHERE external_id = '820002'")
+    [contact] = rows("SELECT source_code FROM contacts WHERE external_id = '820002'")
     assert contact["source_code"] == code, "the worker is credited to Rina"
 
 
 def test_staff_export_arrives_as_a_document_from_the_running_bot(tmp_path: Path, server: FakeBotAPIServer):
     env = telegram_env(tmp_path, server)
     migrate(env, tmp_path)
-    seed_workers(tmp_path / "bot.sqlite3", 3000, 840_000, region="Kaur")
+    seed_workers(database.current(), 3000, 840_000, region="Kaur")
     granted = run_cli(["roles", "set", "830001", "staff"], env, tmp_path)
     assert granted.returncode == 0, granted.stderr
 
@@ -423,7 +424,7 @@ def test_staff_export_arrives_as_a_document_from_the_running_bot(tmp_path: Path,
     sheet = openpyxl.load_workbook(io.BytesIO(upload.params["document"].content), read_only=True).active
     lines = list(sheet.iter_rows(values_only=True))
     assert len(lines) == 3001 and lines[1][1] == "Pekerja 840000" and lines[1][5] == "Kaur"
-    [export] = rows(tmp_path / "bot.sqlite3", "SELECT status, rows FROM exports")
+    [export] = rows("SELECT status, rows FROM exports")
     assert tuple(export) == ("done", 3000)
     audit = run_cli(["audit", "list", "--action", "export"], env, tmp_path)
     [entry] = [line.split() for line in audit.stdout.splitlines()[1:]]

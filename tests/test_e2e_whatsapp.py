@@ -33,7 +33,7 @@ from tests.fakes.whatsapp import (
     post_to_bot,
     verify_webhook,
 )
-from tests.process import BotProcess, bot_env, catalog_text, database_file, migrate, rows, running_bot
+from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, running_bot
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
 # The process has to start (about 1-2 s) before its first answer; later answers are quick.
@@ -97,14 +97,14 @@ def serving(env: dict[str, str], cwd: Path, site: Site, log_name: str = "bot.log
         yield bot
 
 
-def pending_events(database: Path) -> int:
-    return rows(database, "SELECT count(*) AS n FROM webhook_events")[0]["n"]
+def pending_events() -> int:
+    return rows("SELECT count(*) AS n FROM webhook_events")[0]["n"]
 
 
-def wait_until_processed(database: Path, bot: BotProcess, timeout: float = ANSWER_TIMEOUT) -> None:
+def wait_until_processed(bot: BotProcess, timeout: float = ANSWER_TIMEOUT) -> None:
     """Until every stored webhook event was processed (its replies sent) and deleted."""
     deadline = time.monotonic() + timeout
-    while pending_events(database):
+    while pending_events():
         assert bot.running, f"the bot exited with code {bot.process.returncode}"
         assert time.monotonic() < deadline, f"webhook events still stored after {timeout}s"
         time.sleep(0.02)
@@ -113,11 +113,10 @@ def wait_until_processed(database: Path, bot: BotProcess, timeout: float = ANSWE
 class Chat:
     """A WhatsApp user chatting with the running bot: each action waits for the bot's answer to it."""
 
-    def __init__(self, graph: FakeGraphServer, site: Site, bot: BotProcess, database: Path, **user: object):
+    def __init__(self, graph: FakeGraphServer, site: Site, bot: BotProcess, **user: object):
         self.graph = graph
         self.site = site
         self.bot = bot
-        self.database = database
         self.user = FakeWhatsAppUser(graph.api, **user)
 
     @property
@@ -127,7 +126,7 @@ class Chat:
     def send(self, payload: dict) -> list[SentWhatsApp]:
         before = len(self.inbox)
         assert post_to_bot(self.site.webhook_url, payload) == 200
-        wait_until_processed(self.database, self.bot)
+        wait_until_processed(self.bot)
         answer = self.inbox[before:]
         assert answer, f"no answer.\nTranscript:\n{self.transcript}"
         assert answer[-1].kind in ("buttons", "list"), f"the answer asks nothing.\nTranscript:\n{self.transcript}"
@@ -167,10 +166,9 @@ def test_a_worker_on_whatsapp_leaves_their_contact_with_the_phone_whatsapp_gives
     site = Site(free_port())
     env = whatsapp_env(tmp_path, graph, site)
     migrate(env, tmp_path)  # what `make run` does first
-    database = database_file(tmp_path)
 
     with serving(env, tmp_path, site) as bot:
-        budi = Chat(graph, site, bot, database, phone="6281234567890", name="Budi")
+        budi = Chat(graph, site, bot, phone="6281234567890", name="Budi")
 
         welcome = budi.say("halo")
         assert f"dijalankan oleh {OPERATOR}" in text_of(welcome)
@@ -217,7 +215,7 @@ def test_a_worker_on_whatsapp_leaves_their_contact_with_the_phone_whatsapp_gives
         assert "serving the WhatsApp webhook" in bot.log
         assert_clean_log(bot, "+6281234567890")
 
-    [lead] = rows(database, "SELECT * FROM leads")
+    [lead] = rows("SELECT * FROM leads")
     assert (lead["name"], lead["phone"], lead["channel"], lead["region"]) == (
         "Budi Santoso",
         "+6281234567890",
@@ -225,16 +223,16 @@ def test_a_worker_on_whatsapp_leaves_their_contact_with_the_phone_whatsapp_gives
         "Mukomuko",
     )
     assert (lead["occupation"], lead["call_time"], lead["status"]) == ("nelayan", "pagi", "baru")
-    [contact] = rows(database, "SELECT id, channel, external_id, state FROM contacts")
+    [contact] = rows("SELECT id, channel, external_id, state FROM contacts")
     assert (contact["channel"], contact["external_id"]) == ("whatsapp", budi.user.user_id), "keyed by the BSUID"
     assert contact["external_id"].startswith("ID.") and contact["id"] == lead["contact_id"]
-    consents = rows(database, "SELECT purpose, granted FROM consents ORDER BY id")
+    consents = rows("SELECT purpose, granted FROM consents ORDER BY id")
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 1)]
-    assert pending_events(database) == 0
+    assert pending_events() == 0
 
 
 def test_the_webhook_answers_metas_verification_and_refuses_unsigned_or_forged_posts(
-    tmp_path: Path, graph: FakeGraphServer, database_path: Path
+    tmp_path: Path, graph: FakeGraphServer
 ):
     site = Site(free_port())
     with serving(whatsapp_env(tmp_path, graph, site), tmp_path, site) as bot:
@@ -244,24 +242,24 @@ def test_the_webhook_answers_metas_verification_and_refuses_unsigned_or_forged_p
         intruder = FakeWhatsAppUser(graph.api, phone="6281111111111", name="Palsu")
         assert post_to_bot(site.webhook_url, intruder.text("halo"), signature="bad") == 403
         assert post_to_bot(site.webhook_url, intruder.text("halo"), signature="missing") == 401
-        assert pending_events(database_path) == 0, "nothing refused is stored"
+        assert pending_events() == 0, "nothing refused is stored"
 
         # A signed message afterwards is answered; by then anything stored before it would have been too.
-        ayu = Chat(graph, site, bot, database_path, phone="6282222222222", name="Ayu")
+        ayu = Chat(graph, site, bot, phone="6282222222222", name="Ayu")
         assert "bukan BPJS Ketenagakerjaan" in text_of(ayu.say("halo"))
         assert intruder.inbox() == [], "a refused POST is not processed"
-        assert [tuple(c) for c in rows(database_path, "SELECT external_id FROM contacts")] == [(ayu.user.user_id,)]
+        assert [tuple(c) for c in rows("SELECT external_id FROM contacts")] == [(ayu.user.user_id,)]
         assert bot.stop() == 0
         assert "wrong signature was refused" in bot.log
         assert_clean_log(bot, "+6281111111111", "+6282222222222")
 
 
 def test_status_callbacks_after_a_conversation_are_answered_200_and_processed(
-    tmp_path: Path, graph: FakeGraphServer, database_path: Path
+    tmp_path: Path, graph: FakeGraphServer
 ):
     site = Site(free_port())
     with serving(whatsapp_env(tmp_path, graph, site), tmp_path, site) as bot:
-        rina = Chat(graph, site, bot, database_path, phone="6283333333333", name="Rina")
+        rina = Chat(graph, site, bot, phone="6283333333333", name="Rina")
         welcome = rina.say("halo")
         rina.tap("Pedagang", welcome[0])
         rina.tap("Saya tertarik")
@@ -270,7 +268,7 @@ def test_status_callbacks_after_a_conversation_are_answered_200_and_processed(
         # sent, delivered and read for each message, shuffled, two statuses to a body, as Meta may batch them.
         answers = graph.api.deliver_statuses(site.webhook_url, order="shuffle", per_body=2)
         assert len(answers) == (3 * sent + 1) // 2 and set(answers) == {200}
-        wait_until_processed(database_path, bot)
+        wait_until_processed(bot)
 
         assert "Siapa nama Anda?" in text_of(rina.tap("Setuju") + rina.tap("Boleh")), "the conversation goes on"
         assert bot.stop() == 0
@@ -281,16 +279,16 @@ BURST = 40  # workers writing at the same moment; the bot paces its replies to 8
 KILL_TIMEOUT = 5.0
 
 
-def wait_for_contacts(database: Path, count: int, timeout: float = KILL_TIMEOUT) -> None:
+def wait_for_contacts(count: int, timeout: float = KILL_TIMEOUT) -> None:
     """Until the bot has taken `count` people in (their first turn is committed): it is processing."""
     deadline = time.monotonic() + timeout
-    while rows(database, "SELECT count(*) AS n FROM contacts")[0]["n"] < count:
+    while rows("SELECT count(*) AS n FROM contacts")[0]["n"] < count:
         assert time.monotonic() < deadline, f"fewer than {count} contacts after {timeout}s"
         time.sleep(0.002)
 
 
 def test_kill_9_right_after_answering_200_loses_no_reply_but_those_on_their_way_and_sends_none_twice(
-    tmp_path: Path, graph: FakeGraphServer, database_path: Path
+    tmp_path: Path, graph: FakeGraphServer
 ):
     site = Site(free_port())
     env = whatsapp_env(tmp_path, graph, site)
@@ -299,22 +297,22 @@ def test_kill_9_right_after_answering_200_loses_no_reply_but_those_on_their_way_
 
     with serving(env, tmp_path, site, log_name="bot-first.log") as bot:
         # How many messages the welcome is, from one worker before the burst.
-        first = Chat(graph, site, bot, database_path, phone="6281399999999", name="Pertama")
+        first = Chat(graph, site, bot, phone="6281399999999", name="Pertama")
         welcome_size = len(first.say("halo"))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answered = list(pool.map(lambda body: post_to_bot(site.webhook_url, body), bodies))
         # Right after the last 200, while the bot is processing the burst (half of it taken in): some messages
         # are still only stored, some being processed or answered, some answered.
-        wait_for_contacts(database_path, 1 + BURST // 2)
+        wait_for_contacts(1 + BURST // 2)
         bot.kill_hard()
         assert_clean_log(bot, *(user.phone for user in users))
     assert answered == [200] * BURST, "each POST was stored and answered before the kill"
-    stored = pending_events(database_path)
+    stored = pending_events()
     before_restart = sum(1 for user in users if user.inbox())
 
     with serving(env, tmp_path, site, log_name="bot-second.log") as bot:
-        wait_until_processed(database_path, bot)
+        wait_until_processed(bot)
         time.sleep(0.3)  # a reply sent after the events were deleted would show up now
         counts = {user.user_id: len(user.inbox()) for user in users}
         assert bot.stop() == 0
@@ -329,7 +327,7 @@ def test_kill_9_right_after_answering_200_loses_no_reply_but_those_on_their_way_
         f"their answer before it; the welcome is {welcome_size} message(s); {in_flight} were on their way"
     )
     assert not duplicated, f"{len(duplicated)} workers got their answer twice ({context})"
-    assert rows(database_path, "SELECT count(*) AS n FROM contacts")[0]["n"] == BURST + 1
+    assert rows("SELECT count(*) AS n FROM contacts")[0]["n"] == BURST + 1
     # Every reply arrived, except at most those on their way at the kill (claimed, never sent twice).
     assert missing <= in_flight, f"{missing} messages never arrived ({context})"
     assert in_flight <= 4, f"the in-flight window is the requests on the wire, not the queue ({context})"

@@ -184,7 +184,7 @@ async def test_a_file_too_large_for_telegram_is_not_sent_and_the_requester_is_to
     assert documents(bot_api) == []
     assert "lebih besar dari batas Telegram" in staff.transcript[-1].text
     assert tuple(db("select status, outcome from exports")[0]) == ("failed", "too_large")
-    assert db("select count(*) as n from audit_events where action = 'export' and allowed = 1")[0]["n"] == 0
+    assert db("select count(*) as n from audit_events where action = 'export' and allowed = true")[0]["n"] == 0
 
 
 async def test_after_a_crash_an_export_being_written_is_written_again_and_one_being_sent_is_never_resent(

@@ -29,6 +29,7 @@ from bot.content import load_content
 from bot.i18n import Messages, load_catalogs
 from bot.reports import LocalTimes, write_leads_csv, write_leads_xlsx
 from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line
+from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeRequest
 from tests.population import seed_workers
 from tests.test_cli import assert_one_line_error
@@ -135,7 +136,7 @@ def local_minute(stored: str) -> str:
 
 
 @pytest.fixture
-async def special_leads(new_chat, db, database_path: Path, clock: Clock) -> dict[str, str]:
+async def special_leads(new_chat, db, database: TestDatabase, clock: Clock) -> dict[str, str]:
     """Leads whose names a spreadsheet would mangle, a worker who sent STOP and one who was erased.
 
     Returns the stored STOP time of the worker who stopped (UTC text)."""
@@ -152,7 +153,7 @@ async def special_leads(new_chat, db, database_path: Path, clock: Clock) -> dict
     await erased.say("HAPUS")
     await erased.tap("Ya, hapus semua")
     # The chat joins the lines of a name; a name with a line break can still come from another channel.
-    [user_id] = seed_workers(database_path, 1, 800_001, now=clock())
+    [user_id] = seed_workers(database, 1, 800_001, now=clock())
     db("update leads set name = ? where phone = ?", TWO_LINES, f"+62812{user_id:08d}")
     assert db("select count(*) from leads")[0][0] == 8
     [(stopped_at,)] = db("select messages_stopped_at from contacts where messages_stopped_at is not null")

@@ -285,13 +285,13 @@ async def test_reminders_of_the_terminal_are_cancelled_not_attempted(app, clock,
 
 
 async def test_followups_list_prints_a_table_filtered_by_due_time_and_status(
-    chat, db, database_path, monkeypatch, capsys
+    chat, db, database, tmp_path, monkeypatch, capsys
 ):
     from bot.__main__ import main
 
     await saved_lead(chat)
-    monkeypatch.chdir(database_path.parent)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database_path}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database.url)
 
     everything = await asyncio.to_thread(main, ["followups", "list"])
     table = capsys.readouterr().out.splitlines()

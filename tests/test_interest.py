@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import text_of, welcomed
 
 CONSENT_VERSION = "2026-11-24.1"
@@ -128,6 +130,7 @@ async def test_typed_phone_numbers_are_normalised_and_bad_ones_asked_again(chat,
     assert '"phone": "+6281234567890"' in db("select state_data from contacts")[0][0]
 
 
+@pytest.mark.sqlite_only("reads the file's bytes, free pages included")
 async def test_a_nik_is_refused_and_never_written_anywhere(chat, db, database_path):
     nik = "1771012345670001"
     await welcomed(chat)

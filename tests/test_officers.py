@@ -371,14 +371,14 @@ async def test_an_officer_gets_their_personal_link_and_a_printable_qr_code(app, 
 
 
 async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(
-    app, new_chat, db, database_path, monkeypatch, capsys
+    app, new_chat, db, database, tmp_path, monkeypatch, capsys
 ):
     import asyncio
 
     from bot.__main__ import main
 
-    monkeypatch.chdir(database_path.parent)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database_path}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database.url)
 
     def cli(*args: str) -> tuple[int, str, str]:
         code = main(list(args))

@@ -99,6 +99,7 @@ async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(ch
     assert set(erasure.keys()) == {"id", "erased_on", "channel", "had_lead"}
 
 
+@pytest.mark.sqlite_only("reads the file's bytes, free pages included")
 async def test_erased_data_is_gone_from_the_file_itself(chat, db, database_path):
     await welcomed(chat)
     await leave_contact(chat, name="Sutarmi Nelayanwati")

@@ -10,13 +10,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from tests.process import ROOT, TerminalSession, bot_env, catalog_text, chat_lines, rows, run_cli, screens
 
 CONSENT_VERSION = tomllib.loads((ROOT / "content" / "consent.toml").read_text(encoding="utf-8"))["version"]
-
-pytestmark = pytest.mark.usefixtures("database_path")  # a migrated tmp_path/bot.sqlite3 for every test
 
 
 def chat(tmp_path: Path, *lines: str, args: tuple[str, ...] = ()) -> list[str]:
@@ -57,8 +53,7 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
     assert "bukan BPJS Ketenagakerjaan" in shown[0]
     assert "  2. 🎣 Nelayan" in shown[0]
     assert_conversation(shown, steps)
-    database = tmp_path / "bot.sqlite3"
-    [lead] = rows(database, "SELECT * FROM leads")
+    [lead] = rows("SELECT * FROM leads")
     assert dict(lead) | {"id": None, "contact_id": None, "created_at": None, "updated_at": None} == {
         "id": None,
         "contact_id": None,
@@ -75,13 +70,13 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
         "created_at": None,
         "updated_at": None,
     }
-    consents = rows(database, "SELECT purpose, text_version, granted, decided_at FROM consents ORDER BY id")
+    consents = rows("SELECT purpose, text_version, granted, decided_at FROM consents ORDER BY id")
     assert [(c["purpose"], c["text_version"], c["granted"]) for c in consents] == [
         ("lead_contact", CONSENT_VERSION, 1),
         ("reminders", CONSENT_VERSION, 0),
     ]
     assert all(c["decided_at"] for c in consents)
-    [contact] = rows(database, "SELECT external_id, state, occupation FROM contacts")
+    [contact] = rows("SELECT external_id, state, occupation FROM contacts")
     assert (contact["external_id"], contact["state"], contact["occupation"]) == ("local", "main", "nelayan")
 
 
@@ -93,7 +88,7 @@ def test_lang_en_speaks_english(tmp_path: Path):
     assert catalog_text("en", "menu.title") in shown[1]
     assert "  6. " + catalog_text("en", "menu.interest") in shown[1]
     assert "Mau tahu apa?" not in "".join(shown)
-    [contact] = rows(tmp_path / "bot.sqlite3", "SELECT locale FROM contacts")
+    [contact] = rows("SELECT locale FROM contacts")
     assert contact["locale"] == "en"
 
 
@@ -115,7 +110,7 @@ def test_a_second_process_continues_where_the_input_ended(tmp_path: Path):
             ("1", ["Terima kasih, Ani!"]),
         ],
     )
-    [lead] = rows(tmp_path / "bot.sqlite3", "SELECT name, occupation, region, call_time FROM leads")
+    [lead] = rows("SELECT name, occupation, region, call_time FROM leads")
     assert tuple(lead) == ("Ani", "nelayan", "Mukomuko", "pagi")
 
 
@@ -131,7 +126,7 @@ def test_kill_9_after_an_answer_loses_nothing(tmp_path: Path):
 
         session.kill_hard()
 
-    [contact] = rows(tmp_path / "bot.sqlite3", "SELECT state FROM contacts")
+    [contact] = rows("SELECT state FROM contacts")
     assert contact["state"] == "interest/phone"
     with TerminalSession([], env, tmp_path, log_name="chat-stderr-2.log") as session:
         resumed = session.read_screen()
@@ -143,9 +138,9 @@ def test_kill_9_after_an_answer_loses_nothing(tmp_path: Path):
         assert "Terima kasih, Siti Aminah!" in session.type("1")
         assert session.close() == 0
 
-    leads = rows(tmp_path / "bot.sqlite3", "SELECT name, phone, occupation, region, call_time FROM leads")
+    leads = rows("SELECT name, phone, occupation, region, call_time FROM leads")
     assert [tuple(lead) for lead in leads] == [("Siti Aminah", "+6281234567890", "petani", "Rejang Lebong", "sore")]
-    consents = rows(tmp_path / "bot.sqlite3", "SELECT purpose, granted FROM consents ORDER BY id")
+    consents = rows("SELECT purpose, granted FROM consents ORDER BY id")
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 1)]
 
 
@@ -159,7 +154,7 @@ def test_each_user_has_their_own_conversation(tmp_path: Path):
     assert "bukan BPJS Ketenagakerjaan" in budi[0], "budi starts at the welcome, not at ani's question"
     assert "🛒 Pedagang" in budi[1]
     assert ani_again[0].strip().startswith("✋ Sebelum mencatat data Anda"), ani_again[0]
-    contacts = rows(tmp_path / "bot.sqlite3", "SELECT external_id, occupation, state FROM contacts ORDER BY id")
+    contacts = rows("SELECT external_id, occupation, state FROM contacts ORDER BY id")
     assert [tuple(c) for c in contacts] == [("ani", "petani", "interest/consent"), ("budi", "pedagang", "main")]
 
 

@@ -477,6 +477,8 @@ class WhatsAppChannel(Worker):
         self.batch = batch
         self.templates = frozenset(purpose for purpose, _ in app.settings.whatsapp_templates)
         app.dispatcher.outboxes[CHANNEL] = self.keep
+        # Who processes a stored event: this worker, or the leader of the deployment (set by bot/runtime.py).
+        self.wake_worker: Callable[[], None] = self.wake
         if (number := app.settings.whatsapp_display_number) is not None:
             text = app.messages[app.settings.default_locale]
             app.dispatcher.links[CHANNEL] = lambda code: personal_link(number, text("whatsapp.link_text", code=code))
@@ -484,7 +486,7 @@ class WhatsAppChannel(Worker):
     async def store(self, body: str) -> None:
         async with self.app.dispatcher.sessions.begin() as session:
             session.add(WebhookEvent(channel=CHANNEL, body=body, received_at=self.app.dispatcher.clock()))
-        self.wake()
+        self.wake_worker()
 
     async def keep(self, session: AsyncSession, external_id: str, replies: list[Reply]) -> None:
         """The dispatcher's hook: a turn's replies, rendered, in the turn's transaction."""

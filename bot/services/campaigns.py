@@ -12,7 +12,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, cast, distinct, exists, func, literal, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -290,7 +303,9 @@ async def start_due_campaigns(session: AsyncSession, consent_version: str, now: 
         )
         inserted = await session.execute(
             Delivery.__table__.insert().from_select(
-                ["campaign_id", "contact_id", "status", "not_before"], audience.group_by(_person())
+                # In the order people joined: the same on every database.
+                ["campaign_id", "contact_id", "status", "not_before"],
+                audience.group_by(_person()).order_by(func.min(Contact.id)),
             )
         )
         campaign.recipients = inserted.rowcount
@@ -389,6 +404,7 @@ async def claim_deliveries(
         )
         .order_by(Delivery.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL: two engines take different rows, neither waits
     )
     claimed = await session.execute(
         update(Delivery)
@@ -565,10 +581,12 @@ class Progress:
 
 async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> dict[int, Progress]:
     """Counts per campaign in one query (the claim index covers it)."""
+    # A literal, not a parameter: PostgreSQL must see the grouped expression in the select list as the same.
+    blocked = Delivery.outcome == literal_column("'blocked'")
     query = (
-        select(Delivery.campaign_id, Delivery.status, Delivery.outcome == "blocked", func.count())
+        select(Delivery.campaign_id, Delivery.status, blocked, func.count())
         .where(Delivery.campaign_id.in_(campaign_ids))
-        .group_by(Delivery.campaign_id, Delivery.status, Delivery.outcome == "blocked")
+        .group_by(Delivery.campaign_id, Delivery.status, blocked)
     )
     counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
     for campaign_id, status, blocked, count in await session.execute(query):

@@ -127,6 +127,7 @@ async def claim_due_messages(
         )
         .order_by(FollowUp.due_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL: two ticks take different rows, neither waits
     )
     claimed = await session.execute(
         update(FollowUp)

@@ -1,0 +1,94 @@
+"""Which process of a deployment does the background work, and how the others hand work to it.
+
+On PostgreSQL several `bpu-bot run` processes serve the webhooks at once; the background work (follow-up
+ticks, broadcasts, exports, stored WhatsApp events and their replies) is done by one of them, the leader: it
+holds a session-level advisory lock on a connection of its own. The others stand by, trying for the lock every
+second. When the leader dies, PostgreSQL ends its session and releases the lock, so another process takes over
+within about a second, first marking what the dead one left half sent `unknown` (bot/runtime.py). One process
+sending also makes each platform's rate limit hold for the whole deployment: there is one pacer per number.
+
+A leader that loses its connection (a restart of the server, a network cut) stops its background work at the
+next heartbeat and stands by again. Rows are claimed atomically (`FOR UPDATE SKIP LOCKED`), so even two
+processes sending for a moment never send one row twice.
+
+Work queued in a process that does not lead (an officer's answer typed there, a WhatsApp event stored there)
+wakes the leader with a NOTIFY on the channel it listens to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 7_413_227_750  # the deployment's one advisory lock (any constant; "BPU" and a date)
+WAKE_CHANNEL = "bpu_wake"
+RETRY_SECONDS = 1.0  # how often a standby tries for the lock, and waits after a failed connection
+HEARTBEAT_SECONDS = 1.0  # how often the leader checks that its lock's connection is alive
+HEARTBEAT_TIMEOUT = 5.0
+
+
+def driver_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL (postgresql+asyncpg://...) as asyncpg takes it."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Leadership:
+    """Runs until closed: stands by, leads (calling `on_gain`), and stands by again after `on_loss`."""
+
+    def __init__(
+        self,
+        database_url: str,
+        on_gain: Callable[[], Awaitable[None]],
+        on_loss: Callable[[], Awaitable[None]],
+        on_wake: Callable[[str], None],
+    ):
+        self.dsn = driver_dsn(database_url)
+        self.on_gain = on_gain
+        self.on_loss = on_loss
+        self.on_wake = on_wake
+        self.leading = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop trying; a leader steps down first (its work finishes), then the lock's connection closes."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self.dsn, timeout=10)
+                while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110
+                    await asyncio.sleep(RETRY_SECONDS)  # another process leads: try again (no event tells us)
+                await connection.add_listener(WAKE_CHANNEL, self._notified)
+                log.info("this process leads the background work")
+                self.leading = True
+                await self.on_gain()
+                while True:
+                    await asyncio.sleep(HEARTBEAT_SECONDS)
+                    await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+                log.warning("the leader's database connection failed (%s): standing by", type(error).__name__)
+            finally:
+                if self.leading:
+                    self.leading = False
+                    await self.on_loss()
+                if connection is not None:
+                    connection.terminate()  # ends the session: the lock is free for another process
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def _notified(self, _connection, _pid: int, _channel: str, worker: str) -> None:
+        self.on_wake(worker)
