@@ -81,7 +81,9 @@ class Leadership:
                     await asyncio.sleep(HEARTBEAT_SECONDS)
                     await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
-                log.warning("the leader's database connection failed (%s): standing by", type(error).__name__)
+                log.warning("the lock's database connection failed (%s): standing by", type(error).__name__)
+            except Exception:  # taking up the work failed (the database went away during recovery): try again
+                log.exception("leading the background work failed: standing by")
             finally:
                 if self.leading:
                     self.leading = False

@@ -132,7 +132,8 @@ class Runtime:
         from bot.web import build_web_app
 
         settings = self.app.settings
-        self._web = web.AppRunner(build_web_app(self.app, self.whatsapp, self.application), access_log=None)
+        served = build_web_app(self.app, self.whatsapp, self.application, lambda: self.leading)
+        self._web = web.AppRunner(served, access_log=None)
         await self._web.setup()
         try:
             await web.TCPSite(self._web, settings.web_host, settings.web_port).start()
@@ -147,6 +148,7 @@ class Runtime:
 
     async def lead(self) -> None:
         """Take up the background work: first what a crash (of this process or the last leader) left half done."""
+        self.leading = True  # from here on, step_down() undoes whatever was started
         await self.recover()
         settings = self.app.settings
         if self.application is not None and settings.telegram_webhook_url is None:
@@ -158,7 +160,6 @@ class Runtime:
         self.scheduler.add_job(self.forget_old_updates, "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping")
         if not self.scheduler.running:
             self.scheduler.start()
-        self.leading = True
 
     async def step_down(self) -> None:
         """Stop the background work, letting what is in hand finish: the broadcast batch is sent and recorded,
@@ -176,9 +177,9 @@ class Runtime:
             worker.stop()
             if worker is self.exporter:
                 self._tasks[self.workers.index(worker)].cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for outcome in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # the database went away mid-batch: the next leader recovers it
+                log.error("background work ended with %s", type(outcome).__name__)
         self._tasks = []
 
     def wake(self, worker: str) -> None:

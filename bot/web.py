@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from sqlalchemy import text
@@ -35,8 +36,12 @@ MAX_BODY = 4 * 1024 * 1024  # bytes; Meta's webhook bodies are a few kilobytes
 
 
 def build_web_app(
-    app: BotApp, whatsapp: WhatsAppChannel | None, telegram: Application | None = None
+    app: BotApp,
+    whatsapp: WhatsAppChannel | None,
+    telegram: Application | None = None,
+    leading: Callable[[], bool] | None = None,
 ) -> web.Application:
+    """`leading` tells whether this process does the background work (shown by the health check)."""
     web_app = web.Application(client_max_size=MAX_BODY)
 
     async def health(_request: web.Request) -> web.Response:
@@ -46,7 +51,10 @@ def build_web_app(
         except (SQLAlchemyError, OSError) as error:
             log.error("health check: the database is unreachable: %s", error.__class__.__name__)
             return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-        return web.json_response({"status": "ok", "database": "ok"})
+        answer = {"status": "ok", "database": "ok"}
+        if leading is not None:
+            answer["background"] = "leader" if leading() else "standby"
+        return web.json_response(answer)
 
     web_app.router.add_get(HEALTH_PATH, health)
     if telegram is not None and app.settings.telegram_webhook_url is not None:
@@ -58,8 +66,11 @@ def build_web_app(
                 log.warning("a Telegram webhook request without the right secret token was refused")
                 return web.Response(status=403, text="secret token invalid")
             try:
-                update = Update.de_json(json.loads(await request.read()), telegram.bot)
+                data = json.loads(await request.read())
+                update = Update.de_json(data, telegram.bot) if isinstance(data, dict) else None
             except (ValueError, TypeError, KeyError):
+                update = None
+            if update is None:
                 return web.Response(status=400, text="not an update")
             await telegram.process_update(update)
             return web.Response(text="ok")
