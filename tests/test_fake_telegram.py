@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import itertools
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import pytest_asyncio
@@ -29,6 +35,7 @@ from telegram import (
 )
 from telegram.error import (
     BadRequest,
+    Conflict,
     EndPointNotFound,
     Forbidden,
     InvalidToken,
@@ -54,6 +61,7 @@ from tests.fakes.telegram import (
     FakeRequest,
     FakeUser,
     UploadedFile,
+    WebhookAttempt,
 )
 from tests.process import PYTHON, ROOT
 
@@ -698,3 +706,372 @@ def test_runs_as_a_process_and_reports_on_sigterm() -> None:
             watchdog.cancel()
             process.kill()
     assert summary == {"sent": 3, "rate_limited": 1, "duplicates": 1, "max_in_any_second": 3}
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@dataclass(frozen=True)
+class Post:
+    path: str
+    headers: Message
+    update: dict[str, Any]
+
+
+class _BotWebhook(BaseHTTPRequestHandler):
+    """The bot's side, as small as it gets: every POST is recorded and answered as the test planned."""
+
+    server: WebhookReceiver
+
+    def do_POST(self) -> None:
+        receiver = self.server
+        update = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with receiver.lock:
+            receiver.posts.append(Post(self.path, self.headers, update))
+            receiver.active += 1
+            receiver.most_active = max(receiver.most_active, receiver.active)
+            status = receiver.statuses.popleft() if receiver.statuses else receiver.status
+            delay = receiver.delays.popleft() if receiver.delays else receiver.delay
+        receiver.got_post.set()
+        receiver.released.wait(delay)
+        with receiver.lock:
+            receiver.active -= 1
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the tests read what was posted, not logs."""
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    """A bot's webhook on 127.0.0.1: it answers first ``statuses`` then ``status``, after first ``delays`` then
+    ``delay`` seconds, and counts the POSTs it is answering at once."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _BotWebhook)
+        self.lock = threading.Lock()
+        self.posts: list[Post] = []
+        self.statuses: deque[int] = deque()
+        self.status = 200
+        self.delays: deque[float] = deque()
+        self.delay = 0.0
+        self.active = self.most_active = 0
+        self.got_post = threading.Event()
+        # Set when the test ends, so that no answer is still being held back.
+        self.released = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/telegram/webhook"
+
+    def update_ids(self) -> list[int]:
+        with self.lock:
+            return [post.update["update_id"] for post in self.posts]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: an answer the fake no longer waits for cannot be written, as the tests intend."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeBotAPIServer]:
+    with FakeBotAPIServer(api=FakeBotAPI(webhook_retry_delay=0.05)) as served:
+        yield served
+
+
+def set_webhook(api: FakeBotAPI, url: str, **params: Any) -> None:
+    assert api.handle("setWebhook", {"url": url, **params}) == (200, {"ok": True, "result": True})
+
+
+def webhook_info(api: FakeBotAPI) -> dict[str, Any]:
+    return api.handle("getWebhookInfo", {})[1]["result"]
+
+
+def bad_request(description: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.asyncio
+async def test_set_webhook_parameters_are_stored_and_shown_by_get_webhook_info(server: FakeBotAPIServer) -> None:
+    FakeUser(server.api).send_text("sebelum webhook")
+    async with Bot(TEST_TOKEN, base_url=server.base_url) as bot:
+        assert await bot.set_webhook(
+            "http://127.0.0.1:9/telegram",
+            secret_token="rahasia_BPU-1",
+            max_connections=7,
+            allowed_updates=["callback_query", "message"],
+            drop_pending_updates=True,
+            certificate=b"-----BEGIN CERTIFICATE-----",
+        )
+        info = await bot.get_webhook_info()
+    assert info.url == "http://127.0.0.1:9/telegram"
+    assert info.has_custom_certificate is True
+    assert info.pending_update_count == 0  # dropped
+    assert info.max_connections == 7
+    assert info.allowed_updates == ("message", "callback_query")  # in Telegram's order
+    assert info.last_error_date is None and info.last_error_message is None
+
+
+def test_max_connections_defaults_to_40_and_is_clamped_to_1_100_as_on_telegram(api: FakeBotAPI) -> None:
+    for given, kept in [(None, 40), (0, 1), ("12", 12), (1000, 100)]:
+        set_webhook(api, "https://bot.example.com/hook", **({} if given is None else {"max_connections": given}))
+        assert webhook_info(api)["max_connections"] == kept
+
+    set_webhook(api, "https://bot.example.com/hook", allowed_updates=json.dumps(["message"]))
+    api.handle("deleteWebhook", {})
+    # The allowed update types outlive the webhook.
+    assert webhook_info(api) == {
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": 0,
+        "allowed_updates": ["message"],
+    }
+
+
+def test_a_secret_token_must_be_up_to_256_letters_digits_underscores_and_hyphens(api: FakeBotAPI) -> None:
+    url = "https://bot.example.com/hook"
+    set_webhook(api, url, secret_token="aZ09_-" * 42 + "abcd")
+    for token in ("dua kata", "base64+/=", "rahasia!", "kunci\u00e9"):
+        assert api.handle("setWebhook", {"url": url, "secret_token": token}) == bad_request(
+            "secret token contains unallowed characters"
+        )
+    assert api.handle("setWebhook", {"url": url, "secret_token": "a" * 257}) == bad_request("secret token is too long")
+    # As on Telegram, the old webhook was closed before the new one was checked.
+    assert webhook_info(api)["url"] == ""
+
+
+def test_a_webhook_url_must_be_https_except_on_loopback(api: FakeBotAPI) -> None:
+    refused = {
+        "http://bot.example.com/hook": "bad webhook: An HTTPS URL must be provided for webhook",
+        "https://bot.example.com:3000/hook": "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+        "ftp://bot.example.com/hook": "invalid webhook URL specified",
+    }
+    for url, description in refused.items():
+        assert api.handle("setWebhook", {"url": url}) == bad_request(description)
+    for url in ("https://bot.example.com:8443/hook", "http://127.0.0.1:8080/hook", "http://localhost:8080/hook"):
+        set_webhook(api, url)
+        assert webhook_info(api)["url"] == url
+
+
+def test_updates_are_posted_as_json_with_the_secret_token_header(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    user = FakeUser(api)
+    set_webhook(api, receiver.url + "?bot=bpu", secret_token="rahasia_BPU-1")
+    sent = user.send_text("Halo 🌾")
+
+    assert api.wait_until_delivered(1, timeout=5) == [sent["update_id"]]
+    [post] = receiver.posts
+    assert post.path == "/telegram/webhook?bot=bpu"
+    assert post.headers["Content-Type"] == "application/json"
+    assert post.headers["X-Telegram-Bot-Api-Secret-Token"] == "rahasia_BPU-1"
+    assert post.update == sent
+    assert api.webhook_attempts == [WebhookAttempt(sent["update_id"], 200, None, ANY)]
+    assert webhook_info(api)["pending_update_count"] == 0
+
+    set_webhook(api, receiver.url)
+    user.send_text("tanpa rahasia")
+    api.wait_until_delivered(2, timeout=5)
+    assert "X-Telegram-Bot-Api-Secret-Token" not in receiver.posts[1].headers
+
+
+def test_an_update_answered_500_is_posted_again_until_answered_200(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    user = FakeUser(api)
+    receiver.statuses.extend([500, 503])
+    before = int(time.time())
+    update_id = user.send_text("halo")["update_id"]
+    set_webhook(api, receiver.url)
+
+    api.wait_until_delivered(1, timeout=5)
+    assert [(a.update_id, a.status, a.error) for a in api.webhook_attempts] == [
+        (update_id, 500, "Wrong response from the webhook: 500 Internal Server Error"),
+        (update_id, 503, "Wrong response from the webhook: 503 Service Unavailable"),
+        (update_id, 200, None),
+    ]
+    assert all(b.at - a.at >= api.webhook_retry_delay for a, b in itertools.pairwise(api.webhook_attempts))
+    assert receiver.update_ids() == [update_id] * 3
+    info = webhook_info(api)
+    assert info["last_error_message"] == "Wrong response from the webhook: 503 Service Unavailable"
+    assert info["last_error_date"] >= before
+    assert "webhook: update" in api.transcript(user.user_id)
+
+
+def test_a_webhook_answering_too_late_gets_the_update_again(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    api.webhook_timeout = 0.2
+    receiver.delays.append(5.0)
+    update_id = FakeUser(api).send_text("halo")["update_id"]
+    set_webhook(api, receiver.url)
+
+    api.wait_until_delivered(1, timeout=5)
+    assert [(a.status, a.error) for a in api.webhook_attempts] == [(None, "Read timeout expired"), (200, None)]
+    # The answer was late, not the update: the bot got it twice, under the same id.
+    assert receiver.update_ids() == [update_id, update_id]
+
+
+def test_an_unreachable_webhook_is_retried_and_the_error_reported(server: FakeBotAPIServer) -> None:
+    api = server.api
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    FakeUser(api).send_text("halo")
+    set_webhook(api, f"http://127.0.0.1:{port}/hook")
+
+    wait_until(lambda: len(api.webhook_attempts) >= 2)
+    assert {(a.status, a.error) for a in api.webhook_attempts} == {(None, "Connection refused")}
+    info = webhook_info(api)
+    assert (info["last_error_message"], info["pending_update_count"]) == ("Connection refused", 1)
+
+
+def test_only_allowed_update_types_are_queued_and_posted(server: FakeBotAPIServer, receiver: WebhookReceiver) -> None:
+    api = server.api
+    user = FakeUser(api)
+    set_webhook(api, receiver.url, allowed_updates=["message"])
+    first = user.send_text("halo")
+    api.push_update({"edited_message": {**first["message"], "text": "halo semua", "edit_date": int(time.time())}})
+    second = user.send_text("apa kabar")
+
+    assert api.wait_until_delivered(2, timeout=5) == [first["update_id"], second["update_id"]]
+    assert [post.update for post in receiver.posts] == [first, second]
+    assert webhook_info(api)["pending_update_count"] == 0
+
+
+def test_chat_member_and_reaction_updates_are_not_queued_unless_asked_for(api: FakeBotAPI) -> None:
+    for kind in ("chat_member", "message_reaction", "message_reaction_count", "my_chat_member"):
+        api.push_update({kind: {}})
+    [update] = api.handle("getUpdates", {})[1]["result"]
+    assert "my_chat_member" in update
+
+
+def test_max_connections_1_posts_one_update_at_a_time_in_update_id_order(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    receiver.delay = 0.05
+    # From five chats, which Telegram could post side by side.
+    update_ids = [FakeUser(api).send_text("halo")["update_id"] for _ in range(5)]
+    set_webhook(api, receiver.url, max_connections=1)
+
+    api.wait_until_delivered(5, timeout=5)
+    assert receiver.most_active == 1
+    assert receiver.update_ids() == update_ids
+
+
+def test_max_connections_4_posts_up_to_four_updates_at_once(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    receiver.delay = 0.2
+    for _ in range(8):
+        FakeUser(api).send_text("halo")
+    set_webhook(api, receiver.url, max_connections=4)
+
+    api.wait_until_delivered(8, timeout=5)
+    assert receiver.most_active == 4
+
+
+def test_one_chats_updates_are_posted_one_at_a_time_in_order_whatever_max_connections(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    user = FakeUser(api)
+    receiver.delay = 0.05
+    receiver.statuses.append(500)
+    first, *later = [user.send_text(str(n))["update_id"] for n in range(4)]
+    set_webhook(api, receiver.url, max_connections=4)
+
+    api.wait_until_delivered(4, timeout=5)
+    assert receiver.most_active == 1
+    # The failed first update held back the rest of the chat.
+    assert receiver.update_ids() == [first, first, *later]
+
+
+@pytest.mark.asyncio
+async def test_get_updates_is_a_conflict_while_a_webhook_is_set(server: FakeBotAPIServer) -> None:
+    async with Bot(TEST_TOKEN, base_url=server.base_url) as bot:
+        await bot.set_webhook("http://127.0.0.1:9/telegram")
+        with pytest.raises(Conflict, match="can't use getUpdates method while webhook is active"):
+            await bot.get_updates()
+        await bot.delete_webhook()
+        assert await bot.get_updates() == ()
+
+
+def test_delete_webhook_stops_delivery_and_leaves_the_update_to_get_updates(
+    server: FakeBotAPIServer, receiver: WebhookReceiver
+) -> None:
+    api = server.api
+    receiver.status = 500
+    sent = FakeUser(api).send_text("halo")
+    set_webhook(api, receiver.url)
+    assert receiver.got_post.wait(5)
+
+    api.handle("deleteWebhook", {})
+    deleted = time.monotonic()
+    time.sleep(5 * api.webhook_retry_delay)
+    assert all(attempt.at < deleted for attempt in api.webhook_attempts)
+    assert len(receiver.posts) == len(api.webhook_attempts)
+    assert api.handle("getUpdates", {})[1]["result"] == [sent]
+
+
+def test_redeliver_posts_an_update_again_under_the_same_id(server: FakeBotAPIServer, receiver: WebhookReceiver) -> None:
+    api = server.api
+    user = FakeUser(api)
+    set_webhook(api, receiver.url)
+    name = user.send_text("Siti Aminah")
+    api.wait_until_delivered(1, timeout=5)
+
+    api.redeliver(name["update_id"])
+    phone = user.send_text("081234567890")
+    # Queued at once, the phone is redelivered after its first delivery, whenever that is.
+    api.redeliver(phone["update_id"])
+
+    ids = [name["update_id"], name["update_id"], phone["update_id"], phone["update_id"]]
+    assert api.wait_until_delivered(4, timeout=5) == ids
+    assert [post.update for post in receiver.posts] == [name, name, phone, phone]
+    with pytest.raises(LookupError):
+        api.redeliver(999)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_stopping_the_server_ends_a_delivery_in_flight_and_its_threads(receiver: WebhookReceiver) -> None:
+    receiver.delay = 30.0  # a bot that never answers
+    with FakeBotAPIServer() as server:
+        set_webhook(server.api, receiver.url)
+        FakeUser(server.api).send_text("halo")
+        assert receiver.got_post.wait(5)
+        started = time.monotonic()
+        server.stop()
+    assert time.monotonic() - started < 1
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("FakeBotAPI webhook")] == []
+    # Cut short, the POST is no attempt; the update stays for whoever serves the api next.
+    assert server.api.webhook_attempts == []
+    assert webhook_info(server.api)["pending_update_count"] == 1

@@ -213,5 +213,6 @@ async def test_an_erased_staff_member_is_named_nowhere_in_the_audit_log(cli, new
         (f"cli:{SYSTEM_USER}", "admin", "role", 1),
         ("erased", "staff", "officer", 1),
     ]
-    leftover = db("select id, actor, detail from audit_events where actor like ? or cast(detail as text) like ?", "%555%", "%555%")
+    mentions = "select id, actor, detail from audit_events where actor like ? or cast(detail as text) like ?"
+    leftover = db(mentions, "%555%", "%555%")
     assert [tuple(row) for row in leftover] == [], "an erased person's Telegram id stays nowhere in the log"

@@ -8,7 +8,8 @@ python-telegram-bot code and the tests never touch the network:
 * ``FakeUser`` plays a user in a private chat by producing real ``Update`` payloads.
 * ``FakeRequest`` plugs a ``FakeBotAPI`` into an in-process PTB ``Application``.
 * ``FakeBotAPIServer`` serves a ``FakeBotAPI`` over real HTTP on 127.0.0.1, for end-to-end tests
-  that run the bot unchanged (even as a subprocess) with only its ``base_url`` pointed at the fake.
+  that run the bot unchanged (even as a subprocess) with only its ``base_url`` pointed at the fake. While it
+  serves, updates are POSTed to a webhook set with setWebhook, retried and recorded as Telegram would.
 
 For broadcasts the fake also plays what a large audience meets: Telegram's rate limits (429 with
 ``retry_after``), users who blocked the bot or deleted their account, answers that never arrive although
@@ -22,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import http.client
+import ipaddress
 import json
 import logging
 import math
@@ -42,9 +45,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any, Self, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from tests.fakes.loopback import LoopbackServer
@@ -60,6 +64,7 @@ __all__ = [
     "FakeUser",
     "SentMessage",
     "UploadedFile",
+    "WebhookAttempt",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,6 +88,17 @@ _REACHING_METHODS = _MESSAGE_METHODS | {"sendchataction"}
 _RATE_WINDOW = 1.0
 # The first name of chats opened by ``FakeBotAPI.open_chats``, which keeps only their ids.
 _OPENED_CHAT_NAME = "Pengguna"
+
+# Update types in Telegram's order (PTB keeps the list current), and those a bot gets only when it asks for them.
+_UPDATE_TYPES = tuple(str(update_type) for update_type in Update.ALL_TYPES)
+_ONLY_WHEN_ASKED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]*")
+_MAX_SECRET_TOKEN_LENGTH = 256
+_DEFAULT_MAX_CONNECTIONS = 40
+_MAX_CONNECTIONS = 100
+_WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+# Updates carrying a message: Telegram posts those of one chat one at a time, in order.
+_CHAT_UPDATE_TYPES = ("message", "edited_message", "channel_post", "edited_channel_post")
 
 # Form-encoded and multipart bodies carry every value as a string. These tables restore the
 # types a JSON body (or PTB in-process) would give, so ``Call.params`` look the same on every
@@ -293,6 +309,116 @@ class _RateWindow:
         self._expiry.append((now, key))
 
 
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of an update to the webhook.
+
+    ``status`` is the HTTP status of the answer (None without one: refused, timed out, closed); ``error`` is why
+    the update still counts as undelivered, in Telegram's words as getWebhookInfo reports them, or None for a
+    2xx; ``at`` is when the POST started, by ``time.monotonic()``.
+    """
+
+    update_id: int
+    status: int | None
+    error: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class _WebhookTarget:
+    """Where the fake POSTs updates: an HTTP server on this machine."""
+
+    host: str
+    port: int
+    # With the query string.
+    path: str
+
+
+@dataclass(frozen=True)
+class _Webhook:
+    """A webhook as setWebhook set it."""
+
+    url: str
+    secret_token: str
+    max_connections: int
+    has_custom_certificate: bool
+    # None for a URL off this machine: it is stored and reported, but tests never touch the network.
+    target: _WebhookTarget | None
+
+
+@dataclass(frozen=True)
+class _WebhookJob:
+    """One POST to make: the update, the webhook it goes to, and when it was taken."""
+
+    update: JSONDict
+    webhook: _Webhook
+    timeout: float
+    at: float
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_webhook(url: str, params: JSONDict) -> _Webhook:
+    """setWebhook's parameters, checked in Telegram's order and refused with its messages.
+
+    Telegram refuses plain HTTP and loopback addresses; the fake takes HTTP on loopback, the only webhook a test
+    can serve, and posts updates to nothing else.
+    """
+    # Like Telegram, a URL without a scheme is taken as HTTPS.
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        raise _bad_request("invalid webhook URL specified") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad_request("invalid webhook URL specified")
+    secret_token = str(params.get("secret_token") or "")
+    if len(secret_token) > _MAX_SECRET_TOKEN_LENGTH:
+        raise _bad_request("secret token is too long")
+    if not _SECRET_TOKEN_RE.fullmatch(secret_token):
+        raise _bad_request("secret token contains unallowed characters")
+    on_loopback = _is_loopback(parts.hostname)
+    if parts.scheme == "http" and not on_loopback:
+        raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    if not on_loopback and port not in _WEBHOOK_PORTS:
+        raise _bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+    max_connections = params.get("max_connections", _DEFAULT_MAX_CONNECTIONS)
+    # Telegram clamps the value to 1-100 rather than refusing it; what is not a number counts as 0.
+    max_connections = min(max(max_connections if isinstance(max_connections, int) else 0, 1), _MAX_CONNECTIONS)
+    target = None
+    if parts.scheme == "http":
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = _WebhookTarget(parts.hostname, port, path)
+    return _Webhook(url, secret_token, max_connections, isinstance(params.get("certificate"), UploadedFile), target)
+
+
+def _update_type(update: JSONDict) -> str:
+    return next((key for key in update if key != "update_id"), "")
+
+
+def _webhook_queue(update: JSONDict) -> Hashable:
+    """The queue Telegram delivers an update in: each goes out only once the one before it in its queue was
+    delivered, while different queues go out side by side.
+
+    A chat's messages share a queue, and so do a user's button taps (a queue apart from the messages); any other
+    update is a queue of its own.
+    """
+    for kind in _CHAT_UPDATE_TYPES:
+        if isinstance(message := update.get(kind), dict) and (chat_id := message.get("chat", {}).get("id")):
+            return "chat", chat_id
+    query = update.get("callback_query")
+    if isinstance(query, dict) and (user_id := query.get("from", {}).get("id")):
+        return "callback_query", user_id
+    return "update", update["update_id"]
+
+
 class FakeBotAPI(Changes):
     """Thread-safe in-memory state of one bot, answering calls like the real Bot API.
 
@@ -310,6 +436,11 @@ class FakeBotAPI(Changes):
     behind ``sent_count_by_chat``, ``max_in_any_second`` and ``rate_limited``, for benchmarks with
     100,000 messages; messages sent then cannot be edited, tapped or waited for. ``clock`` gives arrival
     times, so tests can move time by hand.
+
+    While a ``FakeBotAPIServer`` serves the instance and a webhook is set, queued updates are POSTed to it as
+    Telegram does (see ``_WebhookDelivery``); each attempt is kept in ``webhook_attempts``, whatever ``record``
+    says. An answer other than 2xx, or none within ``webhook_timeout`` seconds, has the update posted again
+    after ``webhook_retry_delay`` seconds (Telegram backs off from seconds to a minute).
     """
 
     def __init__(
@@ -325,6 +456,8 @@ class FakeBotAPI(Changes):
         latency: float = 0.0,
         record: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        webhook_retry_delay: float = 0.2,
+        webhook_timeout: float = 10.0,
     ) -> None:
         self.bot_id = bot_id
         self.username = username
@@ -333,6 +466,8 @@ class FakeBotAPI(Changes):
         self.max_poll_wait = max_poll_wait
         self.latency = latency
         self.record = record
+        self.webhook_retry_delay = webhook_retry_delay
+        self.webhook_timeout = webhook_timeout
         # 429 answers so far, whether from a rate limit or from fail_next.
         self.rate_limited = 0
         self._clock = clock
@@ -349,6 +484,8 @@ class FakeBotAPI(Changes):
         # In-process tests feed FakeUser updates to process_update() and may not want them queued.
         self.queue_updates = True
         self.calls: list[Call] = []
+        # In the order the attempts ended.
+        self.webhook_attempts: list[WebhookAttempt] = []
         super().__init__()
         # Bumped to release long polls early, e.g. when the HTTP server stops.
         self._wake_generation = 0
@@ -363,7 +500,16 @@ class FakeBotAPI(Changes):
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._deleted: set[tuple[int, int]] = set()
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
-        self._webhook_url = ""
+        self._webhook: _Webhook | None = None
+        # The update types asked for through setWebhook; None for Telegram's default.
+        self._allowed_updates: frozenset[str] | None = None
+        # (unix time, message) of the last failed delivery to the current webhook.
+        self._webhook_error: tuple[int, str] | None = None
+        # Update ids being posted, and when those that failed may go again.
+        self._webhook_in_flight: set[int] = set()
+        self._webhook_retry_at: dict[int, float] = {}
+        self._redeliveries: Counter[int] = Counter()
+        self._delivered_updates: dict[int, JSONDict] = {}
         self._failures: dict[str, deque[_ApiError]] = {}
         self._transcript: list[tuple[int, str]] = []
         handlers: dict[str, Callable[[JSONDict], Any]] = {
@@ -526,7 +672,7 @@ class FakeBotAPI(Changes):
         def ready() -> bool:
             return (
                 self._wake_generation != generation
-                or bool(self._webhook_url)
+                or self._webhook is not None
                 or bool(self._failures.get("getupdates"))
                 or any(update["update_id"] >= offset for update in self._pending_updates)
             )
@@ -647,8 +793,50 @@ class FakeBotAPI(Changes):
         return "\n".join(lines) or "(empty)"
 
     def push_update(self, update: JSONDict) -> JSONDict:
-        """Queue an arbitrary update for getUpdates; an ``update_id`` is assigned if missing."""
+        """Queue an arbitrary update for getUpdates or the webhook; an ``update_id`` is assigned if missing."""
         return self._emit(update, queue=True)
+
+    def delivered_update_ids(self) -> list[int]:
+        """Ids of the updates the webhook answered with a 2xx, in the order of the answers; an update delivered
+        again is listed again."""
+        with self._cond:
+            return [attempt.update_id for attempt in self.webhook_attempts if attempt.error is None]
+
+    def wait_until_delivered(self, count: int, timeout: float = 10.0) -> list[int]:
+        """Block until the webhook has answered ``count`` POSTs with a 2xx; return ``delivered_update_ids()``."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.delivered_update_ids()) >= count, timeout):
+                raise self._delivery_timeout_error(count, timeout)
+            return self.delivered_update_ids()
+
+    def _delivery_timeout_error(self, count: int, timeout: float) -> AssertionError:
+        webhook = self._webhook
+        if webhook is None:
+            where = "no webhook is set"
+        elif webhook.target is None:
+            where = f"the fake posts only to http:// on this machine, not to {webhook.url}"
+        else:
+            where = f"webhook {webhook.url}, {len(self._pending_updates)} update(s) pending"
+        attempts = [f"  update {a.update_id}: {a.error or f'delivered ({a.status})'}" for a in self.webhook_attempts]
+        return AssertionError(
+            f"expected at least {count} update(s) delivered to the webhook within {timeout}s, "
+            f"got {len(self.delivered_update_ids())}; {where}.\n"
+            "Last attempts:\n" + ("\n".join(attempts[-10:]) or "  (none)")
+        )
+
+    def redeliver(self, update_id: int) -> None:
+        """Post an update to the webhook once more after it was delivered, as Telegram does when it misses the 2xx.
+
+        It goes before the later updates of its queue, as a retry would; one not delivered yet goes out twice in a row.
+        """
+        with self._cond:
+            if any(update["update_id"] == update_id for update in self._pending_updates):
+                self._redeliveries[update_id] += 1
+            elif update_id in self._delivered_updates:
+                self._pending_updates.append(self._delivered_updates[update_id])
+            else:
+                raise LookupError(f"update {update_id} is neither pending nor delivered to a webhook")
+            self._notify()
 
     @property
     def bot_user(self) -> JSONDict:
@@ -670,10 +858,75 @@ class FakeBotAPI(Changes):
                 self._last_update_id += 1
                 update = {"update_id": self._last_update_id, **update}
             self._register_update(update)
-            if queue:
+            if queue and self._is_wanted(update):
                 self._pending_updates.append(copy.deepcopy(update))
                 self._notify()
             return update
+
+    def _is_wanted(self, update: JSONDict) -> bool:
+        """Whether Telegram would queue the update for the bot, by the ``allowed_updates`` of setWebhook."""
+        kind = _update_type(update)
+        return kind not in _ONLY_WHEN_ASKED if self._allowed_updates is None else kind in self._allowed_updates
+
+    # ------------------------------------------------------------------------- webhook delivery (under the lock)
+
+    def _next_webhook_job(self, now: float) -> tuple[_WebhookJob | None, float | None]:
+        """The next update to post, now marked in flight; or else how long until a retry is due (None: until
+        something changes).
+
+        Updates are taken in update_id order, each once every update before it in its queue was delivered, and
+        no more than ``max_connections`` at once.
+        """
+        webhook = self._webhook
+        if webhook is None or webhook.target is None or len(self._webhook_in_flight) >= webhook.max_connections:
+            return None, None
+        waiting: set[Hashable] = set()
+        next_retry: float | None = None
+        for update in sorted(self._pending_updates, key=lambda update: update["update_id"]):
+            queue = _webhook_queue(update)
+            if queue in waiting:
+                continue
+            # Whatever becomes of the first update of a queue, the rest of the queue waits for it.
+            waiting.add(queue)
+            update_id = update["update_id"]
+            if update_id in self._webhook_in_flight:
+                continue
+            retry_at = self._webhook_retry_at.get(update_id, now)
+            if retry_at > now:
+                next_retry = retry_at if next_retry is None else min(next_retry, retry_at)
+                continue
+            self._webhook_in_flight.add(update_id)
+            return _WebhookJob(update, webhook, self.webhook_timeout, now), None
+        return None, None if next_retry is None else next_retry - now
+
+    def _webhook_answered(self, job: _WebhookJob, status: int | None, error: str | None) -> None:
+        """Record a POST: a 2xx delivers the update, anything else has it posted again after a delay."""
+        update_id = job.update["update_id"]
+        self._webhook_in_flight.discard(update_id)
+        self.webhook_attempts.append(WebhookAttempt(update_id, status, error, job.at))
+        if error is None:
+            self._delivered_updates[update_id] = job.update
+            self._webhook_retry_at.pop(update_id, None)
+            if self._redeliveries[update_id]:
+                self._redeliveries[update_id] -= 1
+            else:
+                self._drop_pending(update_id)
+        elif self._webhook is job.webhook:
+            self._webhook_retry_at[update_id] = time.monotonic() + self.webhook_retry_delay
+            self._webhook_error = (_now(), error)
+            if described := _describe_user_update(job.update):
+                self._log(described[0], f"webhook: update {update_id} not delivered: {error}")
+        self._notify()
+
+    def _webhook_abandoned(self, job: _WebhookJob) -> None:
+        """Forget a POST cut short because the server stops: the update stays pending."""
+        self._webhook_in_flight.discard(job.update["update_id"])
+
+    def _drop_pending(self, update_id: int) -> None:
+        for index, update in enumerate(self._pending_updates):
+            if update["update_id"] == update_id:
+                del self._pending_updates[index]
+                return
 
     def _register_update(self, update: JSONDict) -> None:
         """Remember the chats an update opens for the bot, and log it to the transcript."""
@@ -783,7 +1036,7 @@ class FakeBotAPI(Changes):
         }
 
     def _get_updates(self, params: JSONDict) -> list[JSONDict]:
-        if self._webhook_url:
+        if self._webhook is not None:
             raise _ApiError(
                 409,
                 "Conflict: can't use getUpdates method while webhook is active; "
@@ -799,21 +1052,42 @@ class FakeBotAPI(Changes):
         return copy.deepcopy(self._pending_updates[:limit])
 
     def _set_webhook(self, params: JSONDict) -> bool:
-        self._webhook_url = params.get("url", "")
+        # As on Telegram, the old webhook is closed, and pending updates dropped if asked, before the new one is
+        # checked: a refused setWebhook leaves no webhook.
+        self._webhook = None
+        self._webhook_error = None
+        self._webhook_retry_at.clear()
         if params.get("drop_pending_updates"):
             self._pending_updates.clear()
-        self._notify()
+        if url := str(params.get("url") or ""):
+            self._webhook = _parse_webhook(url, params)
+            self._set_allowed_updates(params.get("allowed_updates"))
+            self._notify()
         return True
+
+    def _set_allowed_updates(self, value: Any) -> None:
+        """Keep the setting without a list of names (as Telegram does with one it cannot read); ignore unknown
+        names; a list without a known one restores the default."""
+        if isinstance(value, list) and all(isinstance(name, str) for name in value):
+            self._allowed_updates = frozenset(name.lower() for name in value).intersection(_UPDATE_TYPES) or None
 
     def _delete_webhook(self, params: JSONDict) -> bool:
         return self._set_webhook({**params, "url": ""})
 
     def _get_webhook_info(self, _params: JSONDict) -> JSONDict:
-        return {
-            "url": self._webhook_url,
-            "has_custom_certificate": False,
+        webhook = self._webhook
+        info: JSONDict = {
+            "url": webhook.url if webhook else "",
+            "has_custom_certificate": bool(webhook and webhook.has_custom_certificate),
             "pending_update_count": len(self._pending_updates),
         }
+        if self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
+        if webhook is not None:
+            info["max_connections"] = webhook.max_connections
+        if self._allowed_updates is not None:
+            info["allowed_updates"] = [kind for kind in _UPDATE_TYPES if kind in self._allowed_updates]
+        return info
 
     def _send_message(self, params: JSONDict) -> JSONDict:
         chat = self._chat(params)
@@ -946,7 +1220,7 @@ class FakeBotAPI(Changes):
 class FakeUser:
     """A user chatting privately with the bot.
 
-    Each action builds a real Update payload, queues it for getUpdates (unless the api's
+    Each action builds a real Update payload, queues it for getUpdates or the webhook (unless the api's
     ``queue_updates`` is off) and returns it, so in-process tests can feed it straight to
     ``Update.de_json(update, bot)``.
     """
@@ -1288,6 +1562,95 @@ class _KeepAliveRequestHandler(_BotAPIRequestHandler):
     disable_nagle_algorithm = True
 
 
+class _WebhookDelivery:
+    """POSTs the queued updates of a FakeBotAPI to its webhook, from threads of its own, until stopped.
+
+    One thread takes what is due (``FakeBotAPI._next_webhook_job``) and starts a thread for each POST, so a slow
+    webhook holds up only the queue it is answering for. Stopping cuts POSTs in flight short by shutting their
+    sockets, records nothing for them and joins every thread.
+    """
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+        self._stopping = False
+        self._posts: set[threading.Thread] = set()
+        self._connections: set[http.client.HTTPConnection] = set()
+        self._thread = threading.Thread(target=self._run, name="FakeBotAPI webhook", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self.api._cond:
+            self._stopping = True
+            self.api._notify()
+            connections = list(self._connections)
+        for connection in connections:
+            # Ends the wait for an answer. The POST's own thread closes the connection, maybe just now: a closed
+            # socket refuses with OSError.
+            if (sock := connection.sock) is not None:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join()
+        # No POST starts once the taking thread has ended.
+        with self.api._cond:
+            posts = list(self._posts)
+        for post in posts:
+            post.join()
+
+    def _run(self) -> None:
+        api = self.api
+        with api._cond:
+            while not self._stopping:
+                job, wait = api._next_webhook_job(time.monotonic())
+                if job is None:
+                    api._cond.wait(wait)
+                    continue
+                post = threading.Thread(target=self._post, args=(job,), name="FakeBotAPI webhook POST", daemon=True)
+                self._posts.add(post)
+                post.start()
+
+    def _post(self, job: _WebhookJob) -> None:
+        status, error = self._send(job)
+        with self.api._cond:
+            self._posts.discard(threading.current_thread())
+            if self._stopping:
+                self.api._webhook_abandoned(job)
+            else:
+                self.api._webhook_answered(job, status, error)
+
+    def _send(self, job: _WebhookJob) -> tuple[int | None, str | None]:
+        """POST the update as Telegram does: the status of the answer, and why the update is not delivered."""
+        target = cast(_WebhookTarget, job.webhook.target)
+        headers = {"Content-Type": "application/json"}
+        if job.webhook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = job.webhook.secret_token
+        body = json.dumps(job.update, ensure_ascii=False).encode()
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=job.timeout)
+        try:
+            connection.connect()
+            with self.api._cond:
+                # Checked once connected, so that stop() either shuts this connection or is seen here. Either
+                # way _post records nothing.
+                if self._stopping:
+                    return None, "stopped"
+                self._connections.add(connection)
+            connection.request("POST", target.path, body, headers)
+            response = connection.getresponse()
+            response.read()
+        except TimeoutError:
+            return None, "Read timeout expired"
+        except http.client.RemoteDisconnected:
+            return None, "Webhook connection closed"
+        except (OSError, http.client.HTTPException) as error:
+            return None, getattr(error, "strerror", None) or str(error) or type(error).__name__
+        finally:
+            with self.api._cond:
+                self._connections.discard(connection)
+            connection.close()
+        if 200 <= response.status < 300:
+            return response.status, None
+        return response.status, f"Wrong response from the webhook: {response.status} {response.reason}"
+
+
 def _bot_id_from_token(token: str) -> int:
     prefix = token.split(":", 1)[0]
     return int(prefix) if prefix.isdigit() else TEST_BOT_ID
@@ -1298,7 +1661,8 @@ class FakeBotAPIServer(LoopbackServer):
 
     The bot runs unchanged with ``base_url`` set to ``server.base_url``; PTB appends the token and
     method name itself. ``keep_alive`` serves HTTP/1.1 with persistent connections, for benchmarks
-    at thousands of calls a second; the default HTTP/1.0 opens a connection per call.
+    at thousands of calls a second; the default HTTP/1.0 opens a connection per call. While it serves,
+    updates are POSTed to the webhook the bot set (if it is on this machine), until ``stop()``.
     """
 
     def __init__(
@@ -1315,13 +1679,22 @@ class FakeBotAPIServer(LoopbackServer):
         self.api = api if api is not None else FakeBotAPI(bot_id=_bot_id_from_token(token))
         super().__init__(host, port)
         self._handler = _KeepAliveRequestHandler if keep_alive else _BotAPIRequestHandler
+        self._delivery: _WebhookDelivery | None = None
 
     def _make_server(self) -> _HTTPServer:
         return _HTTPServer(self._address, self.api, self.token, self._handler)
 
+    def start(self) -> Self:
+        super().start()
+        self._delivery = _WebhookDelivery(self.api)
+        return self
+
     def _before_stop(self) -> None:
-        """In-flight long polls are answered right away."""
+        """In-flight long polls are answered right away, and webhook deliveries end."""
         self.api._wake_pollers()
+        if self._delivery is not None:
+            self._delivery.stop()
+            self._delivery = None
 
     def _after_close(self) -> None:
         """Idle keep-alive connections are closed, so no client keeps talking to a stopped server."""
