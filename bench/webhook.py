@@ -52,7 +52,7 @@ from tests.fakes.whatsapp import (
     sign,
     signed_post_args,
 )
-from tests.process import BotProcess, bot_env, rows, running_bot
+from tests.process import BotProcess, bot_env, free_port, rows, running_bot
 
 TARGET = 500  # requests/s
 TEMPLATE = "bpu_siaran"
@@ -214,14 +214,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def healthy(url: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,13 @@ def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
         else:
             env[name] = value
     return env
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run_cli(

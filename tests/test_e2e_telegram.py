@@ -18,7 +18,7 @@ import pytest
 from tests import database
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
 from tests.population import seed_workers
-from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, run_cli, running_bot
+from tests.process import BotProcess, bot_env, catalog_text, free_port, migrate, rows, run_cli, running_bot
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
 # The process has to start (about 1-2 s) before its first answer; later answers are quick.
@@ -233,6 +233,38 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
     assert contact["id"] == lead["contact_id"]
     consents = rows("SELECT purpose, granted FROM consents ORDER BY id")
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 1)]
+
+
+def test_in_webhook_mode_telegram_posts_each_update_and_one_posted_again_is_answered_once(
+    tmp_path: Path, server: FakeBotAPIServer
+):
+    port = free_port()
+    env = telegram_env(tmp_path, server) | {
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/webhook/telegram",
+        "TELEGRAM_WEBHOOK_SECRET": "rahasia-webhook-uji-e2e",
+        "WEB_PORT": str(port),
+    }
+    migrate(env, tmp_path)
+
+    with running_bot(env, tmp_path, ready=lambda: bool(server.api.calls_of("setWebhook"))) as bot:
+        siti = Worker(server, user_id=810_101, first_name="Siti")
+        welcome = siti.start()
+        menu = siti.tap("🛒 Pedagang")
+        question = siti.say("brp iurannya")
+        server.api.redeliver(siti.last_update["update_id"])  # as Telegram does when it saw no 200 in time
+        server.api.wait_until_delivered(4)
+        time.sleep(0.5)  # room for a second answer, if there were one
+        repeated = server.api.sent(siti.chat_id)[siti.seen :]
+        assert bot.stop() == 0
+        log = bot.log
+
+    assert "bukan BPJS Ketenagakerjaan" in welcome.text and "Mau tahu apa?" in menu.text
+    assert "Berapa kira-kira penghasilan Anda per bulan?" in question.text
+    assert repeated == [], "the update posted again is not answered again"
+    assert {attempt.status for attempt in server.api.webhook_attempts} == {200}
+    assert server.api.calls_of("getUpdates") == [], "no polling beside the webhook"
+    assert rows("SELECT count(*) AS n FROM processed_updates")[0]["n"] == 3
+    assert "serving Telegram by webhook on" in log and "Traceback" not in log
 
 
 def test_the_command_menu_is_set_in_indonesian_and_english(

@@ -10,7 +10,6 @@ an event only after it sent the replies to it.
 from __future__ import annotations
 
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +32,7 @@ from tests.fakes.whatsapp import (
     post_to_bot,
     verify_webhook,
 )
-from tests.process import BotProcess, bot_env, catalog_text, migrate, rows, running_bot
+from tests.process import BotProcess, bot_env, catalog_text, free_port, migrate, rows, running_bot
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
 # The process has to start (about 1-2 s) before its first answer; later answers are quick.
@@ -47,13 +46,6 @@ TEMPLATES = {"bpu_pengingat": {"id": 1, "en": 1}}
 def graph() -> Iterator[FakeGraphServer]:
     with FakeGraphServer(FakeWhatsAppAPI(templates=TEMPLATES)) as server:
         yield server
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (the kernel's pick for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Site:
