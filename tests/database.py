@@ -26,6 +26,7 @@ from psycopg.adapt import Loader
 
 from bot.config import normalise_database_url
 from bot.db import upgrade_database
+from bot.models import Base
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -116,9 +117,13 @@ class PostgresDatabase(TestDatabase):
             self.rows(f"select setval(pg_get_serial_sequence('{table}', 'id'), {following}, false)")
 
     def empty(self) -> None:
-        tables = [row[0] for row in self.rows("select tablename from pg_tables where schemaname = 'public'")]
-        tables = [table for table in tables if table != "alembic_version"]
-        self.rows(f"truncate {', '.join(tables)} restart identity cascade")
+        """Every row deleted, children first, and every id sequence back at 1: a DELETE of a few rows is a
+        fraction of a TRUNCATE's cost (which makes new files for every table), and this runs before each test."""
+        sequences = "select sequence_name from information_schema.sequences where sequence_schema = 'public'"
+        with self._connect() as connection:
+            names = [row[0] for row in connection.execute(sequences)]
+            deletes = [f"delete from {table.name}" for table in reversed(Base.metadata.sorted_tables)]
+            connection.execute("; ".join([*deletes, *(f"alter sequence {name} restart" for name in names)]))
 
 
 def _row(names: tuple[str, ...], values: Sequence[Any]) -> Row:
@@ -173,6 +178,8 @@ class PostgresServer:
         database = PostgresDatabase(self, f"{self.prefix}_{self.made}")
         with psycopg.connect(_libpq(self.admin_url), autocommit=True) as connection:
             connection.execute(f'create database "{database.name}"')
+            # A test run need not survive a power cut: commits that do not wait for the disk make it faster.
+            connection.execute(f'alter database "{database.name}" set synchronous_commit = off')
         if migrated:
             upgrade_database(database.app_url)
         return database
