@@ -215,10 +215,13 @@ class Runtime:
             replies = await give_up_interrupted_replies(session)
             rewritten, unsure = await recover_interrupted_exports(session)
         if replies:
-            log.warning("%d replies were being sent when the bot stopped: dropped, not resent", replies)
+            log.warning(
+                "%d replies were being sent when the bot (or the last leader) stopped: dropped, not resent", replies
+            )
         if interrupted + unsure:
             log.warning(
-                "%d messages and %d lead lists were being sent when the bot stopped: marked unknown, not resent",
+                "%d messages and %d lead lists were being sent when the bot (or the last leader) stopped: "
+                "marked unknown, not resent",
                 interrupted,
                 unsure,
             )
