@@ -134,7 +134,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never print a secret, even in a traceback or a debug log
         token = "***" if self.telegram_token else None
-        whatsapp = "***" if self.whatsapp_token else None  # the webhook secrets are never printed either
+        whatsapp = "***" if self.whatsapp_token else None
         return (
             f"Settings(database_url={_mask_url(self.database_url)!r}, telegram_token={token!r}, "
             f"whatsapp_token={whatsapp!r}, ...)"
@@ -234,7 +234,9 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
             raise ConfigError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_BOT_TOKEN as well")
         _http_url(webhook_url, "TELEGRAM_WEBHOOK_URL", "https://bot.example.go.id/webhook/telegram")
         if urlsplit(webhook_url).path in ("", "/", HEALTH_PATH, WHATSAPP_PATH):
-            raise ConfigError("TELEGRAM_WEBHOOK_URL needs a path of its own, such as https://bot.example.go.id/webhook/telegram")
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_URL needs a path of its own, such as https://bot.example.go.id/webhook/telegram"
+            )
         if webhook_secret is None or not _WEBHOOK_SECRET_RE.match(webhook_secret):
             raise ConfigError(
                 "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL: 16 to 256 letters, digits, _ or -"

@@ -1,9 +1,9 @@
 """The repeating tick: queue the officers' daily digests, claim due messages, send each once, record what
 happened.
 
-Run by PTB's JobQueue (APScheduler) every TICK_SECONDS, and woken at once when a conversation queued a
-message (an officer's answer). It holds no business state, so a tick that never ran while the bot was down
-costs nothing: the rows are still due, and the next tick sends each of them once.
+Run by the leader's scheduler (APScheduler, bot/runtime.py) every TICK_SECONDS, and woken at once when a
+conversation queued a message (an officer's answer). It holds no business state, so a tick that never ran
+while the bot was down costs nothing: the rows are still due, and the next tick sends each of them once.
 
 Reminders wait for the daytime window; answers and notices go at once (the worker asked for the answer,
 and officers' notices are work, sent from DIGEST_TIME on).
