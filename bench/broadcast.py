@@ -7,9 +7,12 @@
     ceiling in messages/s in one process on SQLite (target >= 1,000/s).
 
 Real parts throughout: a migrated SQLite file, the engine and PTB's Bot over HTTP (aiohttp transport, keep-alive),
-the fake in another process (a machine with two cores: one each).
+the fake in another process (a machine with two cores: one each). `--database postgresql` runs both parts on a
+fresh migrated PostgreSQL database each instead (made on the server of `--admin-url`, dropped after), and also
+reports PostgreSQL's CPU (its own processes and the database's backends) per message.
 
     python -m bench.broadcast [--recipients 3000] [--limit 30] [--paid-recipients 100000]
+        [--database sqlite|postgresql] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -36,7 +41,7 @@ from bot.db import upgrade_database
 from bot.models import utcnow
 from bot.pacing import Pacer
 from bot.services.campaigns import Segment, campaign_progress, create_campaign
-from tests.database import SQLiteDatabase
+from tests.database import PostgresServer, SQLiteDatabase, TestDatabase
 from tests.fakes.telegram import TEST_TOKEN
 from tests.population import seed_workers
 
@@ -62,9 +67,11 @@ def stop_fake(fake: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-async def send_campaign(database: Path, base_url: str, recipients: int, rate: float | None, paid: bool) -> dict:
+async def send_campaign(
+    database_url: str, base_url: str, recipients: int, rate: float | None, paid: bool, server_cpu: Callable[[], float]
+) -> dict:
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}",
+        database_url=database_url,
         telegram_token=TEST_TOKEN,
         telegram_base_url=base_url,
         operator_name="benchmark",
@@ -89,7 +96,7 @@ async def send_campaign(database: Path, base_url: str, recipients: int, rate: fl
     async with bot:
         sender = TelegramSender(bot, app.messages, paid=paid)
         engine = Broadcaster(app.dispatcher, {"telegram": sender}, {"telegram": Pacer(rate)})
-        cpu, started = time.process_time(), time.perf_counter()
+        cpu, started, database_cpu = time.process_time(), time.perf_counter(), server_cpu()
         running = asyncio.create_task(engine.run())
         while True:
             await asyncio.sleep(0.1)
@@ -99,19 +106,57 @@ async def send_campaign(database: Path, base_url: str, recipients: int, rate: fl
                 break
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        database_cpu = server_cpu() - database_cpu
         engine.stop()
         await running
     await app.close()
-    return {"sent": progress.sent, "failed": progress.failed + progress.blocked, "elapsed": elapsed, "cpu": cpu}
+    failed = progress.failed + progress.blocked
+    return {"sent": progress.sent, "failed": failed, "elapsed": elapsed, "cpu": cpu, "database_cpu": database_cpu}
 
 
-def part(database: Path, recipients: int, limit: int | None, paid: bool) -> tuple[dict, dict]:
+def part(database: TestDatabase, recipients: int, limit: int | None, paid: bool) -> tuple[dict, dict]:
     fake, base_url = start_fake(recipients, limit)
     try:
-        result = asyncio.run(send_campaign(database, base_url, recipients, limit, paid))
+        result = asyncio.run(send_campaign(database.app_url, base_url, recipients, limit, paid, _server_cpu(database)))
     finally:
         summary = stop_fake(fake)
     return result, summary
+
+
+def _server_cpu(database: TestDatabase) -> Callable[[], float]:
+    """CPU seconds used so far by the database server for `database`: 0 for SQLite (it runs in this process)."""
+    if database.kind != "postgresql":
+        return lambda: 0.0
+    from bench.processes import postgres_pids, process_cpu
+
+    seen: dict[int, float] = {}  # a backend that ends keeps its last value
+
+    def cpu() -> float:
+        for pid in postgres_pids(database.name):
+            if (value := process_cpu(pid)) is not None:
+                seen[pid] = value
+        return sum(seen.values())
+
+    return cpu
+
+
+@contextmanager
+def fresh_database(kind: str, directory: Path, name: str, admin_url: str) -> Iterator[TestDatabase]:
+    """A migrated database of its own for one part: a SQLite file in `directory`, or one made on the PostgreSQL
+    server of `admin_url` and dropped after."""
+    if kind == "sqlite":
+        path = directory / f"{name}.sqlite3"
+        upgrade_database(f"sqlite+aiosqlite:///{path}")
+        yield SQLiteDatabase(path)
+        return
+    server = PostgresServer(admin_url)
+    if (why := server.check()) is not None:
+        raise SystemExit(f"PostgreSQL at {admin_url} does not answer: {why}")
+    database = server.create()
+    try:
+        yield database
+    finally:
+        server.drop(database)
 
 
 def main() -> None:
@@ -119,12 +164,17 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--paid-recipients", type=int, default=100_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="the PostgreSQL server to make the databases on (with --database postgresql)")  # fmt: skip
     args = parser.parse_args()
+    on_postgres = args.database == "postgresql"
     with tempfile.TemporaryDirectory() as directory:
-        paced = Path(directory) / "paced.sqlite3"
-        upgrade_database(f"sqlite+aiosqlite:///{paced}")
-        seed_workers(SQLiteDatabase(paced), args.recipients, FIRST_USER)
-        result, fake = part(paced, args.recipients, args.limit, paid=False)
+        if on_postgres:
+            print(f"on PostgreSQL ({args.admin_url.partition('?')[0]}), a fresh database for each part")
+        with fresh_database(args.database, Path(directory), "paced", args.admin_url) as paced:
+            seed_workers(paced, args.recipients, FIRST_USER)
+            result, fake = part(paced, args.recipients, args.limit, paid=False)
         rate = result["sent"] / result["elapsed"]
         sent, elapsed, limit = result["sent"], result["elapsed"], args.limit
         print(f"(a) {sent:,} of {args.recipients:,} sent in {elapsed:.1f} s at a {limit}/s limit:")
@@ -132,17 +182,21 @@ def main() -> None:
         print(f"    429s caused {fake['rate_limited']}, duplicates {fake['duplicates']}, failed {result['failed']},")
         print(f"    most in any one second at the fake {fake['max_in_any_second']}")
 
-        paid = Path(directory) / "paid.sqlite3"
-        upgrade_database(f"sqlite+aiosqlite:///{paid}")
-        seed_workers(SQLiteDatabase(paid), args.paid_recipients, FIRST_USER)
-        result, fake = part(paid, args.paid_recipients, None, paid=True)
+        with fresh_database(args.database, Path(directory), "paid", args.admin_url) as paid:
+            seed_workers(paid, args.paid_recipients, FIRST_USER)
+            result, fake = part(paid, args.paid_recipients, None, paid=True)
         sent, elapsed = result["sent"], result["elapsed"]
         cpu = result["cpu"] / sent * 1e6
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        where = " on PostgreSQL" if on_postgres else ""
         print(f"(b) paid, limits lifted: {sent:,} of {args.paid_recipients:,} sent in {elapsed:.1f} s")
         ceiling = sent / elapsed
-        print(f"    {ceiling:,.0f} messages/s in one process (target >= 1,000/s); engine CPU {cpu:.0f} µs a message")
+        print(f"    {ceiling:,.0f} messages/s in one process{where} (target >= 1,000/s); ", end="")
+        print(f"engine CPU {cpu:.0f} µs a message")
+        if on_postgres:
+            print(f"    PostgreSQL CPU {result['database_cpu'] / sent * 1e6:.0f} µs a message")
         print(f"    duplicates {fake['duplicates']}, failed {result['failed']}, peak RSS {rss:.0f} MB")
+
 
 if __name__ == "__main__":
     main()
