@@ -45,10 +45,16 @@ PATH = (
 
 
 def _button(message: SentMessage, label: str) -> str:
-    return next(data for text, data in (b for row in message.buttons for b in row) if label in text)
+    buttons = [button for row in message.buttons for button in row]
+    for text, data in buttons:
+        if label.lower() in text.lower():
+            return data
+    raise SystemExit(f"no button {label!r} on {message.text[:60]!r}: {[text for text, _ in buttons]}")
 
 
-def _update(api: FakeBotAPI, user: FakeUser, kind: str, value: str) -> dict:
+def next_update(api: FakeBotAPI, user: FakeUser, kind: str, value: str) -> dict:
+    """The update of one step of a path: a command, typed text, a shared contact, or a tap on the button whose
+    label contains `value` on the latest message with buttons (navigation works from any message)."""
     if kind == "command":
         return user.send_command(value)
     if kind == "text":
@@ -63,7 +69,7 @@ async def _drive(application: Application, api: FakeBotAPI, users: list[FakeUser
     latencies = []
     for kind, value in path:
         for user in users:
-            update = Update.de_json(_update(api, user, kind, value), application.bot)
+            update = Update.de_json(next_update(api, user, kind, value), application.bot)
             started = time.perf_counter()
             await application.process_update(update)
             latencies.append(time.perf_counter() - started)

@@ -50,14 +50,15 @@ from pathlib import Path
 
 from telegram import Update
 
-from bench.webhook import cpu_seconds, free_port, healthy
+from bench.conversation import PATH, next_update
+from bench.webhook import cpu_seconds, healthy, post_timed
 from bot.app import create_app
 from bot.channels.telegram import build_application
 from bot.config import Settings
 from bot.db import upgrade_database
 from tests.database import PostgresDatabase, PostgresServer, set_current
-from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
-from tests.process import PYTHON, ROOT, BotProcess, bot_env
+from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser
+from tests.process import PYTHON, ROOT, BotProcess, bot_env, free_port
 
 SECRET = "bench-processes-secret_0123456789"
 FIRST_USER = 810_000_000  # nine digits, like the fake's own users
@@ -69,21 +70,8 @@ SAMPLE_SECONDS = 0.2
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 OCCUPATIONS = ("Petani", "Nelayan", "Pedagang", "Sopir", "ojol", "Lainnya")
-# Lead capture, as in bench/conversation.py; "{occupation}" is each worker's own.
-LEAD = (
-    ("command", "start"),
-    ("tap", "{occupation}"),
-    ("tap", "Hitung iuran"),
-    ("tap", "Rp2.000.000"),
-    ("tap", "Saya tertarik"),
-    ("tap", "Setuju"),
-    ("tap", "Boleh"),
-    ("text", "Budi Santoso"),
-    ("contact", "+6281234567890"),
-    ("tap", "Mukomuko"),
-    ("tap", "Pagi"),
-    ("tap", "Benar, simpan"),
-)
+# Lead capture, bench/conversation.py's path with each worker's own occupation.
+LEAD = (PATH[0], ("tap", "{occupation}"), *PATH[2:])
 # Reading about BPU without leaving a number.
 BROWSE = (
     ("command", "start"),
@@ -141,26 +129,6 @@ def _path(kind: tuple, occupation: str, length: int) -> list[tuple[str, str]]:
     return steps[:length]
 
 
-def _button(message: SentMessage, label: str) -> str:
-    buttons = [button for row in message.buttons for button in row]
-    for text, data in buttons:
-        if label.lower() in text.lower():
-            return data
-    raise SystemExit(f"no button {label!r} on {message.text[:60]!r}: {[text for text, _ in buttons]}")
-
-
-def _user_update(api: FakeBotAPI, user: FakeUser, kind: str, value: str) -> dict:
-    if kind == "command":
-        return user.send_command(value)
-    if kind == "text":
-        return user.send_text(value)
-    if kind == "contact":
-        return user.share_contact(value)
-    # Navigation buttons work from any message: the latest one with buttons, as a person taps.
-    last = next(m for m in reversed(api.sent(user.user_id)) if m.buttons)
-    return user.tap(_button(last, value), message_id=last.message_id)
-
-
 async def _record(database: Path, paths: list[list[tuple[str, str]]]) -> list[Template]:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}", telegram_token=TEST_TOKEN, operator_name="Bench"
@@ -178,7 +146,7 @@ async def _record(database: Path, paths: list[list[tuple[str, str]]]) -> list[Te
             async with app.engine.connect() as connection:
                 leads_before = (await connection.exec_driver_sql("select count(*) from leads")).scalar_one()
             for kind, value in path:
-                update = _user_update(api, user, kind, value)
+                update = next_update(api, user, kind, value)
                 updates.append(update)
                 await application.process_update(Update.de_json(update, application.bot))
             async with app.engine.connect() as connection:
@@ -272,14 +240,7 @@ async def _generate(urls: list[str], conversations: list[list[bytes]], sticky: b
             for body in conversation:
                 url = urls[(worker if sticky else posted) % len(urls)]
                 posted += 1
-                started = time.perf_counter()
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        statuses[str(response.status)] += 1
-                except (aiohttp.ClientError, TimeoutError) as error:
-                    statuses[type(error).__name__] += 1
-                latencies.append(time.perf_counter() - started)
+                await post_timed(session, url, body, headers, statuses, latencies)
                 completed.append(time.monotonic())
 
     connector = aiohttp.TCPConnector(limit=concurrency)

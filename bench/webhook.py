@@ -37,6 +37,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import aiohttp
+
 from bot.content import load_content
 from bot.db import upgrade_database
 from tests.database import SQLiteDatabase, set_current
@@ -163,8 +165,6 @@ def generate(url: str, bodies_file: str, connections: int, results: multiprocess
 
 
 async def _generate(url: str, signed: list[tuple[bytes, dict[str, str]]], connections: int) -> dict:
-    import aiohttp
-
     statuses: Counter[str] = Counter()
     latencies: list[float] = []
     next_index = 0
@@ -174,14 +174,7 @@ async def _generate(url: str, signed: list[tuple[bytes, dict[str, str]]], connec
         while next_index < len(signed):
             body, headers = signed[next_index]
             next_index += 1
-            started = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    statuses[str(response.status)] += 1
-            except (aiohttp.ClientError, TimeoutError) as error:
-                statuses[type(error).__name__] += 1
-            latencies.append(time.perf_counter() - started)
+            await post_timed(session, url, body, headers, statuses, latencies)
 
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
@@ -224,6 +217,20 @@ def healthy(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+async def post_timed(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict, statuses: Counter, latencies: list[float]
+) -> None:
+    """One POST: its answer's status (or the error) counted, and how long it took kept."""
+    started = time.perf_counter()
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            statuses[str(response.status)] += 1
+    except (aiohttp.ClientError, TimeoutError) as error:
+        statuses[type(error).__name__] += 1
+    latencies.append(time.perf_counter() - started)
 
 
 def stored_events(database: Path) -> int:
