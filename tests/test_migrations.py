@@ -7,11 +7,11 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from bot.db import _alembic_config, upgrade_database
-from tests.database import TestDatabase
+from tests.database import SQLITE, TestDatabase
 
 
 def tables(database: TestDatabase) -> set[str]:
-    if database.kind == "sqlite":
+    if database.kind == SQLITE:
         query = "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
     else:
         query = "select tablename from pg_tables where schemaname = 'public'"
