@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 6 * 3600
 FIRST_TICK_SECONDS = 5
 ALLOWED_UPDATES = ["message", "callback_query"]
-WEBHOOK_CONNECTIONS = 40  # Telegram's default: updates it posts at once, across every process behind the URL
 
 
 class Runtime:
@@ -106,7 +105,7 @@ class Runtime:
         """Serve the channels; lead the background work now (SQLite), or when this process gets the lead."""
         settings = self.app.settings
         if self.application is not None:
-            from bot.channels.telegram import set_commands
+            from bot.channels.telegram import WEBHOOK_CONNECTIONS, set_commands
 
             await self.application.initialize()
             await set_commands(self.application, self.app)

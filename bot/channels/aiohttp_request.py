@@ -1,10 +1,10 @@
-"""PTB's transport for broadcasts, over aiohttp instead of httpx.
+"""PTB's transport over aiohttp instead of httpx, for everything the bot sends to Telegram.
 
-Why a second HTTP client: measured against the Bot API fake on loopback, httpx spends about 0.7 ms of CPU per
-request and gets slower as connections are added (0.75 ms with 4, 1.5 ms with 16), which caps one process
+Why not PTB's default (httpx): measured against the Bot API fake on loopback, httpx spends about 0.7 ms of CPU
+per request and gets slower as connections are added (0.75 ms with 4, 1.5 ms with 16), which caps one process
 near 1,000 messages/s on loopback and far lower against Telegram's real round trip, where a paid broadcast
-needs about a hundred requests in flight. aiohttp spends about 0.09 ms and keeps that with 64 connections.
-The conversation's replies stay on PTB's default transport.
+needs about a hundred requests in flight. aiohttp spends about 0.09 ms and keeps that with 64 connections. In
+webhook mode on PostgreSQL the httpx transport was about half of a process's CPU per update (bench/processes.py).
 
 Errors are mapped for at-most-once sending: only a connection that could not be opened is a NetworkError
 (nothing left this machine, safe to retry); anything that fails after the request may have been written is
@@ -17,6 +17,9 @@ import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# An upload (a lead list of up to 50 MB, a QR code) may take longer than any reply; it gets this long in all.
+UPLOAD_SECONDS = 120.0
 
 
 class AiohttpRequest(BaseRequest):
@@ -57,15 +60,17 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
+        uploading = request_data is not None and request_data.contains_files
         timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=UPLOAD_SECONDS if uploading else None,
             connect=None,
             sock_connect=self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout,
             sock_read=self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout,
         )
-        if request_data is not None and request_data.contains_files:
-            raise ValueError("broadcasts send text only; files go through PTB's default transport")
-        body = {"json": request_data.parameters} if request_data is not None else {}
+        if uploading:
+            body = {"data": _form(request_data)}
+        else:
+            body = {"json": request_data.parameters} if request_data is not None else {}
         try:
             async with self._session.request(method, url, timeout=timeout, **body) as response:
                 return response.status, await response.read()
@@ -73,3 +78,13 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
         except (TimeoutError, aiohttp.ClientError) as error:
             raise TimedOut(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+
+def _form(request_data: RequestData) -> aiohttp.FormData:
+    """multipart/form-data as the Bot API takes files: each parameter JSON-encoded, each file a part."""
+    form = aiohttp.FormData()
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, (filename, content, mimetype) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mimetype)
+    return form

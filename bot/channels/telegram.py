@@ -56,6 +56,9 @@ _MEDIA = (
     "story",
 )
 BROADCAST_CONNECTIONS = 100
+WEBHOOK_CONNECTIONS = 40  # Telegram's default: updates it posts at once, across every process behind the URL
+# The replies to the updates posted at once, each with its button's answer.
+REPLY_CONNECTIONS = 2 * WEBHOOK_CONNECTIONS
 NETWORK_RETRY_SECONDS = 60
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may send as a document (Bot API sendDocument)
 # Two buttons side by side only when both labels fit half of a small phone screen.
@@ -238,8 +241,9 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_base_url)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    # Everything over aiohttp (bot/channels/aiohttp_request.py): one connection holds the long poll.
+    builder = builder.request(request or AiohttpRequest(REPLY_CONNECTIONS))
+    builder = builder.get_updates_request(request or AiohttpRequest(1))
     # No job queue: the runtime schedules the background work for every channel (bot/runtime.py).
     application = builder.job_queue(None).build()
     application.add_handler(TypeHandler(Update, TelegramChannel(app).on_update))
