@@ -211,10 +211,13 @@ class Broadcaster(Worker):
 
     async def _record(self, campaign_id: int, sends: list[asyncio.Task[Outcome]], unsendable: list[Outcome]) -> None:
         outcomes = [*await asyncio.gather(*sends), *unsendable]
-        async with self.dispatcher.sessions.begin() as session:
+
+        async def write(session) -> None:
             await record_outcomes(session, outcomes, self.dispatcher.clock())
             if any(o.outcome == SPAM_LIMITED for o in outcomes):
                 await stop_for_spam_limit(self.dispatcher, session, campaign_id)
+
+        await self.dispatcher.sessions.record_sent(write)
 
     async def _finish(self, campaign: Campaign) -> None:
         async with self.dispatcher.sessions.begin() as session:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+RECORD_ATTEMPTS = 3
+RECORD_PAUSE_SECONDS = 0.5  # then twice that: a deadlock clears at once, a dropped connection in a moment
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseNotReady(Exception):
@@ -113,6 +120,22 @@ class Sessions(async_sessionmaker[AsyncSession]):
     async def begin(self) -> AsyncIterator[AsyncSession]:
         async with self() as session, session.begin():
             yield session
+
+    async def record_sent(self, write: Callable[[AsyncSession], Awaitable[object]]) -> None:
+        """Run `write` in a transaction of its own, again after a database error: it records what became of
+        messages that have left, and the platform's answers exist only in memory. A deadlock (PostgreSQL
+        aborts one side) or a dropped connection must not leave the rows `sending`, a campaign unfinished
+        until the next start, which would then mark messages that arrived `unknown`."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                async with self.begin() as session:
+                    await write(session)
+                return
+            except DBAPIError as error:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("recording what was sent failed (%s): trying again", type(error.orig).__name__)
+                await asyncio.sleep(RECORD_PAUSE_SECONDS * attempt)
 
 
 def session_factory(engine: AsyncEngine) -> Sessions:

@@ -12,8 +12,10 @@ and officers' notices are work, sent from DIGEST_TIME on).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,8 +98,7 @@ class FollowUpTicker:
         return report
 
     async def _deliver(self, followup_id: int, now: datetime, report: TickReport) -> None:
-        sessions = self.dispatcher.sessions
-        async with sessions.begin() as session:
+        async with self.dispatcher.sessions.begin() as session:
             row = await session.get(FollowUp, followup_id)
             contact = await session.get(Contact, row.contact_id)
             lead = await session.get(Lead, row.lead_id) if row.lead_id else None
@@ -116,11 +117,8 @@ class FollowUpTicker:
         try:
             sent = await sender.send(contact.external_id, reply)
         except Unreachable:
-            async with sessions.begin() as session:
-                await mark_unreachable(session, [contact.id], now)
-                await settle_followup(
-                    session, followup_id, FollowUpStatus.FAILED, outcome="unreachable", expected=FollowUpStatus.SENDING
-                )
+            also = partial(mark_unreachable, contact_ids=[contact.id], now=now)
+            await self._settle(followup_id, FollowUpStatus.FAILED, also=also, outcome="unreachable")
             report.failed += 1
         except Undeliverable as error:
             log.error("message %s refused by the platform: %s", followup_id, error)
@@ -130,15 +128,8 @@ class FollowUpTicker:
             await self._settle(followup_id, FollowUpStatus.CANCELLED, outcome="no_template")
             report.cancelled += 1
         except MarketingStopped:
-            async with sessions.begin() as session:
-                await stop_marketing(session, [contact.id], now)
-                await settle_followup(
-                    session,
-                    followup_id,
-                    FollowUpStatus.FAILED,
-                    outcome="marketing_stopped",
-                    expected=FollowUpStatus.SENDING,
-                )
+            also = partial(stop_marketing, contact_ids=[contact.id], now=now)
+            await self._settle(followup_id, FollowUpStatus.FAILED, also=also, outcome="marketing_stopped")
             report.failed += 1
         except (RetryLater, SpamLimited) as later:
             if row.attempts >= MAX_ATTEMPTS:
@@ -155,9 +146,19 @@ class FollowUpTicker:
             await self._settle(followup_id, FollowUpStatus.SENT, platform_message_id=sent.message_id, via=sent.via)
             report.sent += 1
 
-    async def _settle(self, followup_id: int, status: FollowUpStatus, **values: object) -> None:
-        async with self.dispatcher.sessions.begin() as session:
+    async def _settle(
+        self, followup_id: int, status: FollowUpStatus, also: Callable[[AsyncSession], Awaitable] | None = None,
+        **values: object,
+    ) -> None:  # fmt: skip
+        """Record what became of a claimed row (and `also` what it says of the person), retried on a database
+        error: the message may have left."""
+
+        async def write(session: AsyncSession) -> None:
+            if also is not None:
+                await also(session)
             await settle_followup(session, followup_id, status, expected=FollowUpStatus.SENDING, **values)
+
+        await self.dispatcher.sessions.record_sent(write)
 
     async def _reason_not_to_send(
         self, session: AsyncSession, contact: Contact, lead: Lead | None, row: FollowUp, now: datetime

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.exc import DBAPIError
 from telegram import Bot, Update
 from telegram.ext import Application
 
@@ -285,6 +286,24 @@ class Chat:
     @property
     def transcript(self) -> list[SentMessage]:
         return self.api.sent(self.chat_id)
+
+
+class DeadlockDetected(Exception):
+    """What asyncpg raises when PostgreSQL aborts one side of a deadlock."""
+
+
+def deadlocked_first(write, times: int = 1):
+    """`write` (a service function taking the session first) failing its first `times` calls the way a
+    deadlock fails a statement: the transaction is aborted, nothing of it is kept."""
+    failures = iter(range(times))
+
+    @functools.wraps(write)
+    async def writing(session, *args, **kwargs):
+        if next(failures, None) is not None:
+            raise DBAPIError("UPDATE ...", {}, DeadlockDetected("deadlock detected"))
+        return await write(session, *args, **kwargs)
+
+    return writing
 
 
 def text_of(messages: list[SentMessage]) -> str:

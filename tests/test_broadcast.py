@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import pytest
 from telegram import Bot
 
+import bot.broadcaster
+import bot.db
 from bot.app import BotApp
 from bot.broadcaster import MAX_ATTEMPTS, Broadcaster
 from bot.channels.aiohttp_request import AiohttpRequest
@@ -32,10 +34,20 @@ from bot.services.campaigns import (
     limit_to_regions,
     parse_segment,
     pause_campaign,
+    record_outcomes,
     resume_campaign,
 )
 from tests import database
-from tests.conftest import WIB, Chat, campaign_for, saved_lead, send_campaigns, text_of, welcomed
+from tests.conftest import (
+    WIB,
+    Chat,
+    campaign_for,
+    deadlocked_first,
+    saved_lead,
+    send_campaigns,
+    text_of,
+    welcomed,
+)
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
@@ -213,6 +225,22 @@ async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
     assert db("select unreachable_at is not null from contacts where external_id = ?", str(ani.chat_id))[0][0] == 1
     assert db("select count(*) from followups where contact_id = 2 and status = 'pending'")[0][0] == 0
     assert db("select status from campaigns")[0][0] == "done"
+
+
+async def test_a_deadlock_while_recording_a_batch_is_tried_again_and_nothing_is_sent_twice(
+    app, new_chat, broadcaster, db, monkeypatch, caplog
+):
+    budi, ani = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"))
+    monkeypatch.setattr(bot.db, "RECORD_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(bot.broadcaster, "record_outcomes", deadlocked_first(record_outcomes))
+    await campaign_for(app)
+
+    await send_campaigns(broadcaster)
+
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1 and len(broadcasts_to(ani, "Sosialisasi")) == 1
+    assert [tuple(r) for r in db("select status, outcome from deliveries order by id")] == [("sent", None)] * 2
+    assert db("select status from campaigns")[0][0] == "done"
+    assert "recording what was sent failed (DeadlockDetected): trying again" in caplog.text
 
 
 async def test_pause_resume_and_cancel_take_effect_at_the_next_batch(app, new_chat, broadcaster, db):

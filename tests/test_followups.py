@@ -7,14 +7,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import Bot
 
+import bot.db
+import bot.ticker
 from bot.app import create_app
 from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.conversation import Inbound, Kind
 from bot.runtime import Runtime
-from bot.services.followups import Cadence, claim_due_messages
+from bot.services.followups import Cadence, claim_due_messages, settle_followup
 from bot.ticker import FollowUpTicker
-from tests.conftest import WIB, saved_lead, welcomed
+from tests.conftest import WIB, deadlocked_first, saved_lead, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
 
 
@@ -155,6 +157,21 @@ async def test_a_worker_who_blocked_the_bot_is_unreachable_and_nothing_retries(c
         ("reminder", "failed", "unreachable"),
         ("reminder", "cancelled", "unreachable"),
     ]
+
+
+async def test_a_database_error_after_the_send_is_tried_again_and_the_reminder_is_not_resent(
+    chat, db, clock, ticker, monkeypatch
+):
+    await saved_lead(chat)
+    monkeypatch.setattr(bot.db, "RECORD_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(bot.ticker, "settle_followup", deadlocked_first(settle_followup, times=2))
+
+    clock.advance(days=3)
+    reports = [await ticker.tick() for _ in range(3)]
+
+    assert [r.sent for r in reports] == [1, 0, 0]
+    assert len(reminders_received(chat)) == 1
+    assert [(r[0], r[1]) for r in followups(db)][1] == ("reminder", "sent")
 
 
 async def test_a_429_is_honoured_and_the_reminder_goes_out_once_after_retry_after(chat, db, clock, ticker, bot_api):
