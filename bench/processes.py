@@ -601,8 +601,8 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4", help="process counts to run, e.g. 1,2,4")
     parser.add_argument("--workers", type=int, default=150, help="workers, each with a whole conversation")
     parser.add_argument("--updates-per-worker", type=int, default=12, help="updates in each conversation")
-    # With 48 in flight one process sat idle up to a fifth of the time, waiting on the database (its pool holds
-    # 15 connections): it must be CPU-bound, or a second process is credited with the first one's waiting.
+    # One process must be CPU-bound, or a second process is credited with the first one's idle time: with 48 in
+    # flight some runs found it at 0.70-0.84 of a core (with 19-24% of the machine's time stolen by the host).
     parser.add_argument("--concurrency", type=int, default=96, help="updates in flight over all processes")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--spread", choices=("both", "sticky", "spread"), default="both",
