@@ -8,8 +8,11 @@ within about a second, first marking what the dead one left half sent `unknown` 
 sending also makes each platform's rate limit hold for the whole deployment: there is one pacer per number.
 
 A leader that loses its connection (a restart of the server, a network cut) stops its background work at the
-next heartbeat and stands by again. Rows are claimed atomically (`FOR UPDATE SKIP LOCKED`), so even two
-processes sending for a moment never send one row twice.
+next heartbeat and stands by again. A leader that goes silent without its connection closing (a frozen VM, a
+blocked event loop, a host gone without a reset) sends no heartbeat: PostgreSQL ends its session after
+SILENT_SECONDS and releases the lock, where it would otherwise wait for TCP to notice (two hours by default).
+Rows are claimed atomically (`FOR UPDATE SKIP LOCKED`), so even two processes sending for a moment (the silent
+one wakes up and sends until its next heartbeat fails) never send one row twice.
 
 Work queued in a process that does not lead (an officer's answer typed there, a WhatsApp event stored there)
 wakes the leader with a NOTIFY on the channel it listens to.
@@ -32,6 +35,7 @@ WAKE_CHANNEL = "bpu_wake"
 RETRY_SECONDS = 1.0  # how often a standby tries for the lock, and waits after a failed connection
 HEARTBEAT_SECONDS = 1.0  # how often the leader checks that its lock's connection is alive
 HEARTBEAT_TIMEOUT = 5.0
+SILENT_SECONDS = 10  # the lock's session ends after this long without a heartbeat (idle_session_timeout)
 
 
 def driver_dsn(database_url: str) -> str:
@@ -71,6 +75,7 @@ class Leadership:
             connection = None
             try:
                 connection = await asyncpg.connect(self.dsn, timeout=10)
+                await _end_when_silent(connection)
                 while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110
                     await asyncio.sleep(RETRY_SECONDS)  # another process leads: try again (no event tells us)
                 await connection.add_listener(WAKE_CHANNEL, self._notified)
@@ -80,7 +85,9 @@ class Leadership:
                 while True:
                     await asyncio.sleep(HEARTBEAT_SECONDS)
                     await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+            # InternalClientError: asyncpg's own state, after the server ended a session this process slept through.
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                    TimeoutError) as error:  # fmt: skip
                 log.warning("the lock's database connection failed (%s): standing by", type(error).__name__)
             except Exception:  # taking up the work failed (the database went away during recovery): try again
                 log.exception("leading the background work failed: standing by")
@@ -94,3 +101,11 @@ class Leadership:
 
     def _notified(self, _connection, _pid: int, _channel: str, worker: str) -> None:
         self.on_wake(worker)
+
+
+async def _end_when_silent(connection: asyncpg.Connection) -> None:
+    try:
+        await connection.execute(f"SET idle_session_timeout = '{SILENT_SECONDS}s'")
+    except asyncpg.UndefinedObjectError:  # PostgreSQL before 14: only a closed connection frees the lock
+        log.warning("PostgreSQL has no idle_session_timeout: a leader that hangs keeps the lead until its "
+                    "connection closes")  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import threading
 import time
 import urllib.error
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.broadcaster import batch_size
+from bot.leadership import SILENT_SECONDS
 from bot.ticker import BATCH_SIZE as TICK_BATCH
 from bot.web import TELEGRAM_SECRET_HEADER
 from tests.database import TestDatabase
@@ -551,6 +553,26 @@ ANSWER_PREFIX = "Jawaban petugas untuk "
 
 def _answer_text(external_id: str) -> str:
     return f"{ANSWER_PREFIX}{external_id}: datang ke kantor cabang dengan KTP."
+
+
+def test_a_leader_that_hangs_hands_on_the_lead_and_stands_by_when_it_wakes(tmp_path: Path):
+    with fake_telegram() as server, ExitStack() as stack:
+        nodes = start_nodes(stack, 2, deployment_env(tmp_path, server), tmp_path)
+        leader = wait_for(lambda: the_leader(nodes), TAKEOVER_TIMEOUT, "one process leading")
+        [standby] = [node for node in nodes if node is not leader]
+
+        # Alive but silent, its connections open: a frozen VM, an event loop blocked.
+        leader.bot.process.send_signal(signal.SIGSTOP)
+        stack.callback(leader.bot.process.send_signal, signal.SIGCONT)  # before it is stopped, whatever happens
+        wait_for(lambda: standby.leads, SILENT_SECONDS + TAKEOVER_TIMEOUT, "the standby taking over")
+        leader.bot.process.send_signal(signal.SIGCONT)
+
+        wait_for(lambda: (leader.health() or {}).get("background") == "standby", TAKEOVER_TIMEOUT,
+                 "the old leader standing by")  # fmt: skip
+        assert the_leader(nodes) is standby
+        assert "the lock's database connection failed" in leader.bot.log
+        for node in nodes:
+            assert_clean(node)
 
 
 def test_the_webhook_refuses_a_wrong_or_missing_secret_and_processes_nothing(tmp_path: Path):
