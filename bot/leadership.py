@@ -75,13 +75,15 @@ class Leadership:
             connection = None
             try:
                 connection = await asyncpg.connect(self.dsn, timeout=10)
-                await _end_when_silent(connection)
                 while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110
                     await asyncio.sleep(RETRY_SECONDS)  # another process leads: try again (no event tells us)
                 await connection.add_listener(WAKE_CHANNEL, self._notified)
                 log.info("this process leads the background work")
                 self.leading = True
                 await self.on_gain()
+                # Only now: taking up the work (recovery, starting the long poll) sends no heartbeat and may
+                # take longer than SILENT_SECONDS.
+                await _end_when_silent(connection)
                 while True:
                     await asyncio.sleep(HEARTBEAT_SECONDS)
                     await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
