@@ -104,9 +104,7 @@ class FollowUpTicker:
             lead = await session.get(Lead, row.lead_id) if row.lead_id else None
             reason = await self._reason_not_to_send(session, contact, lead, row, now)
             if reason is not None:
-                await settle_followup(
-                    session, followup_id, FollowUpStatus.CANCELLED, outcome=reason, expected=FollowUpStatus.SENDING
-                )
+                await settle_followup(session, followup_id, FollowUpStatus.CANCELLED, outcome=reason, claimed=True)
                 report.cancelled += 1
                 return
             reply = (
@@ -156,7 +154,7 @@ class FollowUpTicker:
         async def write(session: AsyncSession) -> None:
             if also is not None:
                 await also(session)
-            await settle_followup(session, followup_id, status, expected=FollowUpStatus.SENDING, **values)
+            await settle_followup(session, followup_id, status, claimed=True, **values)
 
         await self.dispatcher.sessions.record_sent(write)
 

@@ -243,6 +243,31 @@ async def test_a_deadlock_while_recording_a_batch_is_tried_again_and_nothing_is_
     assert "recording what was sent failed (DeadlockDetected): trying again" in caplog.text
 
 
+async def test_a_batch_recorded_after_a_new_leader_marked_it_unknown_keeps_what_the_platform_said(
+    app, new_chat, broadcaster, bot_api, db, monkeypatch
+):
+    budi, ani = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"))
+    bot_api.block(ani.chat_id)
+
+    async def taken_over_meanwhile(session, outcomes, now):
+        # This engine's process lost the lead while sending; the new leader's recovery committed first.
+        async with app.dispatcher.sessions.begin() as new_leader:
+            assert await give_up_interrupted_deliveries(new_leader) == 2
+        await record_outcomes(session, outcomes, now)
+
+    monkeypatch.setattr(bot.broadcaster, "record_outcomes", taken_over_meanwhile)
+    await campaign_for(app)
+
+    await send_campaigns(broadcaster)
+
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1 and not broadcasts_to(ani, "Sosialisasi")
+    assert [tuple(r) for r in db("select status, outcome from deliveries order by id")] == [
+        ("sent", None),
+        ("failed", "blocked"),
+    ]
+    assert db("select status from campaigns")[0][0] == "done"
+
+
 async def test_pause_resume_and_cancel_take_effect_at_the_next_batch(app, new_chat, broadcaster, db):
     chats = await workers(new_chat, *[(n, "Mukomuko", "Boleh") for n in ("Budi", "Ani", "Dedi", "Eka")])
     campaign_id = await campaign_for(app)

@@ -14,7 +14,7 @@ from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.conversation import Inbound, Kind
 from bot.runtime import Runtime
-from bot.services.followups import Cadence, claim_due_messages, settle_followup
+from bot.services.followups import Cadence, claim_due_messages, give_up_interrupted_sends, settle_followup
 from bot.ticker import FollowUpTicker
 from tests.conftest import WIB, deadlocked_first, saved_lead, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
@@ -172,6 +172,28 @@ async def test_a_database_error_after_the_send_is_tried_again_and_the_reminder_i
     assert [r.sent for r in reports] == [1, 0, 0]
     assert len(reminders_received(chat)) == 1
     assert [(r[0], r[1]) for r in followups(db)][1] == ("reminder", "sent")
+
+
+async def test_a_reminder_settled_after_a_new_leader_marked_it_unknown_is_recorded_as_sent(
+    chat, db, clock, ticker, monkeypatch, app
+):
+    await saved_lead(chat)
+
+    async def taken_over_meanwhile(session, *args, **kwargs):
+        # The ticker's process lost the lead while sending; the new leader's recovery committed first.
+        async with app.dispatcher.sessions.begin() as new_leader:
+            await give_up_interrupted_sends(new_leader)
+        await settle_followup(session, *args, **kwargs)
+
+    monkeypatch.setattr(bot.ticker, "settle_followup", taken_over_meanwhile)
+    clock.advance(days=3)
+    first = await ticker.tick()
+    later = [await ticker.tick() for _ in range(3)]
+
+    assert (first.sent, [r.sent for r in later]) == (1, [0, 0, 0])
+    [reminder] = reminders_received(chat)
+    sent = db("select status, outcome, platform_message_id from followups where kind = 'reminder' order by due_at")[0]
+    assert (sent["status"], sent["outcome"], sent["platform_message_id"]) == ("sent", None, str(reminder.message_id))
 
 
 async def test_a_429_is_honoured_and_the_reminder_goes_out_once_after_retry_after(chat, db, clock, ticker, bot_api):

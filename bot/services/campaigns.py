@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -32,6 +33,7 @@ from sqlalchemy.orm import aliased
 from bot.config import SUPPORTED_LOCALES
 from bot.content import match_region
 from bot.models import (
+    INTERRUPTED,
     Campaign,
     CampaignStatus,
     Consent,
@@ -477,8 +479,9 @@ class Outcome:
 async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
     """Write a batch of results in one transaction; blocked people are flagged unreachable everywhere.
 
-    Only rows still `sending` are written: a WhatsApp status callback processed before this record (a
-    failure reported at once) has already said what became of the message, and wins.
+    Only rows still this engine's are written: `sending`, or `unknown` because a new leader took over while
+    this one was sending (its answers say what became of them). A WhatsApp status callback processed before
+    this record (a failure reported at once) has already said what became of the message, and wins.
     """
     table = Delivery.__table__
     rows = [
@@ -499,7 +502,13 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
     if rows:
         await session.execute(
             update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.SENDING)
+            .where(
+                table.c.id == bindparam("b_id"),
+                or_(
+                    table.c.status == DeliveryStatus.SENDING,
+                    and_(table.c.status == DeliveryStatus.UNKNOWN, table.c.outcome == INTERRUPTED),
+                ),
+            )
             .values(
                 status=bindparam("status"),
                 outcome=bindparam("outcome"),
@@ -549,7 +558,7 @@ async def give_up_interrupted_deliveries(session: AsyncSession) -> int:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.UNKNOWN, outcome="interrupted")
+        .values(status=DeliveryStatus.UNKNOWN, outcome=INTERRUPTED)
     )
     return result.rowcount
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from bot.config import SUPPORTED_LOCALES
 from bot.models import (
+    INTERRUPTED,
     Consent,
     ConsentPurpose,
     Contact,
@@ -279,7 +280,7 @@ async def recover_interrupted_exports(session: AsyncSession) -> tuple[int, int]:
     unknown = await session.execute(
         update(Export)
         .where(Export.status == ExportStatus.SENDING)
-        .values(status=ExportStatus.UNKNOWN, outcome="interrupted")
+        .values(status=ExportStatus.UNKNOWN, outcome=INTERRUPTED)
     )
     return restarted.rowcount, unknown.rowcount
 

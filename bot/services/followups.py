@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.models import (
+    INTERRUPTED,
     MESSAGE_KINDS,
     TASK_KINDS,
     Contact,
@@ -162,11 +163,12 @@ async def settle_followup(
     due_at: datetime | None = None,
     platform_message_id: str | None = None,
     via: str | None = None,
-    expected: FollowUpStatus | None = None,
+    claimed: bool = False,
     error_code: int | None = None,
 ) -> None:
-    """`expected`: only if the row is still in that status. The ticker settles what it claimed (`sending`)
-    this way, so a WhatsApp status callback that got there first (a failure, a re-queue) is not undone."""
+    """`claimed`: only if the row is still the sender's (`sending`, or `unknown` because a new leader took over
+    meanwhile). The ticker settles what it claimed this way, so a WhatsApp status callback that got there first
+    (a failure, a re-queue) is not undone."""
     values: dict[str, object] = {"status": status}
     for name, value in (("outcome", outcome), ("due_at", due_at), ("platform_message_id", platform_message_id)):
         if value is not None:
@@ -176,8 +178,15 @@ async def settle_followup(
     if error_code is not None:
         values["error_code"] = error_code
     query = update(FollowUp).where(FollowUp.id == followup_id)
-    if expected is not None:
-        query = query.where(FollowUp.status == expected)
+    if claimed:
+        if outcome is None:  # what a new leader wrote meanwhile is undone with its status
+            values["outcome"] = func.nullif(FollowUp.outcome, INTERRUPTED)
+        query = query.where(
+            or_(
+                FollowUp.status == FollowUpStatus.SENDING,
+                and_(FollowUp.status == FollowUpStatus.UNKNOWN, FollowUp.outcome == INTERRUPTED),
+            )
+        )
     await session.execute(query.values(**values))
 
 
@@ -186,7 +195,7 @@ async def give_up_interrupted_sends(session: AsyncSession) -> int:
     result = await session.execute(
         update(FollowUp)
         .where(FollowUp.status == FollowUpStatus.SENDING)
-        .values(status=FollowUpStatus.UNKNOWN, outcome="interrupted")
+        .values(status=FollowUpStatus.UNKNOWN, outcome=INTERRUPTED)
     )
     return result.rowcount
 
