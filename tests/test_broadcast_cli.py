@@ -373,6 +373,11 @@ async def test_following_redraws_one_line_until_the_end_and_says_once_when_nothi
     out = io.StringIO()
 
     async def cancel_later() -> None:
+        # Once it has said so, and a few redraws later: saying it again would show then. (Not after a fixed
+        # time: opening the database may take longer than the quiet time on a loaded machine.)
+        async with asyncio.timeout(10):
+            while "waiting for the running bot" not in out.getvalue():  # noqa: ASYNC110 - polling the output
+                await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)
         async with app.dispatcher.sessions.begin() as session:
             await cancel_campaign(session, await get_campaign(session, campaign), clock())
