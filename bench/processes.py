@@ -46,8 +46,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from telegram import Update
@@ -450,21 +452,23 @@ def _foreign_share(ours: list[int], database: str, seconds: float = 1.0) -> floa
     return max(0.0, (busy_after - busy) - (ours_now() - mine)) / max(total_after - total, 1e-9)
 
 
-def calibrate(rounds: int = 1) -> float:
+def calibrate(rounds: int = 1, clock: Callable[[], float] = time.process_time) -> float:
     """CPU seconds of a fixed pure-Python loop: this machine's speed just now (a shared or nested VM drifts)."""
-    started = time.process_time()
+    started = clock()
     total = 0
     for number in range(2_000_000 * rounds):
         total += number * number % 7
-    return time.process_time() - started
+    return clock() - started
 
 
 def cores_speedup(cores: int) -> float:
-    """How much more `cores` copies of the calibration loop do at once than one alone: what the machine's
-    cores give any CPU-bound program, the ceiling for the bot's processes (a VM's cores may be shared)."""
-    alone = calibrate(rounds=5)
+    """How much more `cores` copies of the calibration loop do at once than one alone, in real time: what the
+    machine's cores give any CPU-bound program, the ceiling for the bot's processes (a VM's cores may be shared)."""
+    timed = partial(calibrate, 5, time.perf_counter)
+    alone = timed()
     with multiprocessing.get_context("spawn").Pool(cores) as pool:
-        together = pool.map(calibrate, [5] * cores)
+        pool.map(abs, range(cores))  # the workers started first, so that the loops run side by side
+        together = pool.starmap(timed, [()] * cores)
     return cores * alone / max(together)
 
 
