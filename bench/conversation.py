@@ -22,7 +22,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from bot.app import create_app
+from bot.app import BotApp, create_app
 from bot.channels.telegram import build_application
 from bot.config import Settings
 from bot.db import upgrade_database
@@ -77,14 +77,19 @@ async def _drive(application: Application, api: FakeBotAPI, users: list[FakeUser
     return latencies
 
 
-async def bench_bot(workers: int, database: Path) -> tuple[list[float], int]:
+def offline_bot(database: Path) -> tuple[BotApp, FakeBotAPI, Application]:
+    """The bot on a SQLite file, answering through PTB's Application to the in-memory Bot API fake, unpaced."""
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}", telegram_token=TEST_TOKEN, operator_name="Bench"
     )
     app = create_app(settings)
     api = FakeBotAPI()
     api.queue_updates = False
-    application = build_application(app, request=FakeRequest(api), rate_limited=False)
+    return app, api, build_application(app, request=FakeRequest(api), rate_limited=False)
+
+
+async def bench_bot(workers: int, database: Path) -> tuple[list[float], int]:
+    app, api, application = offline_bot(database)
     users = [FakeUser(api) for _ in range(workers)]
     async with application:
         latencies = await _drive(application, api, users, PATH)

@@ -36,7 +36,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import queue
 import shlex
 import signal
 import statistics
@@ -54,14 +53,11 @@ from pathlib import Path
 
 from telegram import Update
 
-from bench.conversation import PATH, next_update
-from bench.webhook import cpu_seconds, healthy, post_timed
-from bot.app import create_app
-from bot.channels.telegram import build_application
-from bot.config import Settings
+from bench.conversation import PATH, next_update, offline_bot
+from bench.webhook import cpu_seconds, healthy, post_timed, wait_for_load
 from bot.db import upgrade_database
 from tests.database import PostgresDatabase, PostgresServer, set_current
-from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser
+from tests.fakes.telegram import TEST_TOKEN, FakeUser
 from tests.process import PYTHON, ROOT, BotProcess, bot_env, free_port
 
 SECRET = "bench-processes-secret_0123456789"
@@ -134,13 +130,7 @@ def _path(kind: tuple, occupation: str, length: int) -> list[tuple[str, str]]:
 
 
 async def _record(database: Path, paths: list[list[tuple[str, str]]]) -> list[Template]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}", telegram_token=TEST_TOKEN, operator_name="Bench"
-    )
-    app = create_app(settings)
-    api = FakeBotAPI()
-    api.queue_updates = False
-    application = build_application(app, request=FakeRequest(api), rate_limited=False)
+    app, api, application = offline_bot(database)
     templates = []
     async with application:
         for path in paths:
@@ -405,27 +395,6 @@ def _wait_healthy(bots: list[BotProcess], ports: list[int]) -> None:
             time.sleep(0.05)
 
 
-def _wait_for_load(load, results, bots: list[BotProcess], updates: int) -> dict:
-    deadline = time.monotonic() + max(120.0, updates / 10)
-    while True:
-        try:
-            result = results.get(timeout=0.5)
-        except queue.Empty:
-            for bot in bots:
-                if not bot.running:
-                    raise SystemExit(
-                        f"a bot exited ({bot.process.returncode}) under load:\n{bot.log[-3000:]}"
-                    ) from None
-            if not load.is_alive():
-                raise SystemExit(f"the load generator died (exit code {load.exitcode})") from None
-            if time.monotonic() > deadline:
-                raise SystemExit("the load did not finish in time") from None
-            continue
-        if "error" in result:
-            raise SystemExit(f"the load generator failed: {result['error']}")
-        return result
-
-
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -519,7 +488,7 @@ def _run(database: PostgresDatabase, folder: Path, load: Load, load_file: Path, 
         sampler.add("generator", generator.pid)
         sampler.start()
         try:
-            result = _wait_for_load(generator, results, bots, load.updates)
+            result = wait_for_load(generator, results, bots, max(120.0, load.updates / 10))
         finally:
             sampler.stop()
             if generator.is_alive():

@@ -279,7 +279,7 @@ def run(
         load = context.Process(target=generate, args=(url, str(bodies_file), connections, results), daemon=True)
         load.start()
         try:
-            result = _wait_for_load(load, results, bot, len(bodies))
+            result = wait_for_load(load, results, [bot], max(60.0, len(bodies) / 50))
         finally:
             if load.is_alive():
                 load.terminate()
@@ -300,14 +300,17 @@ def run(
     return result
 
 
-def _wait_for_load(load, results, bot: BotProcess, requests: int) -> dict:
-    deadline = time.monotonic() + max(60.0, requests / 50)
+def wait_for_load(load, results, bots: list[BotProcess], timeout: float) -> dict:
+    """What the load generator (a child process) reports; SystemExit if it, or a bot, dies or runs out of time."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
             result = results.get(timeout=0.5)
         except queue.Empty:
-            if not bot.running:
-                raise SystemExit(f"the bot exited ({bot.process.returncode}) under load:\n{bot.log[-3000:]}") from None
+            for bot in bots:
+                if not bot.running:
+                    exited = f"a bot exited ({bot.process.returncode}) under load:\n{bot.log[-3000:]}"
+                    raise SystemExit(exited) from None
             if not load.is_alive():
                 raise SystemExit(f"the load generator died (exit code {load.exitcode})") from None
             if time.monotonic() > deadline:
