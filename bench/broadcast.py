@@ -41,7 +41,7 @@ from bot.db import upgrade_database
 from bot.models import utcnow
 from bot.pacing import Pacer
 from bot.services.campaigns import Segment, campaign_progress, create_campaign
-from tests.database import PostgresServer, SQLiteDatabase, TestDatabase
+from tests.database import POSTGRESQL, SQLITE, PostgresServer, SQLiteDatabase, TestDatabase
 from tests.fakes.telegram import TEST_TOKEN
 from tests.population import seed_workers
 
@@ -125,7 +125,7 @@ def part(database: TestDatabase, recipients: int, limit: int | None, paid: bool)
 
 def _server_cpu(database: TestDatabase) -> Callable[[], float]:
     """CPU seconds used so far by the database server for `database`: 0 for SQLite (it runs in this process)."""
-    if database.kind != "postgresql":
+    if database.kind != POSTGRESQL:
         return lambda: 0.0
     from bench.processes import postgres_pids, process_cpu
 
@@ -144,7 +144,7 @@ def _server_cpu(database: TestDatabase) -> Callable[[], float]:
 def fresh_database(kind: str, directory: Path, name: str, admin_url: str) -> Iterator[TestDatabase]:
     """A migrated database of its own for one part: a SQLite file in `directory`, or one made on the PostgreSQL
     server of `admin_url` and dropped after."""
-    if kind == "sqlite":
+    if kind == SQLITE:
         path = directory / f"{name}.sqlite3"
         upgrade_database(f"sqlite+aiosqlite:///{path}")
         yield SQLiteDatabase(path)
@@ -164,11 +164,11 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--paid-recipients", type=int, default=100_000)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", choices=(SQLITE, POSTGRESQL), default=SQLITE)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="the PostgreSQL server to make the databases on (with --database postgresql)")  # fmt: skip
     args = parser.parse_args()
-    on_postgres = args.database == "postgresql"
+    on_postgres = args.database == POSTGRESQL
     with tempfile.TemporaryDirectory() as directory:
         if on_postgres:
             print(f"on PostgreSQL ({args.admin_url.partition('?')[0]}), a fresh database for each part")
