@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
 # A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
 NAMESPACES = (
+    "answer",
     "ask",
     "broadcast",
     "calc",
@@ -52,7 +53,10 @@ NAMESPACES = (
     "officer",
     "onboarding",
     "privacy",
+    "step",
     "telegram",
+    "topic",
+    "understanding",
     "whatsapp",
 )
 _KEY = re.compile(rf"^(?:{'|'.join(NAMESPACES)})\.[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
@@ -78,7 +82,7 @@ def content_keys(content: Content) -> set[str]:
     from bot.services.exports import FORMATS
     from bot.services.tasks import CALL_OUTCOMES
     from handlers.broadcast import FILTERS, SAVED
-    from handlers.explain import BENEFITS
+    from handlers.explain import BENEFITS, TOPICS
     from handlers.export import FILTERS as EXPORT_FILTERS
     from handlers.export import PERIODS
     from handlers.interest import CALL_TIMES
@@ -88,8 +92,9 @@ def content_keys(content: Content) -> set[str]:
         keys |= {f"occupation.{occupation}.{part}" for part in ("label", "hello", "example", "risk")}
     for entry in content.faq:
         keys |= {f"faq.{entry.id}.q", f"faq.{entry.id}.a"}
-    for benefit in BENEFITS:
-        keys |= {f"explain.benefit.{benefit}.button", f"explain.benefit.{benefit}.text"}
+    keys |= {f"explain.benefit.{benefit}.button" for benefit in BENEFITS}
+    keys |= {f"answer.{topic}" for topic in TOPICS}
+    keys |= {f"topic.{topic}.button" for topic in (*TOPICS, "human")}
     keys |= {f"interest.call_time.{c}" for c in CALL_TIMES}
     keys |= {f"interest.status.{status}" for status in LeadStatus}
     keys |= {f"officer.outcome.{outcome}" for outcome in CALL_OUTCOMES}

@@ -35,7 +35,25 @@ class Fact:
 @dataclass(frozen=True)
 class FaqEntry:
     id: str
-    keywords: tuple[str, ...]
+    topic: str  # the topic of the fact sheet it answers part of (README "How the bot understands typing")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """content/understanding.toml: how typed words reach a label (see bot/understanding.py)."""
+
+    words: dict[str, str]
+    yes: tuple[str, ...]
+    no: tuple[str, ...]
+    occupations: dict[str, tuple[str, ...]]
+    call_times: dict[str, tuple[str, ...]]
+    name_lead_ins: tuple[str, ...]
+    honorifics: tuple[str, ...]
+    labels: tuple[str, ...]  # in the file's order, which breaks ties
+    keywords: dict[str, tuple[str, ...]]
+    examples: dict[str, tuple[str, ...]]
+    weak: frozenset[str]
+    ignored: tuple[str, ...]  # words that say nothing about what is asked ("bpjs", "pak")
 
 
 @dataclass(frozen=True)
@@ -46,11 +64,13 @@ class Content:
     example_incomes: tuple[int, ...]
     smallest_typed_income: int
     largest_typed_income: int
+    largest_computed_income: int
     consent_version: str
     consent_fingerprint: str
-    intents: dict[str, tuple[str, ...]]
-    slang: dict[str, str]
-    suffixes: tuple[str, ...]
+    vocabulary: Vocabulary
+    places: dict[str, tuple[str, ...]]  # region -> the towns and short names people use for it
+    days_per_month: int
+    weeks_per_month: int
 
     def fact(self, name: str) -> Decimal:
         """The value of a fact the bot may state; an unconfirmed one is a programming error."""
@@ -64,7 +84,10 @@ class Content:
         return self.regions[int(index)] if index.isdigit() and int(index) < len(self.regions) else None
 
     def with_regions(self, regions: tuple[str, ...]) -> Content:
-        return Content(**{**self.__dict__, "regions": regions}) if regions else self
+        if not regions:
+            return self
+        places = {region: names for region, names in self.places.items() if region in regions}
+        return Content(**{**self.__dict__, "regions": regions, "places": places})
 
 
 def match_region(name: str, regions: tuple[str, ...]) -> str | None:
@@ -101,19 +124,19 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
             raise ContentError(f"facts.toml [{name}]: unknown unit or confidence")
         facts[name] = fact
 
-    faq = tuple(
-        FaqEntry(id=item["id"], keywords=tuple(item.get("keywords", ())))
-        for item in _read(directory / "faq.toml")["faq"]
-    )
+    faq = tuple(FaqEntry(id=item["id"], topic=item["topic"]) for item in _read(directory / "faq.toml")["faq"])
     if len({entry.id for entry in faq}) != len(faq):
         raise ContentError("faq.toml: duplicate id")
 
     calculator = _read(directory / "calculator.toml")
     consent = _read(directory / "consent.toml")
-    intents = _read(directory / "intents.toml")
-    regions = tuple(_read(directory / "regions.toml")["regions"])
+    regions_file = _read(directory / "regions.toml")
+    regions = tuple(regions_file["regions"])
     if not regions:
         raise ContentError("regions.toml: the list of kabupaten/kota is empty")
+    places = {region: tuple(names) for region, names in regions_file.get("places", {}).items()}
+    if unknown := set(places) - set(regions):
+        raise ContentError(f"regions.toml: places of unknown regions {sorted(unknown)}")
 
     return Content(
         facts=facts,
@@ -122,9 +145,34 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         example_incomes=tuple(int(v) for v in calculator["example_incomes"]),
         smallest_typed_income=int(calculator["smallest_typed_income"]),
         largest_typed_income=int(calculator["largest_typed_income"]),
+        largest_computed_income=int(calculator["largest_computed_income"]),
         consent_version=consent["version"],
         consent_fingerprint=consent["fingerprint"],
-        intents={name: tuple(patterns) for name, patterns in intents["intents"].items()},
-        slang=dict(intents["slang"]),
-        suffixes=tuple(intents["suffixes"]),
+        vocabulary=load_vocabulary(directory / "understanding.toml"),
+        places=places,
+        days_per_month=int(calculator["days_per_month"]),
+        weeks_per_month=int(calculator["weeks_per_month"]),
     )
+
+
+def load_vocabulary(path: Path) -> Vocabulary:
+    data = _read(path)
+    try:
+        labels = data["labels"]
+        names = data["names"]
+        return Vocabulary(
+            words={str(k): str(v) for k, v in data["words"].items()},
+            yes=tuple(data["answers"]["yes"]),
+            no=tuple(data["answers"]["no"]),
+            occupations={k: tuple(v) for k, v in data["occupations"].items()},
+            call_times={k: tuple(v) for k, v in data["call_times"].items()},
+            name_lead_ins=tuple(names["lead_ins"]),
+            honorifics=tuple(names["honorifics"]),
+            labels=tuple(labels),
+            keywords={label: tuple(entry.get("keywords", ())) for label, entry in labels.items()},
+            examples={label: tuple(entry.get("examples", ())) for label, entry in labels.items()},
+            weak=frozenset(label for label, entry in labels.items() if entry.get("weak")),
+            ignored=tuple(data["ignored"]["words"]),
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ContentError(f"{path.name}: missing or wrong section {error}") from None

@@ -44,6 +44,9 @@ class Inbound:
 class Choice:
     action: str
     label: str
+    # What the button stands for in words the understanding reads ("answer:yes", "occupation:petani",
+    # "region:Seluma", "cancel"), so typing "iyo" or "curup" at the step is taken as tapping it.
+    means: str = ""
 
 
 @dataclass(frozen=True)

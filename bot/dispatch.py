@@ -29,7 +29,7 @@ from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.services.audit import Actor, record_event
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
-from bot.understanding import Understanding, normalise
+from bot.understanding import Option, Reading, Understanding, normalise, understanding_for
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,19 @@ NEW = "new"  # the state of a contact that has not been welcomed yet
 MAIN = "main"  # the main menu
 ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
 MISSES_BEFORE_A_PERSON = 2
+CANCEL = "cancel"  # what a step's cancel button means, and what "batal", "gak jadi" are read as
+# Labels of the understanding whose action has another name; topic:<name> and faq:<id> are actions themselves.
+LABEL_ACTIONS = {
+    "stop": "stop_now",
+    "erase": "erase",
+    "show_my_data": "my_data",
+    "topic:human": ASK_A_PERSON,
+    "language": "lang",
+    "menu": "menu",
+    "greeting": "greeting",
+    "thanks": "thanks",
+    "interest": "interest",
+}
 PHONE_SHARING_CHANNELS = frozenset({"telegram"})
 
 Step = Callable[["Turn"], Awaitable[None]]
@@ -86,6 +99,10 @@ class Router:
         self.texts: dict[str, ArgStep] = {}
         self.contacts: dict[str, ArgStep] = {}
         self.guarded_states: set[str] = set()  # states only officers or admins can be in
+        # A worker's step and the one line that asks it again after the bot answered a question typed there.
+        # Only these steps take typed questions, cancels and yes/no words (an officer composing a broadcast
+        # may well type a question that must be taken as text).
+        self.agains: dict[str, str] = {}
 
     def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
         for key in keys:
@@ -123,11 +140,16 @@ class Router:
 
         return register
 
-    def prompt(self, *states: str) -> Callable[[Step], Step]:
-        """What to show to someone in this state: used on resume, after a stale button, after media."""
+    def prompt(self, *states: str, again: str | None = None) -> Callable[[Step], Step]:
+        """What to show to someone in this state: used on resume, after a stale button, after media.
+
+        `again`: the message key of one short line that asks the step again (a worker's step, see `agains`).
+        """
 
         def register(step: Step) -> Step:
             self._add(self.prompts, states, step)
+            if again is not None:
+                self._add(self.agains, states, again)
             return step
 
         return register
@@ -151,7 +173,7 @@ class Router:
         return register
 
     def include(self, other: Router) -> None:
-        for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts"):
+        for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts", "agains"):
             for key, value in getattr(other, table).items():
                 self._add(getattr(self, table), (key,), value)
         self.guarded_states |= other.guarded_states
@@ -167,6 +189,7 @@ class Turn:
         self.inbound = inbound
         self.replies: list[Reply] = []
         self.wakes: set[str] = set()
+        self.reading: Reading | None = None  # what the understanding made of typed text, for misses and tests
 
     @property
     def settings(self) -> Settings:
@@ -246,8 +269,8 @@ class Turn:
         wake it after the commit, instead of at its next look."""
         self.wakes.add(worker)
 
-    def choice(self, action: str, key: str, **values: object) -> Choice:
-        return Choice(action, self.t(key, **values))
+    def choice(self, action: str, key: str, *, means: str = "", **values: object) -> Choice:
+        return Choice(action, self.t(key, **values), means)
 
     def say(
         self,
@@ -302,9 +325,12 @@ class Turn:
         self.say("common.unknown_button")
         await self.prompt()
 
-    def understood(self, text: str) -> str | None:
-        action = self.dispatcher.understanding.match(text)
-        return action if action and action.partition(":")[0] in self.dispatcher.router.actions else None
+    def action_for(self, label: str | None) -> str | None:
+        """The action a label of the understanding asks for, if this bot has it."""
+        if label is None:
+            return None
+        action = LABEL_ACTIONS.get(label, label)
+        return action if action.partition(":")[0] in self.dispatcher.router.actions else None
 
 
 def coalesce(replies: list[Reply]) -> list[Reply]:
@@ -344,7 +370,7 @@ class Dispatcher:
         self.messages = messages
         self.sessions = sessions
         self.router = router
-        self.understanding = Understanding(content)
+        self.understanding: Understanding = understanding_for(content)
         # Set by the channels that have them: how to make a link that opens the bot with a payload, per channel,
         # and how to wake the background workers ("ticker", "exporter") after a turn queued work for them.
         self.links: dict[str, Callable[[str], str]] = {}
@@ -355,7 +381,8 @@ class Dispatcher:
             if required not in router.prompts:
                 raise ValueError(f"the router has no prompt for the {required!r} state")
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
+    async def handle(self, inbound: Inbound, *, trace: list[Turn] | None = None) -> list[Reply]:
+        """`trace`, when given, receives the turn (what was understood, and why): for `bpu-bot understand`."""
         locale = self.settings.default_locale
         try:
             async with self.sessions() as session, session.begin():
@@ -364,6 +391,8 @@ class Dispatcher:
                 contact = await self._load_contact(session, inbound)
                 locale = contact.locale
                 turn = Turn(self, session, contact, inbound)
+                if trace is not None:
+                    trace.append(turn)
                 await self._route(turn)
                 locale = contact.locale
                 if not inspect(contact).deleted:  # erased at their request in this very turn
@@ -422,11 +451,16 @@ class Dispatcher:
     async def _route(self, turn: Turn) -> None:
         inbound, router = turn.inbound, self.router
         is_keyword = inbound.kind is Kind.TEXT and normalise(inbound.text) in router.keywords
+        if turn.state == NEW and inbound.kind is Kind.TEXT and not is_keyword:
+            reading = turn.reading = self.understanding.read(inbound.text)
+            if self.understanding.is_command(reading) and (action := turn.action_for(reading.label)):
+                await turn.run(action)  # "stop kirim" as a first message stops at once
+                return
         if turn.state == NEW and inbound.kind is not Kind.COMMAND and not is_keyword:
             # Whatever someone sends first, they first learn who runs the bot (and that it is not BPJS);
             # commands and STOP-like keywords do what they say at once.
             await router.commands["start"](turn)
-            if inbound.kind is Kind.TEXT and (action := turn.understood(inbound.text)) is not None:
+            if turn.reading is not None and turn.reading.sure and (action := turn.action_for(turn.reading.label)):
                 await turn.run(action)
             return
         if inbound.kind is Kind.COMMAND:
@@ -472,14 +506,121 @@ class Dispatcher:
         keyword = router.keywords.get(normalise(text))
         if keyword is not None:
             await keyword(turn)
-        elif (tapped := await self._typed_label(turn, text)) is not None:
-            await self._route_choice(turn, (turn.contact.state_serial, tapped))
+            return
+        at_step = turn.state in router.agains
+        shown = await self._shown_choices(turn)
+        # At a worker's step every button is an answer that can be typed in its own words; elsewhere (an
+        # officer's wizard) only a button's exact label is, since typed text there is often the content.
+        options = [Option(c.means or c.action, c.label) for c in shown] if at_step else []
+        reading = turn.reading = self.understanding.read(text, options)
+        tapped = self._typed_choice(shown, reading, text, at_step)
+        if tapped is not None:
+            await self._route_choice(turn, (turn.contact.state_serial, tapped.action))
+        elif self.understanding.is_command(reading) and (action := turn.action_for(reading.label)):
+            await turn.run(action)  # STOP, HAPUS, DATA SAYA in everyday words, from any step
+        elif at_step:
+            await self._route_step(turn, text, reading)
         elif turn.state in router.texts:
             await router.texts[turn.state](turn, text)
-        elif (action := turn.understood(text)) is not None:
+        else:
+            await self._answer(turn, reading)
+
+    def _typed_choice(self, shown: list[Choice], reading: Reading, text: str, at_step: bool) -> Choice | None:
+        if at_step:
+            best = reading.best
+            if best is None or best.how not in ("option", "label", "number"):
+                return None
+            return next((c for c in shown if (c.means or c.action) == best.label), None)
+        typed = normalise(text)
+        return next((c for c in shown if typed and normalise(c.label) == typed), None)
+
+    async def _route_step(self, turn: Turn, text: str, reading: Reading) -> None:
+        """Typed text at a worker's step: the answer, or a cancel, or a question answered before asking again."""
+        label = reading.label if reading.sure else None
+        if label == CANCEL:
+            await self._cancel_step(turn)
+            return
+        text_step = self.router.texts.get(turn.state)
+        if text_step is not None and not self._plainly_not_an_answer(reading):
+            await text_step(turn, text)
+        elif label is not None and label.startswith(("topic:", "faq:")) and label != "topic:human":
+            await self._answer_mid_step(turn, reading)
+        elif label in ("topic:human", "menu", "language") and (action := turn.action_for(label)):
+            await turn.run(action)  # leaving the step for a person, the menu or a language was asked for
+        else:
+            await self.ask_again(turn)
+
+    @staticmethod
+    def _plainly_not_an_answer(reading: Reading) -> bool:
+        """A question, a cancel, a menu word or a greeting typed where a name, a phone number, an income or
+        a question for an officer was expected. Two words that happen to be a topic's word ("Pak Tani")
+        are still taken as the answer, unless asked as a question."""
+        best = reading.best
+        if best is None or not reading.sure or best.how != "phrase":
+            return False
+        if best.label in ("menu", "greeting", "thanks"):
+            return len(best.evidence.split()) >= len(reading.words)  # nothing else in the message
+        if not best.label.startswith(("topic:", "faq:")):
+            return False
+        return reading.is_question or best.score >= 2 or len(reading.words) > 3
+
+    async def _answer(self, turn: Turn, reading: Reading) -> None:
+        """A message typed outside any step: a topic, a command in plain words, or ask back when unsure."""
+        if reading.sure and (action := turn.action_for(reading.label)) is not None:
             await turn.run(action)
+            others = [choice for label in reading.also if (choice := self._topic_choice(turn, label))]
+            if others:
+                turn.say("understanding.also_asked", choices=others)
+        elif reading.unsure and (pair := self._ask_back_choices(turn, reading)):
+            turn.say("understanding.ask_back", choices=[*pair, turn.choice("menu", "common.menu")])
         else:
             await self._not_understood(turn)
+
+    def _topic_choice(self, turn: Turn, label: str) -> Choice | None:
+        kind, _, name = label.partition(":")
+        if turn.action_for(label) is None:
+            return None
+        if kind == "topic" and turn.t.has(f"topic.{name}.button"):
+            return Choice(label, turn.t(f"topic.{name}.button"))
+        if kind == "faq":
+            return Choice(label, turn.t(f"faq.{name}.q"))
+        return None
+
+    def _ask_back_choices(self, turn: Turn, reading: Reading) -> list[Choice] | None:
+        guesses = (reading.best, reading.runner_up)
+        choices = [self._topic_choice(turn, guess.label) for guess in guesses if guess is not None]
+        return [c for c in choices if c is not None] if all(choices) and len(choices) == 2 else None
+
+    async def _answer_mid_step(self, turn: Turn, reading: Reading) -> None:
+        """Answer the question without leaving the step, then ask the step again in one line."""
+        action = turn.action_for(reading.label)
+        if action is None:
+            await self.ask_again(turn)
+            return
+        state, data, first = turn.contact.state, turn.contact.state_data, len(turn.replies)
+        await turn.run(action)
+        turn.contact.state, turn.contact.state_data = state, data
+        for reply in turn.replies[first:]:
+            reply.choices = ()  # the step's own buttons follow, with the line that asks it again
+        await self.ask_again(turn)
+
+    async def ask_again(self, turn: Turn) -> None:
+        """The step's prompt, with its buttons, in one short line instead of its full text."""
+        key = self.router.agains.get(turn.state)
+        shown = Turn(self, turn.session, turn.contact, turn.inbound)
+        await shown.prompt()
+        if key is None or not shown.replies:
+            turn.replies += shown.replies
+            return
+        last = shown.replies[-1]
+        last.text = turn.t(key)
+        turn.replies.append(last)
+
+    async def _cancel_step(self, turn: Turn) -> None:
+        """Leave the step, say so, and keep nothing of it: no lead, no task, no decision recorded."""
+        turn.goto(MAIN)
+        turn.say("step.cancelled")
+        await turn.prompt()
 
     async def _not_understood(self, turn: Turn) -> None:
         """Say so; the second time in a row, offer a person instead of making them guess again."""
@@ -495,15 +636,8 @@ class Dispatcher:
         turn.say("common.not_understood")
         await turn.prompt()
 
-    async def _typed_label(self, turn: Turn, text: str) -> str | None:
-        """People type a button's label ("Setuju", "Ya") as often as they tap it: treat it as the tap."""
-        typed = normalise(text)
-        if not typed:
-            return None
+    async def _shown_choices(self, turn: Turn) -> list[Choice]:
+        """The buttons the person has in front of them at this step (its prompt, shown again)."""
         shown = Turn(self, turn.session, turn.contact, turn.inbound)
         await shown.prompt()
-        for reply in shown.replies:
-            for choice in reply.choices:
-                if normalise(choice.label) == typed:
-                    return choice.action
-        return None
+        return [choice for reply in shown.replies for choice in reply.choices]

@@ -170,8 +170,27 @@ class Consent(Base):
     text_version: Mapped[str] = mapped_column(String(32))
     granted: Mapped[bool]
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The words the person typed when they agreed or declined in writing instead of tapping a button
+    # ("iyo boleh"): the decision in their own words is the evidence (Pasal 24). None for a tap.
+    typed_text: Mapped[str | None] = mapped_column(String(200))
 
     contact: Mapped[Contact] = relationship(back_populates="consents", lazy="raise")
+
+
+class Miss(Base):
+    """A message the bot did not understand, kept so staff can grow the vocabulary from real use
+    (`bpu-bot understanding misses`). The text is stored with phone numbers and NIK-like digits masked, and
+    goes with the person when they are erased."""
+
+    __tablename__ = "misses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_misses_contact_id"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(40))  # the step the person was in
+    text: Mapped[str] = mapped_column(String(300))  # masked, whitespace collapsed, truncated
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Lead(Base):

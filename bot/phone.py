@@ -28,6 +28,33 @@ def normalise_phone(text: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_DIGIT_WORDS = {
+    "nol": "0",
+    "kosong": "0",
+    "satu": "1",
+    "dua": "2",
+    "tiga": "3",
+    "empat": "4",
+    "lima": "5",
+    "enam": "6",
+    "tujuh": "7",
+    "delapan": "8",
+    "lapan": "8",
+    "sembilan": "9",
+}
+_NUMBER_IN_TEXT = re.compile(r"\+?\d[\d\s\-().,]{6,}\d")
+
+
+def find_phone(text: str) -> str | None:
+    """A mobile number inside a sentence ("nomor sy 0812 3456 7890 pak"), digits said as words included
+    ("nol delapan satu dua ..."), as E.164; None when there is none or more than one."""
+    words = re.findall(r"[a-z]+|[^a-z]+", text.casefold())
+    spelled = "".join(_DIGIT_WORDS.get(w, w) if w.isalpha() else w for w in words)
+    runs = (run.replace(",", " ") for run in _NUMBER_IN_TEXT.findall(spelled))
+    found = {phone for run in runs if (phone := normalise_phone(run))}
+    return found.pop() if len(found) == 1 else None
+
+
 def looks_like_nik(text: str) -> bool:
     """A 16-digit run is almost surely a NIK (KTP number): the bot never asks for one and never keeps it."""
     return re.fullmatch(r"\d{16}", re.sub(r"[\s.\-]", "", text)) is not None

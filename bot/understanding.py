@@ -1,65 +1,456 @@
-"""Typed everyday Indonesian to an action: "brp iurannya" reaches the calculator, "beasiswa anak" the scholarship.
+"""What a typed message means: a topic asked about, a command in plain words, or the answer to a step.
 
-Deliberately simple and inspectable: the vocabulary is data in content/intents.toml and content/faq.toml, so
-a field officer's report of a missed phrase becomes a one-line content change, not a model to retrain.
+One module that the dispatcher (questions in any state) and the steps (typed answers to a step's buttons) share.
+Its vocabulary is data in content/understanding.toml and content/regions.toml, so a missed phrase that an
+officer reports becomes a content change, checked with `bpu-bot understand "teks"`.
+
+Reading a message (see the header of content/understanding.toml): normalise, spell out everyday and regional
+forms (our words, then indoNLP's slang list), stem (PySastrawi), and map near misses of vocabulary words onto
+them (rapidfuzz). Then, in order of how sure each is:
+1. the step's own options (a number, a button label, yes/no words, a description that names an option);
+2. phrases of the vocabulary: the label whose matched phrase has the most words wins ("iuran jht" is about JHT,
+   not about the cost in general), the classifier breaking ties;
+3. a character n-gram classifier (scikit-learn) trained at start-up from the vocabulary's examples, for
+   messages no phrase matches: a misspelt run-on, words run together, a sentence said another way.
+When the classifier is unsure the caller asks back with the two likeliest topics.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from indoNLP.preprocessing.slang_data import SLANG_DATA
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.content import Content
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+# Emoji that people send instead of a word: a thumbs-up at a yes/no step is a yes.
+_EMOJI_WORDS = {"👍": " ya ", "👌": " oke ", "✅": " ya ", "🙆": " ya ", "❌": " tidak ", "🙅": " tidak ", "👎": " tidak "}
+_QUESTION_WORDS = frozenset(
+    {"apa", "berapa", "bagaimana", "kapan", "dimana", "mana", "siapa", "kenapa", "mengapa", "apakah", "bisa", "boleh"}
+)
+
+# How sure a reading must be. A phrase of the vocabulary counts as sure; the classifier alone must reach
+# SURE, and between UNSURE and SURE the caller asks back with the two likeliest labels.
+SURE = 0.55
+UNSURE = 0.25
+PHRASE_SURE = 0.4  # the weight of the phrases found: one word no other label uses weighs 1
+COMMANDS = frozenset({"stop", "erase", "show_my_data"})
 
 
 def normalise(text: str) -> str:
-    """Lower-case, accents and emoji gone, punctuation to spaces, single spaces."""
+    """Lower-case, emoji and punctuation gone, letters repeated three times squeezed, digits apart."""
+    for emoji, word in _EMOJI_WORDS.items():
+        text = text.replace(emoji, word)
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     ascii_only = decomposed.encode("ascii", "ignore").decode("ascii")
-    return " ".join(_WORD.findall(ascii_only))
+    return " ".join(_WORD.findall(_REPEATS.sub(r"\1", ascii_only)))
+
+
+@dataclass(frozen=True)
+class Guess:
+    label: str
+    score: float
+    how: str  # "option", "number", "phrase", "classifier"
+    evidence: str = ""  # the phrase or option word that matched
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.how} {self.score:.2f}{', ' + repr(self.evidence) if self.evidence else ''})"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the bot made of one message: the best guess, the runner-up, and other topics in a long message."""
+
+    text: str
+    words: tuple[str, ...]
+    best: Guess | None
+    runner_up: Guess | None = None
+    also: tuple[str, ...] = ()
+    is_question: bool = False
+
+    @property
+    def label(self) -> str | None:
+        return self.best.label if self.best else None
+
+    @property
+    def sure(self) -> bool:
+        if self.best is None:
+            return False
+        if self.best.how == "phrase":
+            return self.best.score >= PHRASE_SURE
+        return self.best.how != "classifier" or self.best.score >= SURE
+
+    @property
+    def unsure(self) -> bool:
+        """Worth asking back about: the classifier's best two, neither sure."""
+        return self.best is not None and not self.sure and self.best.score >= UNSURE and self.runner_up is not None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice a step offers, by what it means ("answer:yes", "occupation:petani", "region:Seluma")."""
+
+    means: str
+    label: str  # the button's text as shown
+
+
+@dataclass
+class _Phrases:
+    """Phrases by each of their words, so a message only tests the phrases it shares a word with."""
+
+    by_word: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+
+    def add(self, words: tuple[str, ...], label: str) -> None:
+        if words:
+            self.by_word.setdefault(words[0], []).append((words, label))
+
+    def matches(self, positions: dict[str, list[int]]) -> Iterable[tuple[tuple[str, ...], str]]:
+        """Phrases whose words all occur close together (in any order: "bayar berapa", "berapa bayar"), so
+        that "tidak" at the start and "kerja" at the end of a long message do not make "tidak bisa kerja"."""
+        for word in positions:
+            for words, label in self.by_word.get(word, ()):
+                if all(w in positions for w in words[1:]) and _close(words, positions):
+                    yield words, label
+
+
+def _close(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
+    if len(words) == 1:
+        return True
+    window = len(words) + 2
+    return any(all(any(0 <= q - p < window for q in positions[w]) for w in words) for p in positions[words[0]]) or any(
+        all(any(0 <= p - q < window for q in positions[w]) for w in words) for p in positions[words[0]]
+    )
 
 
 class Understanding:
     def __init__(self, content: Content):
-        self._slang = content.slang
-        self._suffixes = content.suffixes
-        patterns: list[tuple[tuple[str, ...], str]] = []
-        for action, phrases in content.intents.items():
-            patterns += [(self._words(phrase), action) for phrase in phrases]
-        for entry in content.faq:
-            patterns += [(self._words(phrase), f"faq:{entry.id}") for phrase in entry.keywords]
-        # Longest pattern first, so "bpjs kesehatan" (an FAQ) beats "bpjs ketenagakerjaan" words alone.
-        self._patterns = sorted(
-            ((words, action) for words, action in patterns if words), key=lambda p: -sum(map(len, p[0]))
-        )
+        vocabulary = content.vocabulary
+        self._vocabulary = vocabulary
+        self._words_map = vocabulary.words
+        self._stemmer = _stemmer()
+        self._roots = self._stemmer.delegatedStemmer.dictionary
+        self._weak = vocabulary.weak
+        self._ignored = frozenset(vocabulary.ignored)
+        self._order = {label: i for i, label in enumerate(vocabulary.labels)}
+        # Near misses are mapped onto vocabulary words once the vocabulary itself has been read.
+        self._known: list[str] = []
+        self._known_set: set[str] = set()
+        self._topics = _Phrases()
+        for label, phrases in vocabulary.keywords.items():
+            for phrase in phrases:
+                self._topics.add(self.words(phrase), label)
+        self._known = sorted({w for group in self._topics.by_word.values() for ws, _ in group for w in ws})
+        # A word shared by the phrases of many labels ("bayar", "bpjs") says little about which one is meant:
+        # each word weighs 1 / the square root of the number of labels whose phrases use it.
+        labels_of: dict[str, set[str]] = {}
+        for group in self._topics.by_word.values():
+            for ws, label in group:
+                for w in ws:
+                    labels_of.setdefault(w, set()).add(label)
+        self._weight = {w: 1.0 / math.sqrt(len(labels)) for w, labels in labels_of.items()}
+        self._known_set = set(self._known)
+        self._yes = {self.words(p) for p in vocabulary.yes}
+        self._no = {self.words(p) for p in vocabulary.no}
+        self._lead_ins = [
+            tuple(self._words_map.get(w, SLANG_DATA.get(w, w)) for w in p.casefold().split())
+            for p in vocabulary.name_lead_ins
+        ]
+        self._honorifics = frozenset(vocabulary.honorifics)
+        self._synonyms: dict[str, list[tuple[str, ...]]] = {}
+        tables = [("occupation", vocabulary.occupations), ("calltime", vocabulary.call_times)]
+        tables.append(("region", {region: (region, *content.places.get(region, ())) for region in content.regions}))
+        for kind, table in tables:
+            for name, phrases in table.items():
+                # Places as typed: spelled out, a short form can become a common word ("bs", Bengkulu Selatan,
+                # is "bisa" in indoNLP's list, "manna" is "mana"). Jobs and times also spelled out.
+                typed = [tuple(normalise(p).split()) for p in phrases]
+                self._synonyms[f"{kind}:{name}"] = typed if kind == "region" else typed + [self.words(p) for p in phrases]
+        # The classifier learns from the examples and the phrases themselves, read as the phrases are.
+        training = [(label, ex) for label, examples in vocabulary.examples.items() for ex in examples]
+        training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
+        # Places and jobs people misspell are vocabulary words too ("bengkulu selatn", "nelayn").
+        self._known = sorted(self._known_set.union(*(w for ws in self._synonyms.values() for w in ws)))
+        self._known_set = set(self._known)
+        self._classifier = _train(tuple((label, " ".join(self._topic_words(text))) for label, text in training))
 
-    def _words(self, text: str) -> tuple[str, ...]:
-        words: list[str] = []
-        for word in normalise(text).split():
-            for part in self._slang.get(word, word).split():
-                words.append(self._stem(part))
-        return tuple(words)
+    # -- reading words ---------------------------------------------------------------------------------------
 
+    def words(self, text: str) -> tuple[str, ...]:
+        """The message as the vocabulary's words: spelled out, stemmed, near misses mapped."""
+        return tuple(w for token in normalise(text).split() for w in self._spelled(token))
+
+    def _topic_words(self, text: str) -> tuple[str, ...]:
+        words = self.words(text)
+        return tuple(w for w in words if w not in self._ignored) or words
+
+    @functools.lru_cache(maxsize=20000)  # noqa: B019 - one instance per process, words repeat across messages
+    def _spelled(self, token: str) -> tuple[str, ...]:
+        # Ours, then indoNLP's, then ours again: "tq" -> "makasih" -> "terima kasih"; "gk" -> "enggak" -> "tidak".
+        spelled = self._words_map.get(token, token).split()
+        spelled = [w for part in spelled for w in SLANG_DATA.get(part, part).split()]
+        spelled = [w for part in spelled for w in self._words_map.get(part, part).split()]
+        return tuple(self._known_form(self._stem(part)) for part in spelled)
+
+    @functools.lru_cache(maxsize=20000)  # noqa: B019
     def _stem(self, word: str) -> str:
-        for suffix in self._suffixes:
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                return word[: -len(suffix)]
-        return word
+        if word.isdigit() or len(word) <= 3:
+            return word
+        return self._stemmer.stem(word) or word
+
+    def _known_form(self, word: str) -> str:
+        """A near miss of a vocabulary word ("kecelkaan") as that word, unless it is a real word itself."""
+        if word in self._known_set or len(word) < 5 or word.isdigit():
+            return word
+        if self._roots.contains(word):
+            return word
+        limit = 1 if len(word) < 8 else 2
+        found = process.extractOne(word, self._known, scorer=Levenshtein.distance, score_cutoff=limit)
+        return self._words_map.get(found[0], found[0]) if found else word
+
+    # -- reading a message -----------------------------------------------------------------------------------
+
+    def read(self, text: str, options: Sequence[Option] = ()) -> Reading:
+        """The best reading of `text`; with `options`, a typed answer to those buttons comes first, unless the
+        message is plainly a question or a command ("bisa bayar lewat dana gak?" at a yes/no step)."""
+        words = self.words(text)
+        question = "?" in text or bool(_QUESTION_WORDS.intersection(words))
+        ranked = self._ranked(text, words)
+        best = ranked[0] if ranked else None
+        if options:
+            answer = self._answer(text, words, options)
+            if answer is not None and not self._overrides(best, answer, words, question):
+                return Reading(text, words, answer, is_question=question)
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        also = tuple(
+            g.label
+            for g in ranked[1:3]
+            if g.how == "phrase" and g.score >= 1 and g.label.startswith(("topic:", "faq:")) and g.label != best.label
+        ) if best else ()
+        return Reading(text, words, best, runner_up, also, question)
 
     @staticmethod
-    def _has(word: str, words: tuple[str, ...]) -> bool:
-        if len(word) >= 4:
-            return any(word in candidate for candidate in words)
-        return word in words
+    def _overrides(best: Guess | None, answer: Guess, words: tuple[str, ...], question: bool) -> bool:
+        """Whether what the message asks beats the step's answer found in it."""
+        if best is None or best.how != "phrase" or answer.how in ("number", "label"):
+            return False
+        if best.label == "cancel" or (best.label in COMMANDS and len(best.evidence.split()) >= 2):
+            return True  # "nanti saja", "jangan kirim lagi", "hapus nomor saya" at a yes/no step
+        topic = best.label.startswith(("topic:", "faq:")) and best.score >= PHRASE_SURE
+        return topic and (question or len(words) > 4)
 
-    def match(self, text: str) -> str | None:
-        """The action the text asks for, or None when it is not understood."""
-        words = self._words(text)
+    def _phrase_scores(self, words: tuple[str, ...]) -> dict[str, Guess]:
+        positions: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            positions.setdefault(w, []).append(i)
+        joined = "".join(words)
+        if len(words) <= 2 and len(joined) >= 12:
+            # Words run together ("kalauikutjht..."): look for the vocabulary's words inside, in their order.
+            for w in self._known:
+                if len(w) >= 3 and w not in _QUESTION_WORDS and (at := joined.find(w)) >= 0:
+                    positions.setdefault(w, []).append(at // 8)
+        covered: dict[str, set[str]] = {}
+        evidence: dict[str, tuple[str, ...]] = {}
+        for phrase, label in self._topics.matches(positions):
+            covered.setdefault(label, set()).update(phrase)
+            if len(phrase) > len(evidence.get(label, ())):
+                evidence[label] = phrase
+        scores = {
+            label: Guess(label, sum(self._weight[w] for w in ws), "phrase", " ".join(evidence[label]))
+            for label, ws in covered.items()
+        }
+        if any(label not in self._weak for label in scores):
+            scores = {label: guess for label, guess in scores.items() if label not in self._weak}
+        return scores
+
+    def _ranked(self, text: str, words: tuple[str, ...]) -> list[Guess]:
+        """Labels by the weight of their phrases in the message plus the classifier's probability."""
+        words = tuple(w for w in words if w not in self._ignored) or words
+        probabilities = self._classifier.probabilities(" ".join(words) or normalise(text))
+        phrases = self._phrase_scores(words)
+        if not phrases:
+            return [Guess(label, p, "classifier") for label, p in _top(probabilities, 2)]
+
+        def total(g: Guess) -> tuple[float, int]:
+            return (-(g.score + probabilities.get(g.label, 0.0)), self._order.get(g.label, 0))
+
+        ranked = sorted(phrases.values(), key=total)
+        tail = [Guess(label, p, "classifier") for label, p in _top(probabilities, 2) if label not in phrases]
+        return [*ranked, *tail]
+
+    def _answer(self, text: str, words: tuple[str, ...], options: Sequence[Option]) -> Guess | None:
+        """A typed answer to one of the step's options, or None when the text answers none of them."""
         if not words:
             return None
-        for pattern, action in self._patterns:
-            if all(self._has(word, words) for word in pattern):
-                return action
+        meanings = [o.means for o in options]
+        # The option's number, as the terminal shows them: "2", "no 2", "nomor 2", "pilih 2".
+        if (number := _option_number(normalise(text))) is not None and 1 <= number <= len(options):
+            return Guess(meanings[number - 1], 1.0, "number", str(number))
+        typed = " ".join(words)
+        inside: list[Option] = []
+        for option in options:
+            label_words = self.words(option.label)
+            if not label_words:
+                continue
+            joined = " ".join(label_words)
+            # The label, or the label inside a short message ("nelayan pak").
+            if typed == joined or (len(words) <= 3 and joined in typed):
+                return Guess(option.means, 1.0, "label", option.label)
+            if len(words) <= 3 and set(words) <= set(label_words):
+                inside.append(option)
+        if len(inside) == 1:  # a short message inside one label only ("hapus" for "Ya, hapus semua")
+            return Guess(inside[0].means, 1.0, "label", inside[0].label)
+        if "answer:yes" in meanings or "answer:no" in meanings:
+            if (yes_no := self._yes_no(words)) is not None:
+                return Guess(yes_no, 1.0, "option", typed)
+        found: list[tuple[int, str, str]] = []
+        typed = normalise(text).split()
+        # Places as typed, and through our own words only ("bkl" is Bengkulu), never stemmed or fuzzed.
+        present = set(words) | set(typed) | {self._words_map.get(t, t) for t in typed}
+        for means in meanings:
+            for synonym in self._synonyms.get(means, ()):
+                if synonym and all(w in present for w in synonym):
+                    found.append((len(synonym), means, " ".join(synonym)))
+        if not found and len(typed_tokens := normalise(text).split()) == 1:
+            # Run together with a filler ("siangaja"): a synonym the message starts with.
+            glued = typed_tokens[0]
+            for means in meanings:
+                for synonym in self._synonyms.get(means, ()):
+                    if len(synonym) == 1 and len(synonym[0]) >= 4 and glued.startswith(synonym[0]):
+                        found.append((1, means, synonym[0]))
+        if not found:
+            found = self._near_option(words, meanings)
+        if found:
+            found.sort(key=lambda f: -f[0])
+            if len(found) == 1 or found[0][0] > found[1][0] or found[0][1] == found[1][1]:
+                return Guess(found[0][1], 1.0, "option", found[0][2])
         return None
+
+    def _near_option(self, words: tuple[str, ...], meanings: list[str]) -> list[tuple[int, str, str]]:
+        """A misspelt place or job ("bengkulu selatn", "nelayn"): the closest synonym, when close enough."""
+        typed = " ".join(words)
+        candidates = {
+            " ".join(synonym): means
+            for means in meanings
+            for synonym in self._synonyms.get(means, ())
+            if synonym and len(" ".join(synonym)) >= 4
+        }
+        if not candidates or len(typed) > 40:
+            return []
+        found = process.extractOne(typed, list(candidates), scorer=_partial_ratio, score_cutoff=88)
+        return [(1, candidates[found[0]], found[0])] if found else []
+
+    def _yes_no(self, words: tuple[str, ...]) -> str | None:
+        """Yes or no in everyday forms; a no-word anywhere wins, since "tidak mau" contains "mau"."""
+        if len(words) > 8:
+            return None
+        present = set(words)
+        if any(all(w in present for w in phrase) for phrase in self._no):
+            return "answer:no"
+        if any(all(w in present for w in phrase) for phrase in self._yes):
+            return "answer:yes"
+        return None
+
+    def name_from(self, text: str) -> str:
+        """A typed name without its lead-in and honorifics ("nama sy pak Darmawan" -> "Darmawan"), in the
+        capitals people use for names when it was typed all in one case."""
+        words = re.findall(r"[^\W\d_][\w'.-]*", text)
+        if len(words) == 1:  # "namasayarahmat": a lead-in run into the name
+            glued = words[0].casefold()
+            for lead_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
+                if glued.startswith(lead_in) and len(glued) - len(lead_in) >= 3:
+                    words = [words[0][len(lead_in) :]]
+                    break
+        # Compared as spelled out, so "sy", "nma sy" and "aku" are lead-ins like "saya" and "nama saya".
+        lowered = [self._words_map.get(w.casefold().strip("."), SLANG_DATA.get(w.casefold().strip("."), w.casefold().strip("."))) for w in words]
+        for lead_in in sorted(self._lead_ins, key=len, reverse=True):
+            if tuple(lowered[: len(lead_in)]) == lead_in and len(lowered) > len(lead_in):
+                words, lowered = words[len(lead_in) :], lowered[len(lead_in) :]
+                break
+        while len(words) > 1 and lowered[0] in self._honorifics:
+            words, lowered = words[1:], lowered[1:]
+        while len(words) > 1 and lowered[-1] in self._honorifics:
+            words, lowered = words[:-1], lowered[:-1]
+        name = " ".join(w.strip(".") for w in words)
+        if name.isupper() or name.islower():
+            name = " ".join(w if w.casefold() in ("bin", "binti") else w.capitalize() for w in name.split())
+        return name
+
+    def is_command(self, reading: Reading) -> bool:
+        return reading.sure and reading.label in COMMANDS and reading.best is not None and reading.best.how == "phrase"
+
+
+_NUMBER = re.compile(r"^(?:(?:no|nomor|nmr|pilih|pilihan|angka|yang|yg)\s+)?([0-9]{1,2})$")
+
+
+def _option_number(typed: str) -> int | None:
+    """"2", "no 2", "pilih 2": the option's number as the terminal and WhatsApp lists show it."""
+    match = _NUMBER.match(typed)
+    return int(match.group(1)) if match else None
+
+
+_BUILT: dict[tuple[int, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], Understanding] = {}
+
+
+def understanding_for(content: Content) -> Understanding:
+    """One Understanding per vocabulary and region list in a process: building one stems and fuzzes the
+    whole vocabulary and trains the classifier (about a second), and tests build many dispatchers."""
+    key = (id(content.vocabulary), content.regions, tuple(content.places.items()))
+    if key not in _BUILT:
+        _BUILT[key] = Understanding(content)  # holds the vocabulary, so its id is not reused while cached
+    return _BUILT[key]
+
+
+def _partial_ratio(a: str, b: str, **kwargs: object) -> float:
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio(a, b, **kwargs)  # type: ignore[arg-type]
+
+
+def _top(probabilities: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(probabilities.items(), key=lambda item: -item[1])[:n]
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - Sastrawi has no types
+    """Building the stemmer reads its root-word dictionary (about 30,000 words): once per process."""
+    return StemmerFactory().create_stemmer()
+
+
+class _Classifier:
+    """Character n-grams (2 to 4 letters, inside word boundaries) and a logistic regression over them."""
+
+    def __init__(self, examples: tuple[tuple[str, str], ...]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        texts = [text for _, text in examples]
+        labels = [label for label, _ in examples]
+        self._vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+        matrix = self._vectoriser.fit_transform(texts)
+        self._model = LogisticRegression(C=20, max_iter=2000)
+        self._model.fit(matrix, labels)
+        self._labels = list(self._model.classes_)
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        if not text:
+            return {}
+        row = self._model.predict_proba(self._vectoriser.transform([text]))[0]
+        return dict(zip(self._labels, (float(p) for p in row), strict=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _train(examples: tuple[tuple[str, str], ...]) -> _Classifier:
+    """Trained once per vocabulary and process (tests build many dispatchers over the same content)."""
+    return _Classifier(examples)
+
+

@@ -37,10 +37,11 @@ async def ask(turn: Turn, _: str) -> None:
     await turn.prompt()
 
 
-@router.prompt(REGION)
+@router.prompt(REGION, again="step.again.region")
 async def ask_region(turn: Turn) -> None:
-    choices = [Choice(f"ask_region:{i}", region) for i, region in enumerate(turn.content.regions)]
-    turn.say("ask.ask_region", choices=[*choices, turn.choice("menu", "common.cancel")], columns=2)
+    regions = enumerate(turn.content.regions)
+    choices = [Choice(f"ask_region:{i}", region, f"region:{region}") for i, region in regions]
+    turn.say("ask.ask_region", choices=[*choices, turn.choice("menu", "common.cancel", means="cancel")], columns=2)
 
 
 @router.action("ask_region", decides=REGION)
@@ -52,9 +53,9 @@ async def chosen_region(turn: Turn, index: str) -> None:
     await turn.prompt()
 
 
-@router.prompt(QUESTION)
+@router.prompt(QUESTION, again="step.again.question")
 async def ask_question(turn: Turn) -> None:
-    turn.say("ask.ask_question", choices=[turn.choice("menu", "common.cancel")])
+    turn.say("ask.ask_question", choices=[turn.choice("menu", "common.cancel", means="cancel")])
 
 
 @router.text(QUESTION)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.i18n import rupiah
-from bot.services.calculator import compute_contributions, parse_income
+from bot.services.calculator import compute_contributions, read_income
 
 router = Router("calculator")
 
@@ -24,26 +24,41 @@ async def calculator(turn: Turn, amount: str) -> None:
         await ask_income(turn)
 
 
-@router.prompt(INCOME)
-async def ask_income(turn: Turn) -> None:
+def _examples(turn: Turn) -> list[Choice]:
     examples = [Choice(f"calc:{income}", rupiah(income)) for income in turn.content.example_incomes]
-    turn.say("calc.ask_income", choices=[*examples, turn.choice("menu", "common.menu")], columns=2)
+    return [*examples, turn.choice("menu", "common.menu")]
+
+
+def _after_result(turn: Turn) -> list[Choice]:
+    return [
+        turn.choice("interest", "menu.interest"),
+        turn.choice("calc", "calc.again"),
+        turn.choice("topic:benefits", "menu.benefits"),
+        turn.choice("menu", "common.menu"),
+    ]
+
+
+@router.prompt(INCOME, again="step.again.income")
+async def ask_income(turn: Turn) -> None:
+    turn.say("calc.ask_income", choices=_examples(turn), columns=2)
 
 
 @router.text(INCOME)
 async def typed_income(turn: Turn, text: str) -> None:
-    income = parse_income(text)
-    if income is None:
-        if (action := turn.understood(text)) is not None and action != "topic:cost":
-            await turn.run(action)
-            return
-        turn.say("calc.bad_income")
+    typed = read_income(text, turn.content.days_per_month, turn.content.weeks_per_month)
+    if typed is None:
+        turn.say("calc.bad_income_short", choices=_examples(turn), columns=2)
+    elif not turn.content.smallest_typed_income <= typed.monthly <= turn.content.largest_typed_income:
+        turn.say("calc.out_of_range", income=rupiah(typed.monthly))
         await ask_income(turn)
-    elif not turn.content.smallest_typed_income <= income <= turn.content.largest_typed_income:
-        turn.say("calc.out_of_range", income=rupiah(income))
-        await ask_income(turn)
+    elif typed.monthly > turn.content.largest_computed_income:
+        turn.say("calc.too_high", income=rupiah(typed.monthly), choices=_after_result(turn))
     else:
-        await show_result(turn, income)
+        if typed.per == "day":
+            turn.say("calc.per_day", amount=rupiah(typed.amount), monthly=rupiah(typed.monthly), days=turn.content.days_per_month)
+        elif typed.per == "week":
+            turn.say("calc.per_week", amount=rupiah(typed.amount), monthly=rupiah(typed.monthly), weeks=turn.content.weeks_per_month)
+        await show_result(turn, typed.monthly)
 
 
 async def show_result(turn: Turn, income: Decimal) -> None:
@@ -71,12 +86,4 @@ async def show_result(turn: Turn, income: Decimal) -> None:
         )
     )
     lines.append(turn.t("calc.rules_and_examples"))
-    turn.reply(
-        "\n\n".join(lines),
-        choices=[
-            turn.choice("interest", "menu.interest"),
-            turn.choice("calc", "calc.again"),
-            turn.choice("topic:benefits", "menu.benefits"),
-            turn.choice("menu", "common.menu"),
-        ],
-    )
+    turn.reply("\n\n".join(lines), choices=_after_result(turn))

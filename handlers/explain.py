@@ -9,7 +9,35 @@ from handlers.onboarding import back_to_menu
 router = Router("explain")
 
 FAQ_PAGE_SIZE = 7
-BENEFITS = ("accident", "death", "scholarship", "jht")
+# The fact sheet's topics a worker can ask about, each answered by answer.<topic>, its first line answering.
+TOPICS = (
+    "what_is_bpu",
+    "cost",
+    "jht",
+    "jkk",
+    "jkm",
+    "funeral",
+    "scholarship",
+    "eligibility",
+    "age",
+    "already_member",
+    "register",
+    "documents",
+    "pay",
+    "late_payment",
+    "stop_paying",
+    "claim",
+    "scam",
+    "privacy",
+    "bpjs_kesehatan",
+    "loan",
+    "social_aid",
+    "job",
+)
+# The benefit buttons of the benefits list, and the topic each one answers.
+BENEFITS = {"accident": "jkk", "death": "jkm", "scholarship": "scholarship", "jht": "jht"}
+# Menu buttons from before the topics had answers of their own still work.
+ALIASES = {"bpu": "what_is_bpu"}
 
 
 def _occupation(turn: Turn) -> str:
@@ -23,25 +51,44 @@ def _next_steps(turn: Turn, *actions: tuple[str, str]) -> list:
     ]
 
 
+# What to offer after an answer, besides "Saya tertarik" and the menu.
+FOLLOW_UPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "what_is_bpu": (("calc", "menu.cost"), ("topic:benefits", "menu.benefits")),
+    "cost": (("calc", "menu.cost"),),
+    "register": (("topic:documents", "topic.documents.button"),),
+    "scam": (("ask", "menu.ask"),),
+    "eligibility": (("topic:register", "menu.register"),),
+    "already_member": (("topic:register", "menu.register"),),
+    "claim": (("ask", "menu.ask"),),
+}
+
+
 @router.action("topic")
 async def topic(turn: Turn, name: str) -> None:
-    steps = {"bpu": what_is_bpu, "benefits": benefits, "register": register, "faq": faq_list}
-    if name == "cost":
-        await turn.run("calc")
-    elif name in steps:
-        await steps[name](turn)
+    name = ALIASES.get(name, name)
+    if name == "benefits":
+        await benefits(turn)
+    elif name == "faq":
+        await faq_list(turn)
+    elif name == "human":
+        await turn.run("ask")
+    elif name in TOPICS:
+        answer(turn, name)
     else:
         turn.say("common.unknown_button")
         back_to_menu(turn)
 
 
-async def what_is_bpu(turn: Turn) -> None:
+def answer(turn: Turn, name: str) -> None:
+    """The topic's answer, whose first line answers the question (with the figure, where there is one)."""
     leave_flow(turn)
+    operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
     example = turn.t(f"occupation.{_occupation(turn)}.example")
     turn.say(
-        "explain.bpu",
+        f"answer.{name}",
+        operator=operator,
         example=example,
-        choices=_next_steps(turn, ("topic:cost", "menu.cost"), ("topic:benefits", "menu.benefits")),
+        choices=_next_steps(turn, *FOLLOW_UPS.get(name, ())),
     )
 
 
@@ -60,12 +107,7 @@ async def benefit(turn: Turn, name: str) -> None:
         return
     leave_flow(turn)
     others = [(f"benefit:{b}", f"explain.benefit.{b}.button") for b in BENEFITS if b != name]
-    turn.say(f"explain.benefit.{name}.text", choices=_next_steps(turn, *others))
-
-
-async def register(turn: Turn) -> None:
-    leave_flow(turn)
-    turn.say("explain.register", choices=_next_steps(turn, ("topic:faq", "menu.faq")))
+    turn.say(f"answer.{BENEFITS[name]}", choices=_next_steps(turn, *others))
 
 
 async def faq_list(turn: Turn, page: int = 0) -> None:
@@ -98,8 +140,8 @@ async def faq_answer(turn: Turn, entry_id: str) -> None:
     leave_flow(turn)
     page = ids.index(entry_id) // FAQ_PAGE_SIZE
     operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
-    text = turn.t(f"faq.{entry_id}.q") + "\n\n" + turn.t(f"faq.{entry_id}.a", operator=operator)
-    turn.reply(text, choices=_next_steps(turn, (f"faqs:{page}", "explain.faq_other")))
+    # The answer itself first: the question is the button that was tapped, or what the person typed.
+    turn.say(f"faq.{entry_id}.a", operator=operator, choices=_next_steps(turn, (f"faqs:{page}", "explain.faq_other")))
 
 
 def leave_flow(turn: Turn) -> None:

@@ -12,7 +12,7 @@ import re
 from bot.conversation import Choice
 from bot.dispatch import Router, Turn
 from bot.models import ConsentPurpose, Occupation
-from bot.phone import display_phone, looks_like_nik, normalise_phone
+from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source
 from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
@@ -87,13 +87,16 @@ def answered(turn: Turn, **value: str) -> dict:
     return {**turn.data, **value}
 
 
-@router.prompt(CONSENT)
+@router.prompt(CONSENT, again="step.again.consent")
 async def ask_consent(turn: Turn) -> None:
     operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
     turn.say(
         "consent.body",
         operator=operator,
-        choices=[turn.choice("consent:yes", "consent.agree"), turn.choice("consent:no", "consent.decline")],
+        choices=[
+            turn.choice("consent:yes", "consent.agree", means="answer:yes"),
+            turn.choice("consent:no", "consent.decline", means="answer:no"),
+        ],
     )
 
 
@@ -111,13 +114,13 @@ async def consent_decision(turn: Turn, answer: str) -> None:
         back_to_menu(turn, turn.t("consent.declined"))
 
 
-@router.prompt(REMINDERS)
+@router.prompt(REMINDERS, again="step.again.reminders")
 async def ask_reminders(turn: Turn) -> None:
     turn.say(
         "consent.reminders_question",
         choices=[
-            turn.choice("reminders:yes", "consent.reminders_yes"),
-            turn.choice("reminders:no", "consent.reminders_no"),
+            turn.choice("reminders:yes", "consent.reminders_yes", means="answer:yes"),
+            turn.choice("reminders:no", "consent.reminders_no", means="answer:no"),
         ],
     )
 
@@ -134,30 +137,29 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
     await continue_with(turn, {"occupation": turn.contact.occupation, "source": turn.data.get("source")})
 
 
-@router.prompt(NAME)
+@router.prompt(NAME, again="step.again.name")
 async def ask_name(turn: Turn) -> None:
-    turn.say("interest.ask_name", choices=[turn.choice("interest_cancel", "interest.cancel")])
+    turn.say("interest.ask_name", choices=[turn.choice("interest_cancel", "interest.cancel", means="cancel")])
 
 
 @router.text(NAME)
 async def typed_name(turn: Turn, text: str) -> None:
-    name = " ".join(text.split())
-    if looks_like_nik(name):
+    if looks_like_nik(text):
         turn.say("interest.no_nik")
         await ask_name(turn)
-    elif name.endswith("?") and (action := turn.understood(name)) is not None:
-        await turn.run(action)
-    elif not 2 <= len(name) <= _NAME_MAX or not re.search(r"[^\W\d_]", name) or re.search(r"\d{3,}", name):
+        return
+    name = turn.dispatcher.understanding.name_from(text) if not re.search(r"\d{3,}", text) else text
+    if not 2 <= len(name) <= _NAME_MAX or not re.search(r"[^\W\d_]", name) or re.search(r"\d{3,}", name):
         turn.say("interest.bad_name", max=_NAME_MAX)
         await ask_name(turn)
     else:
         await continue_with(turn, answered(turn, name=name))
 
 
-@router.prompt(PHONE)
+@router.prompt(PHONE, again="step.again.phone")
 async def ask_phone(turn: Turn) -> None:
     key = "interest.ask_phone" if turn.shares_phone else "interest.ask_phone_typed"
-    turn.say(key, request_phone=True, choices=[turn.choice("interest_cancel", "interest.cancel")])
+    turn.say(key, request_phone=True, choices=[turn.choice("interest_cancel", "interest.cancel", means="cancel")])
 
 
 @router.contact(PHONE)
@@ -171,23 +173,21 @@ async def shared_phone(turn: Turn, phone: str) -> None:
 
 @router.text(PHONE)
 async def typed_phone(turn: Turn, text: str) -> None:
-    phone = normalise_phone(text)
+    phone = normalise_phone(text) or find_phone(text)
     if phone is not None:
         turn.say("interest.phone_ok", phone=display_phone(phone), close_keyboard=True)
         await continue_with(turn, answered(turn, phone=phone))
     elif looks_like_nik(text):
         turn.say("interest.no_nik")
         await ask_phone(turn)
-    elif not re.search(r"\d", text) and (action := turn.understood(text)) is not None:
-        await turn.run(action)
     else:
         turn.say("interest.bad_phone")
         await ask_phone(turn)
 
 
-@router.prompt(OCCUPATION)
+@router.prompt(OCCUPATION, again="step.again.occupation")
 async def ask_occupation(turn: Turn) -> None:
-    choices = [turn.choice(f"lead_occ:{o}", f"occupation.{o}.label") for o in Occupation]
+    choices = [turn.choice(f"lead_occ:{o}", f"occupation.{o}.label", means=f"occupation:{o}") for o in Occupation]
     turn.say("interest.ask_occupation", choices=choices, columns=2)
 
 
@@ -203,9 +203,9 @@ def _regions(turn: Turn) -> tuple[str, ...]:
     return turn.content.regions
 
 
-@router.prompt(REGION)
+@router.prompt(REGION, again="step.again.region")
 async def ask_region(turn: Turn) -> None:
-    choices = [Choice(f"region:{i}", region) for i, region in enumerate(_regions(turn))]
+    choices = [Choice(f"region:{i}", region, f"region:{region}") for i, region in enumerate(_regions(turn))]
     turn.say("interest.ask_region", choices=choices, columns=2)
 
 
@@ -229,9 +229,9 @@ async def typed_region(turn: Turn, text: str) -> None:
         await ask_region(turn)
 
 
-@router.prompt(CALL_TIME)
+@router.prompt(CALL_TIME, again="step.again.call_time")
 async def ask_call_time(turn: Turn) -> None:
-    choices = [turn.choice(f"call_time:{c}", f"interest.call_time.{c}") for c in CALL_TIMES]
+    choices = [turn.choice(f"call_time:{c}", f"interest.call_time.{c}", means=f"calltime:{c}") for c in CALL_TIMES]
     turn.say("interest.ask_call_time", choices=choices)
 
 
@@ -243,7 +243,7 @@ async def chosen_call_time(turn: Turn, call_time: str) -> None:
     await continue_with(turn, answered(turn, call_time=call_time))
 
 
-@router.prompt(CONFIRM)
+@router.prompt(CONFIRM, again="step.again.confirm")
 async def confirm(turn: Turn) -> None:
     data = turn.data
     turn.say(
@@ -254,13 +254,13 @@ async def confirm(turn: Turn) -> None:
         region=data["region"],
         call_time=turn.t(f"interest.call_time.{data['call_time']}"),
         choices=[
-            turn.choice("lead_save", "interest.save"),
+            turn.choice("lead_save", "interest.save", means="answer:yes"),
             turn.choice("lead_edit:name", "interest.edit_name"),
             turn.choice("lead_edit:phone", "interest.edit_phone"),
             turn.choice("lead_edit:occupation", "interest.edit_occupation"),
             turn.choice("lead_edit:region", "interest.edit_region"),
             turn.choice("lead_edit:call_time", "interest.edit_call_time"),
-            turn.choice("interest_cancel", "interest.cancel"),
+            turn.choice("interest_cancel", "interest.cancel", means="cancel"),
         ],
         columns=2,
     )

@@ -25,7 +25,7 @@ def show_menu(turn: Turn, lead_in: str = "") -> None:
         text,
         choices=[
             turn.choice("topic:bpu", "menu.bpu"),
-            turn.choice("topic:cost", "menu.cost"),
+            turn.choice("calc", "menu.cost"),
             turn.choice("topic:benefits", "menu.benefits"),
             turn.choice("topic:register", "menu.register"),
             turn.choice("topic:faq", "menu.faq"),
@@ -85,12 +85,12 @@ async def prompt_new(turn: Turn) -> None:
     await ask_occupation(turn, welcome=True)
 
 
-@router.prompt(OCCUPATION)
+@router.prompt(OCCUPATION, again="step.again.occupation")
 async def ask_occupation(turn: Turn, welcome: bool = False) -> None:
     text = turn.t("onboarding.ask_occupation")
     if welcome:
         text = f"{welcome_text(turn)}\n\n{text}"
-    choices = [turn.choice(f"occ:{o}", f"occupation.{o}.label") for o in Occupation]
+    choices = [turn.choice(f"occ:{o}", f"occupation.{o}.label", means=f"occupation:{o}") for o in Occupation]
     turn.reply(text, choices=[*choices, turn.choice("menu", "onboarding.skip")], columns=2)
 
 

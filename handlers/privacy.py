@@ -33,7 +33,15 @@ async def privacy_menu(turn: Turn, _: str) -> None:
 @router.keyword("stop", "berhenti", "unsubscribe")
 @router.command("stop", "berhenti")
 async def stop_keyword(turn: Turn) -> None:
-    await ask_stop(turn, "")
+    await stop_now(turn, "")
+
+
+@router.action("stop_now")
+async def stop_now(turn: Turn, _: str) -> None:
+    """STOP typed in any form stops at once (UU PDP: a withdrawal is honoured, not argued with); the privacy
+    menu's button still asks first, since a tap can be a slip."""
+    await stop_messages(turn.session, turn.contact, turn.content.consent_version)
+    back_to_menu(turn, turn.t("privacy.stopped_now"))
 
 
 @router.action("stop")
@@ -42,11 +50,14 @@ async def ask_stop(turn: Turn, _: str) -> None:
     await stop_prompt(turn)
 
 
-@router.prompt(STOP_CONFIRM)
+@router.prompt(STOP_CONFIRM, again="step.again.stop_confirm")
 async def stop_prompt(turn: Turn) -> None:
     turn.say(
         "privacy.stop_confirm",
-        choices=[turn.choice("stop_yes", "privacy.stop_yes"), turn.choice("menu", "privacy.keep")],
+        choices=[
+            turn.choice("stop_yes", "privacy.stop_yes", means="answer:yes"),
+            turn.choice("menu", "privacy.keep", means="answer:no"),
+        ],
     )
 
 
@@ -126,11 +137,14 @@ async def ask_erase(turn: Turn, _: str) -> None:
     await erase_prompt(turn)
 
 
-@router.prompt(ERASE_CONFIRM)
+@router.prompt(ERASE_CONFIRM, again="step.again.erase_confirm")
 async def erase_prompt(turn: Turn) -> None:
     turn.say(
         "privacy.erase_confirm",
-        choices=[turn.choice("erase_yes", "privacy.erase_yes"), turn.choice("menu", "privacy.keep")],
+        choices=[
+            turn.choice("erase_yes", "privacy.erase_yes", means="answer:yes"),
+            turn.choice("menu", "privacy.keep", means="answer:no"),
+        ],
     )
 
 

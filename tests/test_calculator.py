@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bot.content import load_content
-from bot.services.calculator import compute_contributions, parse_income
+from bot.services.calculator import TypedIncome, compute_contributions, parse_income, read_income
 from tests.conftest import welcomed
 
 CONTENT = load_content()
@@ -51,9 +51,124 @@ def test_incomes_are_read_the_way_people_type_them(typed, rupiah):
     assert parse_income(typed) == rupiah
 
 
-@pytest.mark.parametrize("typed", ["dua juta", "2.00", "1,2,3 juta", "", "2 juta 500", "-2000000"])
+@pytest.mark.parametrize("typed", ["2.00", "1,2,3 juta", "", "2 juta 500", "-2000000"])
 def test_unreadable_incomes_are_none(typed):
     assert parse_income(typed) is None
+
+
+def test_parse_income_counts_a_day_as_a_thirtieth_of_a_month():
+    assert parse_income("100rb/hari") == 3_000_000
+
+
+@pytest.mark.parametrize(
+    ("typed", "monthly"),
+    [
+        ("2000000", 2_000_000),
+        ("2.000.000", 2_000_000),
+        ("2,000,000", 2_000_000),
+        ("1,5 juta", 1_500_000),
+        ("1.5 juta", 1_500_000),
+        ("1,5jt", 1_500_000),
+        ("2jt", 2_000_000),
+        ("2 jt", 2_000_000),
+        ("2 jt/bln", 2_000_000),
+        ("2jt per bulan", 2_000_000),
+        ("Rp 750 ribu", 750_000),
+        ("rp750rb", 750_000),
+        ("800rb", 800_000),
+        ("800 rb", 800_000),
+        ("800k", 800_000),
+        ("1500k", 1_500_000),
+        ("dua juta", 2_000_000),
+        ("sejuta", 1_000_000),
+        ("sejuta setengah", 1_500_000),
+        ("satu setengah juta", 1_500_000),
+        ("dua setengah juta", 2_500_000),
+        ("2 setengah juta", 2_500_000),
+        ("satu koma lima juta", 1_500_000),
+        ("tiga juta lima ratus ribu", 3_500_000),
+        ("lima ratus ribu", 500_000),
+        ("tujuh ratus lima puluh ribu", 750_000),
+        ("dua juta dua ratus lima puluh ribu", 2_250_000),
+        ("2 juta lebih", 2_000_000),
+        ("kurang lebih 3 juta", 3_000_000),
+        ("sekitar 2,5jt", 2_500_000),
+        ("penghasilan sy 1.8 jt sebulan", 1_800_000),
+        ("Rp. 1.750.000,-", 1_750_000),
+        ("1.500.000,00", 1_500_000),
+        ("2 jta", 2_000_000),
+        ("1 jeti", 1_000_000),
+        ("750 rebu", 750_000),
+        ("setengah juta", 500_000),
+        ("seribu", 1_000),
+        ("1.500 rb", 1_500_000),
+        ("GAJI SAYA 2 JUTA SEBULAN", 2_000_000),
+        ("2 juta, wa 081234567890", 2_000_000),
+        ("umur 45, gaji 2 juta", 2_000_000),
+        ("tahun 2024 gaji 2 juta", 2_000_000),
+        # Ranges and alternatives: the midpoint.
+        ("1-2 juta", 1_500_000),
+        ("1 sampai 2 juta", 1_500_000),
+        ("1 s/d 2 jt", 1_500_000),
+        ("kadang 1 juta kadang 2 juta", 1_500_000),
+        ("dua tiga juta", 2_500_000),
+        ("500rb-1jt", 750_000),
+    ],
+)
+def test_monthly_incomes_are_read_the_way_workers_type_them(typed, monthly):
+    assert read_income(typed, 30) == TypedIncome(monthly=Decimal(monthly), per="month", amount=Decimal(monthly))
+
+
+@pytest.mark.parametrize(
+    ("typed", "per", "amount", "monthly"),
+    [
+        ("gaji sehari 100rb", "day", 100_000, 2_600_000),
+        ("100rb/hari", "day", 100_000, 2_600_000),
+        ("seratus ribu sehari", "day", 100_000, 2_600_000),
+        ("perhari 80 ribu", "day", 80_000, 2_080_000),
+        ("80rb sehari", "day", 80_000, 2_080_000),
+        ("100.000 PER HARI", "day", 100_000, 2_600_000),
+        ("100-150rb per hari", "day", 125_000, 3_250_000),
+        ("seminggu 500rb", "week", 500_000, 2_000_000),
+        ("500rb per minggu", "week", 500_000, 2_000_000),
+        # Different periods: the midpoint of the monthly figures.
+        ("sehari 100rb, sebulan 3 juta", "month", 2_800_000, 2_800_000),
+    ],
+)
+def test_a_day_or_week_income_is_counted_per_month_and_keeps_what_was_typed(typed, per, amount, monthly):
+    assert read_income(typed, 26) == TypedIncome(monthly=Decimal(monthly), per=per, amount=Decimal(amount))
+
+
+def test_weeks_per_month_can_be_given():
+    assert read_income("seminggu 500rb", 26, weeks_per_month=5).monthly == 2_500_000
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "gak tentu",
+        "ga tau",
+        "berapa iurannya?",
+        "tergantung musim",
+        "081234567890",
+        "0812-3456-7890",
+        "+62 812 3456 7890",
+        "6281234567890",
+        "3201234567890001",
+        "58",
+        "3",
+        "seratus",
+        "umur 45",
+        "2.00",
+        "1,2,3 juta",
+        "2 juta 500",
+        "dua juta lima ratus",
+        "-2000000",
+        "",
+    ],
+)
+def test_text_without_an_income_is_none(typed):
+    assert read_income(typed, 30) is None
 
 
 async def test_picking_an_example_income_shows_monthly_and_advance_totals(chat):

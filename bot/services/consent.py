@@ -7,11 +7,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Consent, ConsentPurpose, Contact
 
+TYPED_LENGTH = 200
+
 
 async def record_consent(
-    session: AsyncSession, contact: Contact, purpose: ConsentPurpose, text_version: str, granted: bool
+    session: AsyncSession,
+    contact: Contact,
+    purpose: ConsentPurpose,
+    text_version: str,
+    granted: bool,
+    typed: str | None = None,
 ) -> Consent:
-    consent = Consent(contact_id=contact.id, purpose=purpose, text_version=text_version, granted=granted)
+    """`typed`: the person's own words when they answered by typing instead of tapping, kept as evidence."""
+    consent = Consent(
+        contact_id=contact.id,
+        purpose=purpose,
+        text_version=text_version,
+        granted=granted,
+        typed_text=typed[:TYPED_LENGTH] if typed else None,
+    )
     session.add(consent)
     await session.flush()
     return consent

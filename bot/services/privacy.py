@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact, Delivery, Erasure, FollowUp, Lead, LeadEvent, utcnow
+from bot.models import Consent, ConsentPurpose, Contact, Delivery, Erasure, FollowUp, Lead, LeadEvent, Miss, utcnow
 from bot.services.audit import forget_actor
 from bot.services.campaigns import cancel_deliveries
 from bot.services.consent import record_consent
@@ -41,6 +41,7 @@ async def erase_contact(session: AsyncSession, contact: Contact) -> None:
     )
     await session.execute(delete(Lead).where(Lead.contact_id == contact.id))
     await session.execute(delete(Consent).where(Consent.contact_id == contact.id))
+    await session.execute(delete(Miss).where(Miss.contact_id == contact.id))
     await forget_actor(session, contact)
     await session.delete(contact)
     await session.flush()

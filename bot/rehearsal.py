@@ -1,0 +1,85 @@
+"""A message tried at a named step of the real conversation, by a person of its own.
+
+What `bpu-bot understand "teks" --state name` shows an officer who reports a missed phrase, what the labelled
+sets in tests/nlu are measured with, and what bench/understanding.py times: the person is brought to the step
+by the same buttons and answers a worker would use, then the message goes through the dispatcher like any
+other, so what is measured is what a worker gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.dispatch import Dispatcher, Turn
+
+CHANNEL = "terminal"
+_MENU = (("command", "start"), ("tap", "occ:nelayan"))
+_CONSENT = (*_MENU, ("tap", "interest"))
+_REMINDERS = (*_CONSENT, ("tap", "consent:yes"))
+_NAME = (*_REMINDERS, ("tap", "reminders:yes"))
+_PHONE = (*_NAME, ("text", "Budi Santoso"))
+_REGION = (*_PHONE, ("text", "081234567890"))
+# How a person reaches each step, by the names the labelled sets use (see shared/nlu/README.md).
+STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "new": (),
+    "occupation": (("command", "start"),),
+    "menu": _MENU,
+    "consent": _CONSENT,
+    "reminders": _REMINDERS,
+    "name": _NAME,
+    "phone": _PHONE,
+    "region": _REGION,
+    "calltime": (*_REGION, ("tap", "region:0")),
+    "calc": (*_MENU, ("tap", "calc")),
+    "ask_question": (*_MENU, ("tap", "ask"), ("tap", "ask_region:0")),
+    "stop_confirm": (*_MENU, ("tap", "stop")),
+    "erase_confirm": (*_MENU, ("tap", "erase")),
+}
+
+
+class UnknownStep(ValueError):
+    pass
+
+
+@dataclass
+class Tried:
+    """One message at one step: the person, the state it was typed in, the turn and the bot's answer."""
+
+    person: str
+    state: str
+    turn: Turn
+    replies: list[Reply]
+
+
+class Rehearsal:
+    def __init__(self, dispatcher: Dispatcher, prefix: str = "rehearsal"):
+        self.dispatcher = dispatcher
+        self._people = (f"{prefix}-{n}" for n in itertools.count(1))
+
+    async def at(self, step: str) -> tuple[str, int]:
+        """A new person brought to `step`: their id and the state serial their buttons carry."""
+        if step not in STEPS:
+            raise UnknownStep(f"unknown step {step!r}: one of {', '.join(STEPS)}")
+        person, serial = next(self._people), 0
+        for kind, value in STEPS[step]:
+            if kind == "command":
+                replies = await self._send(Inbound(CHANNEL, person, Kind.COMMAND, command=value))
+            elif kind == "tap":
+                replies = await self._send(Inbound(CHANNEL, person, Kind.CHOICE, choice=encode_choice(serial, value)))
+            else:
+                replies = await self._send(Inbound(CHANNEL, person, Kind.TEXT, text=value))
+            serial = replies[-1].serial if replies else serial
+        return person, serial
+
+    async def _send(self, inbound: Inbound, trace: list[Turn] | None = None) -> list[Reply]:
+        return await self.dispatcher.handle(inbound, trace=trace)
+
+    async def tell(self, step: str, text: str) -> Tried:
+        """`text` typed by a new person at `step`."""
+        person, _ = await self.at(step)
+        trace: list[Turn] = []
+        replies = await self._send(Inbound(CHANNEL, person, Kind.TEXT, text=text), trace)
+        turn = trace[0]
+        return Tried(person, turn.state, turn, replies)

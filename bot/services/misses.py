@@ -1,0 +1,79 @@
+"""Messages the bot did not understand: kept (masked) so staff can grow the vocabulary from real use.
+
+`bpu-bot understanding misses` lists them grouped, most frequent first; a phrase that keeps coming back
+becomes a content change (content/understanding.toml), checked with `bpu-bot understand "teks"`. The rows go
+with the person when they are erased.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Miss
+from bot.phone import mask_numbers, mask_phone
+
+TEXT_LENGTH = 300
+NUMBER = "[nomor]"
+_DIGITS_SAID = (
+    "nol",
+    "kosong",
+    "satu",
+    "dua",
+    "tiga",
+    "empat",
+    "lima",
+    "enam",
+    "tujuh",
+    "delapan",
+    "lapan",
+    "sembilan",
+)
+# Sixteen digits or more (a NIK, an account or card number), spaces, dots or dashes between them allowed:
+# nothing of it is kept.
+_LONG_RUN = re.compile(r"\d(?:[\s.\-]?\d){15,}")
+# Ten digits or more: a phone number, shown the way mask_phone shows one (first 4 and last 3 digits).
+_PHONE_RUN = re.compile(r"\+?\d(?:[\s.\-]?\d){9,}")
+# Digits said as words, mixed with digit groups ("nol delapan satu dua 3456 ..."): eight or more in a row.
+_SAID = r"(?:" + "|".join(_DIGITS_SAID) + r"|\d+)"
+_SAID_RUN = re.compile(rf"\b{_SAID}(?:[\s.\-,]+{_SAID}){{7,}}\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MissGroup:
+    text: str  # case-folded
+    state: str
+    count: int
+    last_seen: datetime
+
+
+def mask_miss(text: str) -> str:
+    """The message as it may be kept: no phone number or NIK, one space between words, at most 300 characters."""
+    text = _LONG_RUN.sub(NUMBER, text)
+    text = _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
+    text = _SAID_RUN.sub(NUMBER, text)
+    text = mask_numbers(text)
+    return " ".join(text.split())[:TEXT_LENGTH]
+
+
+async def record_miss(session: AsyncSession, contact_id: int, state: str, text: str, now: datetime) -> None:
+    session.add(Miss(contact_id=contact_id, state=state[:40], text=mask_miss(text), created_at=now))
+    await session.flush()
+
+
+async def grouped_misses(session: AsyncSession, since: datetime | None) -> list[MissGroup]:
+    """The same words (in any letter case) in the same step counted together: most frequent first, then the
+    ones seen last."""
+    text = func.lower(Miss.text)
+    count = func.count(Miss.id)
+    last_seen = func.max(Miss.created_at)
+    query = select(text, Miss.state, count, last_seen).group_by(text, Miss.state)
+    if since is not None:
+        query = query.where(Miss.created_at >= since)
+    query = query.order_by(count.desc(), last_seen.desc(), text)
+    rows = (await session.execute(query)).all()
+    return [MissGroup(row[0], row[1], row[2], row[3]) for row in rows]
