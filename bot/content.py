@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -148,15 +149,30 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         largest_computed_income=int(calculator["largest_computed_income"]),
         consent_version=consent["version"],
         consent_fingerprint=consent["fingerprint"],
-        vocabulary=load_vocabulary(directory / "understanding.toml"),
+        vocabulary=load_vocabulary(directory / "understanding.toml", directory / "examples.tsv"),
         places=places,
         days_per_month=int(calculator["days_per_month"]),
         weeks_per_month=int(calculator["weeks_per_month"]),
     )
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
+def read_examples(path: Path) -> list[tuple[str, str, str]]:
+    """content/examples.tsv: (state, text, label) rows of messages as workers type them, each with what it
+    means. The vocabulary is fitted to them (they train the classifier) and the tests check them all."""
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
+    except FileNotFoundError:
+        raise ContentError(f"missing content file {path}") from None
+    try:
+        return [(row["state"], row["text"], row["expect"]) for row in rows]
+    except KeyError as error:
+        raise ContentError(f"{path.name}: missing column {error}") from None
+
+
+def load_vocabulary(path: Path, examples_path: Path) -> Vocabulary:
     data = _read(path)
+    typed = read_examples(examples_path)
     try:
         labels = data["labels"]
         names = data["names"]
@@ -170,7 +186,10 @@ def load_vocabulary(path: Path) -> Vocabulary:
             honorifics=tuple(names["honorifics"]),
             labels=tuple(labels),
             keywords={label: tuple(entry.get("keywords", ())) for label, entry in labels.items()},
-            examples={label: tuple(entry.get("examples", ())) for label, entry in labels.items()},
+            examples={
+                label: (*entry.get("examples", ()), *(text for _, text, meant in typed if meant == label))
+                for label, entry in labels.items()
+            },
             weak=frozenset(label for label, entry in labels.items() if entry.get("weak")),
             ignored=tuple(data["ignored"]["words"]),
         )

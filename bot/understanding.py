@@ -43,6 +43,7 @@ _QUESTION_WORDS = frozenset(
 # SURE, and between UNSURE and SURE the caller asks back with the two likeliest labels.
 SURE = 0.55
 UNSURE = 0.25
+CLASSIFIER_WEIGHT = 2.0  # how much the classifier's probability counts against the phrases' weight
 PHRASE_SURE = 0.4  # the weight of the phrases found: one word no other label uses weighs 1
 COMMANDS = frozenset({"stop", "erase", "show_my_data"})
 
@@ -178,6 +179,10 @@ class Understanding:
         # The classifier learns from the examples and the phrases themselves, read as the phrases are.
         training = [(label, ex) for label, examples in vocabulary.examples.items() for ex in examples]
         training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
+        known_words = {w for group in self._topics.by_word.values() for ws, _ in group for w in ws}
+        self._glued_words = [
+            (raw, spelled) for raw, spelled in self._words_map.items() if len(raw) >= 3 and spelled in known_words
+        ]
         # Places and jobs people misspell are vocabulary words too ("bengkulu selatn", "nelayn").
         self._known = sorted(self._known_set.union(*(w for ws in self._synonyms.values() for w in ws)))
         self._known_set = set(self._known)
@@ -258,6 +263,9 @@ class Understanding:
             for w in self._known:
                 if len(w) >= 3 and w not in _QUESTION_WORDS and (at := joined.find(w)) >= 0:
                     positions.setdefault(w, []).append(at // 8)
+            for raw, spelled in self._glued_words:  # "blt" inside "bltbulanini" is "bansos"
+                if (at := joined.find(raw)) >= 0:
+                    positions.setdefault(spelled, []).append(at // 8)
         covered: dict[str, set[str]] = {}
         evidence: dict[str, tuple[str, ...]] = {}
         for phrase, label in self._topics.matches(positions):
@@ -281,10 +289,14 @@ class Understanding:
             return [Guess(label, p, "classifier") for label, p in _top(probabilities, 2)]
 
         def total(g: Guess) -> tuple[float, int]:
-            return (-(g.score + probabilities.get(g.label, 0.0)), self._order.get(g.label, 0))
+            return (-(g.score + CLASSIFIER_WEIGHT * probabilities.get(g.label, 0.0)), self._order.get(g.label, 0))
 
+        top = _top(probabilities, 2)
         ranked = sorted(phrases.values(), key=total)
-        tail = [Guess(label, p, "classifier") for label, p in _top(probabilities, 2) if label not in phrases]
+        if top and top[0][0] not in phrases and CLASSIFIER_WEIGHT * top[0][1] > ranked[0].score + CLASSIFIER_WEIGHT * probabilities.get(ranked[0].label, 0.0):
+            # The classifier is surer of a label no phrase named than the phrases are of theirs.
+            return [Guess(top[0][0], top[0][1], "classifier"), *ranked]
+        tail = [Guess(label, p, "classifier") for label, p in top if label not in phrases]
         return [*ranked, *tail]
 
     def _answer(self, text: str, words: tuple[str, ...], options: Sequence[Option]) -> Guess | None:
@@ -427,17 +439,20 @@ def _stemmer():  # noqa: ANN202 - Sastrawi has no types
 
 
 class _Classifier:
-    """Character n-grams (2 to 4 letters, inside word boundaries) and a logistic regression over them."""
+    """Character n-grams (2 to 5 letters, inside word boundaries) and a linear model over them.
+
+    A modified-Huber SGD trains in a fifth of a second where a logistic regression took ten, and generalised
+    as well or better on the held-out messages (README "How the bot understands typing")."""
 
     def __init__(self, examples: tuple[tuple[str, str], ...]):
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import SGDClassifier
 
         texts = [text for _, text in examples]
         labels = [label for label, _ in examples]
-        self._vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+        self._vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
         matrix = self._vectoriser.fit_transform(texts)
-        self._model = LogisticRegression(C=20, max_iter=2000)
+        self._model = SGDClassifier(loss="modified_huber", alpha=1e-4, max_iter=50, random_state=0)
         self._model.fit(matrix, labels)
         self._labels = list(self._model.classes_)
 

@@ -49,7 +49,8 @@ async def test_understand_a_typed_yes_at_the_consent_step(bpu_bot):
     result = await bpu_bot("understand", "iyo", "--state", "consent")
 
     assert result.returncode == 0, result.stderr
-    assert line_starting(result, "understood: ") == "understood: answer:yes (option, score 1.00, matched 'ya')"
+    assert line_starting(result, "understood: ").startswith("understood: answer:yes (")
+    assert line_starting(result, "sure: ") == "sure: yes"
 
 
 async def test_understand_at_an_unknown_step_is_one_line_naming_the_steps(bpu_bot):

@@ -28,7 +28,8 @@ from bot.phone import normalise_phone
 from bot.rehearsal import CHANNEL, Rehearsal, Tried
 
 ROOT = Path(__file__).resolve().parent.parent
-OWN_SET = ROOT / "tests" / "nlu" / "labelled.tsv"
+TUNING_SET = ROOT / "content" / "examples.tsv"  # the vocabulary is fitted to it
+HELD_OUT_SET = ROOT / "tests" / "nlu" / "heldout.tsv"  # never tuned to: only reported
 OUTSIDE_SET = ROOT.parent / "shared" / "nlu" / "worker-messages.tsv"
 
 # The states the sets name, as the bot calls them.
@@ -68,7 +69,7 @@ class Outcome:
 def read_rows(path: Path) -> list[Row]:
     with path.open(encoding="utf-8", newline="") as file:
         reader = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [Row(r["state"], r["text"], r["expect"], r["style"], r.get("split") or "outside") for r in reader]
+        return [Row(r["state"], r["text"], r["expect"], r["style"], path.stem) for r in reader]
 
 
 class Judge:
@@ -205,9 +206,8 @@ async def _main(url: str, paths: list[Path]) -> None:
     try:
         for path in paths:
             rows = read_rows(path)
-            outcomes = await evaluate(app, rows)
-            for split in sorted({r.split for r in rows}):
-                print(report(f"{path.name} [{split}]", [o for o in outcomes if o.row.split == split]))
+            outcomes = await evaluate(app, rows, prefix=path.stem)
+            print(report(path.name, outcomes))
     finally:
         await app.close()
 
@@ -216,4 +216,4 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as directory:
         database_url = f"sqlite+aiosqlite:///{directory}/eval.sqlite3"
         upgrade_database(database_url)  # Alembic runs its own event loop: before ours starts
-        asyncio.run(_main(database_url, [Path(p) for p in sys.argv[1:]] or [OWN_SET, OUTSIDE_SET]))
+        asyncio.run(_main(database_url, [Path(p) for p in sys.argv[1:]] or [TUNING_SET, HELD_OUT_SET, OUTSIDE_SET]))

@@ -71,7 +71,9 @@ def read_income(text: str, days_per_month: int, weeks_per_month: int = 4) -> Typ
 
     Not incomes, so None: phone numbers (08..., 628..., +62 8...) and 16-digit NIKs, a bare number below 1.000
     without a unit ("58", "umur 45"), a negative figure, an unreadable figure ("1,2,3 juta") and "2 juta 500"
-    (2.000.500 or, as said aloud, 2.500.000). There is no upper bound: the caller decides what is too large.
+    (2.000.500 or, as said aloud, 2.500.000). Said in words, "tiga juta lima ratus" is read as people say it,
+    3.500.000. Regional number words (duo juto, satus ewu) and words run together ("limapuluh") are read too.
+    There is no upper bound: the caller decides what is too large.
     """
     text = text.casefold()
     if _NEGATIVE.match(text):
@@ -79,7 +81,7 @@ def read_income(text: str, days_per_month: int, weeks_per_month: int = 4) -> Typ
     # Removed rather than refused, so "2 juta, wa 081234567890" still reads the income.
     text = _NIK.sub(" ", _PHONE.sub(" ", text))
     text = _UNTIL.sub(" sampai ", text)
-    atoms = _atoms(_TOKEN.findall(text))
+    atoms = _atoms(_spoken(_TOKEN.findall(text)))
     if atoms is None:
         return None
     figures = _Reader().read(atoms)
@@ -130,6 +132,72 @@ _PERIODS: dict[str, Per] = (
     | dict.fromkeys(["minggu", "mgg", "seminggu", "perminggu", "mingguan", "pekan", "sepekan", "perpekan"], "week")
     | dict.fromkeys(["bulan", "bln", "bl", "sebulan", "sebln", "perbulan", "perbln", "bulanan"], "month")
 )
+# Number words of Bengkulu and Palembang Malay, Minang and Javanese, and common misspellings, as Indonesian.
+_SPELLINGS = {
+    "duo": "dua",
+    "tigo": "tiga",
+    "ampek": "empat",
+    "limo": "lima",
+    "anam": "enam",
+    "tujuah": "tujuh",
+    "salapan": "delapan",
+    "sambilan": "sembilan",
+    "juto": "juta",
+    "yuta": "juta",
+    "sajuta": "sejuta",
+    "saratuih": "seratus",
+    "saratus": "seratus",
+    "ratuih": "ratus",
+    "ribo": "ribu",
+    "ewu": "ribu",
+    "siji": "satu",
+    "loro": "dua",
+    "telu": "tiga",
+    "papat": "empat",
+    "limang": "lima",
+    "pitu": "tujuh",
+    "wolu": "delapan",
+    "songo": "sembilan",
+    "satus": "seratus",
+    "sewu": "seribu",
+    "sedino": "sehari",
+    "dino": "hari",
+    "sehri": "sehari",
+    "seari": "sehari",
+    "sbln": "sebulan",
+}
+_NUMBER_WORDS = (
+    set(_DIGITS) | set(_SE_NUMBERS) | set(_SE_SCALES) | set(_SCALES) | {"belas", "puluh", "ratus", "setengah"}
+) - {"k", "rb", "jt"}
+
+
+def _spoken(tokens: list[str]) -> list[str]:
+    """Tokens as the reader knows them: regional words spelled out, number words run together split
+    ("limapuluh", "satujutaduaratus"), and a trailing "ratus" after "juta" read as hundreds of thousands."""
+    out: list[str] = []
+    for token in tokens:
+        token = _SPELLINGS.get(token, token)
+        out += _split_glued(token) if token.isalpha() and token not in _NUMBER_WORDS else [token]
+    for i, token in enumerate(out):
+        following = out[i + 1] if i + 1 < len(out) else ""
+        if token == "ratus" and "juta" in out[:i] and following not in _SCALES and following not in _SE_SCALES:
+            return [*out[: i + 1], "ribu", *out[i + 1 :]]
+    return out
+
+
+def _split_glued(token: str) -> list[str]:
+    """A token made only of number words, split into them; anything else as it is."""
+    parts: list[str] = []
+    rest = token
+    while rest:
+        word = next((w for w in sorted(_NUMBER_WORDS, key=len, reverse=True) if rest.startswith(w)), None)
+        if word is None:
+            return [token]
+        parts.append(word)
+        rest = rest[len(word) :]
+    return parts
+
+
 _RANGE = {"-", "~", "sampai", "sampe", "smp", "ampe", "hingga", "atau"}
 _LINKS = {"/", "per", "tiap", "setiap"}  # between a figure and its period: "100rb per hari", "2jt/bln"
 
