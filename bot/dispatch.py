@@ -27,6 +27,7 @@ from bot.db import insert_unless_present
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.services.audit import Actor, record_event
+from bot.services.misses import record_miss
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
 from bot.understanding import Option, Reading, Understanding, normalise, understanding_for
@@ -103,6 +104,7 @@ class Router:
         # Only these steps take typed questions, cancels and yes/no words (an officer composing a broadcast
         # may well type a question that must be taken as text).
         self.agains: dict[str, str] = {}
+        self.question_steps: set[str] = set()
 
     def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
         for key in keys:
@@ -154,11 +156,17 @@ class Router:
 
         return register
 
-    def text(self, *states: str, role: Role | None = None) -> Callable[[ArgStep], ArgStep]:
-        """A step that takes typed text (a name, a phone number, an income) in the given states."""
+    def text(self, *states: str, role: Role | None = None, questions: bool = False) -> Callable[[ArgStep], ArgStep]:
+        """A step that takes typed text (a name, a phone number, an income) in the given states.
+
+        `questions=True`: a question is what the step waits for (one for an officer), so it is never answered
+        in the step's place; the step may answer it besides (see `Dispatcher.answer_alongside`).
+        """
 
         def register(step: ArgStep) -> ArgStep:
             self._add(self.texts, states, _guarded(step, role, self.name))
+            if questions:
+                self.question_steps.update(states)
             if role is not None:
                 self.guarded_states.update(states)
             return step
@@ -177,6 +185,7 @@ class Router:
             for key, value in getattr(other, table).items():
                 self._add(getattr(self, table), (key,), value)
         self.guarded_states |= other.guarded_states
+        self.question_steps |= other.question_steps
 
 
 class Turn:
@@ -537,18 +546,19 @@ class Dispatcher:
     async def _route_step(self, turn: Turn, text: str, reading: Reading) -> None:
         """Typed text at a worker's step: the answer, or a cancel, or a question answered before asking again."""
         label = reading.label if reading.sure else None
-        if label == CANCEL:
+        if label == CANCEL and reading.best is not None and reading.best.how == "phrase":
             await self._cancel_step(turn)
             return
         text_step = self.router.texts.get(turn.state)
-        if text_step is not None and not self._plainly_not_an_answer(reading):
+        takes_questions = turn.state in self.router.question_steps
+        if text_step is not None and (takes_questions or not self._plainly_not_an_answer(reading)):
             await text_step(turn, text)
         elif label is not None and label.startswith(("topic:", "faq:")) and label != "topic:human":
-            await self._answer_mid_step(turn, reading)
+            await self._answer_mid_step(turn)
         elif label in ("topic:human", "menu", "language") and (action := turn.action_for(label)):
             await turn.run(action)  # leaving the step for a person, the menu or a language was asked for
         else:
-            await self.ask_again(turn)
+            await self._not_understood(turn, at_step=True)
 
     @staticmethod
     def _plainly_not_an_answer(reading: Reading) -> bool:
@@ -591,17 +601,10 @@ class Dispatcher:
         choices = [self._topic_choice(turn, guess.label) for guess in guesses if guess is not None]
         return [c for c in choices if c is not None] if all(choices) and len(choices) == 2 else None
 
-    async def _answer_mid_step(self, turn: Turn, reading: Reading) -> None:
-        """Answer the question without leaving the step, then ask the step again in one line."""
-        action = turn.action_for(reading.label)
-        if action is None:
-            await self.ask_again(turn)
-            return
-        state, data, first = turn.contact.state, turn.contact.state_data, len(turn.replies)
-        await turn.run(action)
-        turn.contact.state, turn.contact.state_data = state, data
-        for reply in turn.replies[first:]:
-            reply.choices = ()  # the step's own buttons follow, with the line that asks it again
+    async def _answer_mid_step(self, turn: Turn) -> None:
+        """Answer the question without leaving the step, then ask the step again in one line (with the
+        step's own buttons, so the answer carries none)."""
+        await self.answer_alongside(turn)
         await self.ask_again(turn)
 
     async def ask_again(self, turn: Turn) -> None:
@@ -622,8 +625,16 @@ class Dispatcher:
         turn.say("step.cancelled")
         await turn.prompt()
 
-    async def _not_understood(self, turn: Turn) -> None:
-        """Say so; the second time in a row, offer a person instead of making them guess again."""
+    @staticmethod
+    async def _missed(turn: Turn, text: str) -> None:
+        """Kept, masked, for staff (`bpu-bot understanding misses`), so the vocabulary grows from real use."""
+        await record_miss(turn.session, turn.contact.id, turn.state, text, turn.now)
+
+    async def _not_understood(self, turn: Turn, at_step: bool = False) -> None:
+        """Say so (at a step, by asking it again in one line); the second time in a row, offer a person
+        instead of making them guess again."""
+        if turn.inbound.kind is Kind.TEXT:
+            await self._missed(turn, turn.inbound.text)
         misses = turn.data.get("misses", 0) + 1
         if misses >= MISSES_BEFORE_A_PERSON and ASK_A_PERSON in self.router.actions:
             turn.contact.state_data = {**turn.data, "misses": 0}
@@ -633,8 +644,26 @@ class Dispatcher:
             )
             return
         turn.contact.state_data = {**turn.data, "misses": misses}
-        turn.say("common.not_understood")
-        await turn.prompt()
+        if at_step:
+            await self.ask_again(turn)
+        else:
+            turn.say("common.not_understood")
+            await turn.prompt()
+
+    async def answer_alongside(self, turn: Turn) -> None:
+        """The answer to a topic the typed text asks about, without buttons and without leaving the step:
+        what a step that forwards a question to a person shows while the person is awaited."""
+        reading = turn.reading
+        label = reading.label if reading is not None and reading.sure and reading.best else None
+        if label is None or reading.best.how != "phrase" or not label.startswith(("topic:", "faq:")):
+            return
+        if label == "topic:human" or (action := turn.action_for(label)) is None:
+            return
+        state, data, first = turn.contact.state, turn.contact.state_data, len(turn.replies)
+        await turn.run(action)
+        turn.contact.state, turn.contact.state_data = state, data
+        for reply in turn.replies[first:]:
+            reply.choices = ()
 
     async def _shown_choices(self, turn: Turn) -> list[Choice]:
         """The buttons the person has in front of them at this step (its prompt, shown again)."""

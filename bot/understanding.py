@@ -149,7 +149,7 @@ class Understanding:
         self._topics = _Phrases()
         for label, phrases in vocabulary.keywords.items():
             for phrase in phrases:
-                self._topics.add(self.words(phrase), label)
+                self._topics.add(tuple(w for w in self.words(phrase) if w not in self._ignored), label)
         self._known = sorted({w for group in self._topics.by_word.values() for ws, _ in group for w in ws})
         # A word shared by the phrases of many labels ("bayar", "bpjs") says little about which one is meant:
         # each word weighs 1 / the square root of the number of labels whose phrases use it.
@@ -373,32 +373,43 @@ class Understanding:
         return None
 
     def name_from(self, text: str) -> str:
-        """A typed name without its lead-in and honorifics ("nama sy pak Darmawan" -> "Darmawan"), in the
-        capitals people use for names when it was typed all in one case."""
-        words = re.findall(r"[^\W\d_][\w'.-]*", text)
-        if len(words) == 1:  # "namasayarahmat": a lead-in run into the name
-            glued = words[0].casefold()
+        """A typed name without its lead-in and honorifics ("nama sy pak Darmawan" -> "Darmawan"), otherwise
+        exactly as typed; in the capitals people use for names when it was typed all in one case."""
+        tokens = text.split()
+        if len(tokens) == 1:  # "namasayarahmat": a lead-in run into the name
+            glued = tokens[0].casefold()
             for lead_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
-                if glued.startswith(lead_in) and len(glued) - len(lead_in) >= 3:
-                    words = [words[0][len(lead_in) :]]
+                if glued.startswith(lead_in) and len(glued) - len(lead_in) >= 3 and glued.isalpha():
+                    tokens = [tokens[0][len(lead_in) :]]
                     break
         # Compared as spelled out, so "sy", "nma sy" and "aku" are lead-ins like "saya" and "nama saya".
-        lowered = [self._words_map.get(w.casefold().strip("."), SLANG_DATA.get(w.casefold().strip("."), w.casefold().strip("."))) for w in words]
+        plain = [self._spelled_word(t) for t in tokens]
         for lead_in in sorted(self._lead_ins, key=len, reverse=True):
-            if tuple(lowered[: len(lead_in)]) == lead_in and len(lowered) > len(lead_in):
-                words, lowered = words[len(lead_in) :], lowered[len(lead_in) :]
+            if tuple(plain[: len(lead_in)]) == lead_in and len(plain) > len(lead_in):
+                tokens, plain = tokens[len(lead_in) :], plain[len(lead_in) :]
                 break
-        while len(words) > 1 and lowered[0] in self._honorifics:
-            words, lowered = words[1:], lowered[1:]
-        while len(words) > 1 and lowered[-1] in self._honorifics:
-            words, lowered = words[:-1], lowered[:-1]
-        name = " ".join(w.strip(".") for w in words)
-        if name.isupper() or name.islower():
+        while len(tokens) > 1 and plain[0] in self._honorifics:
+            tokens, plain = tokens[1:], plain[1:]
+        while len(tokens) > 1 and plain[-1] in self._honorifics:
+            tokens, plain = tokens[:-1], plain[:-1]
+        name = " ".join(tokens)
+        if (name.isupper() or name.islower()) and re.fullmatch(r"[^\W\d_]+(?:[\s'.-][^\W\d_]+)*", name):
             name = " ".join(w if w.casefold() in ("bin", "binti") else w.capitalize() for w in name.split())
         return name
 
+    def _spelled_word(self, token: str) -> str:
+        word = token.casefold().strip(".,:;!-")
+        return self._words_map.get(word, SLANG_DATA.get(word, word))
+
     def is_command(self, reading: Reading) -> bool:
-        return reading.sure and reading.label in COMMANDS and reading.best is not None and reading.best.how == "phrase"
+        """STOP, HAPUS or DATA SAYA in plain words: a phrase of two words or more ("stop kirim", "hapus nomor
+        saya"), or one word that is the whole message, since a name or a sentence may hold one ("Wati
+        Berhenti")."""
+        best = reading.best
+        if best is None or not reading.sure or best.label not in COMMANDS or best.how != "phrase":
+            return False
+        said = [w for w in reading.words if w not in self._ignored]
+        return len(best.evidence.split()) >= 2 or len(said) <= 1
 
 
 _NUMBER = re.compile(r"^(?:(?:no|nomor|nmr|pilih|pilihan|angka|yang|yg)\s+)?([0-9]{1,2})$")

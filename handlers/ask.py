@@ -58,12 +58,14 @@ async def ask_question(turn: Turn) -> None:
     turn.say("ask.ask_question", choices=[turn.choice("menu", "common.cancel", means="cancel")])
 
 
-@router.text(QUESTION)
+@router.text(QUESTION, questions=True)
 async def question(turn: Turn, text: str) -> None:
     if contains_nik(text):
         turn.say("ask.no_nik")
         await turn.prompt()
         return
+    # A question the bot can answer is answered at once, and still goes to the officer who was asked for.
+    await turn.dispatcher.answer_alongside(turn)
     region = turn.data["region"]
     lead = await find_lead(turn.session, turn.contact)
     task, new = await ask_officer(turn.session, turn.contact, lead, region, text[:QUESTION_MAX], turn.now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.conversation import Choice
+from bot.conversation import Choice, Kind
 from bot.dispatch import Router, Turn
 from bot.models import ConsentPurpose, Occupation
 from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
@@ -87,6 +87,11 @@ def answered(turn: Turn, **value: str) -> dict:
     return {**turn.data, **value}
 
 
+def typed_words(turn: Turn) -> str | None:
+    """The words of a decision typed rather than tapped ("iyo setuju"): kept with it as its proof."""
+    return turn.inbound.text if turn.inbound.kind is Kind.TEXT else None
+
+
 @router.prompt(CONSENT, again="step.again.consent")
 async def ask_consent(turn: Turn) -> None:
     operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
@@ -106,7 +111,8 @@ async def consent_decision(turn: Turn, answer: str) -> None:
         await turn.refuse_button()
         return
     granted = answer == "yes"
-    await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, turn.content.consent_version, granted)
+    version = turn.content.consent_version
+    await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version, granted, typed_words(turn))
     if granted:
         turn.goto(REMINDERS, **turn.data)
         await ask_reminders(turn)
@@ -131,7 +137,8 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
         await turn.refuse_button()
         return
     granted = answer == "yes"
-    await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, turn.content.consent_version, granted)
+    version = turn.content.consent_version
+    await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version, granted, typed_words(turn))
     if granted:
         turn.contact.messages_stopped_at = None
     await continue_with(turn, {"occupation": turn.contact.occupation, "source": turn.data.get("source")})

@@ -147,8 +147,7 @@ async def special_leads(new_chat, db, database: TestDatabase, clock: Clock) -> d
     await lead(new_chat("Dedi"), "-2 Dedi", "+6281234567894")
     await lead(new_chat("Sum"), "@SUM(A1)", "+6281234567895")
     stopped = await lead(new_chat("Wati"), "Wati Berhenti", "+6281234567896", region="Seluma")
-    await stopped.say("STOP")
-    await stopped.tap("Ya, berhenti")
+    await stopped.say("STOP")  # stops at once
     erased = await lead(new_chat("Hilang"), "Hilang Dihapus", "+6281234567897")
     await erased.say("HAPUS")
     await erased.tap("Ya, hapus semua")

@@ -1,4 +1,4 @@
-"""STOP/BERHENTI, MULAI, DATA SAYA, HAPUS: from any state, confirmed, and honest about what is kept."""
+"""STOP/BERHENTI, MULAI, DATA SAYA, HAPUS: from any state; STOP at once, HAPUS confirmed; honest about what is kept."""
 
 import pytest
 
@@ -7,32 +7,27 @@ from tests.test_interest import leave_contact
 
 
 @pytest.mark.parametrize("typed", ["STOP", "berhenti", "Berhenti.", "/berhenti", "/stop"])
-async def test_stop_from_the_middle_of_lead_capture_asks_then_stops(chat, db, typed):
+async def test_stop_from_the_middle_of_lead_capture_stops_at_once(chat, db, typed):
     await welcomed(chat)
     await chat.tap("Saya tertarik")
 
-    ask = await (chat.command(typed[1:]) if typed.startswith("/") else chat.say(typed))
-    assert "Yakin ingin berhenti" in ask[0].text
-    assert db("select messages_stopped_at from contacts")[0][0] is None, "not before confirming"
-    done = await chat.tap("Ya, berhenti")
+    done = await (chat.command(typed[1:]) if typed.startswith("/") else chat.say(typed))
 
-    assert "MULAI" in done[0].text
+    assert "Pesan dihentikan" in done[0].text and "MULAI" in done[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is not None
     assert db("select purpose, granted from consents")[-1][:] == ("reminders", 0), "the withdrawal is evidence too"
 
 
 async def test_stop_as_the_very_first_message_is_honoured(chat, db):
-    ask = await chat.say("STOP")
-    await chat.tap("Ya, berhenti")
+    done = await chat.say("STOP")
 
-    assert "Yakin ingin berhenti" in ask[0].text
+    assert "Pesan dihentikan" in done[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is not None
 
 
 async def test_mulai_resumes_messages(chat, db):
     await welcomed(chat)
     await chat.say("BERHENTI")
-    await chat.tap("Ya, berhenti")
 
     replies = await chat.say("mulai")
 
@@ -40,12 +35,14 @@ async def test_mulai_resumes_messages(chat, db):
     assert db("select messages_stopped_at from contacts")[0][0] is None
 
 
-async def test_keeping_messages_changes_nothing(chat, db):
+async def test_the_privacy_menus_stop_button_asks_first_and_keeping_changes_nothing(chat, db):
     await welcomed(chat)
-    await chat.say("stop")
+    await chat.tap("Data & berhenti")
+    ask = await chat.tap("Berhenti terima pesan")
 
     replies = await chat.tap("Tidak jadi")
 
+    assert "Yakin ingin berhenti" in ask[0].text
     assert "Mau tahu apa?" in replies[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is None
 
