@@ -33,6 +33,7 @@ from bot.content import Content
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
+_ONE_LETTER_REPEATED = re.compile(r"\b([a-z])\1{2,}\b")  # "zzz", "qqq": no word, not "z" or "q"
 # Emoji that people send instead of a word: a thumbs-up at a yes/no step is a yes.
 _EMOJI_WORDS = {"👍": " ya ", "👌": " oke ", "✅": " ya ", "🙆": " ya ", "❌": " tidak ", "🙅": " tidak ", "👎": " tidak "}
 _QUESTION_WORDS = frozenset(
@@ -53,7 +54,7 @@ def normalise(text: str) -> str:
     for emoji, word in _EMOJI_WORDS.items():
         text = text.replace(emoji, word)
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    ascii_only = decomposed.encode("ascii", "ignore").decode("ascii")
+    ascii_only = _ONE_LETTER_REPEATED.sub(" ", decomposed.encode("ascii", "ignore").decode("ascii"))
     return " ".join(_WORD.findall(_REPEATS.sub(r"\1", ascii_only)))
 
 
@@ -212,6 +213,10 @@ class Understanding:
             return word
         return self._stemmer.stem(word) or word
 
+    def _is_word(self, word: str) -> bool:
+        """A word of our vocabulary or of Indonesian, or long enough to be several run together."""
+        return word in self._known_set or self._roots.contains(word) or len(word) >= 10 or word.isdigit()
+
     def _known_form(self, word: str) -> str:
         """A near miss of a vocabulary word ("kecelkaan") as that word, unless it is a real word itself."""
         if word in self._known_set or len(word) < 5 or word.isdigit():
@@ -283,8 +288,10 @@ class Understanding:
     def _ranked(self, text: str, words: tuple[str, ...]) -> list[Guess]:
         """Labels by the weight of their phrases in the message plus the classifier's probability."""
         words = tuple(w for w in words if w not in self._ignored) or words
-        probabilities = self._classifier.probabilities(" ".join(words) or normalise(text))
         phrases = self._phrase_scores(words)
+        if not phrases and not any(self._is_word(w) for w in words):
+            return []  # "zzz qqq", "xyzzy": nothing a worker means, whatever letters it shares with examples
+        probabilities = self._classifier.probabilities(" ".join(words) or normalise(text))
         if not phrases:
             return [Guess(label, p, "classifier") for label, p in _top(probabilities, 2)]
 
@@ -308,17 +315,22 @@ class Understanding:
         if (number := _option_number(normalise(text))) is not None and 1 <= number <= len(options):
             return Guess(meanings[number - 1], 1.0, "number", str(number))
         typed = " ".join(words)
+        containing: list[tuple[int, Option]] = []
         inside: list[Option] = []
         for option in options:
             label_words = self.words(option.label)
             if not label_words:
                 continue
             joined = " ".join(label_words)
-            # The label, or the label inside a short message ("nelayan pak").
-            if typed == joined or (len(words) <= 3 and joined in typed):
+            if typed == joined:
                 return Guess(option.means, 1.0, "label", option.label)
-            if len(words) <= 3 and set(words) <= set(label_words):
+            if len(words) <= 3 and joined in typed:  # the label inside a short message ("nelayan pak")
+                containing.append((len(joined), option))
+            elif len(words) <= 3 and set(words) <= set(label_words):
                 inside.append(option)
+        if containing:  # the longest label: "rejang lebong" is Rejang Lebong, not Lebong
+            option = max(containing, key=lambda c: c[0])[1]
+            return Guess(option.means, 1.0, "label", option.label)
         if len(inside) == 1:  # a short message inside one label only ("hapus" for "Ya, hapus semua")
             return Guess(inside[0].means, 1.0, "label", inside[0].label)
         if "answer:yes" in meanings or "answer:no" in meanings:

@@ -52,23 +52,23 @@ async def test_faq_has_at_least_fifteen_questions_over_pages_and_each_answers(ch
     for page, question in questions:
         assert len(question) <= 32, "a question must fit a button on a phone"
         answer = (await chat.tap(question, page))[0]
-        assert answer.text.startswith(question)
-        assert len(answer.text) > len(question) + 60, question
+        assert not answer.text.startswith(question), "the answer first: the question is the button tapped"
+        assert len(answer.text) > 60, question
         assert "💬 Pertanyaan lain" in answer.labels
 
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("brp iurannya", "Berapa kira-kira penghasilan Anda"),
-        ("Berapa biayanya?", "Berapa kira-kira penghasilan Anda"),
-        ("klo meninggal dapet apa", "Jaminan Kematian (JKM)"),
-        ("cara daftarnya gmn", "Cara daftar BPU"),
-        ("beasiswa anak", "Beasiswa pendidikan anak"),
+        ("brp iurannya", "Mulai Rp16.800 per bulan"),
+        ("Berapa biayanya?", "Mulai Rp16.800 per bulan"),
+        ("klo meninggal dapet apa", "Rp42.000.000 dari JKM"),
+        ("cara daftarnya gmn", "aplikasi JMO"),
+        ("beasiswa anak", "Beasiswa untuk paling banyak 2 anak"),
         ("apa itu bpu", "Bukan Penerima Upah"),
-        ("kalo kecelakaan pas narik gimana", "Jaminan Kecelakaan Kerja"),
+        ("kalo kecelakaan pas narik gimana", "ditanggung JKK"),
         ("telat bayar kena denda gak", "Tidak ada denda"),
-        ("bedanya sama bpjs kesehatan apa", "dua badan yang berbeda"),
+        ("bedanya sama bpjs kesehatan apa", "badan yang berbeda"),
         ("JHT bisa dicairkan kapan", "JHT bisa diklaim"),
         ("saya tertarik", "Sebelum mencatat data Anda"),
         ("menu", "Mau tahu apa?"),
@@ -96,7 +96,7 @@ async def test_typing_a_button_label_works_like_tapping_it(chat):
 
     replies = await chat.say("Cara daftar")
 
-    assert "Cara daftar BPU" in replies[0].text
+    assert replies[0].text.startswith("Anda bisa daftar sendiri lewat aplikasi JMO")
 
 
 @pytest.mark.parametrize(

@@ -212,4 +212,6 @@ async def test_a_question_in_the_middle_is_answered(chat, db):
 
     replies = await chat.say("berapa iurannya?")
 
-    assert "Berapa kira-kira penghasilan" in text_of(replies)
+    assert replies[0].text.startswith("Mulai Rp16.800 per bulan")
+    assert "Lanjut: siapa nama Anda?" in text_of(replies), "then the step, asked again in one line"
+    assert db("select state from contacts")[0][0] == "interest/name"

@@ -34,7 +34,8 @@ def assert_conversation(shown: list[str], steps: list[tuple[str, list[str]]]) ->
 def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
     steps = [
         ("2", ["🎣 Melaut itu berisiko", "Mau tahu apa?", "  6. ✋ Saya tertarik"]),
-        ("brp iurannya", ["Berapa kira-kira penghasilan Anda per bulan?", "  3. Rp2.000.000"]),
+        ("brp iurannya", ["Mulai Rp16.800 per bulan", "  1. 🧮 Hitung iuran"]),
+        ("1", ["Berapa kira-kira penghasilan Anda per bulan?", "  3. Rp2.000.000"]),
         ("3", ["JKK 1%: Rp20.000", "JKM: Rp6.800", "= Rp26.800 per bulan", "  1. ✋ Saya tertarik"]),
         ("1", ["Sebelum mencatat data Anda", "bukan oleh BPJS Ketenagakerjaan",
                "  1. ✅ Setuju", "  2. ❌ Tidak setuju"]),
