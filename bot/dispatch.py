@@ -659,9 +659,11 @@ class Dispatcher:
             return
         if label == "topic:human" or (action := turn.action_for(label)) is None:
             return
-        state, data, first = turn.contact.state, turn.contact.state_data, len(turn.replies)
+        contact = turn.contact
+        kept, first = (contact.state, contact.state_data, contact.state_serial), len(turn.replies)
         await turn.run(action)
-        turn.contact.state, turn.contact.state_data = state, data
+        # The step stays where it was, its buttons included: a question answered in passing moves nothing.
+        contact.state, contact.state_data, contact.state_serial = kept
         for reply in turn.replies[first:]:
             reply.choices = ()
 

@@ -167,8 +167,10 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
         assert {"🧮 Hitung iuran", "✋ Saya tertarik"} <= set(menu.labels)
 
         question = budi.say("brp iurannya")
-        assert "Berapa kira-kira penghasilan Anda per bulan?" in question.text
-        assert question.labels[:3] == ["Rp1.000.000", "Rp1.500.000", "Rp2.000.000"]
+        assert question.text.startswith("Mulai Rp16.800 per bulan")
+        calculator = budi.tap("🧮 Hitung iuran")
+        assert "Berapa kira-kira penghasilan Anda per bulan?" in calculator.text
+        assert calculator.labels[:3] == ["Rp1.000.000", "Rp1.500.000", "Rp2.000.000"]
 
         result = budi.tap("Rp2.000.000")
         assert "JKK 1%: Rp20.000" in result.text and "JKM: Rp6.800" in result.text
@@ -259,7 +261,7 @@ def test_in_webhook_mode_telegram_posts_each_update_and_one_posted_again_is_answ
         log = bot.log
 
     assert "bukan BPJS Ketenagakerjaan" in welcome.text and "Mau tahu apa?" in menu.text
-    assert "Berapa kira-kira penghasilan Anda per bulan?" in question.text
+    assert question.text.startswith("Mulai Rp16.800 per bulan")
     assert repeated == [], "the update posted again is not answered again"
     assert {attempt.status for attempt in server.api.webhook_attempts} == {200}
     assert server.api.calls_of("getUpdates") == [], "no polling beside the webhook"

@@ -174,7 +174,9 @@ def test_a_worker_on_whatsapp_leaves_their_contact_with_the_phone_whatsapp_gives
         assert "✋ Saya tertarik" in titles_of(menu)
 
         question = budi.say("brp iurannya")
-        assert "Berapa kira-kira penghasilan Anda per bulan?" in text_of(question)
+        assert text_of(question).startswith("Mulai Rp16.800 per bulan")
+        calculator = budi.tap("Hitung iuran")
+        assert "Berapa kira-kira penghasilan Anda per bulan?" in text_of(calculator)
         result = budi.say("2,5 juta")
         assert "JKK 1%: Rp25.000" in text_of(result) and "JKM: Rp6.800" in text_of(result)
         assert "✋ Saya tertarik" in titles_of(result)
