@@ -37,7 +37,15 @@ _WORD = re.compile(r"[a-z]+|[0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _ONE_LETTER_REPEATED = re.compile(r"\b([a-z])\1{2,}\b")  # "zzz", "qqq": no word, not "z" or "q"
 # Emoji that people send instead of a word: a thumbs-up at a yes/no step is a yes.
-_EMOJI_WORDS = {"👍": " ya ", "👌": " oke ", "✅": " ya ", "🙆": " ya ", "❌": " tidak ", "🙅": " tidak ", "👎": " tidak "}
+_EMOJI_WORDS = {
+    "👍": " ya ",
+    "👌": " oke ",
+    "✅": " ya ",
+    "🙆": " ya ",
+    "❌": " tidak ",
+    "🙅": " tidak ",
+    "👎": " tidak ",
+}
 _QUESTION_WORDS = frozenset(
     {"apa", "berapa", "bagaimana", "kapan", "dimana", "mana", "siapa", "kenapa", "mengapa", "apakah", "bisa", "boleh"}
 )
@@ -178,7 +186,9 @@ class Understanding:
                 # Places as typed: spelled out, a short form can become a common word ("bs", Bengkulu Selatan,
                 # is "bisa" in indoNLP's list, "manna" is "mana"). Jobs and times also spelled out.
                 typed = [tuple(normalise(p).split()) for p in phrases]
-                self._synonyms[f"{kind}:{name}"] = typed if kind == "region" else typed + [self.words(p) for p in phrases]
+                self._synonyms[f"{kind}:{name}"] = (
+                    typed if kind == "region" else typed + [self.words(p) for p in phrases]
+                )
         # The classifier learns from the examples and the phrases themselves, read as the phrases are.
         training = [(label, ex) for label, examples in vocabulary.examples.items() for ex in examples]
         training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
@@ -243,11 +253,18 @@ class Understanding:
             if answer is not None and not self._overrides(best, answer, words, question):
                 return Reading(text, words, answer, is_question=question)
         runner_up = ranked[1] if len(ranked) > 1 else None
-        also = tuple(
-            g.label
-            for g in ranked[1:3]
-            if g.how == "phrase" and g.score >= 1 and g.label.startswith(("topic:", "faq:")) and g.label != best.label
-        ) if best else ()
+        also = (
+            tuple(
+                g.label
+                for g in ranked[1:3]
+                if g.how == "phrase"
+                and g.score >= 1
+                and g.label.startswith(("topic:", "faq:"))
+                and g.label != best.label
+            )
+            if best
+            else ()
+        )
         return Reading(text, words, best, runner_up, also, question)
 
     @staticmethod
@@ -302,7 +319,12 @@ class Understanding:
 
         top = _top(probabilities, 2)
         ranked = sorted(phrases.values(), key=total)
-        if top and top[0][0] not in phrases and CLASSIFIER_WEIGHT * top[0][1] > ranked[0].score + CLASSIFIER_WEIGHT * probabilities.get(ranked[0].label, 0.0):
+        if (
+            top
+            and top[0][0] not in phrases
+            and CLASSIFIER_WEIGHT * top[0][1]
+            > ranked[0].score + CLASSIFIER_WEIGHT * probabilities.get(ranked[0].label, 0.0)
+        ):
             # The classifier is surer of a label no phrase named than the phrases are of theirs.
             return [Guess(top[0][0], top[0][1], "classifier"), *ranked]
         tail = [Guess(label, p, "classifier") for label, p in top if label not in phrases]
@@ -335,9 +357,9 @@ class Understanding:
             return Guess(option.means, 1.0, "label", option.label)
         if len(inside) == 1:  # a short message inside one label only ("hapus" for "Ya, hapus semua")
             return Guess(inside[0].means, 1.0, "label", inside[0].label)
-        if "answer:yes" in meanings or "answer:no" in meanings:
-            if (yes_no := self._yes_no(words)) is not None:
-                return Guess(yes_no, 1.0, "option", typed)
+        yes_no = self._yes_no(words) if {"answer:yes", "answer:no"} & set(meanings) else None
+        if yes_no is not None:
+            return Guess(yes_no, 1.0, "option", typed)
         found: list[tuple[int, str, str]] = []
         typed = normalise(text).split()
         # Places as typed, and through our own words only ("bkl" is Bengkulu), never stemmed or fuzzed.
@@ -430,7 +452,7 @@ _NUMBER = re.compile(r"^(?:(?:no|nomor|nmr|pilih|pilihan|angka|yang|yg)\s+)?([0-
 
 
 def _option_number(typed: str) -> int | None:
-    """"2", "no 2", "pilih 2": the option's number as the terminal and WhatsApp lists show it."""
+    """ "2", "no 2", "pilih 2": the option's number as the terminal and WhatsApp lists show it."""
     match = _NUMBER.match(typed)
     return int(match.group(1)) if match else None
 
@@ -510,5 +532,3 @@ class _Classifier:
 def _train(examples: tuple[tuple[str, str], ...]) -> _Classifier:
     """Trained once per vocabulary and process (tests build many dispatchers over the same content)."""
     return _Classifier(examples)
-
-

@@ -55,9 +55,19 @@ async def typed_income(turn: Turn, text: str) -> None:
         turn.say("calc.too_high", income=rupiah(typed.monthly), choices=_after_result(turn))
     else:
         if typed.per == "day":
-            turn.say("calc.per_day", amount=rupiah(typed.amount), monthly=rupiah(typed.monthly), days=turn.content.days_per_month)
+            turn.say(
+                "calc.per_day",
+                amount=rupiah(typed.amount),
+                monthly=rupiah(typed.monthly),
+                days=turn.content.days_per_month,
+            )
         elif typed.per == "week":
-            turn.say("calc.per_week", amount=rupiah(typed.amount), monthly=rupiah(typed.monthly), weeks=turn.content.weeks_per_month)
+            turn.say(
+                "calc.per_week",
+                amount=rupiah(typed.amount),
+                monthly=rupiah(typed.monthly),
+                weeks=turn.content.weeks_per_month,
+            )
         await show_result(turn, typed.monthly)
 
 

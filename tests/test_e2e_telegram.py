@@ -269,9 +269,7 @@ def test_in_webhook_mode_telegram_posts_each_update_and_one_posted_again_is_answ
     assert "serving Telegram by webhook on" in log and "Traceback" not in log
 
 
-def test_the_command_menu_is_set_in_indonesian_and_english(
-    tmp_path: Path, server: FakeBotAPIServer
-):
+def test_the_command_menu_is_set_in_indonesian_and_english(tmp_path: Path, server: FakeBotAPIServer):
     with serving(telegram_env(tmp_path, server), tmp_path, server):
         Worker(server, user_id=810_002, first_name="Ayu").start()  # once it answers, start-up is done
 
@@ -287,9 +285,7 @@ def test_the_command_menu_is_set_in_indonesian_and_english(
     assert english != indonesian
 
 
-def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(
-    tmp_path: Path, server: FakeBotAPIServer
-):
+def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(tmp_path: Path, server: FakeBotAPIServer):
     env = telegram_env(tmp_path, server)
     siti = Worker(server, user_id=810_003, first_name="Siti")
 
@@ -338,9 +334,7 @@ def test_kill_9_in_the_middle_of_lead_capture_then_restart_continues(
     assert [tuple(c) for c in consents] == [("lead_contact", 1), ("reminders", 0)]
 
 
-def test_stickers_photos_and_unknown_commands_get_a_friendly_answer(
-    tmp_path: Path, server: FakeBotAPIServer
-):
+def test_stickers_photos_and_unknown_commands_get_a_friendly_answer(tmp_path: Path, server: FakeBotAPIServer):
     with serving(telegram_env(tmp_path, server), tmp_path, server) as bot:
         rina = Worker(server, user_id=810_004, first_name="Rina")
         rina.start()
@@ -425,9 +419,7 @@ def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_
         assert bot.stop() == 0
         assert_clean_log(bot)
 
-    [question] = rows(
-        "SELECT status, outcome, officer_id FROM followups WHERE kind = 'question'"
-    )
+    [question] = rows("SELECT status, outcome, officer_id FROM followups WHERE kind = 'question'")
     assert tuple(question) == ("done", "answered", 1)
     [contact] = rows("SELECT source_code FROM contacts WHERE external_id = '820002'")
     assert contact["source_code"] == code, "the worker is credited to Rina"

@@ -248,9 +248,7 @@ def test_the_webhook_answers_metas_verification_and_refuses_unsigned_or_forged_p
         assert_clean_log(bot, "+6281111111111", "+6282222222222")
 
 
-def test_status_callbacks_after_a_conversation_are_answered_200_and_processed(
-    tmp_path: Path, graph: FakeGraphServer
-):
+def test_status_callbacks_after_a_conversation_are_answered_200_and_processed(tmp_path: Path, graph: FakeGraphServer):
     site = Site(free_port())
     with serving(whatsapp_env(tmp_path, graph, site), tmp_path, site) as bot:
         rina = Chat(graph, site, bot, phone="6283333333333", name="Rina")

@@ -105,15 +105,23 @@ class Judge:
                 else []
             )
             leads = (
-                await session.execute(select(func.count()).select_from(Lead).where(Lead.contact_id == contact.id))
-            ).scalar_one() if contact else 0
+                (
+                    await session.execute(select(func.count()).select_from(Lead).where(Lead.contact_id == contact.id))
+                ).scalar_one()
+                if contact
+                else 0
+            )
             tasks = (
-                await session.execute(
-                    select(func.count())
-                    .select_from(FollowUp)
-                    .where(FollowUp.contact_id == contact.id, FollowUp.kind == FollowUpKind.QUESTION)
-                )
-            ).scalar_one() if contact else 0
+                (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(FollowUp)
+                        .where(FollowUp.contact_id == contact.id, FollowUp.kind == FollowUpKind.QUESTION)
+                    )
+                ).scalar_one()
+                if contact
+                else 0
+            )
         state = contact.state if contact else "(erased)"
         data = dict(contact.state_data or {}) if contact else {}
         first = tried.replies[0].text.split("\n")[0].strip() if tried.replies else ""
@@ -153,7 +161,9 @@ class Judge:
         elif kind == "income":
             amount = rupiah(Decimal(value))
             passed = state == step_state and any(amount in reply.text for reply in tried.replies)
-            passed = passed and any(reply.choices and "calc" in {c.action for c in reply.choices} for reply in tried.replies)
+            passed = passed and any(
+                reply.choices and "calc" in {c.action for c in reply.choices} for reply in tried.replies
+            )
         return Outcome(row, passed, got)
 
     @staticmethod
