@@ -72,7 +72,7 @@ def normalise(text: str) -> str:
 class Guess:
     label: str
     score: float
-    how: str  # "option", "number", "phrase", "classifier"
+    how: str  # "label", "number", "option" (an answer to a step's button), "phrase", "classifier"
     evidence: str = ""  # the phrase or option word that matched
 
     def __str__(self) -> str:
@@ -131,23 +131,20 @@ class _Phrases:
         that "tidak" at the start and "kerja" at the end of a long message do not make "tidak bisa kerja"."""
         for word in positions:
             for words, label in self.by_word.get(word, ()):
-                if all(w in positions for w in words[1:]) and _close(words, positions):
+                if len(words) == 1 or (all(w in positions for w in words[1:]) and _close(words, positions)):
                     yield words, label
 
 
 def _close(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
-    if len(words) == 1:
-        return True
+    """Every word of the phrase within a few words of one occurrence of its first word."""
     window = len(words) + 2
-    return any(all(any(0 <= q - p < window for q in positions[w]) for w in words) for p in positions[words[0]]) or any(
-        all(any(0 <= p - q < window for q in positions[w]) for w in words) for p in positions[words[0]]
-    )
+    return any(all(any(abs(q - p) < window for q in positions[w]) for w in words[1:]) for p in positions[words[0]])
 
 
 class Understanding:
     def __init__(self, content: Content):
         vocabulary = content.vocabulary
-        self._vocabulary = vocabulary
+        self._vocabulary = vocabulary  # held so that its id, the cache key of understanding_for, stays taken
         self._words_map = vocabulary.words
         self._stemmer = _stemmer()
         self._roots = self._stemmer.delegatedStemmer.dictionary
@@ -161,7 +158,7 @@ class Understanding:
         for label, phrases in vocabulary.keywords.items():
             for phrase in phrases:
                 self._topics.add(tuple(w for w in self.words(phrase) if w not in self._ignored), label)
-        self._known = sorted({w for group in self._topics.by_word.values() for ws, _ in group for w in ws})
+        phrase_words = {w for group in self._topics.by_word.values() for ws, _ in group for w in ws}
         # A word shared by the phrases of many labels ("bayar", "bpjs") says little about which one is meant:
         # each word weighs 1 / the square root of the number of labels whose phrases use it.
         labels_of: dict[str, set[str]] = {}
@@ -170,7 +167,7 @@ class Understanding:
                 for w in ws:
                     labels_of.setdefault(w, set()).add(label)
         self._weight = {w: 1.0 / math.sqrt(len(labels)) for w, labels in labels_of.items()}
-        self._known_set = set(self._known)
+        self._known_set = phrase_words
         self._yes = {self.words(p) for p in vocabulary.yes}
         self._no = {self.words(p) for p in vocabulary.no}
         self._lead_ins = [
@@ -192,13 +189,12 @@ class Understanding:
         # The classifier learns from the examples and the phrases themselves, read as the phrases are.
         training = [(label, ex) for label, examples in vocabulary.examples.items() for ex in examples]
         training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
-        known_words = {w for group in self._topics.by_word.values() for ws, _ in group for w in ws}
         self._glued_words = [
-            (raw, spelled) for raw, spelled in self._words_map.items() if len(raw) >= 3 and spelled in known_words
+            (raw, spelled) for raw, spelled in self._words_map.items() if len(raw) >= 3 and spelled in phrase_words
         ]
         # Places and jobs people misspell are vocabulary words too ("bengkulu selatn", "nelayn").
-        self._known = sorted(self._known_set.union(*(w for ws in self._synonyms.values() for w in ws)))
-        self._known_set = set(self._known)
+        self._known_set = phrase_words.union(*(w for ws in self._synonyms.values() for w in ws))
+        self._known = sorted(self._known_set)
         self._classifier = _train(tuple((label, " ".join(self._topic_words(text))) for label, text in training))
 
     # -- reading words ---------------------------------------------------------------------------------------

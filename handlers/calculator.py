@@ -12,6 +12,7 @@ from bot.services.calculator import compute_contributions, read_income
 router = Router("calculator")
 
 INCOME = "calc/income"
+COUNTED_AS = {"day": "calc.per_day", "week": "calc.per_week"}
 
 
 @router.action("calc")
@@ -54,18 +55,12 @@ async def typed_income(turn: Turn, text: str) -> None:
     elif typed.monthly > turn.content.largest_computed_income:
         turn.say("calc.too_high", income=rupiah(typed.monthly), choices=_after_result(turn))
     else:
-        if typed.per == "day":
+        if typed.per in COUNTED_AS:  # a daily or weekly figure: say what it was counted as
             turn.say(
-                "calc.per_day",
+                COUNTED_AS[typed.per],
                 amount=rupiah(typed.amount),
                 monthly=rupiah(typed.monthly),
                 days=turn.content.days_per_month,
-            )
-        elif typed.per == "week":
-            turn.say(
-                "calc.per_week",
-                amount=rupiah(typed.amount),
-                monthly=rupiah(typed.monthly),
                 weeks=turn.content.weeks_per_month,
             )
         await show_result(turn, typed.monthly)

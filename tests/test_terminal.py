@@ -31,6 +31,29 @@ def assert_conversation(shown: list[str], steps: list[tuple[str, list[str]]]) ->
             assert text in screen, f"step {number}: after typing {typed!r} expected {text!r}, the bot showed:\n{screen}"
 
 
+def test_a_worker_who_types_everything_is_understood(tmp_path: Path):
+    steps = [
+        ("sy petani sawit", ["🌾", "Mau tahu apa?"]),
+        ("kalo sy sakit gmn", ["BPJS Kesehatan"]),
+        ("saya tertarik", ["Sebelum mencatat data Anda"]),
+        ("iyo setuju", ["bolehkah kami sesekali mengirim pengingat"]),
+        ("boleh", ["Siapa nama Anda?"]),
+        ("berapa iurannya?", ["Mulai Rp16.800 per bulan", "Lanjut: siapa nama Anda?"]),
+        ("nama saya bu Siti Rohani", ["Nomor HP berapa"]),
+        ("gak jadi", ["Baik, dibatalkan. Tidak ada yang dicatat.", "Mau tahu apa?"]),
+        ("stop kirim", ["Pesan dihentikan", "MULAI"]),
+    ]
+
+    shown = chat(tmp_path, *(typed for typed, _ in steps))
+
+    assert_conversation(shown, steps)
+    assert rows("SELECT count(*) AS n FROM leads")[0]["n"] == 0
+    consents = rows("SELECT purpose, granted, typed_text FROM consents ORDER BY id")
+    assert [tuple(c) for c in consents][:2] == [("lead_contact", 1, "iyo setuju"), ("reminders", 1, "boleh")]
+    [contact] = rows("SELECT occupation, state, messages_stopped_at FROM contacts")
+    assert (contact["occupation"], contact["state"]) == ("petani", "main") and contact["messages_stopped_at"]
+
+
 def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
     steps = [
         ("2", ["🎣 Melaut itu berisiko", "Mau tahu apa?", "  6. ✋ Saya tertarik"]),
