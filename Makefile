@@ -35,6 +35,7 @@ bench: $(INSTALLED) $(CATALOGS)
 	$(BIN)/python -m bench.followups
 	$(BIN)/python -m bench.broadcast
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.understanding
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
