@@ -557,6 +557,9 @@ class Dispatcher:
             await self._answer_mid_step(turn)
         elif label in ("topic:human", "menu", "language") and (action := turn.action_for(label)):
             await turn.run(action)  # leaving the step for a person, the menu or a language was asked for
+        elif label in ("greeting", "thanks"):
+            turn.say(f"onboarding.{label}")
+            await self.ask_again(turn)
         else:
             await self._not_understood(turn, at_step=True)
 
@@ -569,7 +572,7 @@ class Dispatcher:
         if best is None or not reading.sure or best.how != "phrase":
             return False
         if best.label in ("menu", "greeting", "thanks"):
-            return len(best.evidence.split()) >= len(reading.words)  # nothing else in the message
+            return len(best.evidence.split()) >= len(reading.said)  # nothing else in the message
         if not best.label.startswith(("topic:", "faq:")):
             return False
         return reading.is_question or best.score >= 2 or len(reading.words) > 3
@@ -604,7 +607,7 @@ class Dispatcher:
     async def _answer_mid_step(self, turn: Turn) -> None:
         """Answer the question without leaving the step, then ask the step again in one line (with the
         step's own buttons, so the answer carries none)."""
-        await self.answer_alongside(turn)
+        await self.answer_alongside(turn, phrases_only=False)
         await self.ask_again(turn)
 
     async def ask_again(self, turn: Turn) -> None:
@@ -650,13 +653,15 @@ class Dispatcher:
             turn.say("common.not_understood")
             await turn.prompt()
 
-    async def answer_alongside(self, turn: Turn) -> None:
+    async def answer_alongside(self, turn: Turn, phrases_only: bool = True) -> None:
         """The answer to a topic the typed text asks about, without buttons and without leaving the step:
-        what a step that forwards a question to a person shows while the person is awaited."""
+        what a step that forwards a question to a person shows while the person is awaited. There, only a
+        phrase of the vocabulary is sure enough (`phrases_only`), since the person gets an answer anyway."""
         reading = turn.reading
-        label = reading.label if reading is not None and reading.sure and reading.best else None
-        if label is None or reading.best.how != "phrase" or not label.startswith(("topic:", "faq:")):
+        best = reading.best if reading is not None and reading.sure else None
+        if best is None or (phrases_only and best.how != "phrase") or not best.label.startswith(("topic:", "faq:")):
             return
+        label = best.label
         if label == "topic:human" or (action := turn.action_for(label)) is None:
             return
         contact = turn.contact

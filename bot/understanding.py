@@ -89,6 +89,7 @@ class Reading:
     runner_up: Guess | None = None
     also: tuple[str, ...] = ()
     is_question: bool = False
+    said: tuple[str, ...] = ()  # the words that say something: without "bpjs", "pak", "tolong" (see [ignored])
 
     @property
     def label(self) -> str | None:
@@ -241,13 +242,14 @@ class Understanding:
         """The best reading of `text`; with `options`, a typed answer to those buttons comes first, unless the
         message is plainly a question or a command ("bisa bayar lewat dana gak?" at a yes/no step)."""
         words = self.words(text)
+        said = tuple(w for w in words if w not in self._ignored)
         question = "?" in text or bool(_QUESTION_WORDS.intersection(words))
         ranked = self._ranked(text, words)
         best = ranked[0] if ranked else None
         if options:
             answer = self._answer(text, words, options)
             if answer is not None and not self._overrides(best, answer, words, question):
-                return Reading(text, words, answer, is_question=question)
+                return Reading(text, words, answer, is_question=question, said=said)
         runner_up = ranked[1] if len(ranked) > 1 else None
         also = (
             tuple(
@@ -261,7 +263,7 @@ class Understanding:
             if best
             else ()
         )
-        return Reading(text, words, best, runner_up, also, question)
+        return Reading(text, words, best, runner_up, also, question, said)
 
     @staticmethod
     def _overrides(best: Guess | None, answer: Guess, words: tuple[str, ...], question: bool) -> bool:
@@ -440,8 +442,7 @@ class Understanding:
         best = reading.best
         if best is None or not reading.sure or best.label not in COMMANDS or best.how != "phrase":
             return False
-        said = [w for w in reading.words if w not in self._ignored]
-        return len(best.evidence.split()) >= 2 or len(said) <= 1
+        return len(best.evidence.split()) >= 2 or len(reading.said) <= 1
 
 
 _NUMBER = re.compile(r"^(?:(?:no|nomor|nmr|pilih|pilihan|angka|yang|yg)\s+)?([0-9]{1,2})$")

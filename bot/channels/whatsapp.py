@@ -238,8 +238,7 @@ def render(reply: Reply, t: Translator) -> list[dict[str, Any]]:
         and len(text) <= BUTTON_BODY
     ):
         buttons = [
-            {"type": "reply", "reply": {"id": encode_choice(reply.serial, c.action), "title": c.label}}
-            for c in choices
+            {"type": "reply", "reply": {"id": encode_choice(reply.serial, c.action), "title": c.label}} for c in choices
         ]
         return [_interactive("button", text, {"buttons": buttons})]
     messages = []
