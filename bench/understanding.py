@@ -39,7 +39,6 @@ SETS = (
     ROOT.parent / "shared" / "nlu" / "worker-messages.tsv",
 )
 LONG = 15  # words: more than this is a run-on, as voice-to-text writes them
-CALL_TIMES = ("pagi", "siang", "sore", "kapan")  # as handlers/interest.py CALL_TIMES
 YES_NO_STATES = ("consent", "reminders", "stop_confirm", "erase_confirm")
 
 BEFORE_COMMIT = "b7dac32"  # the code before the understanding work
@@ -90,6 +89,8 @@ def options_for(state: str, content, label) -> tuple:  # noqa: ANN001 - Content,
     if state == "region":
         return tuple(Option(f"region:{region}", region) for region in content.regions)
     if state == "calltime":
+        from handlers.interest import CALL_TIMES
+
         return tuple(Option(f"calltime:{c}", label(f"interest.call_time.{c}")) for c in CALL_TIMES)
     if state in YES_NO_STATES:
         return (Option("answer:yes", "Setuju"), Option("answer:no", "Tidak"))

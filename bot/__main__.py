@@ -14,7 +14,6 @@ import logging
 import sys
 import tempfile
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
@@ -26,9 +25,6 @@ from bot.db import DatabaseNotReady, check_database, upgrade_database
 from bot.i18n import CatalogError
 from bot.models import FollowUpStatus
 from bot.phone import mask_numbers
-
-if TYPE_CHECKING:
-    from bot.understanding import Guess
 
 EXIT_USAGE = 2
 
@@ -319,8 +315,8 @@ def _understand(settings: Settings, step: str, text: str) -> None:
         print("read: not by the understanding (the step takes the text as typed)")
     else:
         print(f"words: {' '.join(reading.words)}")
-        print(f"understood: {_guess(reading.best)}")
-        print(f"runner-up: {_guess(reading.runner_up)}")
+        print(f"understood: {reading.best or 'nothing'}")
+        print(f"runner-up: {reading.runner_up or 'nothing'}")
         if reading.also:
             print(f"also asked: {', '.join(reading.also)}")
         print(f"sure: {'yes' if reading.sure else 'no'}")
@@ -332,13 +328,6 @@ def _understand(settings: Settings, step: str, text: str) -> None:
         labels = [f"[{choice.label}]" for choice in reply.choices]
         for start in range(0, len(labels), columns):
             print("  " + " ".join(labels[start : start + columns]))
-
-
-def _guess(guess: Guess | None) -> str:
-    if guess is None:
-        return "nothing"
-    matched = f", matched {guess.evidence!r}" if guess.evidence else ""
-    return f"{guess.label} ({guess.how}, score {guess.score:.2f}{matched})"
 
 
 async def _misses(settings: Settings, since: str | None) -> None:

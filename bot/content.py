@@ -46,6 +46,7 @@ class Vocabulary:
     words: dict[str, str]
     yes: tuple[str, ...]
     no: tuple[str, ...]
+    corrections: tuple[str, ...]
     occupations: dict[str, tuple[str, ...]]
     call_times: dict[str, tuple[str, ...]]
     name_lead_ins: tuple[str, ...]
@@ -180,6 +181,7 @@ def load_vocabulary(path: Path, examples_path: Path) -> Vocabulary:
             words={str(k): str(v) for k, v in data["words"].items()},
             yes=tuple(data["answers"]["yes"]),
             no=tuple(data["answers"]["no"]),
+            corrections=tuple(data["answers"]["corrections"]),
             occupations={k: tuple(v) for k, v in data["occupations"].items()},
             call_times={k: tuple(v) for k, v in data["call_times"].items()},
             name_lead_ins=tuple(names["lead_ins"]),

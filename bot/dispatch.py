@@ -30,7 +30,7 @@ from bot.services.audit import Actor, record_event
 from bot.services.misses import record_miss
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
-from bot.understanding import Option, Reading, Understanding, normalise, understanding_for
+from bot.understanding import COMMANDS, Option, Reading, Understanding, normalise, understanding_for
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +40,10 @@ MAIN = "main"  # the main menu
 ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
 MISSES_BEFORE_A_PERSON = 2
 CANCEL = "cancel"  # what a step's cancel button means, and what "batal", "gak jadi" are read as
-# Labels of the understanding whose action has another name; topic:<name> and faq:<id> are actions themselves.
-LABEL_ACTIONS = {
-    "stop": "stop_now",
-    "erase": "erase",
-    "show_my_data": "my_data",
-    "topic:human": ASK_A_PERSON,
-    "language": "lang",
-    "menu": "menu",
-    "greeting": "greeting",
-    "thanks": "thanks",
-    "interest": "interest",
-}
+CERTAIN = 0.9  # the classifier's probability that lets a typed question through a name or income step
+# Labels of the understanding whose action has another name; the others (topic:<name>, faq:<id>, erase, menu,
+# greeting, thanks, interest) are the names of their actions.
+LABEL_ACTIONS = {"stop": "stop_now", "show_my_data": "my_data", "topic:human": ASK_A_PERSON, "language": "lang"}
 PHONE_SHARING_CHANNELS = frozenset({"telegram"})
 
 Step = Callable[["Turn"], Awaitable[None]]
@@ -334,6 +326,10 @@ class Turn:
         self.say("common.unknown_button")
         await self.prompt()
 
+    async def answer_alongside(self, *, phrases_only: bool = True) -> None:
+        """See Dispatcher.answer_alongside: the answer to a topic the typed text asks about, the step kept."""
+        await self.dispatcher.answer_alongside(self, phrases_only)
+
     def action_for(self, label: str | None) -> str | None:
         """The action a label of the understanding asks for, if this bot has it."""
         if label is None:
@@ -469,8 +465,8 @@ class Dispatcher:
             # Whatever someone sends first, they first learn who runs the bot (and that it is not BPJS);
             # commands and STOP-like keywords do what they say at once.
             await router.commands["start"](turn)
-            if turn.reading is not None and turn.reading.sure and (action := turn.action_for(turn.reading.label)):
-                await turn.run(action)
+            if inbound.kind is Kind.TEXT:
+                await self._first_words(turn, inbound.text)
             return
         if inbound.kind is Kind.COMMAND:
             step = router.commands.get(inbound.command)
@@ -518,15 +514,16 @@ class Dispatcher:
             return
         at_step = turn.state in router.agains
         shown = await self._shown_choices(turn)
-        # At a worker's step every button is an answer that can be typed in its own words; elsewhere (an
-        # officer's wizard) only a button's exact label is, since typed text there is often the content.
-        options = [Option(c.means or c.action, c.label) for c in shown] if at_step else []
-        reading = turn.reading = self.understanding.read(text, options)
+        reading = turn.reading = self.understanding.read(text, self._options(shown, at_step))
         tapped = self._typed_choice(shown, reading, text, at_step)
         if tapped is not None:
             await self._route_choice(turn, (turn.contact.state_serial, tapped.action))
-        elif self.understanding.is_command(reading) and (action := turn.action_for(reading.label)):
-            await turn.run(action)  # STOP, HAPUS, DATA SAYA in everyday words, from any step
+        elif (
+            self._takes_commands(turn)
+            and self.understanding.is_command(reading)
+            and (action := turn.action_for(reading.label))
+        ):
+            await turn.run(action)  # STOP, HAPUS, DATA SAYA in everyday words, from a worker's step
         elif at_step:
             await self._route_step(turn, text, reading)
         elif turn.state in router.texts:
@@ -534,10 +531,34 @@ class Dispatcher:
         else:
             await self._answer(turn, reading)
 
+    async def _first_words(self, turn: Turn, text: str) -> None:
+        """What a first message says besides opening the chat: an answer to the step the welcome asks
+        ("saya nelayan" answers the occupation), or a question, answered after the welcome."""
+        shown = await self._shown_choices(turn)
+        at_step = turn.state in self.router.agains
+        reading = turn.reading = self.understanding.read(text, self._options(shown, at_step))
+        if (tapped := self._typed_choice(shown, reading, text, at_step)) is not None:
+            await self._route_choice(turn, (turn.contact.state_serial, tapped.action))
+        elif reading.sure and reading.label not in COMMANDS and (action := turn.action_for(reading.label)):
+            await turn.run(action)
+
+    def _takes_commands(self, turn: Turn) -> bool:
+        """Where STOP or HAPUS in everyday words is a command: not where the text is content of its own (an
+        officer's answer, a broadcast, a note), which only the exact keywords (STOP, BERHENTI, HAPUS) and the
+        commands interrupt."""
+        state, router = turn.state, self.router
+        return state in router.agains or state not in router.texts
+
+    @staticmethod
+    def _options(shown: list[Choice], at_step: bool) -> list[Option]:
+        """At a worker's step every button is an answer that can be typed in its own words; elsewhere (an
+        officer's wizard) only a button's exact label is, since typed text there is often the content."""
+        return [Option(c.means or c.action, c.label, bool(c.means)) for c in shown] if at_step else []
+
     def _typed_choice(self, shown: list[Choice], reading: Reading, text: str, at_step: bool) -> Choice | None:
         if at_step:
             best = reading.best
-            if best is None or best.how not in ("option", "label", "number"):
+            if best is None or best.how not in ("option", "label", "label_in", "number"):
                 return None
             return next((c for c in shown if (c.means or c.action) == best.label), None)
         typed = normalise(text)
@@ -555,8 +576,8 @@ class Dispatcher:
             await text_step(turn, text)
         elif label is not None and label.startswith(("topic:", "faq:")) and label != "topic:human":
             await self._answer_mid_step(turn)
-        elif label in ("topic:human", "menu", "language") and (action := turn.action_for(label)):
-            await turn.run(action)  # leaving the step for a person, the menu or a language was asked for
+        elif label in ("topic:human", "menu", "language") and self._said_plainly(reading):
+            await turn.run(turn.action_for(label) or "menu")  # leaving the step for a person, the menu, a language
         elif label in ("greeting", "thanks"):
             turn.say(f"onboarding.{label}")
             await self.ask_again(turn)
@@ -564,12 +585,23 @@ class Dispatcher:
             await self._not_understood(turn, at_step=True)
 
     @staticmethod
+    def _said_plainly(reading: Reading) -> bool:
+        """A request to leave the step in words of its own, not one word of a sentence about something else
+        ("ditelpon itu bayar gak" is no request for a person)."""
+        best = reading.best
+        return best is not None and (len(best.evidence.split()) >= 2 or len(best.evidence.split()) >= len(reading.said))
+
+    @staticmethod
     def _plainly_not_an_answer(reading: Reading) -> bool:
         """A question, a cancel, a menu word or a greeting typed where a name, a phone number, an income or
         a question for an officer was expected. Two words that happen to be a topic's word ("Pak Tani")
         are still taken as the answer, unless asked as a question."""
         best = reading.best
-        if best is None or not reading.sure or best.how != "phrase":
+        if best is None or not reading.sure:
+            return False
+        if best.how == "classifier":  # no phrase, but a question the classifier is all but certain of
+            return reading.is_question and best.score >= CERTAIN and best.label.startswith(("topic:", "faq:"))
+        if best.how != "phrase":
             return False
         if best.label in ("menu", "greeting", "thanks"):
             return len(best.evidence.split()) >= len(reading.said)  # nothing else in the message
@@ -579,6 +611,8 @@ class Dispatcher:
 
     async def _answer(self, turn: Turn, reading: Reading) -> None:
         """A message typed outside any step: a topic, a command in plain words, or ask back when unsure."""
+        if reading.label in COMMANDS and not self.understanding.is_command(reading):
+            reading = reading.without_best()  # "jangan berhenti kirim", "kalau saya berhenti bayar gimana?"
         if reading.sure and (action := turn.action_for(reading.label)) is not None:
             await turn.run(action)
             others = [choice for label in reading.also if (choice := self._topic_choice(turn, label))]

@@ -28,7 +28,9 @@ def normalise_phone(text: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-_DIGIT_WORDS = {
+# Digits said as words, as people type a number out ("nol delapan satu dua ..."); shared with the masking of
+# kept messages (bot/services/misses.py).
+DIGIT_WORDS = {
     "nol": "0",
     "kosong": "0",
     "satu": "1",
@@ -49,7 +51,7 @@ def find_phone(text: str) -> str | None:
     """A mobile number inside a sentence ("nomor sy 0812 3456 7890 pak"), digits said as words included
     ("nol delapan satu dua ..."), as E.164; None when there is none or more than one."""
     words = re.findall(r"[a-z]+|[^a-z]+", text.casefold())
-    spelled = "".join(_DIGIT_WORDS.get(w, w) if w.isalpha() else w for w in words)
+    spelled = "".join(DIGIT_WORDS.get(w, w) if w.isalpha() else w for w in words)
     runs = (run.replace(",", " ") for run in _NUMBER_IN_TEXT.findall(spelled))
     found = {phone for run in runs if (phone := normalise_phone(run))}
     return found.pop() if len(found) == 1 else None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import sqlalchemy
+
 from bot.conversation import Inbound, Kind, Reply, encode_choice
 from bot.dispatch import Dispatcher, Turn
 
@@ -58,8 +60,8 @@ class Rehearsal:
         self.dispatcher = dispatcher
         self._people = (f"{prefix}-{n}" for n in itertools.count(1))
 
-    async def at(self, step: str) -> tuple[str, int]:
-        """A new person brought to `step`: their id and the state serial their buttons carry."""
+    async def at(self, step: str) -> str:
+        """A new person brought to `step`: their id."""
         if step not in STEPS:
             raise UnknownStep(f"unknown step {step!r}: one of {', '.join(STEPS)}")
         person, serial = next(self._people), 0
@@ -71,15 +73,17 @@ class Rehearsal:
             else:
                 replies = await self._send(Inbound(CHANNEL, person, Kind.TEXT, text=value))
             serial = replies[-1].serial if replies else serial
-        return person, serial
+        return person
 
     async def _send(self, inbound: Inbound, trace: list[Turn] | None = None) -> list[Reply]:
         return await self.dispatcher.handle(inbound, trace=trace)
 
     async def tell(self, step: str, text: str) -> Tried:
         """`text` typed by a new person at `step`."""
-        person, _ = await self.at(step)
+        person = await self.at(step)
         trace: list[Turn] = []
         replies = await self._send(Inbound(CHANNEL, person, Kind.TEXT, text=text), trace)
         turn = trace[0]
-        return Tried(person, turn.state, turn, replies)
+        # Read without loading: after a turn that failed, the contact is no longer attached to a session.
+        state = sqlalchemy.inspect(turn.contact).dict.get("state", "")
+        return Tried(person, state, turn, replies)

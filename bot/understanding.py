@@ -6,17 +6,20 @@ officer reports becomes a content change, checked with `bpu-bot understand "teks
 
 Reading a message (see the header of content/understanding.toml): normalise, spell out everyday and regional
 forms (our words, then indoNLP's slang list), stem (PySastrawi), and map near misses of vocabulary words onto
-them (rapidfuzz). Then, in order of how sure each is:
-1. the step's own options (a number, a button label, yes/no words, a description that names an option);
-2. phrases of the vocabulary: the label whose matched phrase has the most words wins ("iuran jht" is about JHT,
-   not about the cost in general), the classifier breaking ties;
-3. a character n-gram classifier (scikit-learn) trained at start-up from the vocabulary's examples, for
-   messages no phrase matches: a misspelt run-on, words run together, a sentence said another way.
-When the classifier is unsure the caller asks back with the two likeliest topics.
+them (rapidfuzz). Then:
+1. at a step, its own options come first (a number, a button label, yes/no words, a description or a place
+   that names an option), unless the message plainly asks something else (a cancel, STOP in two words or
+   more, a question about a topic);
+2. otherwise each label scores the weight of its phrases found in the message (a word shared by many labels
+   weighs less, so "iuran jht" is about JHT, not about the cost in general) plus twice the probability that
+   a character n-gram classifier (scikit-learn), trained at start-up from the vocabulary's phrases and
+   content/examples.tsv, gives it; the classifier alone decides for a message no phrase matches.
+When unsure, the caller asks back with the two likeliest labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from indoNLP.preprocessing.slang_data import SLANG_DATA
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
@@ -72,11 +75,15 @@ def normalise(text: str) -> str:
 class Guess:
     label: str
     score: float
-    how: str  # "label", "number", "option" (an answer to a step's button), "phrase", "classifier"
+    # "label" (typed as on the button), "label_in" (inside a short message), "number", "option" (yes/no words,
+    # a description naming an option), "phrase", "classifier"
+    how: str
     evidence: str = ""  # the phrase or option word that matched
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.how} {self.score:.2f}{', ' + repr(self.evidence) if self.evidence else ''})"
+        """As `bpu-bot understand` prints it: "topic:cost (phrase, score 1.45, matched 'berapa bulan')"."""
+        matched = f", matched {self.evidence!r}" if self.evidence else ""
+        return f"{self.label} ({self.how}, score {self.score:.2f}{matched})"
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,11 @@ class Reading:
             return self.best.score >= PHRASE_SURE
         return self.best.how != "classifier" or self.best.score >= SURE
 
+    def without_best(self) -> Reading:
+        """The reading once its best guess is set aside (a STOP that was negated, or only asked about)."""
+        runner_up = self.runner_up if self.runner_up is not None and self.runner_up.how == "phrase" else None
+        return dataclasses.replace(self, best=runner_up, runner_up=None, also=())
+
     @property
     def unsure(self) -> bool:
         """Worth asking back about: the classifier's best two, neither sure."""
@@ -115,6 +127,9 @@ class Option:
 
     means: str
     label: str  # the button's text as shown
+    # Whether the option's number picks it: only where every button is an answer to the step (an income
+    # step's example buttons are not, "2" there is no choice).
+    numbered: bool = True
 
 
 @dataclass
@@ -145,14 +160,13 @@ def _close(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
 class Understanding:
     def __init__(self, content: Content):
         vocabulary = content.vocabulary
-        self._vocabulary = vocabulary  # held so that its id, the cache key of understanding_for, stays taken
         self._words_map = vocabulary.words
         self._stemmer = _stemmer()
         self._roots = self._stemmer.delegatedStemmer.dictionary
         self._weak = vocabulary.weak
         self._ignored = frozenset(vocabulary.ignored)
         self._order = {label: i for i, label in enumerate(vocabulary.labels)}
-        # Near misses are mapped onto vocabulary words once the vocabulary itself has been read.
+        # Near misses are mapped onto vocabulary words once the vocabulary itself has been read (below).
         self._known: list[str] = []
         self._known_set: set[str] = set()
         self._topics = _Phrases()
@@ -168,14 +182,28 @@ class Understanding:
                 for w in ws:
                     labels_of.setdefault(w, set()).add(label)
         self._weight = {w: 1.0 / math.sqrt(len(labels)) for w, labels in labels_of.items()}
+        singles: dict[str, set[str]] = {}
+        for group in self._topics.by_word.values():
+            for ws, label in group:
+                if len(ws) == 1:
+                    singles.setdefault(label, set()).add(ws[0])
+        self._single_words = {label: frozenset(ws) for label, ws in singles.items()}
         self._known_set = phrase_words
         self._yes = {self.words(p) for p in vocabulary.yes}
         self._no = {self.words(p) for p in vocabulary.no}
+        self._corrections = {w for p in vocabulary.corrections for w in self.words(p)}
         self._lead_ins = [
             tuple(self._words_map.get(w, SLANG_DATA.get(w, w)) for w in p.casefold().split())
             for p in vocabulary.name_lead_ins
         ]
         self._honorifics = frozenset(vocabulary.honorifics)
+        self._not_names = (
+            self._honorifics
+            | self._ignored
+            | {w for lead_in in self._lead_ins for w in lead_in}
+            | {w for p in (*vocabulary.yes, *vocabulary.no) for w in p.casefold().split()}
+            | {"ya", "tidak", "oke"}
+        )
         self._synonyms: dict[str, list[tuple[str, ...]]] = {}
         tables = [("occupation", vocabulary.occupations), ("calltime", vocabulary.call_times)]
         tables.append(("region", {region: (region, *content.places.get(region, ())) for region in content.regions}))
@@ -243,11 +271,15 @@ class Understanding:
         message is plainly a question or a command ("bisa bayar lewat dana gak?" at a yes/no step)."""
         words = self.words(text)
         said = tuple(w for w in words if w not in self._ignored)
-        question = "?" in text or bool(_QUESTION_WORDS.intersection(words))
+        # Asked, not just containing "apa" ("jangan kirim apa apa lagi"): a question mark, or a question word
+        # opening or closing the message, as Indonesian questions do.
+        question = "?" in text or bool(words) and (words[0] in _QUESTION_WORDS or words[-1] in _QUESTION_WORDS)
         ranked = self._ranked(text, words)
         best = ranked[0] if ranked else None
         if options:
             answer = self._answer(text, words, options)
+            if (restated := self._restated_yes(best, words, options)) is not None:
+                answer = restated
             if answer is not None and not self._overrides(best, answer, words, question):
                 return Reading(text, words, answer, is_question=question, said=said)
         runner_up = ranked[1] if len(ranked) > 1 else None
@@ -265,10 +297,26 @@ class Understanding:
         )
         return Reading(text, words, best, runner_up, also, question, said)
 
-    @staticmethod
-    def _overrides(best: Guess | None, answer: Guess, words: tuple[str, ...], question: bool) -> bool:
+    def _negated(self, guess: Guess, words: tuple[str, ...]) -> bool:
+        """A negation right before the matched phrase, or before one of the label's own one-word phrases
+        ("jangan berhenti kirim" is no STOP, though "jangan kirim" is one)."""
+        first = guess.evidence.split()[0] if guess.evidence else ""
+        verbs = self._single_words.get(guess.label, frozenset())
+        return any(i > 0 and words[i - 1] in _NEGATIONS and (w == first or w in verbs) for i, w in enumerate(words))
+
+    def _restated_yes(self, best: Guess | None, words: tuple[str, ...], options: Sequence[Option]) -> Guess | None:
+        """STOP or HAPUS in plain words where the step's yes button says the same ("Ya, berhenti", "Ya, hapus
+        semua"): the yes, not the command asked again."""
+        yes = next((o for o in options if o.means == "answer:yes"), None)
+        if yes is None or best is None or best.how != "phrase" or best.label not in COMMANDS:
+            return None
+        if self._negated(best, words) or not set(best.evidence.split()) & set(self.words(yes.label)):
+            return None
+        return Guess("answer:yes", 1.0, "label", yes.label)  # as if the button's words were typed
+
+    def _overrides(self, best: Guess | None, answer: Guess, words: tuple[str, ...], question: bool) -> bool:
         """Whether what the message asks beats the step's answer found in it."""
-        if best is None or best.how != "phrase" or answer.how in ("number", "label"):
+        if best is None or best.how != "phrase" or answer.how in ("number", "label") or self._negated(best, words):
             return False
         if best.label == "cancel" or (best.label in COMMANDS and len(best.evidence.split()) >= 2):
             return True  # "nanti saja", "jangan kirim lagi", "hapus nomor saya" at a yes/no step
@@ -334,8 +382,11 @@ class Understanding:
             return None
         meanings = [o.means for o in options]
         # The option's number, as the terminal shows them: "2", "no 2", "nomor 2", "pilih 2".
-        if (number := _option_number(normalise(text))) is not None and 1 <= number <= len(options):
+        numbered = all(o.numbered for o in options)
+        if numbered and (number := _option_number(normalise(text))) is not None and 1 <= number <= len(options):
             return Guess(meanings[number - 1], 1.0, "number", str(number))
+        if "bukan" in words:
+            return None  # "bukan nelayan", "saya bukan petani": what they are not
         typed = " ".join(words)
         containing: list[tuple[int, Option]] = []
         inside: list[Option] = []
@@ -352,9 +403,9 @@ class Understanding:
                 inside.append(option)
         if containing:  # the longest label: "rejang lebong" is Rejang Lebong, not Lebong
             option = max(containing, key=lambda c: c[0])[1]
-            return Guess(option.means, 1.0, "label", option.label)
+            return Guess(option.means, 1.0, "label_in", option.label)
         if len(inside) == 1:  # a short message inside one label only ("hapus" for "Ya, hapus semua")
-            return Guess(inside[0].means, 1.0, "label", inside[0].label)
+            return Guess(inside[0].means, 1.0, "label_in", inside[0].label)
         yes_no = self._yes_no(words) if {"answer:yes", "answer:no"} & set(meanings) else None
         if yes_no is not None:
             return Guess(yes_no, 1.0, "option", typed)
@@ -392,7 +443,7 @@ class Understanding:
         }
         if not candidates or len(typed) > 40:
             return []
-        found = process.extractOne(typed, list(candidates), scorer=_partial_ratio, score_cutoff=88)
+        found = process.extractOne(typed, list(candidates), scorer=fuzz.ratio, score_cutoff=88)
         return [(1, candidates[found[0]], found[0])] if found else []
 
     def _yes_no(self, words: tuple[str, ...]) -> str | None:
@@ -400,6 +451,8 @@ class Understanding:
         if len(words) > 8:
             return None
         present = set(words)
+        if present & self._corrections:
+            return None  # "ya tapi nomornya salah": not a yes to what was shown
         if any(all(w in present for w in phrase) for phrase in self._no):
             return "answer:no"
         if any(all(w in present for w in phrase) for phrase in self._yes):
@@ -410,6 +463,8 @@ class Understanding:
         """A typed name without its lead-in and honorifics ("nama sy pak Darmawan" -> "Darmawan"), otherwise
         exactly as typed; in the capitals people use for names when it was typed all in one case."""
         tokens = text.split()
+        while len(tokens) > 1 and not any(c.isalnum() for c in tokens[-1]):
+            tokens = tokens[:-1]  # "hendra saputra 🙏": the emoji is politeness, not part of the name
         if len(tokens) == 1:  # "namasayarahmat": a lead-in run into the name
             glued = tokens[0].casefold()
             for lead_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
@@ -426,6 +481,8 @@ class Understanding:
             tokens, plain = tokens[1:], plain[1:]
         while len(tokens) > 1 and plain[-1] in self._honorifics:
             tokens, plain = tokens[:-1], plain[:-1]
+        if all(word in self._not_names for word in plain):
+            return ""  # "Pak", "nama saya", "iya", "bpjs": no name in it
         name = " ".join(tokens)
         if (name.isupper() or name.islower()) and re.fullmatch(r"[^\W\d_]+(?:[\s'.-][^\W\d_]+)*", name):
             name = " ".join(w if w.casefold() in ("bin", "binti") else w.capitalize() for w in name.split())
@@ -442,7 +499,17 @@ class Understanding:
         best = reading.best
         if best is None or not reading.sure or best.label not in COMMANDS or best.how != "phrase":
             return False
-        return len(best.evidence.split()) >= 2 or len(reading.said) <= 1
+        whole = len(best.evidence.split()) >= len(reading.said)
+        if self._negated(best, reading.words):
+            return False  # "jangan berhenti kirim"
+        if best.label == "show_my_data":
+            return True  # only shows: "data saya apa aja?" asks for it
+        if reading.is_question and not whole:
+            return False  # "kalau saya berhenti kirim iuran gimana?"
+        return len(best.evidence.split()) >= 2 or whole
+
+
+_NEGATIONS = frozenset({"tidak", "jangan", "bukan", "belum"})
 
 
 _NUMBER = re.compile(r"^(?:(?:no|nomor|nmr|pilih|pilihan|angka|yang|yg)\s+)?([0-9]{1,2})$")
@@ -454,22 +521,19 @@ def _option_number(typed: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-_BUILT: dict[tuple[int, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], Understanding] = {}
+_BUILT: dict[int, Understanding] = {}
 
 
 def understanding_for(content: Content) -> Understanding:
     """One Understanding per vocabulary and region list in a process: building one stems and fuzzes the
-    whole vocabulary and trains the classifier (about a second), and tests build many dispatchers."""
-    key = (id(content.vocabulary), content.regions, tuple(content.places.items()))
+    whole vocabulary and trains the classifier (about a second), and every app built (a test's, a CLI
+    command's) loads the same content again."""
+    key = hash((repr(content.vocabulary), content.regions, tuple(content.places.items())))
     if key not in _BUILT:
-        _BUILT[key] = Understanding(content)  # holds the vocabulary, so its id is not reused while cached
+        if len(_BUILT) >= 4:  # a process that reloads changed content keeps only the latest few
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = Understanding(content)
     return _BUILT[key]
-
-
-def _partial_ratio(a: str, b: str, **kwargs: object) -> float:
-    from rapidfuzz import fuzz
-
-    return fuzz.ratio(a, b, **kwargs)  # type: ignore[arg-type]
 
 
 def _top(probabilities: dict[str, float], n: int) -> list[tuple[str, float]]:

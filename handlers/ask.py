@@ -65,7 +65,7 @@ async def question(turn: Turn, text: str) -> None:
         await turn.prompt()
         return
     # A question the bot can answer is answered at once, and still goes to the officer who was asked for.
-    await turn.dispatcher.answer_alongside(turn)
+    await turn.answer_alongside()
     region = turn.data["region"]
     lead = await find_lead(turn.session, turn.contact)
     task, new = await ask_officer(turn.session, turn.contact, lead, region, text[:QUESTION_MAX], turn.now)

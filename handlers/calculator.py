@@ -12,7 +12,7 @@ from bot.services.calculator import compute_contributions, read_income
 router = Router("calculator")
 
 INCOME = "calc/income"
-COUNTED_AS = {"day": "calc.per_day", "week": "calc.per_week"}
+COUNTED_AS = {"day": "calc.per_day", "week": "calc.per_week", "year": "calc.per_year"}
 
 
 @router.action("calc")
@@ -55,7 +55,7 @@ async def typed_income(turn: Turn, text: str) -> None:
     elif typed.monthly > turn.content.largest_computed_income:
         turn.say("calc.too_high", income=rupiah(typed.monthly), choices=_after_result(turn))
     else:
-        if typed.per in COUNTED_AS:  # a daily or weekly figure: say what it was counted as
+        if typed.per in COUNTED_AS:  # a daily, weekly or yearly figure: say what it was counted as
             turn.say(
                 COUNTED_AS[typed.per],
                 amount=rupiah(typed.amount),

@@ -91,7 +91,7 @@ async def ask_occupation(turn: Turn, welcome: bool = False) -> None:
     if welcome:
         text = f"{welcome_text(turn)}\n\n{text}"
     choices = [turn.choice(f"occ:{o}", f"occupation.{o}.label", means=f"occupation:{o}") for o in Occupation]
-    turn.reply(text, choices=[*choices, turn.choice("menu", "onboarding.skip")], columns=2)
+    turn.reply(text, choices=[*choices, turn.choice("menu", "onboarding.skip", means="cancel")], columns=2)
 
 
 @router.action("occupation")

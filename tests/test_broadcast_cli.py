@@ -305,7 +305,7 @@ async def test_pause_resume_and_cancel_move_the_campaign_and_refuse_what_its_sta
 async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formulas(
     cli, app, new_chat, broadcaster, db, tmp_path
 ):
-    odd = 'Siti, "Ani" 🌾'
+    odd = 'Siti, "Ani" 🌾 Rahma'
     await workers(new_chat, (odd, "Mukomuko"), ("Budi Santoso", "Kaur"), ("Formula Orang", "Seluma"))
     # Whatever the chat lets through, a name can come from elsewhere: one a spreadsheet would run.
     db("""update leads set name = '=HYPERLINK("http://x.invalid","klik")' where id = 3""")

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bot.content import load_content
-from bot.services.calculator import TypedIncome, compute_contributions, parse_income, read_income
+from bot.services.calculator import TypedIncome, compute_contributions, read_income
 from tests.conftest import welcomed
 
 CONTENT = load_content()
@@ -48,16 +48,30 @@ def test_an_income_below_the_lowest_declared_income_is_counted_at_the_lowest():
     ],
 )
 def test_incomes_are_read_the_way_people_type_them(typed, rupiah):
-    assert parse_income(typed) == rupiah
+    assert read_income(typed, 30).monthly == rupiah
 
 
 @pytest.mark.parametrize("typed", ["2.00", "1,2,3 juta", "", "2 juta 500", "-2000000"])
 def test_unreadable_incomes_are_none(typed):
-    assert parse_income(typed) is None
+    assert read_income(typed, 30) is None
 
 
-def test_parse_income_counts_a_day_as_a_thirtieth_of_a_month():
-    assert parse_income("100rb/hari") == 3_000_000
+@pytest.mark.parametrize(
+    ("typed", "monthly", "per"),
+    [
+        ("gaji 24jt/thn", 2_000_000, "year"),
+        ("2 million a month", 2_000_000, "month"),
+        ("100k per day", 3_000_000, "day"),
+    ],
+)
+def test_yearly_and_english_figures_are_turned_into_monthly_ones(typed, monthly, per):
+    income = read_income(typed, 30)
+    assert (income.monthly, income.per) == (monthly, per)
+
+
+def test_a_figure_with_thirty_digits_is_no_income_and_no_crash():
+    assert read_income("1" * 30, 30) is None
+    assert read_income("1" * 23 + " juta", 30) is None
 
 
 @pytest.mark.parametrize(

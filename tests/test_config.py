@@ -61,12 +61,18 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({"DATABASE_URL": "postgresql://"}, "DATABASE_URL"),
         ({"TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg"}, "TELEGRAM_BOT_TOKEN"),
         ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg"}, "TELEGRAM_WEBHOOK_SECRET"),
-        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": "short"},
-         "TELEGRAM_WEBHOOK_SECRET"),  # fmt: skip
-        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id", "TELEGRAM_WEBHOOK_SECRET": SECRET},
-         "a path of its own"),  # fmt: skip
-        ({**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": SECRET},
-         "TELEGRAM_WEBHOOK_URL"),  # fmt: skip
+        (
+            {**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": "short"},
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),  # fmt: skip
+        (
+            {**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id", "TELEGRAM_WEBHOOK_SECRET": SECRET},
+            "a path of its own",
+        ),  # fmt: skip
+        (
+            {**TELEGRAM, "TELEGRAM_WEBHOOK_URL": "bot.example.go.id/tg", "TELEGRAM_WEBHOOK_SECRET": SECRET},
+            "TELEGRAM_WEBHOOK_URL",
+        ),  # fmt: skip
         ({**TELEGRAM, "TELEGRAM_WEBHOOK_SECRET": SECRET}, "without TELEGRAM_WEBHOOK_URL"),
     ],
 )

@@ -68,7 +68,7 @@ HEADERS_EN = [
     "Consent version",
     "Stopped messages at",
 ]
-SITI = 'Siti, "Ani" 🌾'
+SITI = 'Siti, "Ani" 🌾 Rahma'
 HYPERLINK = '=HYPERLINK("http://x","y")'
 TWO_LINES = "Baris satu\nBaris dua"
 LOCAL_MINUTE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")

@@ -40,7 +40,7 @@ def test_a_worker_who_types_everything_is_understood(tmp_path: Path):
         ("boleh", ["Siapa nama Anda?"]),
         ("berapa iurannya?", ["Mulai Rp16.800 per bulan", "Lanjut: siapa nama Anda?"]),
         ("nama saya bu Siti Rohani", ["Nomor HP berapa"]),
-        ("gak jadi", ["Baik, dibatalkan. Tidak ada yang dicatat.", "Mau tahu apa?"]),
+        ("gak jadi", ["Baik, dibatalkan. Tidak ada data baru yang dicatat.", "Mau tahu apa?"]),
         ("stop kirim", ["Pesan dihentikan", "MULAI"]),
     ]
 

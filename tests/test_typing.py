@@ -209,3 +209,15 @@ async def test_whatsapp_uses_the_same_understanding(whatsapp, db):
     assert "pengingat" in whatsapp_text(consent)
     assert db("select granted, typed_text from consents") == [(1, "iyo setuju")]
     assert whatsapp_text(cost).startswith("Mulai Rp16.800 per bulan")
+
+
+async def test_what_is_not_understood_is_kept_masked_for_staff_and_erased_with_the_person(chat, db):
+    await welcomed(chat)
+
+    await chat.say("xyzzy plugh 0812-3456-7890")
+    kept = db("select state, text from misses")
+    await chat.say("HAPUS")
+    await chat.tap("Ya, hapus semua")
+
+    assert kept == [("main", kept[0][1])] and "3456" not in kept[0][1] and "xyzzy plugh" in kept[0][1]
+    assert db("select count(*) from misses") == [(0,)]

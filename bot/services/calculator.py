@@ -43,7 +43,7 @@ def _whole(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
-Per = Literal["month", "day", "week"]
+Per = Literal["month", "day", "week", "year"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,12 @@ def read_income(text: str, days_per_month: int, weeks_per_month: int = 4) -> Typ
     if not figures:
         return None
 
-    months = {"month": Decimal(1), "day": Decimal(days_per_month), "week": Decimal(weeks_per_month)}
+    months = {
+        "month": Decimal(1),
+        "day": Decimal(days_per_month),
+        "week": Decimal(weeks_per_month),
+        "year": Decimal(1) / 12,
+    }
     monthly = [f.value * months[f.period or "month"] for f in figures]
     periods = {f.period or "month" for f in figures}
     if len(periods) == 1:
@@ -100,12 +105,6 @@ def read_income(text: str, days_per_month: int, weeks_per_month: int = 4) -> Typ
     else:
         per, amount = "month", (min(monthly) + max(monthly)) / 2
     return TypedIncome(monthly=_whole(amount * months[per]), per=per, amount=_whole(amount))
-
-
-def parse_income(text: str) -> Decimal | None:
-    """The monthly figure of `read_income`, a day counted as 1/30 of a month (kept for older callers)."""
-    income = read_income(text, 30)
-    return None if income is None else income.monthly
 
 
 # Indonesian mobile numbers: 08.., 628.., +62 8.. with at least 10 digits, spaces, dots or dashes between groups.
@@ -118,8 +117,9 @@ _UNTIL = re.compile(r"\bs\s*[./]\s*d\b\.?")  # s/d, s.d.: "sampai dengan"
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[-~/]")
 
 _THOUSAND, _MILLION = Decimal(1_000), Decimal(1_000_000)
-_SCALES = dict.fromkeys(["ribu", "rb", "rbu", "rebu", "ribuan", "k"], _THOUSAND) | dict.fromkeys(
-    ["juta", "jt", "jta", "jtan", "jutaan", "jeti"], _MILLION
+_MOST_DIGITS = 15
+_SCALES = dict.fromkeys(["ribu", "rb", "rbu", "rebu", "ribuan", "k", "thousand"], _THOUSAND) | dict.fromkeys(
+    ["juta", "jt", "jta", "jtan", "jutaan", "jeti", "million", "mio"], _MILLION
 )
 _DIGITS = {
     w: Decimal(n)
@@ -130,7 +130,10 @@ _SE_SCALES = {"seribu": _THOUSAND, "sejuta": _MILLION}
 _PERIODS: dict[str, Per] = (
     dict.fromkeys(["hari", "hr", "hri", "sehari", "perhari", "harian"], "day")
     | dict.fromkeys(["minggu", "mgg", "seminggu", "perminggu", "mingguan", "pekan", "sepekan", "perpekan"], "week")
-    | dict.fromkeys(["bulan", "bln", "bl", "sebulan", "sebln", "perbulan", "perbln", "bulanan"], "month")
+    | dict.fromkeys(["bulan", "bln", "bl", "sebulan", "sebln", "perbulan", "perbln", "bulanan", "month"], "month")
+    | dict.fromkeys(["thn", "setahun", "pertahun", "tahunan", "year"], "year")  # not "tahun": "tahun 2024"
+    | dict.fromkeys(["day", "daily"], "day")
+    | dict.fromkeys(["week", "weekly"], "week")
 )
 # Number words of Bengkulu and Palembang Malay, Minang and Javanese, and common misspellings, as Indonesian.
 _SPELLINGS = {
@@ -249,6 +252,8 @@ def _figure(token: str, before_millions: bool) -> Decimal | None:
     """A figure's value, its . and , read as thousands or decimal marks from the digit groups around them."""
     marks = [c for c in token if c in ".,"]
     groups = re.split(r"[.,]", token)
+    if sum(map(len, groups)) > _MOST_DIGITS:
+        return None  # no income has so many digits, and Decimal's context would overflow on multiplying
     if not marks:
         return Decimal(token)
     if len(set(marks)) == 2:

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Consent, ConsentPurpose, Contact
+from bot.services.misses import mask_miss
 
 TYPED_LENGTH = 200
 
@@ -18,13 +19,14 @@ async def record_consent(
     granted: bool,
     typed: str | None = None,
 ) -> Consent:
-    """`typed`: the person's own words when they answered by typing instead of tapping, kept as evidence."""
+    """`typed`: the person's own words when they answered by typing instead of tapping, kept as evidence, with
+    any phone number, NIK or e-mail address in them masked ("setuju, nik saya ..." keeps no NIK)."""
     consent = Consent(
         contact_id=contact.id,
         purpose=purpose,
         text_version=text_version,
         granted=granted,
-        typed_text=typed[:TYPED_LENGTH] if typed else None,
+        typed_text=mask_miss(typed)[:TYPED_LENGTH] if typed else None,
     )
     session.add(consent)
     await session.flush()

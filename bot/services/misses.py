@@ -15,31 +15,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Miss
-from bot.phone import mask_numbers, mask_phone
+from bot.phone import DIGIT_WORDS, mask_numbers, mask_phone
 
 TEXT_LENGTH = 300
 NUMBER = "[nomor]"
-_DIGITS_SAID = (
-    "nol",
-    "kosong",
-    "satu",
-    "dua",
-    "tiga",
-    "empat",
-    "lima",
-    "enam",
-    "tujuh",
-    "delapan",
-    "lapan",
-    "sembilan",
-)
 # Sixteen digits or more (a NIK, an account or card number), spaces, dots or dashes between them allowed:
 # nothing of it is kept.
-_LONG_RUN = re.compile(r"\d(?:[\s.\-]?\d){15,}")
+_SEPARATOR = r"[\s.\-/_–—]"  # what people put between digit groups: 0812-3456, 0812/3456, 0812 3456
+_LONG_RUN = re.compile(rf"\d(?:{_SEPARATOR}?\d){{15,}}")
 # Ten digits or more: a phone number, shown the way mask_phone shows one (first 4 and last 3 digits).
-_PHONE_RUN = re.compile(r"\+?\d(?:[\s.\-]?\d){9,}")
+_PHONE_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}?\d){{9,}}")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Digits said as words, mixed with digit groups ("nol delapan satu dua 3456 ..."): eight or more in a row.
-_SAID = r"(?:" + "|".join(_DIGITS_SAID) + r"|\d+)"
+_SAID = r"(?:" + "|".join(DIGIT_WORDS) + r"|\d+)"
 _SAID_RUN = re.compile(rf"\b{_SAID}(?:[\s.\-,]+{_SAID}){{7,}}\b", re.IGNORECASE)
 
 
@@ -52,7 +40,9 @@ class MissGroup:
 
 
 def mask_miss(text: str) -> str:
-    """The message as it may be kept: no phone number or NIK, one space between words, at most 300 characters."""
+    """The message as it may be kept: no phone number, NIK or e-mail address, one space between words, at most
+    300 characters. Also what a typed consent keeps of the words typed (bot/services/consent.py)."""
+    text = _EMAIL.sub("[email]", text)
     text = _LONG_RUN.sub(NUMBER, text)
     text = _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
     text = _SAID_RUN.sub(NUMBER, text)
@@ -61,6 +51,8 @@ def mask_miss(text: str) -> str:
 
 
 async def record_miss(session: AsyncSession, contact_id: int, state: str, text: str, now: datetime) -> None:
+    if not text.strip():
+        return
     session.add(Miss(contact_id=contact_id, state=state[:40], text=mask_miss(text), created_at=now))
     await session.flush()
 
