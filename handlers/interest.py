@@ -231,6 +231,10 @@ async def typed_region(turn: Turn, text: str) -> None:
     matches = [r for r in _regions(turn) if typed and typed in re.sub(r"[^a-z]", "", r.lower())]
     if len(matches) == 1:
         await continue_with(turn, answered(turn, region=matches[0]))
+    elif matches:  # "bengkulu" is four regions' name: ask which, with those four
+        regions = _regions(turn)
+        choices = [Choice(f"region:{regions.index(r)}", r, f"region:{r}") for r in matches]
+        turn.say("interest.which_region", typed=text.strip()[:40], choices=choices, columns=2)
     else:
         turn.say("interest.bad_region")
         await ask_region(turn)
