@@ -202,7 +202,6 @@ class Understanding:
             | self._ignored
             | {w for lead_in in self._lead_ins for w in lead_in}
             | {w for p in (*vocabulary.yes, *vocabulary.no) for w in p.casefold().split()}
-            | {"ya", "tidak", "oke"}
         )
         self._synonyms: dict[str, list[tuple[str, ...]]] = {}
         tables = [("occupation", vocabulary.occupations), ("calltime", vocabulary.call_times)]
@@ -274,7 +273,7 @@ class Understanding:
         # Asked, not just containing "apa" ("jangan kirim apa apa lagi"): a question mark, or a question word
         # opening or closing the message, as Indonesian questions do.
         question = "?" in text or bool(words) and (words[0] in _QUESTION_WORDS or words[-1] in _QUESTION_WORDS)
-        ranked = self._ranked(text, words)
+        ranked = self._ranked(text, said or words)
         best = ranked[0] if ranked else None
         if options:
             answer = self._answer(text, words, options)
@@ -351,8 +350,8 @@ class Understanding:
         return scores
 
     def _ranked(self, text: str, words: tuple[str, ...]) -> list[Guess]:
-        """Labels by the weight of their phrases in the message plus the classifier's probability."""
-        words = tuple(w for w in words if w not in self._ignored) or words
+        """Labels by the weight of their phrases in the message plus the classifier's probability; `words`
+        without the ignored ones, as the phrases were read."""
         phrases = self._phrase_scores(words)
         if not phrases and not any(self._is_word(w) for w in words):
             return []  # "zzz qqq", "xyzzy": nothing a worker means, whatever letters it shares with examples
