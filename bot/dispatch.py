@@ -513,9 +513,7 @@ class Dispatcher:
             await keyword(turn)
             return
         at_step = turn.state in router.agains
-        shown = await self._shown_choices(turn)
-        reading = turn.reading = self.understanding.read(text, self._options(shown, at_step))
-        tapped = self._typed_choice(shown, reading, text, at_step)
+        reading, tapped = await self._read_at_step(turn, text, at_step)
         if tapped is not None:
             await self._route_choice(turn, (turn.contact.state_serial, tapped.action))
         elif (
@@ -534,10 +532,8 @@ class Dispatcher:
     async def _first_words(self, turn: Turn, text: str) -> None:
         """What a first message says besides opening the chat: an answer to the step the welcome asks
         ("saya nelayan" answers the occupation), or a question, answered after the welcome."""
-        shown = await self._shown_choices(turn)
-        at_step = turn.state in self.router.agains
-        reading = turn.reading = self.understanding.read(text, self._options(shown, at_step))
-        if (tapped := self._typed_choice(shown, reading, text, at_step)) is not None:
+        reading, tapped = await self._read_at_step(turn, text, turn.state in self.router.agains)
+        if tapped is not None:
             await self._route_choice(turn, (turn.contact.state_serial, tapped.action))
         elif reading.sure and reading.label not in COMMANDS and (action := turn.action_for(reading.label)):
             await turn.run(action)
@@ -549,13 +545,17 @@ class Dispatcher:
         state, router = turn.state, self.router
         return state in router.agains or state not in router.texts
 
-    @staticmethod
-    def _options(shown: list[Choice], at_step: bool) -> list[Option]:
-        """At a worker's step every button is an answer that can be typed in its own words; elsewhere (an
-        officer's wizard) only a button's exact label is, since typed text there is often the content."""
-        return [Option(c.means or c.action, c.label, bool(c.means)) for c in shown] if at_step else []
+    async def _read_at_step(self, turn: Turn, text: str, at_step: bool) -> tuple[Reading, Choice | None]:
+        """What the text means where it was typed, and the button it stands for, if any. At a worker's step
+        every button is an answer that can be typed in its own words; elsewhere (an officer's wizard) only a
+        button's exact label is, since typed text there is often the content."""
+        shown = [choice for reply in await self._prompt_replies(turn) for choice in reply.choices]
+        options = [Option(c.means or c.action, c.label, bool(c.means)) for c in shown] if at_step else []
+        reading = turn.reading = self.understanding.read(text, options)
+        return reading, self._typed_choice(shown, reading, text, at_step)
 
-    def _typed_choice(self, shown: list[Choice], reading: Reading, text: str, at_step: bool) -> Choice | None:
+    @staticmethod
+    def _typed_choice(shown: list[Choice], reading: Reading, text: str, at_step: bool) -> Choice | None:
         if at_step:
             best = reading.best
             if best is None or best.how not in ("option", "label", "label_in", "number"):
@@ -647,14 +647,11 @@ class Dispatcher:
     async def ask_again(self, turn: Turn) -> None:
         """The step's prompt, with its buttons, in one short line instead of its full text."""
         key = self.router.agains.get(turn.state)
-        shown = Turn(self, turn.session, turn.contact, turn.inbound)
-        await shown.prompt()
-        if key is None or not shown.replies:
-            turn.replies += shown.replies
-            return
-        last = shown.replies[-1]
-        last.text = turn.t(key)
-        turn.replies.append(last)
+        shown = await self._prompt_replies(turn)
+        if key is not None and shown:
+            shown = shown[-1:]  # the message with the buttons, its text the one short line
+            shown[0].text = turn.t(key)
+        turn.replies += shown
 
     async def _cancel_step(self, turn: Turn) -> None:
         """Leave the step, say so, and keep nothing of it: no lead, no task, no decision recorded."""
@@ -706,8 +703,8 @@ class Dispatcher:
         for reply in turn.replies[first:]:
             reply.choices = ()
 
-    async def _shown_choices(self, turn: Turn) -> list[Choice]:
-        """The buttons the person has in front of them at this step (its prompt, shown again)."""
+    async def _prompt_replies(self, turn: Turn) -> list[Reply]:
+        """What the person has in front of them at this step: its prompt, made again aside from the turn."""
         shown = Turn(self, turn.session, turn.contact, turn.inbound)
         await shown.prompt()
-        return [choice for reply in shown.replies for choice in reply.choices]
+        return shown.replies
