@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
 import sys
 import tempfile
 from datetime import date, datetime, time
@@ -23,30 +22,10 @@ from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
 from bot.content import ContentError
 from bot.db import DatabaseNotReady, check_database, upgrade_database
 from bot.i18n import CatalogError
+from bot.logs import configure_logging
 from bot.models import FollowUpStatus
-from bot.phone import mask_numbers
 
 EXIT_USAGE = 2
-
-
-class _MaskingFilter(logging.Filter):
-    """Phone numbers and NIK-like digit runs never reach a log line, whoever logged them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_numbers(record.getMessage())
-        record.args = None
-        return True
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_MaskingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # httpx logs every request URL at INFO, and a Bot API URL contains the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -374,38 +353,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "followups":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             asyncio.run(_list_followups(settings, args.due_before, args.status, args.officer))
         elif args.command == "officers":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             asyncio.run(_officers(settings, args))
         elif args.command == "broadcast":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             broadcast_cli.run(settings, args)
         elif args.command == "export":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             export_cli.run(settings, args)
         elif args.command in ("roles", "audit"):
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             access_cli.run(settings, args)
         elif args.command == "understand":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             _understand(settings, args.state, args.text)
         elif args.command == "understanding":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             asyncio.run(_misses(settings, args.since))
         elif args.command == "db":
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             upgrade_database(settings.database_url)
             print("database is up to date")
         elif args.command == "chat" or (
             args.command == "run" and not (settings.telegram_enabled or settings.whatsapp_enabled)
         ):
             # The conversation owns the terminal: only warnings go to stderr.
-            configure_logging("WARNING")
+            configure_logging("WARNING", settings.secrets)
             asyncio.run(_chat(settings, getattr(args, "user", "local"), getattr(args, "lang", None)))
         else:
-            configure_logging(settings.log_level)
+            configure_logging(settings.log_level, settings.secrets)
             _serve(settings)
     except (ConfigError, ContentError, CatalogError, DatabaseNotReady, CommandError) as error:
         print(f"bpu-bot: error: {error}", file=sys.stderr)

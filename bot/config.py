@@ -129,6 +129,21 @@ class Settings:
     def postgresql(self) -> bool:
         return self.database_url.startswith("postgresql")
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no log line may show: tokens, secrets and the database password (see bot/logs.py)."""
+        password = urlsplit(self.database_url).password
+        values = (
+            self.telegram_token,
+            self.telegram_token.partition(":")[2] if self.telegram_token else None,
+            self.telegram_webhook_secret,
+            self.whatsapp_token,
+            self.whatsapp_app_secret,
+            self.whatsapp_verify_token,
+            password,
+        )
+        return tuple(value for value in values if value)
+
     def template(self, purpose: str) -> WhatsAppTemplate | None:
         return dict(self.whatsapp_templates).get(purpose)
 

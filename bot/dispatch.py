@@ -8,6 +8,7 @@ the commit loses at most a reply, never a transition, and a restart continues wh
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from bot.services.audit import Actor, record_event
 from bot.services.misses import record_miss
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
+from bot.typed import clean_text
 from bot.understanding import COMMANDS, Option, Reading, Understanding, normalise, understanding_for
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,17 @@ class Action:
     # state and from the message that asked. Navigation (topics, FAQ, amounts; no state) works from any
     # older message too.
     state: str | None
+    role: Role | None = None
+
+
+def _cleaned(inbound: Inbound) -> Inbound:
+    """The message with every text in it cleaned (bot/typed.py): the one place where typed text comes in."""
+    changes = {
+        name: clean_text(value)
+        for name in ("external_id", "text", "command", "payload", "choice", "phone", "platform_phone", "update_key")
+        if isinstance(value := getattr(inbound, name), str) and value
+    }
+    return dataclasses.replace(inbound, **changes)
 
 
 def _guarded(step: Callable[..., Awaitable[None]], role: Role | None, action: str) -> Callable[..., Awaitable[None]]:
@@ -129,7 +142,7 @@ class Router:
         """
 
         def register(step: ArgStep) -> ArgStep:
-            self._add(self.actions, (name,), Action(_guarded(step, role, self.name), decides))
+            self._add(self.actions, (name,), Action(_guarded(step, role, self.name), decides, role))
             return step
 
         return register
@@ -389,6 +402,7 @@ class Dispatcher:
     async def handle(self, inbound: Inbound, *, trace: list[Turn] | None = None) -> list[Reply]:
         """`trace`, when given, receives the turn (what was understood, and why): for `bpu-bot understand`."""
         locale = self.settings.default_locale
+        inbound = _cleaned(inbound)
         try:
             async with self.sessions() as session, session.begin():
                 if inbound.update_key is not None and not await self._first_delivery(session, inbound):
@@ -496,7 +510,11 @@ class Dispatcher:
         if decoded is None or action is None:
             log.warning("unknown button data from %s", turn.inbound.channel)
             await turn.refuse_button()
-        elif action.state is not None and (decoded[0], action.state) != (turn.contact.state_serial, turn.state):
+        elif (
+            action.state is not None
+            and (decoded[0], action.state) != (turn.contact.state_serial, turn.state)
+            and (action.role is None or turn.may(action.role))  # a forged staff button is refused and audited
+        ):
             turn.say("common.stale_button")
             await turn.prompt()
         else:

@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
@@ -33,6 +34,38 @@ log = logging.getLogger(__name__)
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 4 * 1024 * 1024  # bytes; Meta's webhook bodies are a few kilobytes
+# Objects within objects: Meta's bodies are 8 deep, Telegram's updates about as much (a reply inside a
+# message inside an update); a thousand would exhaust the parser's recursion.
+MAX_DEPTH = 64
+
+
+def read_json(body: bytes) -> Any:
+    """The JSON document in a request body; ValueError when it is not UTF-8, not JSON or nested too deep."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    level, pending = 0, [data]
+    while pending:  # breadth first, one level at a time, without recursion
+        level += 1
+        if level > MAX_DEPTH:
+            raise ValueError("nested too deep")
+        pending = [
+            child
+            for value in pending
+            for child in (value.values() if isinstance(value, dict) else value if isinstance(value, list) else ())
+            if isinstance(child, dict | list)
+        ]
+    return data
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compared in constant time, whatever bytes the header held: aiohttp keeps undecodable ones as surrogates."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 def build_web_app(
@@ -58,19 +91,22 @@ def build_web_app(
 
     web_app.router.add_get(HEALTH_PATH, health)
     if telegram is not None and app.settings.telegram_webhook_url is not None:
-        secret = app.settings.telegram_webhook_secret.encode()
+        secret = app.settings.telegram_webhook_secret
 
         async def receive_update(request: web.Request) -> web.Response:
-            given = request.headers.get(TELEGRAM_SECRET_HEADER, "").encode()
-            if not hmac.compare_digest(given, secret):
+            if not same_secret(request.headers.get(TELEGRAM_SECRET_HEADER, ""), secret):
                 log.warning("a Telegram webhook request without the right secret token was refused")
                 return web.Response(status=403, text="secret token invalid")
+            update = None
             try:
-                data = json.loads(await request.read())
-                update = Update.de_json(data, telegram.bot) if isinstance(data, dict) else None
-            except (ValueError, TypeError, KeyError):
-                update = None
+                data = read_json(await request.read())
+                if isinstance(data, dict) and type(data.get("update_id")) is int:
+                    update = Update.de_json(data, telegram.bot)
+            except Exception as error:  # noqa: BLE001 PTB's parsing of a body of the wrong shape raises anything
+                log.warning("a Telegram webhook body that is not an update was refused (%s)", type(error).__name__)
+                return web.Response(status=400, text="not an update")
             if update is None:
+                log.warning("a Telegram webhook body that is not an update was refused")
                 return web.Response(status=400, text="not an update")
             await telegram.process_update(update)
             return web.Response(text="ok")
@@ -82,9 +118,7 @@ def build_web_app(
         async def verify(request: web.Request) -> web.Response:
             query = request.query
             token = query.get("hub.verify_token", "")
-            if query.get("hub.mode") == "subscribe" and hmac.compare_digest(
-                token.encode(), settings.whatsapp_verify_token.encode()
-            ):
+            if query.get("hub.mode") == "subscribe" and same_secret(token, settings.whatsapp_verify_token):
                 return web.Response(text=query.get("hub.challenge", ""))
             return web.Response(status=403, text="verification failed")
 
@@ -97,11 +131,14 @@ def build_web_app(
                 log.warning("a webhook request with a wrong signature was refused")
                 return web.Response(status=403, text="signature invalid")
             try:
-                decoded = body.decode("utf-8")
-                json.loads(decoded)
-            except ValueError:
+                data = read_json(body)
+            except ValueError as error:
+                log.warning("a signed WhatsApp webhook body was refused: %s", error)
                 return web.Response(status=400, text="not JSON")
-            await whatsapp.store(decoded)
+            if not isinstance(data, dict):
+                log.warning("a signed WhatsApp webhook body was refused: not an object")
+                return web.Response(status=400, text="not a webhook object")
+            await whatsapp.store(body.decode("utf-8"))
             return web.Response(text="ok")
 
         web_app.router.add_get(WHATSAPP_PATH, verify)

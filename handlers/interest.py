@@ -156,7 +156,7 @@ async def typed_name(turn: Turn, text: str) -> None:
         await ask_name(turn)
         return
     name = turn.dispatcher.understanding.name_from(text) if not re.search(r"\d{3,}", text) else text
-    if not 2 <= len(name) <= _NAME_MAX or not re.search(r"[^\W\d_]", name) or re.search(r"\d{3,}", name):
+    if len(name) > _NAME_MAX or sum(c.isalpha() for c in name) < 2 or re.search(r"\d{3,}", name):
         turn.say("interest.bad_name", max=_NAME_MAX)
         await ask_name(turn)
     else:

@@ -66,21 +66,28 @@ _HALF_WIDTH = 18
 
 
 def to_inbound(update: Update) -> Inbound | None:
-    """The Inbound for an update from a private chat, or None for what the bot does not take part in."""
+    """The Inbound for an update from a private chat, or None for what the bot does not take part in.
+
+    PTB builds an update from whatever JSON it was given, without checking types: a field of the wrong type
+    (which Telegram never sends) makes the update ignored here, before it could become a contact or a text."""
     user = update.effective_user
     chat = update.effective_chat
     if user is None or user.is_bot or chat is None or chat.type != ChatType.PRIVATE:
         return None
+    if type(user.id) is not int or type(chat.id) is not int:
+        log.warning("an update with ids of the wrong type was ignored")
+        return None
     base = {"channel": CHANNEL, "external_id": str(user.id), "update_key": str(update.update_id)}
     if (query := update.callback_query) is not None:
-        return Inbound(**base, kind=Kind.CHOICE, choice=query.data or "")
+        return Inbound(**base, kind=Kind.CHOICE, choice=query.data if isinstance(query.data, str) else "")
     message = update.message
     if message is None:  # edits, reactions, membership changes: nothing to answer
         return None
     if message.contact is not None:
         own = message.contact.user_id == user.id
-        return Inbound(**base, kind=Kind.CONTACT, phone=message.contact.phone_number, phone_is_own=own)
-    if message.text is not None:
+        phone = message.contact.phone_number
+        return Inbound(**base, kind=Kind.CONTACT, phone=phone if isinstance(phone, str) else "", phone_is_own=own)
+    if isinstance(message.text, str):
         text = message.text
         if text.startswith("/") and len(text) > 1:
             command, _, payload = text[1:].partition(" ")

@@ -101,8 +101,9 @@ def valid_signature(app_secret: str, body: bytes, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex>` over the raw body exactly as received."""
     if not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # As bytes: a header may hold anything, and compare_digest refuses a str that is not ASCII.
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").encode("utf-8", "surrogateescape"))
 
 
 @dataclass
@@ -112,21 +113,23 @@ class WebhookBatch:
 
 
 def parse_webhook(payload: dict[str, Any]) -> WebhookBatch:
-    """Every message and status in a webhook body (Meta batches several changes and entries in one)."""
+    """Every message and status in a webhook body (Meta batches several changes and entries in one).
+
+    A value of the wrong type (which Meta never sends) makes its own message or status skipped, with one log
+    line, never the body: the valid ones beside it are kept, and no contact comes from a value that is not a
+    string."""
     batch = WebhookBatch([], [])
     if not isinstance(payload, dict):
         return batch
     for entry in _list(payload.get("entry")):
-        for change in _list(entry.get("changes") if isinstance(entry, dict) else None):
-            value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict):
-                continue
+        for change in _list(_dict(entry).get("changes")):
+            value = _dict(_dict(change).get("value"))
             contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
             for message in _list(value.get("messages")):
-                if isinstance(message, dict) and (inbound := _inbound(message, contacts)) is not None:
+                if (inbound := _inbound(_dict(message), contacts)) is not None:
                     batch.messages.append(inbound)
             for status in _list(value.get("statuses")):
-                if isinstance(status, dict) and (report := _status(status)) is not None:
+                if (report := _status(_dict(status))) is not None:
                     batch.statuses.append(report)
     return batch
 
@@ -135,17 +138,28 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _sender(message: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[str, str]:
-    """(the business-scoped user id, or the phone for payloads without one; the phone or '')."""
-    user_id = message.get("from_user_id")
-    phone = message.get("from") or ""
+    """(the business-scoped user id, or the phone for payloads without one; the phone or ''); ('', '') when
+    either is given as something other than a string."""
+    if any(not isinstance(message.get(key, ""), str) for key in ("from_user_id", "from")):
+        return "", ""
+    user_id = _str(message.get("from_user_id"))
+    phone = _str(message.get("from"))
     contact = next(
         (c for c in contacts if (user_id and c.get("user_id") == user_id) or (phone and c.get("wa_id") == phone)),
         contacts[0] if len(contacts) == 1 else {},
     )
-    user_id = user_id or contact.get("user_id") or ""
-    phone = phone or contact.get("wa_id") or ""
-    return str(user_id or phone), str(phone)
+    user_id = user_id or _str(contact.get("user_id"))
+    phone = phone or _str(contact.get("wa_id"))
+    return user_id or phone, phone
 
 
 def personal_link(display_number: str, text: str) -> str:
@@ -154,9 +168,13 @@ def personal_link(display_number: str, text: str) -> str:
 
 
 def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | None:
+    """None for a message the bot does not answer (a number change) and for one of an unexpected shape."""
     external_id, phone = _sender(message, contacts)
     kind, message_id = message.get("type"), message.get("id")
-    if not external_id or not isinstance(message_id, str) or kind == "system":  # number changes: nothing to say
+    if kind == "system":  # a number change: nothing to say
+        return None
+    if not external_id or not isinstance(message_id, str) or not isinstance(kind, str):
+        log.warning("a webhook message of an unexpected shape was skipped")
         return None
     base = {
         "channel": CHANNEL,
@@ -165,10 +183,10 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
         "platform_phone": f"+{phone}" if phone.isdigit() else "",
     }
     # When the person wrote it: WhatsApp's 24 hours count from there, not from when it was processed.
-    with contextlib.suppress(KeyError, TypeError, ValueError, OverflowError):
+    with contextlib.suppress(KeyError, TypeError, ValueError, OverflowError, OSError):
         base["sent_at"] = datetime.fromtimestamp(int(message["timestamp"]), tz=UTC)
     if kind == "text":
-        text = str((message.get("text") or {}).get("body") or "")
+        text = _str(_dict(message.get("text")).get("body"))
         if (code := _OFFICER_CODE.search(text)) is not None:  # sent from an officer's wa.me link or QR code
             return Inbound(**base, kind=Kind.COMMAND, command="start", payload=code.group(0).lower())
         if text.startswith("/") and len(text) > 1:
@@ -176,17 +194,17 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
             return Inbound(**base, kind=Kind.COMMAND, command=command.lower(), payload=payload.strip())
         return Inbound(**base, kind=Kind.TEXT, text=text)
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
-        return Inbound(**base, kind=Kind.CHOICE, choice=str(reply.get("id") or ""))
+        interactive = _dict(message.get("interactive"))
+        reply = _dict(interactive.get("button_reply")) or _dict(interactive.get("list_reply"))
+        return Inbound(**base, kind=Kind.CHOICE, choice=_str(reply.get("id")))
     if kind == "button":  # a template's quick reply: its payload is what the bot put there
-        return Inbound(**base, kind=Kind.CHOICE, choice=str((message.get("button") or {}).get("payload") or ""))
+        return Inbound(**base, kind=Kind.CHOICE, choice=_str(_dict(message.get("button")).get("payload")))
     if kind == "request_welcome":  # the person opened the chat for the first time
         return Inbound(**base, kind=Kind.COMMAND, command="start")
     if kind == "contacts":
-        shared = next(iter(_list(message.get("contacts"))), {})
-        number = next(iter(_list(shared.get("phones") if isinstance(shared, dict) else None)), {})
-        digits = str(number.get("wa_id") or number.get("phone") or "") if isinstance(number, dict) else ""
+        shared = _dict(next(iter(_list(message.get("contacts"))), None))
+        number = _dict(next(iter(_list(shared.get("phones"))), None))
+        digits = _str(number.get("wa_id")) or _str(number.get("phone"))
         own = bool(phone) and "".join(filter(str.isdigit, digits)) == phone
         return Inbound(**base, kind=Kind.CONTACT, phone=digits, phone_is_own=own)
     return Inbound(**base, kind=Kind.MEDIA, media=kind if kind in _MEDIA else "other")
@@ -198,7 +216,7 @@ def _status(status: dict[str, Any]) -> Report | None:
         return None
     try:
         at = datetime.fromtimestamp(int(status.get("timestamp", 0)), tz=UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
     errors = [e for e in _list(status.get("errors")) if isinstance(e, dict)]
     code = errors[0].get("code") if errors else None
@@ -208,7 +226,7 @@ def _status(status: dict[str, Any]) -> Report | None:
         message_id,
         state,
         at,
-        code if isinstance(code, int) else None,
+        code if type(code) is int else None,
     )
 
 
@@ -509,8 +527,8 @@ class WhatsAppChannel(Worker):
         for event_id, body in events:
             try:
                 batch = parse_webhook(json.loads(body))
-            except Exception:  # a body of an unexpected shape must not hold up every event after it
-                log.exception("webhook event %s could not be read: dropped", event_id)
+            except ValueError:  # stored before this check existed: it must not hold up every event after it
+                log.warning("webhook event %s is not JSON: dropped", event_id)
                 continue
             messages += batch.messages
             reports += batch.statuses

@@ -29,6 +29,7 @@ from bot.models import (
     Role,
 )
 from bot.services.followups import local_day
+from bot.typed import clean_text
 
 # Personal codes are read off a printed poster as often as scanned: no 0/o, 1/l/i.
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -109,9 +110,9 @@ async def _new_code(session: AsyncSession) -> str:
 
 
 def check_officer_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > NAME_MAX:
-        raise OfficerError(f"an officer's name must be 1 to {NAME_MAX} characters")
+    name = " ".join(clean_text(name).split())
+    if len(name) > NAME_MAX or sum(c.isalpha() for c in name) < 2:
+        raise OfficerError(f"an officer's name must be at most {NAME_MAX} characters, with at least two letters")
     return name
 
 

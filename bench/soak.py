@@ -1,0 +1,815 @@
+"""Soak test: `bpu-bot run` under steady webhook load for many minutes, watched for what grows.
+
+    python -m bench.soak [--minutes 30] [--rate 20] [--people 40] [--database-url URL] [--no-telegram]
+        [--interval 60] [--keep]
+
+Real parts: `python -m bot run` as a process of its own, unchanged, on a fresh migrated SQLite file in a
+temporary folder (`bpu-bot db upgrade` first; `--database-url` runs it on a database of yours instead, e.g.
+PostgreSQL: it is migrated, not emptied), serving on 127.0.0.1 both WhatsApp's webhook (every POST signed with the
+app secret, the Graph API pointed at the fake, `tests/fakes/whatsapp.py`) and Telegram's in webhook mode (the Bot
+API pointed at the fake, `tests/fakes/telegram.py`, updates posted with the secret token). Both fakes are served
+over HTTP by this process, which is also the load generator (asyncio and aiohttp, keep-alive).
+
+The load, for `--minutes`:
+
+* People start conversations all the time, `--people` at once, alternating WhatsApp and Telegram, each walking
+  a lead capture: the start ("halo" on WhatsApp, /start on Telegram), an occupation, for some a typed question
+  and the calculator, "Saya tertarik", consent (one in ten declines and stops there), reminders, the name, the
+  phone (taken from WhatsApp, typed by a WhatsApp user who hides their number, shared as a contact on
+  Telegram), the kabupaten/kota, the call time, and save. Every tap uses the button id or callback data the bot
+  sent, read from the fake's record; each step waits for the bot's answer to show what the next one needs (a
+  WhatsApp answer arrives after the 200, a Telegram one before it). Steps are paced to `--rate` a second in all.
+* Status callbacks: every second, the sent/delivered/read statuses the Graph API fake queued for the messages it
+  took (replies and broadcasts alike) are posted, signed, one status a request.
+* Broadcasts: `bpu-bot broadcast create --segment "" --button interest --no-wait` as a process of its own at 30%
+  and 70% of the run (to everyone who agreed to messages so far; the running bot sends them).
+* Exports: `bpu-bot export leads` as a process of its own at 50% (CSV) and 85% (Excel) of the run.
+
+Every `--interval` seconds (a minute) one line: the bot process's RSS (VmRSS), open files (/proc/PID/fd),
+database connections (SQLite: the bot's descriptors on the database file, and on it with its -wal/-shm/-journal;
+PostgreSQL: the database's sessions in pg_stat_activity other than this benchmark's), threads, the requests
+posted and answered 200, the bot's replies the fakes took, the status callbacks posted, the leads saved, the
+stored WhatsApp events not yet processed, p99 latencies, the row counts of the main tables, and this process's own
+RSS (the generator keeps no record of past messages: the fakes are trimmed every few seconds to the
+conversations in progress).
+
+At the end: the RSS growth from minute 5 (or, in a run shorter than 6 minutes, minute 1) to the last minute
+(bar: <= 10%), whether open files, connections and threads grew, how the bot answered SIGTERM, the lines of its
+stderr (kept in a log file) that contain "Traceback", its ERROR and most frequent WARNING lines, and anything
+the load met (answers other than 200, conversations that got no answer in time, failed commands). It exits 0
+whatever the figures: a benchmark that prints them, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import AsyncExitStack, closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bench.webhook import healthy
+from tests.fakes.telegram import TEST_TOKEN as TELEGRAM_TOKEN
+from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
+from tests.fakes.whatsapp import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    VERIFY_TOKEN,
+    FakeGraphServer,
+    FakeWhatsAppAPI,
+    FakeWhatsAppUser,
+    SentWhatsApp,
+    signed_post_args,
+)
+from tests.fakes.whatsapp import TEST_TOKEN as WHATSAPP_TOKEN
+from tests.process import PYTHON, ROOT, BotProcess, free_port
+
+TELEGRAM_SECRET = "bench-soak-secret_0123456789abcdef"
+TELEGRAM_PATH = "/webhook/telegram"
+WHATSAPP_PATH = "/webhook/whatsapp"
+# The approved templates the Graph API fake knows (name -> {language: body parameters}), and the bot's settings.
+TEMPLATES = {"bpu_pengingat": {"id": 1, "en": 1}, "bpu_siaran": {"id": 1, "en": 1}}
+BROADCAST_TEXT = "Sosialisasi BPU di balai desa, Sabtu pukul 09.00. Iuran mulai Rp16.800 per bulan."
+STARTUP_TIMEOUT = 60.0
+REPLY_TIMEOUT = 30.0  # a step whose answer has not come by then leaves the conversation stuck
+REQUEST_TIMEOUT = 30.0
+CLI_TIMEOUT = 300.0
+DRAIN_TIMEOUT = 60.0  # after the load, for the stored WhatsApp events to be processed
+TRIM_SECONDS = 5.0
+STATUS_SECONDS = 1.0
+STATUS_CONNECTIONS = 8
+RSS_BAR = 0.10
+BASELINE_MINUTE = 5
+FIRST_TELEGRAM_USER = 820_000_000
+PROBLEMS_KEPT = 8
+
+OCCUPATIONS = ("Petani", "Nelayan", "Pedagang", "Sopir", "ojol", "Lainnya")
+REGIONS = ("Kota Bengkulu", "Bengkulu Selatan", "Kaur", "Kepahiang", "Mukomuko", "Seluma")
+CALL_TIMES = ("Pagi", "Siang", "Sore", "Kapan saja")
+FIRST_NAMES = ("Budi", "Siti", "Agus", "Dewi", "Rahmat", "Yanti", "Hendra", "Nur", "Joko", "Sri", "Andi", "Wati")
+LAST_NAMES = ("Santoso", "Rahayu", "Saputra", "Lestari", "Hidayat", "Pratama", "Susanti", "Wijaya", "Putri")
+# (action, when as a share of the run)
+SCHEDULE = (("broadcast", 0.30), ("export csv", 0.50), ("broadcast", 0.70), ("export xlsx", 0.85))
+TABLES = ("contacts", "leads", "followups", "deliveries", "processed_updates", "webhook_events", "audit_events")
+
+
+# ------------------------------------------------------------------------------------------ the fakes
+
+
+class SoakGraphAPI(FakeWhatsAppAPI):
+    """The Graph API fake, keeping the messages of the conversations in progress only (`watch`), in an inbox per
+    person, and nothing else once `trim` has run: a soak of hours must not measure the fake's memory."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.inboxes: dict[str, list[SentWhatsApp]] = {}
+        self.accepted = 0
+
+    def watch(self, user_id: str) -> list[SentWhatsApp]:
+        with self._cond:
+            return self.inboxes.setdefault(user_id, [])
+
+    def unwatch(self, user_id: str) -> None:
+        with self._cond:
+            self.inboxes.pop(user_id, None)
+
+    def _accept(self, recipient, user_id, phone, content, callback_data, payload) -> SentWhatsApp:
+        sent = super()._accept(recipient, user_id, phone, content, callback_data, payload)
+        self.accepted += 1
+        if (inbox := self.inboxes.get(sent.user_id or "")) is not None:
+            inbox.append(sent)
+        return sent
+
+    def trim(self) -> None:
+        """Drop the fake's own record: calls, messages, transcript, arrival times (queued statuses stay)."""
+        with self._cond:
+            self._sent.clear()
+            self._calls.clear()
+            self._transcript.clear()
+            self._accepted_times.clear()
+
+
+class SoakBotAPI(FakeBotAPI):
+    """The Bot API fake, likewise: an inbox per chat in progress; `trim` keeps only those chats' messages (they
+    may still be tapped or edited)."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.queue_updates = False  # the benchmark posts the updates to the webhook itself
+        self.inboxes: dict[int, list[SentMessage]] = {}
+        self.stored = 0
+
+    def watch(self, chat_id: int) -> list[SentMessage]:
+        with self._cond:
+            return self.inboxes.setdefault(chat_id, [])
+
+    def unwatch(self, chat_id: int) -> None:
+        with self._cond:
+            self.inboxes.pop(chat_id, None)
+
+    def _store_bot_message(self, chat_id, message, reply_markup) -> SentMessage:
+        sent = super()._store_bot_message(chat_id, message, reply_markup)
+        self.stored += 1
+        if (inbox := self.inboxes.get(chat_id)) is not None:
+            inbox.append(sent)
+        return sent
+
+    def trim(self) -> None:
+        with self._cond:
+            self.calls.clear()
+            self._transcript.clear()
+            self._sent.clear()
+            self._messages = {key: sent for key, sent in self._messages.items() if key[0] in self.inboxes}
+            del self._message_times[:]
+
+
+# ------------------------------------------------------------------------------------------ the conversations
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a person does (`kind`: text, tap, command, contact; `value`), and `expect`: what the bot's answer
+    must show (in a message's text or a button's title) before the next step is taken."""
+
+    kind: str
+    value: str
+    expect: str
+
+
+def conversation(channel: str, rng: random.Random, name: str, phone: str | None, typed_phone: str) -> list[Step]:
+    """A lead capture, with its detours and ending chosen by `rng`."""
+    occupation = rng.choice(OCCUPATIONS)
+    start = Step("text", "halo", occupation) if channel == "whatsapp" else Step("command", "start", occupation)
+    steps = [start]
+    detour = rng.randrange(3)  # straight to interest, the calculator, or a typed question then the calculator
+    if detour == 0:
+        steps.append(Step("tap", occupation, "Saya tertarik"))
+    else:
+        steps.append(Step("tap", occupation, "Hitung iuran"))
+        if detour == 2:
+            steps.append(Step("text", "brp iurannya", "Hitung iuran"))
+        steps += [Step("tap", "Hitung iuran", "Rp2.000.000"), Step("tap", "Rp2.000.000", "Saya tertarik")]
+    steps.append(Step("tap", "Saya tertarik", "Setuju"))
+    if rng.random() < 0.1:
+        return [*steps, Step("tap", "Tidak setuju", "tidak ada data yang dicatat")]
+    region, call_time = rng.choice(REGIONS), rng.choice(CALL_TIMES)
+    steps += [Step("tap", "Setuju", "Boleh"), Step("tap", "Boleh", "Siapa nama Anda")]
+    if channel == "telegram":
+        steps += [Step("text", name, "Nomor HP berapa"), Step("contact", phone or typed_phone, region)]
+    elif phone is None:
+        steps += [Step("text", name, "Nomor HP berapa"), Step("text", typed_phone, region)]
+    else:
+        steps.append(Step("text", name, region))
+    return [
+        *steps,
+        Step("tap", region, call_time),
+        Step("tap", call_time, "Benar, simpan"),
+        Step("tap", "Benar, simpan", f"Terima kasih, {name}"),
+    ]
+
+
+def _shows(message: SentWhatsApp | SentMessage, fragment: str) -> bool:
+    return fragment in message.text or any(fragment in title for title in _titles(message))
+
+
+def _titles(message: SentWhatsApp | SentMessage) -> list[str]:
+    if isinstance(message, SentWhatsApp):
+        return message.titles
+    return message.labels + [label for row in message.keyboard for label in row]
+
+
+class Stuck(Exception):
+    """A conversation that cannot go on: what happened, for the report."""
+
+
+@dataclass
+class Stats:
+    posted: Counter = field(default_factory=Counter)  # by channel
+    answers: Counter = field(default_factory=Counter)  # HTTP status or error name
+    statuses: int = 0  # status callbacks posted
+    steps: int = 0
+    started: int = 0
+    leads: int = 0
+    declined: int = 0
+    stuck: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_kinds: Counter = field(default_factory=Counter)
+    # Latencies (seconds) since the last sample: webhook POSTs by channel, and step to answer.
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"whatsapp": [], "telegram": [], "reply": []})
+
+    def problem(self, kind: str, detail: str) -> None:
+        self.problem_kinds[kind] += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(f"{kind}: {detail}")
+
+
+class Pacer:
+    """Hands out steps evenly spaced, `rate` a second over all conversations, to whichever asks next."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.monotonic()
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(self.next, now)
+        self.next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class Load:
+    """What the conversations share: where to post, the fakes, the pace, the counts."""
+
+    session: aiohttp.ClientSession
+    base: str
+    graph: SoakGraphAPI
+    telegram: SoakBotAPI | None
+    pacer: Pacer
+    stats: Stats
+    rng: random.Random
+
+    async def post(self, channel: str, body: bytes, headers: dict[str, str]) -> int | None:
+        path = WHATSAPP_PATH if channel in ("whatsapp", "status") else TELEGRAM_PATH
+        started = time.perf_counter()
+        answer: int | None = None
+        try:
+            async with self.session.post(self.base + path, data=body, headers=headers) as response:
+                await response.read()
+                answer = response.status
+                self.stats.answers[str(answer)] += 1
+        except (aiohttp.ClientError, TimeoutError) as error:
+            self.stats.answers[type(error).__name__] += 1
+        self.stats.posted[channel] += 1
+        self.stats.latencies["telegram" if channel == "telegram" else "whatsapp"].append(
+            time.perf_counter() - started
+        )
+        return answer
+
+    async def person(self, number: int) -> None:
+        """One person's whole conversation, on WhatsApp (even numbers) or Telegram (odd), when it has both."""
+        channel = "telegram" if self.telegram is not None and number % 2 else "whatsapp"
+        name = f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
+        typed_phone = f"0857{number:08d}"
+        self.stats.started += 1
+        if channel == "whatsapp":
+            hides_phone = number % 8 == 0  # a username instead of a visible number
+            phone = None if hides_phone else f"62812{number:08d}"
+            user = FakeWhatsAppUser(
+                self.graph, phone=phone, name=name, username=f"pekerja{number}" if hides_phone else None
+            )
+            key, api = user.user_id, self.graph
+        else:
+            phone = f"+62813{number:08d}"
+            user = FakeUser(self.telegram, user_id=FIRST_TELEGRAM_USER + number, first_name=name.split()[0])
+            key, api = user.user_id, self.telegram
+        inbox = api.watch(key)
+        steps = conversation(channel, self.rng, name, phone, typed_phone)
+        try:
+            for step in steps:
+                await self.pacer.wait()
+                await self.step(channel, user, inbox, step)
+                self.stats.steps += 1
+            if steps[-1].value == "Tidak setuju":
+                self.stats.declined += 1
+            else:
+                self.stats.leads += 1
+        except Stuck as stuck:
+            self.stats.stuck += 1
+            kind, _, detail = str(stuck).partition(": ")
+            self.stats.problem(kind, f"{channel} person {number}, {detail}")
+        finally:
+            api.unwatch(key)
+
+    async def step(self, channel: str, user, inbox: list, step: Step) -> None:
+        payload = self.payload(channel, user, inbox, step)
+        before = len(inbox)
+        started = time.perf_counter()
+        if channel == "whatsapp":
+            status = await self.post(channel, *signed_post_args(payload))
+        else:
+            headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+            status = await self.post(channel, json.dumps(payload).encode(), headers)
+        if status != 200:
+            raise Stuck(f"answered {status}: at {step.kind} {step.value!r}")
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while not any(_shows(message, step.expect) for message in inbox[before:]):
+            if time.monotonic() > deadline:
+                shown = [(m.text[:50], _titles(m)) for m in inbox[before:]][-3:]
+                raise Stuck(f"no answer in time: after {step.kind} {step.value!r}, {step.expect!r} not shown; "
+                            f"got {shown}")  # fmt: skip
+            await asyncio.sleep(0.02)
+        self.stats.latencies["reply"].append(time.perf_counter() - started)
+
+    @staticmethod
+    def payload(channel: str, user, inbox: list, step: Step) -> dict:
+        if step.kind == "text":
+            return user.text(step.value) if channel == "whatsapp" else user.send_text(step.value)
+        if step.kind == "command":
+            return user.send_command(step.value)
+        if step.kind == "contact":
+            return user.share_contact(step.value)
+        # A tap on the newest message that has the button.
+        for message in reversed(inbox):
+            matches = [title for title in _titles(message) if step.value in title]
+            if not matches:
+                continue
+            try:
+                if channel == "whatsapp":
+                    return user.tap(step.value, message)
+                data = next(data for row in message.buttons for label, data in row if step.value in label)
+                return user.tap(data, message_id=message.message_id)
+            except (AssertionError, LookupError, StopIteration, ValueError) as error:
+                raise Stuck(f"cannot tap: {step.value!r} ({type(error).__name__}: {str(error)[:120]})") from None
+        raise Stuck(f"cannot tap: no message with {step.value!r}")
+
+    async def people(self, first: int, every: int) -> None:
+        """One place in the crowd: a new person as soon as the last one is done."""
+        number = first
+        while True:
+            await self.person(number)
+            number += every
+
+    async def statuses(self) -> None:
+        """Every second, the status callbacks the Graph API fake queued, as Meta posts them."""
+        gate = asyncio.Semaphore(STATUS_CONNECTIONS)
+
+        async def post(body: dict) -> None:
+            async with gate:
+                await self.post("status", *signed_post_args(body))
+                self.stats.statuses += 1
+
+        while True:
+            await asyncio.sleep(STATUS_SECONDS)
+            await asyncio.gather(*(post(body) for body in self.graph.take_statuses()))
+
+
+# ------------------------------------------------------------------------------------------ the process watched
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str  # as DATABASE_URL is written
+    sqlite: Path | None  # the file, for SQLite
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        if url.startswith("sqlite"):
+            path = Path(url.partition(":///")[2]).expanduser()
+            path = path if path.is_absolute() else Path.cwd() / path
+            return cls(f"sqlite:///{path}", path)
+        return cls(url, None)
+
+    @property
+    def name(self) -> str:
+        return str(self.sqlite) if self.sqlite else urlsplit(self.url).path.lstrip("/")
+
+    def _libpq(self) -> str:
+        return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", self.url)
+
+    def rows(self) -> dict[str, int]:
+        """Row counts of the main tables (a fresh connection each time, closed after)."""
+        query = " union all ".join(f"select '{table}', count(*) from {table}" for table in TABLES)
+        if self.sqlite is not None:
+            with closing(sqlite3.connect(self.sqlite, timeout=10)) as connection:
+                return dict(connection.execute(query).fetchall())
+        import psycopg
+
+        with psycopg.connect(self._libpq(), autocommit=True) as connection:
+            return dict(connection.execute(query).fetchall())
+
+    def sessions(self) -> int | None:
+        """PostgreSQL: the database's sessions other than this one (the bot's, and a command's while it runs)."""
+        if self.sqlite is not None:
+            return None
+        import psycopg
+
+        with psycopg.connect(self._libpq(), autocommit=True) as connection:
+            query = "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
+            return connection.execute(query, (self.name,)).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds since the load began
+    rss_mb: float
+    fds: int
+    db_fds: int | None  # SQLite: descriptors on the database file and its -wal/-shm/-journal
+    connections: int  # SQLite: descriptors on the database file itself; PostgreSQL: sessions
+    threads: int
+    own_rss_mb: float  # this process: the fakes and the generator
+
+
+def _status_field(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _fd_targets(pid: int) -> list[str]:
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with suppress(OSError):  # closed meanwhile
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return targets
+
+
+def sample(pid: int, database: Database, at: float) -> Sample:
+    targets = _fd_targets(pid)
+    if database.sqlite is not None:
+        main = str(database.sqlite.resolve())
+        db_fds = sum(1 for target in targets if target == main or target.startswith(main + "-"))
+        connections = sum(1 for target in targets if target == main)
+    else:
+        db_fds, connections = None, database.sessions() or 0
+    return Sample(
+        at=at,
+        rss_mb=_status_field(pid, "VmRSS") / 1024,
+        fds=len(targets),
+        db_fds=db_fds,
+        connections=connections,
+        threads=_status_field(pid, "Threads"),
+        own_rss_mb=_status_field(os.getpid(), "VmRSS") / 1024,
+    )
+
+
+def _p99(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000:.0f}"
+
+
+HEADER = (
+    f"{'min':>4} {'RSS MB':>7} {'fds':>4} {'db':>7} {'thr':>4} │ {'posted':>7} {'non-200':>7} {'replies':>7} "
+    f"{'statuses':>8} {'leads':>6} {'stuck':>5} {'backlog':>7} │ {'p99 ms':>14} │ {'contacts':>8} {'leads':>6} "
+    f"{'deliv.':>6} {'updates':>7} {'audit':>5} │ {'gen MB':>6}"
+)
+
+
+def line(label: str, s: Sample, stats: Stats, rows: dict[str, int]) -> str:
+    db = f"{s.connections}/{s.db_fds}" if s.db_fds is not None else f"{s.connections}"
+    posted = sum(stats.posted.values())
+    others = sum(n for status, n in stats.answers.items() if status != "200")
+    latencies = stats.latencies
+    p99 = f"{_p99(latencies['whatsapp'])}/{_p99(latencies['telegram'])}/{_p99(latencies['reply'])}"
+    for values in latencies.values():
+        values.clear()
+    return (
+        f"{label:>4} {s.rss_mb:>7.1f} {s.fds:>4} {db:>7} {s.threads:>4} │ {posted:>7,} {others:>7,} "
+        f"{stats_replies(stats):>7,} {stats.statuses:>8,} {stats.leads:>6,} {stats.stuck:>5} "
+        f"{rows.get('webhook_events', 0):>7,} │ {p99:>14} │ {rows.get('contacts', 0):>8,} {rows.get('leads', 0):>6,} "
+        f"{rows.get('deliveries', 0):>6,} {rows.get('processed_updates', 0):>7,} {rows.get('audit_events', 0):>5,} │ "
+        f"{s.own_rss_mb:>6.1f}"
+    )
+
+
+_REPLIES: list = []  # the fakes, read by stats_replies
+
+
+def stats_replies(_stats: Stats) -> int:
+    return sum(api.accepted if isinstance(api, SoakGraphAPI) else api.stored for api in _REPLIES)
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+def cli(env: dict[str, str], cwd: Path, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+async def command(env: dict[str, str], cwd: Path, action: str, number: int, stats: Stats, began: float) -> None:
+    """A staff member's command while the bot runs, as a process of its own; one line on what it did."""
+    if action == "broadcast":
+        text_file = cwd / "broadcast.txt"
+        text_file.write_text(BROADCAST_TEXT, encoding="utf-8")
+        args = ["broadcast", "create", "--text-file", str(text_file), "--segment", "", "--button", "interest"]
+        args.append("--no-wait")
+    else:
+        suffix = action.split()[1]
+        args = ["export", "leads", "--output", str(cwd / f"leads-{number}.{suffix}")]
+    started = time.monotonic()
+    result = await asyncio.to_thread(cli, env, cwd, *args)
+    said = " / ".join(part.strip().splitlines()[-1] for part in (result.stdout, result.stderr) if part.strip())
+    print(
+        f"  · {time.monotonic() - began:6.0f} s  bpu-bot {' '.join(args[:2])}: exit {result.returncode} "
+        f"in {time.monotonic() - started:.1f} s: {said[:150]}",
+        flush=True,
+    )
+    if result.returncode != 0:
+        stats.problem("command failed", f"bpu-bot {' '.join(args[:2])} exit {result.returncode}: {said[:200]}")
+
+
+async def commands(env: dict[str, str], cwd: Path, seconds: float, stats: Stats, began: float) -> None:
+    for number, (action, share) in enumerate(SCHEDULE, start=1):
+        await asyncio.sleep(max(0.0, began + share * seconds - time.monotonic()))
+        await command(env, cwd, action, number, stats, began)
+
+
+async def trimming(fakes: list) -> None:
+    while True:
+        await asyncio.sleep(TRIM_SECONDS)
+        for fake in fakes:
+            fake.trim()
+
+
+async def drive(options: argparse.Namespace, bot: BotProcess, database: Database, env: dict[str, str], cwd: Path,
+                base: str, graph: SoakGraphAPI, telegram: SoakBotAPI | None) -> tuple[list[Sample], Stats]:  # fmt: skip
+    stats = Stats()
+    seconds = options.minutes * 60
+    samples: list[Sample] = []
+    connector = aiohttp.TCPConnector(limit=options.people + STATUS_CONNECTIONS)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector, timeout=timeout))
+        load = Load(session, base, graph, telegram, Pacer(options.rate), stats, random.Random(options.seed))
+        rows = await asyncio.to_thread(database.rows)
+        print(HEADER)
+        samples.append(sample(bot.process.pid, database, 0.0))
+        print(line("0", samples[-1], stats, rows), flush=True)
+        began = time.monotonic()
+        fakes = [graph] + ([telegram] if telegram is not None else [])
+        tasks = [asyncio.create_task(load.people(slot, options.people)) for slot in range(options.people)]
+        tasks += [
+            asyncio.create_task(load.statuses()),
+            asyncio.create_task(trimming(fakes)),
+            asyncio.create_task(commands(env, cwd, seconds, stats, began)),
+        ]
+        try:
+            count = max(1, round(seconds / options.interval))
+            for minute in range(1, count + 1):
+                await asyncio.sleep(max(0.0, began + minute * options.interval - time.monotonic()))
+                if not bot.running:
+                    raise SystemExit(f"the bot exited ({bot.process.returncode}) under load; see {bot.log_path}")
+                at = time.monotonic() - began
+                samples.append(sample(bot.process.pid, database, at))
+                rows = await asyncio.to_thread(database.rows)
+                print(line(str(minute), samples[-1], stats, rows), flush=True)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        # The load has stopped: what was stored is processed, and the last statuses are posted.
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while (rows := await asyncio.to_thread(database.rows))["webhook_events"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        for body in graph.take_statuses():
+            await load.post("status", *signed_post_args(body))
+            stats.statuses += 1
+        await asyncio.sleep(2.0)
+        rows = await asyncio.to_thread(database.rows)
+        print(line("end", sample(bot.process.pid, database, time.monotonic() - began), stats, rows), flush=True)
+    return samples, stats
+
+
+def start_bot(cwd: Path, env: dict[str, str]) -> BotProcess:
+    log_path = cwd / "bot-stderr.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [PYTHON, "-m", "bot", "run"], env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
+        )
+    bot = BotProcess(process, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not healthy(f"http://127.0.0.1:{env['WEB_PORT']}/health"):
+        if not bot.running:
+            raise SystemExit(f"`bpu-bot run` exited ({process.returncode}) at start-up:\n{bot.log[-3000:]}")
+        if time.monotonic() > deadline:
+            bot.stop()
+            raise SystemExit(f"`bpu-bot run` was not healthy within {STARTUP_TIMEOUT:.0f} s; see {log_path}")
+        time.sleep(0.1)
+    return bot
+
+
+def bot_environment(cwd: Path, database: Database, port: int, graph: FakeGraphServer,
+                    telegram: FakeBotAPIServer | None) -> dict[str, str]:  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(cwd),
+        "PYTHONPATH": str(ROOT),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": database.url,
+        "OPERATOR_NAME": "Dinas Tenaga Kerja Provinsi Bengkulu (soak)",
+        "OPERATOR_CONTACT": "0736-000000",
+        "LOG_LEVEL": "INFO",
+        "SEND_HOURS": "00:00-23:59",  # broadcasts go out whatever the hour of the run
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "WHATSAPP_TOKEN": WHATSAPP_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_API_BASE_URL": graph.base_url,
+        "WHATSAPP_TEMPLATE_REMINDER": "bpu_pengingat:id,en:name",
+        "WHATSAPP_TEMPLATE_BROADCAST": "bpu_siaran:id,en:text",
+    }
+    if telegram is not None:
+        env |= {
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_BASE_URL": telegram.base_url,
+            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}{TELEGRAM_PATH}",
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        }
+    return env
+
+
+# ------------------------------------------------------------------------------------------ the verdict
+
+
+def _grew(name: str, samples: list[Sample], base: Sample, value) -> str:
+    first, last, most = value(base), value(samples[-1]), max(value(s) for s in samples if s.at >= base.at)
+    verdict = "grew" if last > first else "flat" if most == first else "varied, not above the start at the end"
+    return f"{name}: {first} -> {last} (most {most}): {verdict}"
+
+
+def verdict(samples: list[Sample], stats: Stats, bot: BotProcess, exit_code: int, database: Database) -> None:
+    minutes = samples[1:]
+    baseline_minute = BASELINE_MINUTE if len(minutes) > BASELINE_MINUTE else 1
+    base, last = minutes[baseline_minute - 1], minutes[-1]
+    growth = (last.rss_mb - base.rss_mb) / base.rss_mb
+    note = "" if baseline_minute == BASELINE_MINUTE else " (a run shorter than 6 minutes: from minute 1)"
+    print()
+    print(
+        f"RSS: {base.rss_mb:.1f} MB at minute {baseline_minute} -> {last.rss_mb:.1f} MB at minute {len(minutes)}: "
+        f"{growth:+.1%}{note} (bar <= {RSS_BAR:.0%}): {'ok' if growth <= RSS_BAR else 'ABOVE THE BAR'}"
+    )
+    kept = [s for s in minutes if s.at >= base.at]
+    print("  " + _grew("open files", kept, base, lambda s: s.fds))
+    what = "database sessions" if database.sqlite is None else "database connections (descriptors on the file)"
+    print("  " + _grew(what, kept, base, lambda s: s.connections))
+    if database.sqlite is not None:
+        print("  " + _grew("descriptors on the database, -wal, -shm", kept, base, lambda s: s.db_fds))
+    print("  " + _grew("threads", kept, base, lambda s: s.threads))
+    print(f"  this process (fakes and generator): {base.own_rss_mb:.1f} -> {last.own_rss_mb:.1f} MB")
+    log = bot.log.splitlines()
+    tracebacks = sum(1 for entry in log if "Traceback" in entry)
+    errors = [entry for entry in log if " ERROR " in entry]
+    warnings = Counter(entry.partition(" WARNING ")[2][:140] for entry in log if " WARNING " in entry)
+    print(f"bot: exit code {exit_code} on SIGTERM; stderr {bot.log_path} ({len(log):,} lines): "
+          f"{tracebacks} containing \"Traceback\", {len(errors)} ERROR")  # fmt: skip
+    for entry in errors[:3]:
+        print(f"    ERROR {entry.partition(' ERROR ')[2][:160]}")
+    for warning, count in warnings.most_common(3):
+        print(f"    {count} x WARNING {warning}")
+    posted = sum(stats.posted.values())
+    print(
+        f"load: {posted:,} requests posted ({', '.join(f'{k} {v:,}' for k, v in sorted(stats.posted.items()))}), "
+        f"answers {dict(stats.answers)}; {stats.started:,} people started, {stats.steps:,} steps, "
+        f"{stats.leads:,} leads saved, {stats.declined:,} declined, {stats.stuck:,} stuck, "
+        f"{stats_replies(stats):,} replies taken by the fakes"
+    )
+    for kind, count in stats.problem_kinds.most_common():
+        print(f"  ! {count} x {kind}")
+    for problem in stats.problems:
+        print(f"    {problem[:300]}")
+
+
+def summary(database: Database) -> None:
+    """The campaigns and their deliveries, and the leads, as the database has them at the end."""
+    query = (
+        "select c.id, c.status, c.recipients, d.status, d.receipt, count(*) from campaigns c "
+        "join deliveries d on d.campaign_id = c.id group by c.id, c.status, c.recipients, d.status, d.receipt "
+        "order by c.id"
+    )
+    if database.sqlite is not None:
+        with closing(sqlite3.connect(database.sqlite, timeout=10)) as connection:
+            found = connection.execute(query).fetchall()
+            channels = connection.execute("select channel, count(*) from leads group by channel").fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(database._libpq(), autocommit=True) as connection:
+            found = connection.execute(query).fetchall()
+            channels = connection.execute("select channel, count(*) from leads group by channel").fetchall()
+    campaigns: dict[tuple, list[str]] = {}
+    for campaign, status, recipients, delivery, receipt, count in found:
+        campaigns.setdefault((campaign, status, recipients), []).append(f"{delivery}/{receipt or '-'} {count}")
+    for (campaign, status, recipients), counts in campaigns.items():
+        print(f"campaign {campaign}: {status}, {recipients} recipients; deliveries {', '.join(counts)}")
+    print(f"leads by channel: {dict(channels)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long the load runs")
+    parser.add_argument("--rate", type=float, default=20.0, help="conversation steps per second, all people")
+    parser.add_argument("--people", type=int, default=40, help="conversations in progress at once")
+    parser.add_argument("--database-url", help="the bot's DATABASE_URL (default: a fresh SQLite file)")
+    parser.add_argument("--no-telegram", action="store_true", help="WhatsApp only")
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds between the lines (a minute)")
+    parser.add_argument("--seed", type=int, default=0, help="the conversations' random choices")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (always kept after a Traceback)")
+    args = parser.parse_args()
+    if args.minutes <= 0 or args.rate <= 0 or args.people < 1 or args.interval <= 0:
+        parser.error("--minutes, --rate and --interval must be above 0, --people at least 1")
+
+    cwd = Path(tempfile.mkdtemp(prefix="bench-soak-"))
+    database = Database.from_url(args.database_url or f"sqlite:///{cwd / 'bot.sqlite3'}")
+    graph_api = SoakGraphAPI(templates=TEMPLATES)
+    bot_api = None if args.no_telegram else SoakBotAPI()
+    _REPLIES[:] = [api for api in (graph_api, bot_api) if api is not None]
+    keep = args.keep
+    with FakeGraphServer(graph_api) as graph, (FakeBotAPIServer(TELEGRAM_TOKEN, bot_api, keep_alive=True)
+                                               if bot_api is not None else _Nothing()) as telegram:  # fmt: skip
+        port = free_port()
+        env = bot_environment(cwd, database, port, graph, telegram)
+        migrated = cli(env, cwd, "db", "upgrade")
+        if migrated.returncode != 0:
+            raise SystemExit(f"bpu-bot db upgrade failed ({migrated.returncode}):\n{migrated.stderr}")
+        channels = "WhatsApp + Telegram webhooks" if bot_api is not None else "WhatsApp webhook only"
+        where = "SQLite " + database.name if database.sqlite else "PostgreSQL database " + database.name
+        print(
+            f"bpu-bot run: {channels}, {where}; {args.minutes:g} min at {args.rate:g} steps/s, {args.people} people "
+            f"at once, {os.cpu_count()} cores, Python {sys.version.split()[0]}; work folder {cwd}",
+            flush=True,
+        )
+        bot = start_bot(cwd, env)
+        try:
+            if bot_api is not None:
+                deadline = time.monotonic() + STARTUP_TIMEOUT
+                while not bot_api.calls_of("setWebhook") and time.monotonic() < deadline:
+                    time.sleep(0.1)  # Telegram's webhook is set once the application has started
+            samples, stats = asyncio.run(drive(args, bot, database, env, cwd, f"http://127.0.0.1:{port}",
+                                               graph_api, bot_api))  # fmt: skip
+        finally:
+            exit_code = bot.stop()
+    verdict(samples, stats, bot, exit_code, database)
+    summary(database)
+    if "Traceback" in bot.log:
+        keep = True
+    if keep:
+        print(f"work folder kept: {cwd}")
+    else:
+        shutil.rmtree(cwd, ignore_errors=True)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped like Ctrl-C: the bot is stopped too
+    main()
