@@ -56,14 +56,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import AsyncExitStack, closing, suppress
+from contextlib import AsyncExitStack, closing, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.webhook import healthy
+from bench.webhook import cpu_seconds, healthy
 from tests.fakes.telegram import TEST_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
 from tests.fakes.whatsapp import (
@@ -89,6 +89,8 @@ STARTUP_TIMEOUT = 60.0
 REPLY_TIMEOUT = 30.0  # a step whose answer has not come by then leaves the conversation stuck
 REQUEST_TIMEOUT = 30.0
 CLI_TIMEOUT = 300.0
+BROADCAST_TRIES = 6
+BROADCAST_RETRY_SECONDS = 5.0
 DRAIN_TIMEOUT = 60.0  # after the load, for the stored WhatsApp events to be processed
 TRIM_SECONDS = 5.0
 STATUS_SECONDS = 1.0
@@ -102,7 +104,8 @@ OCCUPATIONS = ("Petani", "Nelayan", "Pedagang", "Sopir", "ojol", "Lainnya")
 REGIONS = ("Kota Bengkulu", "Bengkulu Selatan", "Kaur", "Kepahiang", "Mukomuko", "Seluma")
 CALL_TIMES = ("Pagi", "Siang", "Sore", "Kapan saja")
 FIRST_NAMES = ("Budi", "Siti", "Agus", "Dewi", "Rahmat", "Yanti", "Hendra", "Nur", "Joko", "Sri", "Andi", "Wati")
-LAST_NAMES = ("Santoso", "Rahayu", "Saputra", "Lestari", "Hidayat", "Pratama", "Susanti", "Wijaya", "Putri")
+# Family names made of syllables: many different words typed, as real names are (the bot's word caches fill up).
+SYLLABLES = ("ra", "di", "san", "to", "wi", "ja", "ya", "na", "su", "ti", "har", "les", "pu", "tri", "hi", "dat")
 # (action, when as a share of the run)
 SCHEDULE = (("broadcast", 0.30), ("export csv", 0.50), ("broadcast", 0.70), ("export xlsx", 0.85))
 TABLES = ("contacts", "leads", "followups", "deliveries", "processed_updates", "webhook_events", "audit_events")
@@ -249,8 +252,13 @@ class Stats:
     stuck: int = 0
     problems: list[str] = field(default_factory=list)
     problem_kinds: Counter = field(default_factory=Counter)
+    fakes: list = field(default_factory=list)  # the platform fakes, which count the bot's replies
     # Latencies (seconds) since the last sample: webhook POSTs by channel, and step to answer.
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"whatsapp": [], "telegram": [], "reply": []})
+
+    @property
+    def replies(self) -> int:
+        return sum(fake.accepted if isinstance(fake, SoakGraphAPI) else fake.stored for fake in self.fakes)
 
     def problem(self, kind: str, detail: str) -> None:
         self.problem_kinds[kind] += 1
@@ -297,15 +305,14 @@ class Load:
         except (aiohttp.ClientError, TimeoutError) as error:
             self.stats.answers[type(error).__name__] += 1
         self.stats.posted[channel] += 1
-        self.stats.latencies["telegram" if channel == "telegram" else "whatsapp"].append(
-            time.perf_counter() - started
-        )
+        self.stats.latencies["telegram" if channel == "telegram" else "whatsapp"].append(time.perf_counter() - started)
         return answer
 
     async def person(self, number: int) -> None:
         """One person's whole conversation, on WhatsApp (even numbers) or Telegram (odd), when it has both."""
         channel = "telegram" if self.telegram is not None and number % 2 else "whatsapp"
-        name = f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
+        family = "".join(self.rng.choice(SYLLABLES) for _ in range(self.rng.randint(2, 4)))
+        name = f"{self.rng.choice(FIRST_NAMES)} {family.capitalize()}"
         typed_phone = f"0857{number:08d}"
         self.stats.started += 1
         if channel == "whatsapp":
@@ -383,7 +390,10 @@ class Load:
         """One place in the crowd: a new person as soon as the last one is done."""
         number = first
         while True:
-            await self.person(number)
+            try:
+                await self.person(number)
+            except Exception as error:  # a fault of the generator's: counted, and the load goes on
+                self.stats.problem("generator error", f"{type(error).__name__}: {error}")
             number += every
 
     async def statuses(self) -> None:
@@ -420,40 +430,45 @@ class Database:
     def name(self) -> str:
         return str(self.sqlite) if self.sqlite else urlsplit(self.url).path.lstrip("/")
 
-    def _libpq(self) -> str:
-        return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", self.url)
-
-    def rows(self) -> dict[str, int]:
-        """Row counts of the main tables (a fresh connection each time, closed after)."""
-        query = " union all ".join(f"select '{table}', count(*) from {table}" for table in TABLES)
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Rows of one query, on a connection of its own, closed after (`?` placeholders, SQLite's)."""
         if self.sqlite is not None:
             with closing(sqlite3.connect(self.sqlite, timeout=10)) as connection:
-                return dict(connection.execute(query).fetchall())
-        import psycopg
+                return connection.execute(sql, params).fetchall()
+        import psycopg  # the test extras' PostgreSQL client
 
-        with psycopg.connect(self._libpq(), autocommit=True) as connection:
-            return dict(connection.execute(query).fetchall())
+        libpq = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", self.url)
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            return connection.execute(sql.replace("?", "%s"), params).fetchall()
 
-    def sessions(self) -> int | None:
-        """PostgreSQL: the database's sessions other than this one (the bot's, and a command's while it runs)."""
-        if self.sqlite is not None:
-            return None
-        import psycopg
+    def rows(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        return dict(self.query(" union all ".join(f"select '{table}', count(*) from {table}" for table in TABLES)))
 
-        with psycopg.connect(self._libpq(), autocommit=True) as connection:
-            query = "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
-            return connection.execute(query, (self.name,)).fetchone()[0]
+    def sessions(self) -> int:
+        """PostgreSQL: the database's sessions but this one (the bot's, and a command's while it runs)."""
+        query = "select count(*) from pg_stat_activity where datname = ? and pid <> pg_backend_pid()"
+        return self.query(query, self.name)[0][0]
 
 
 @dataclass(frozen=True)
 class Sample:
     at: float  # seconds since the load began
+    cpu: float  # the bot's CPU seconds so far
     rss_mb: float
     fds: int
     db_fds: int | None  # SQLite: descriptors on the database file and its -wal/-shm/-journal
     connections: int  # SQLite: descriptors on the database file itself; PostgreSQL: sessions
     threads: int
     own_rss_mb: float  # this process: the fakes and the generator
+    fd_kinds: Counter  # sockets, pipes, anon_inode:[eventpoll]..., files by path
+
+
+def _fd_kind(target: str) -> str:
+    """socket, pipe, anon_inode:[...], a file under /dev, or a file's name (the database, the log)."""
+    if target.startswith(("socket:", "pipe:")):
+        return target.partition(":")[0]
+    return Path(target).name if target.startswith("/") and not target.startswith("/dev/") else target
 
 
 def _status_field(pid: int, name: str) -> int:
@@ -478,15 +493,17 @@ def sample(pid: int, database: Database, at: float) -> Sample:
         db_fds = sum(1 for target in targets if target == main or target.startswith(main + "-"))
         connections = sum(1 for target in targets if target == main)
     else:
-        db_fds, connections = None, database.sessions() or 0
+        db_fds, connections = None, database.sessions()
     return Sample(
         at=at,
+        cpu=cpu_seconds(pid),
         rss_mb=_status_field(pid, "VmRSS") / 1024,
         fds=len(targets),
         db_fds=db_fds,
         connections=connections,
         threads=_status_field(pid, "Threads"),
         own_rss_mb=_status_field(os.getpid(), "VmRSS") / 1024,
+        fd_kinds=Counter(_fd_kind(target) for target in targets),
     )
 
 
@@ -498,14 +515,25 @@ def _p99(values: list[float]) -> str:
 
 
 HEADER = (
-    f"{'min':>4} {'RSS MB':>7} {'fds':>4} {'db':>7} {'thr':>4} │ {'posted':>7} {'non-200':>7} {'replies':>7} "
-    f"{'statuses':>8} {'leads':>6} {'stuck':>5} {'backlog':>7} │ {'p99 ms':>14} │ {'contacts':>8} {'leads':>6} "
-    f"{'deliv.':>6} {'updates':>7} {'audit':>5} │ {'gen MB':>6}"
+    f"{'min':>4} {'RSS MB':>7} {'fds':>4} {'db':>7} {'thr':>4} {'CPU':>4} │ {'posted':>7} {'non-200':>7} "
+    f"{'replies':>7} {'statuses':>8} {'leads':>6} {'stuck':>5} {'backlog':>7} │ {'p99 ms':>14} │ {'contacts':>8} "
+    f"{'leads':>6} {'deliv.':>6} {'updates':>7} {'audit':>5} │ {'gen MB':>6}"
+)
+
+LEGEND = (
+    "db: the bot's descriptors on the SQLite file / on it and its -wal, -shm (PostgreSQL: the database's sessions); "
+    "thr: threads; CPU: the bot's share of one core over the interval; posted: webhook POSTs (steps and status "
+    "callbacks); replies: messages the fakes took from the bot; leads, stuck: conversations that saved a lead, that "
+    "got no answer in time; backlog: stored WhatsApp events not processed yet; p99 ms of the interval: WhatsApp "
+    "POST / Telegram POST / a step until its answer; then rows in the tables (updates: processed_updates); gen MB: "
+    "this process's RSS (the fakes and the generator)"
 )
 
 
-def line(label: str, s: Sample, stats: Stats, rows: dict[str, int]) -> str:
+def line(label: str, s: Sample, previous: Sample | None, stats: Stats, rows: dict[str, int]) -> str:
+    """One line of figures; the latencies gathered since the last line are dropped."""
     db = f"{s.connections}/{s.db_fds}" if s.db_fds is not None else f"{s.connections}"
+    cpu = f"{(s.cpu - previous.cpu) / (s.at - previous.at):.0%}" if previous is not None and s.at > previous.at else "-"
     posted = sum(stats.posted.values())
     others = sum(n for status, n in stats.answers.items() if status != "200")
     latencies = stats.latencies
@@ -513,19 +541,12 @@ def line(label: str, s: Sample, stats: Stats, rows: dict[str, int]) -> str:
     for values in latencies.values():
         values.clear()
     return (
-        f"{label:>4} {s.rss_mb:>7.1f} {s.fds:>4} {db:>7} {s.threads:>4} │ {posted:>7,} {others:>7,} "
-        f"{stats_replies(stats):>7,} {stats.statuses:>8,} {stats.leads:>6,} {stats.stuck:>5} "
+        f"{label:>4} {s.rss_mb:>7.1f} {s.fds:>4} {db:>7} {s.threads:>4} {cpu:>4} │ {posted:>7,} {others:>7,} "
+        f"{stats.replies:>7,} {stats.statuses:>8,} {stats.leads:>6,} {stats.stuck:>5} "
         f"{rows.get('webhook_events', 0):>7,} │ {p99:>14} │ {rows.get('contacts', 0):>8,} {rows.get('leads', 0):>6,} "
         f"{rows.get('deliveries', 0):>6,} {rows.get('processed_updates', 0):>7,} {rows.get('audit_events', 0):>5,} │ "
         f"{s.own_rss_mb:>6.1f}"
     )
-
-
-_REPLIES: list = []  # the fakes, read by stats_replies
-
-
-def stats_replies(_stats: Stats) -> int:
-    return sum(api.accepted if isinstance(api, SoakGraphAPI) else api.stored for api in _REPLIES)
 
 
 # ------------------------------------------------------------------------------------------ the run
@@ -548,8 +569,12 @@ async def command(env: dict[str, str], cwd: Path, action: str, number: int, stat
         suffix = action.split()[1]
         args = ["export", "leads", "--output", str(cwd / f"leads-{number}.{suffix}")]
     started = time.monotonic()
-    result = await asyncio.to_thread(cli, env, cwd, *args)
-    said = " / ".join(part.strip().splitlines()[-1] for part in (result.stdout, result.stderr) if part.strip())
+    for attempt in range(1, BROADCAST_TRIES + 1):
+        result = await asyncio.to_thread(cli, env, cwd, *args)
+        said = " / ".join(part.strip().splitlines()[-1] for part in (result.stdout, result.stderr) if part.strip())
+        if attempt == BROADCAST_TRIES or "no one in this segment" not in said:
+            break
+        await asyncio.sleep(BROADCAST_RETRY_SECONDS)  # early in a short run nobody may have agreed to messages yet
     print(
         f"  · {time.monotonic() - began:6.0f} s  bpu-bot {' '.join(args[:2])}: exit {result.returncode} "
         f"in {time.monotonic() - started:.1f} s: {said[:150]}",
@@ -572,9 +597,19 @@ async def trimming(fakes: list) -> None:
             fake.trim()
 
 
+async def drained(database: Database) -> int:
+    """Wait (DRAIN_TIMEOUT at most) until every stored WhatsApp event is processed; how many are left."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while True:
+        left = (await asyncio.to_thread(database.rows))["webhook_events"]
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.5)
+
+
 async def drive(options: argparse.Namespace, bot: BotProcess, database: Database, env: dict[str, str], cwd: Path,
                 base: str, graph: SoakGraphAPI, telegram: SoakBotAPI | None) -> tuple[list[Sample], Stats]:  # fmt: skip
-    stats = Stats()
+    stats = Stats(fakes=[graph] + ([telegram] if telegram is not None else []))
     seconds = options.minutes * 60
     samples: list[Sample] = []
     connector = aiohttp.TCPConnector(limit=options.people + STATUS_CONNECTIONS)
@@ -583,15 +618,15 @@ async def drive(options: argparse.Namespace, bot: BotProcess, database: Database
         session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector, timeout=timeout))
         load = Load(session, base, graph, telegram, Pacer(options.rate), stats, random.Random(options.seed))
         rows = await asyncio.to_thread(database.rows)
+        print(LEGEND)
         print(HEADER)
         samples.append(sample(bot.process.pid, database, 0.0))
-        print(line("0", samples[-1], stats, rows), flush=True)
+        print(line("0", samples[-1], None, stats, rows), flush=True)
         began = time.monotonic()
-        fakes = [graph] + ([telegram] if telegram is not None else [])
         tasks = [asyncio.create_task(load.people(slot, options.people)) for slot in range(options.people)]
         tasks += [
             asyncio.create_task(load.statuses()),
-            asyncio.create_task(trimming(fakes)),
+            asyncio.create_task(trimming(stats.fakes)),
             asyncio.create_task(commands(env, cwd, seconds, stats, began)),
         ]
         try:
@@ -603,21 +638,23 @@ async def drive(options: argparse.Namespace, bot: BotProcess, database: Database
                 at = time.monotonic() - began
                 samples.append(sample(bot.process.pid, database, at))
                 rows = await asyncio.to_thread(database.rows)
-                print(line(str(minute), samples[-1], stats, rows), flush=True)
+                print(line(str(minute), samples[-1], samples[-2], stats, rows), flush=True)
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for ended in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(ended, Exception):  # not the cancellation, a BaseException
+                    stats.problem("generator error", f"{type(ended).__name__}: {ended}")
         # The load has stopped: what was stored is processed, and the last statuses are posted.
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        while (rows := await asyncio.to_thread(database.rows))["webhook_events"] and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
+        if left := await drained(database):
+            stats.problem("not processed", f"{left} stored WhatsApp events {DRAIN_TIMEOUT:.0f} s after the load")
         for body in graph.take_statuses():
             await load.post("status", *signed_post_args(body))
             stats.statuses += 1
         await asyncio.sleep(2.0)
         rows = await asyncio.to_thread(database.rows)
-        print(line("end", sample(bot.process.pid, database, time.monotonic() - began), stats, rows), flush=True)
+        final = sample(bot.process.pid, database, time.monotonic() - began)
+        print(line("end", final, samples[-1], stats, rows), flush=True)
     return samples, stats
 
 
@@ -675,10 +712,23 @@ def bot_environment(cwd: Path, database: Database, port: int, graph: FakeGraphSe
 # ------------------------------------------------------------------------------------------ the verdict
 
 
-def _grew(name: str, samples: list[Sample], base: Sample, value) -> str:
-    first, last, most = value(base), value(samples[-1]), max(value(s) for s in samples if s.at >= base.at)
-    verdict = "grew" if last > first else "flat" if most == first else "varied, not above the start at the end"
-    return f"{name}: {first} -> {last} (most {most}): {verdict}"
+def _grew(name: str, samples: list[Sample], value) -> str:
+    """From the first sample to the last: grew, flat, or moved and came back."""
+    values = [value(s) for s in samples]
+    first, last = values[0], values[-1]
+    verdict = f"GREW by {last - first}" if last > first else "flat" if len(set(values)) == 1 else "no growth"
+    return f"{name}: {first} -> {last} (least {min(values)}, most {max(values)}): {verdict}"
+
+
+def _fd_change(base: Sample, last: Sample) -> str:
+    """What the open files are, and which kinds changed in number."""
+    changed = [
+        f"{kind} {base.fd_kinds[kind]} -> {last.fd_kinds[kind]}"
+        for kind in sorted(set(base.fd_kinds) | set(last.fd_kinds))
+        if base.fd_kinds[kind] != last.fd_kinds[kind]
+    ]
+    kinds = ", ".join(f"{kind} {count}" for kind, count in last.fd_kinds.most_common())
+    return f"at the end: {kinds}" + (f"; changed: {', '.join(changed)}" if changed else "")
 
 
 def verdict(samples: list[Sample], stats: Stats, bot: BotProcess, exit_code: int, database: Database) -> None:
@@ -692,13 +742,15 @@ def verdict(samples: list[Sample], stats: Stats, bot: BotProcess, exit_code: int
         f"RSS: {base.rss_mb:.1f} MB at minute {baseline_minute} -> {last.rss_mb:.1f} MB at minute {len(minutes)}: "
         f"{growth:+.1%}{note} (bar <= {RSS_BAR:.0%}): {'ok' if growth <= RSS_BAR else 'ABOVE THE BAR'}"
     )
-    kept = [s for s in minutes if s.at >= base.at]
-    print("  " + _grew("open files", kept, base, lambda s: s.fds))
+    kept = minutes[baseline_minute - 1 :]
+    print(f"from minute {baseline_minute} to minute {len(minutes)}:")
+    print("  " + _grew("open files", kept, lambda s: s.fds))
+    print("    " + _fd_change(base, last))
     what = "database sessions" if database.sqlite is None else "database connections (descriptors on the file)"
-    print("  " + _grew(what, kept, base, lambda s: s.connections))
+    print("  " + _grew(what, kept, lambda s: s.connections))
     if database.sqlite is not None:
-        print("  " + _grew("descriptors on the database, -wal, -shm", kept, base, lambda s: s.db_fds))
-    print("  " + _grew("threads", kept, base, lambda s: s.threads))
+        print("  " + _grew("descriptors on the database, -wal, -shm", kept, lambda s: s.db_fds))
+    print("  " + _grew("threads", kept, lambda s: s.threads))
     print(f"  this process (fakes and generator): {base.own_rss_mb:.1f} -> {last.own_rss_mb:.1f} MB")
     log = bot.log.splitlines()
     tracebacks = sum(1 for entry in log if "Traceback" in entry)
@@ -715,7 +767,7 @@ def verdict(samples: list[Sample], stats: Stats, bot: BotProcess, exit_code: int
         f"load: {posted:,} requests posted ({', '.join(f'{k} {v:,}' for k, v in sorted(stats.posted.items()))}), "
         f"answers {dict(stats.answers)}; {stats.started:,} people started, {stats.steps:,} steps, "
         f"{stats.leads:,} leads saved, {stats.declined:,} declined, {stats.stuck:,} stuck, "
-        f"{stats_replies(stats):,} replies taken by the fakes"
+        f"{stats.replies:,} replies taken by the fakes"
     )
     for kind, count in stats.problem_kinds.most_common():
         print(f"  ! {count} x {kind}")
@@ -730,21 +782,12 @@ def summary(database: Database) -> None:
         "join deliveries d on d.campaign_id = c.id group by c.id, c.status, c.recipients, d.status, d.receipt "
         "order by c.id"
     )
-    if database.sqlite is not None:
-        with closing(sqlite3.connect(database.sqlite, timeout=10)) as connection:
-            found = connection.execute(query).fetchall()
-            channels = connection.execute("select channel, count(*) from leads group by channel").fetchall()
-    else:
-        import psycopg
-
-        with psycopg.connect(database._libpq(), autocommit=True) as connection:
-            found = connection.execute(query).fetchall()
-            channels = connection.execute("select channel, count(*) from leads group by channel").fetchall()
     campaigns: dict[tuple, list[str]] = {}
-    for campaign, status, recipients, delivery, receipt, count in found:
+    for campaign, status, recipients, delivery, receipt, count in database.query(query):
         campaigns.setdefault((campaign, status, recipients), []).append(f"{delivery}/{receipt or '-'} {count}")
     for (campaign, status, recipients), counts in campaigns.items():
         print(f"campaign {campaign}: {status}, {recipients} recipients; deliveries {', '.join(counts)}")
+    channels = database.query("select channel, count(*) from leads group by channel order by channel")
     print(f"leads by channel: {dict(channels)}")
 
 
@@ -755,7 +798,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=40, help="conversations in progress at once")
     parser.add_argument("--database-url", help="the bot's DATABASE_URL (default: a fresh SQLite file)")
     parser.add_argument("--no-telegram", action="store_true", help="WhatsApp only")
-    parser.add_argument("--interval", type=float, default=60.0, help="seconds between the lines (a minute)")
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds between lines (less for a try)")
     parser.add_argument("--seed", type=int, default=0, help="the conversations' random choices")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (always kept after a Traceback)")
     args = parser.parse_args()
@@ -766,10 +809,9 @@ def main() -> None:
     database = Database.from_url(args.database_url or f"sqlite:///{cwd / 'bot.sqlite3'}")
     graph_api = SoakGraphAPI(templates=TEMPLATES)
     bot_api = None if args.no_telegram else SoakBotAPI()
-    _REPLIES[:] = [api for api in (graph_api, bot_api) if api is not None]
     keep = args.keep
-    with FakeGraphServer(graph_api) as graph, (FakeBotAPIServer(TELEGRAM_TOKEN, bot_api, keep_alive=True)
-                                               if bot_api is not None else _Nothing()) as telegram:  # fmt: skip
+    bot_server = FakeBotAPIServer(TELEGRAM_TOKEN, bot_api, keep_alive=True) if bot_api is not None else None
+    with FakeGraphServer(graph_api) as graph, bot_server or nullcontext() as telegram:
         port = free_port()
         env = bot_environment(cwd, database, port, graph, telegram)
         migrated = cli(env, cwd, "db", "upgrade")
@@ -800,14 +842,6 @@ def main() -> None:
         print(f"work folder kept: {cwd}")
     else:
         shutil.rmtree(cwd, ignore_errors=True)
-
-
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

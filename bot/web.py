@@ -21,12 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application
 
 from bot.app import BotApp
+from bot.channels.telegram import well_formed
 from bot.channels.whatsapp import WhatsAppChannel, valid_signature
 from bot.config import HEALTH_PATH, WHATSAPP_PATH
 
@@ -63,6 +65,26 @@ def read_json(body: bytes) -> Any:
     return data
 
 
+class _MalformedRequests(logging.Filter):
+    """aiohttp answers a request its parser cannot read (a header over 8 KB, a broken request line) with a
+    400, then logs it at ERROR with a traceback that quotes the offending bytes: one warning line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a malformed HTTP request was refused (%s)",
+                (type(error).__name__,),
+                None,
+                None,
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_malformed_requests = _MalformedRequests()
+
+
 def same_secret(given: str, expected: str) -> bool:
     """Compared in constant time, whatever bytes the header held: aiohttp keeps undecodable ones as surrogates."""
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
@@ -76,6 +98,7 @@ def build_web_app(
 ) -> web.Application:
     """`leading` tells whether this process does the background work (shown by the health check)."""
     web_app = web.Application(client_max_size=MAX_BODY)
+    logging.getLogger("aiohttp.server").addFilter(_malformed_requests)  # once: a filter is added once
 
     async def health(_request: web.Request) -> web.Response:
         try:
@@ -100,8 +123,9 @@ def build_web_app(
             update = None
             try:
                 data = read_json(await request.read())
-                if isinstance(data, dict) and type(data.get("update_id")) is int:
+                if isinstance(data, dict):
                     update = Update.de_json(data, telegram.bot)
+                    update = update if update is not None and well_formed(update) else None
             except Exception as error:  # noqa: BLE001 PTB's parsing of a body of the wrong shape raises anything
                 log.warning("a Telegram webhook body that is not an update was refused (%s)", type(error).__name__)
                 return web.Response(status=400, text="not an update")

@@ -68,6 +68,32 @@ async def test_a_telegram_secret_header_in_latin1_is_refused_not_a_500(webhook, 
     assert tracebacks(caplog) == []
 
 
+@pytest.mark.parametrize(
+    "header", [b"X-Padding: " + b"a" * 20_000, b"X-Bad\x00Name: 1", b"X-Hub-Signature-256: sha256=" + b"\xff" * 9000]
+)
+async def test_a_malformed_header_is_a_400_and_one_line_in_the_log(whatsapp, db, caplog, header):
+    body = json.dumps(whatsapp.user().user.text("halo")).encode()
+    name, _, value = header.partition(b": ")
+
+    status = await raw_post(whatsapp.client, WHATSAPP_PATH, [(name, value)], body)
+    await asyncio.sleep(0.05)  # aiohttp logs after it answered
+
+    assert 400 <= status < 500
+    assert db("select count(*) from webhook_events")[0][0] == 0
+    assert tracebacks(caplog) == []
+    assert all(b"aaaa" not in r.getMessage().encode() for r in caplog.records)
+
+
+async def test_a_body_over_the_limit_is_a_413(whatsapp, db):
+    body = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body)}
+
+    response = await whatsapp.client.post(WHATSAPP_PATH, data=body, headers=headers)
+
+    assert response.status == 413
+    assert db("select count(*) from webhook_events")[0][0] == 0
+
+
 async def test_a_verify_token_that_is_not_utf8_is_refused(whatsapp):
     query = "hub.mode=subscribe&hub.challenge=1&hub.verify_token=%ff%fe"
 
@@ -104,8 +130,19 @@ async def test_a_telegram_update_nested_too_deep_is_a_400(webhook, db, caplog): 
         {"update_id": 2, "message": 5},
         {"update_id": 3, "message": {"message_id": 1, "date": "yesterday", "chat": {"id": 1, "type": "private"}}},
         {"update_id": 4, "callback_query": {"id": 1, "from": "me", "chat_instance": "x"}},
+        # Found by tests/test_fuzz.py: PTB itself uses the sender's id as a dictionary key.
+        {
+            "update_id": 5,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "from": {"id": [], "is_bot": False, "first_name": "Siti"},
+                "chat": {"id": 1, "type": "private"},
+                "text": "halo",
+            },
+        },
     ],
-    ids=["id-not-int", "message-not-object", "date-not-number", "sender-not-object"],
+    ids=["id-not-int", "message-not-object", "date-not-number", "sender-not-object", "sender-id-a-list"],
 )
 async def test_a_telegram_update_of_the_wrong_shape_is_a_400(webhook, db, caplog, update):  # noqa: F811
     assert await webhook.post(update) == 400

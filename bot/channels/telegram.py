@@ -68,14 +68,12 @@ _HALF_WIDTH = 18
 def to_inbound(update: Update) -> Inbound | None:
     """The Inbound for an update from a private chat, or None for what the bot does not take part in.
 
-    PTB builds an update from whatever JSON it was given, without checking types: a field of the wrong type
-    (which Telegram never sends) makes the update ignored here, before it could become a contact or a text."""
+    PTB builds an update from whatever JSON it was given, without checking types: a text, a button's data or
+    a phone of the wrong type (which Telegram never sends) is read as none, never as a contact or a text; ids
+    are checked before (well_formed)."""
     user = update.effective_user
     chat = update.effective_chat
     if user is None or user.is_bot or chat is None or chat.type != ChatType.PRIVATE:
-        return None
-    if type(user.id) is not int or type(chat.id) is not int:
-        log.warning("an update with ids of the wrong type was ignored")
         return None
     base = {"channel": CHANNEL, "external_id": str(user.id), "update_key": str(update.update_id)}
     if (query := update.callback_query) is not None:
@@ -95,6 +93,15 @@ def to_inbound(update: Update) -> Inbound | None:
         return Inbound(**base, kind=Kind.TEXT, text=text)
     media = next((kind for kind in _MEDIA if getattr(message, kind, None)), "other")
     return Inbound(**base, kind=Kind.MEDIA, media=media)
+
+
+def well_formed(update: Update) -> bool:
+    """Whether the ids PTB itself uses (as dictionary keys, before any handler runs) are numbers, as Telegram
+    sends them: a webhook body with others is refused (bot/web.py) rather than failing inside PTB."""
+    return (
+        all(entity is None or type(entity.id) is int for entity in (update.effective_user, update.effective_chat))
+        and type(update.update_id) is int
+    )
 
 
 def reply_markup(reply: Reply, t: Translator):

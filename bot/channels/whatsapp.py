@@ -90,6 +90,8 @@ REPLY_RETRY_WAIT = 10.0  # seconds; a longer wait is not worth holding the conve
 REPLY_TTL = timedelta(hours=1)  # a reply held longer by a network outage is dropped
 # An officer's personal code in a message (the text of their wa.me link): what /start <code> is on Telegram.
 _OFFICER_CODE = re.compile(rf"(?<![\w-]){CODE_PREFIX}[a-z2-9]{{6}}(?![\w-])", re.IGNORECASE)
+# A sender as Meta names one: a phone's digits, or a business-scoped id such as "ID.1349...".
+_SENDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
 _MEDIA = ("image", "sticker", "audio", "video", "document", "location", "reaction", "unsupported", "order")
 
@@ -148,7 +150,7 @@ def _str(value: Any) -> str:
 
 def _sender(message: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[str, str]:
     """(the business-scoped user id, or the phone for payloads without one; the phone or ''); ('', '') when
-    either is given as something other than a string."""
+    either is given as something other than a string of the shape Meta gives."""
     if any(not isinstance(message.get(key, ""), str) for key in ("from_user_id", "from")):
         return "", ""
     user_id = _str(message.get("from_user_id"))
@@ -159,6 +161,8 @@ def _sender(message: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[st
     )
     user_id = user_id or _str(contact.get("user_id"))
     phone = phone or _str(contact.get("wa_id"))
+    if any(value and not _SENDER_ID.fullmatch(value) for value in (user_id, phone)):
+        return "", ""
     return user_id or phone, phone
 
 
@@ -527,7 +531,7 @@ class WhatsAppChannel(Worker):
         for event_id, body in events:
             try:
                 batch = parse_webhook(json.loads(body))
-            except ValueError:  # stored before this check existed: it must not hold up every event after it
+            except (ValueError, RecursionError):  # stored before bot/web.py checked bodies: must not hold up the rest
                 log.warning("webhook event %s is not JSON: dropped", event_id)
                 continue
             messages += batch.messages

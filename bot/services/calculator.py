@@ -217,7 +217,7 @@ def _atoms(tokens: list[str]) -> list[_Atom] | None:
     """The tokens as number parts, units, periods and range words; None when a figure cannot be read."""
     atoms = []
     for i, token in enumerate(tokens):
-        if token[0].isdigit():
+        if token[0].isdecimal():  # "²" is a digit to isdigit(), not to Decimal
             before_millions = i + 1 < len(tokens) and _SCALES.get(tokens[i + 1]) == _MILLION
             number = _figure(token, before_millions)
             if number is None:

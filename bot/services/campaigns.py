@@ -52,6 +52,7 @@ from bot.models import (
 from bot.services.followups import mark_unreachable
 from bot.services.leads import is_source_code
 from bot.services.officers import OutsideRegions, limit_regions
+from bot.typed import clean_text
 
 CHANNELS = ("telegram", "whatsapp")
 # A broadcast's optional button: the conversation it leads back into (an action) and its label there.
@@ -250,6 +251,9 @@ async def create_campaign(
     starts_at: datetime,
     now: datetime,
 ) -> Campaign:
+    # From a file on the command line too, not only from a chat: cleaned the same way (bot/typed.py).
+    text_id = clean_text(text_id)
+    text_en = clean_text(text_en) if text_en is not None else None
     for text in (text_id, text_en):
         if text is not None and not 0 < len(text.strip()) <= TEXT_MAX:
             raise CampaignError(f"a message must have 1 to {TEXT_MAX} characters")
