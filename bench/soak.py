@@ -26,8 +26,9 @@ The load, for `--minutes`:
 * Exports: `bpu-bot export leads` as a process of its own at 50% (CSV) and 85% (Excel) of the run.
 
 Every `--interval` seconds (a minute) one line: the bot process's RSS (VmRSS), open files (/proc/PID/fd),
-database connections (SQLite: the bot's descriptors on the database file, and on it with its -wal/-shm/-journal;
-PostgreSQL: the database's sessions in pg_stat_activity other than this benchmark's), threads, the requests
+database connections (SQLite: the bot's descriptors on the -wal file, one a connection, and all its descriptors on
+the database file and its -wal/-shm/-journal; PostgreSQL: the database's sessions in pg_stat_activity other than
+this benchmark's), threads, the requests
 posted and answered 200, the bot's replies the fakes took, the status callbacks posted, the leads saved, the
 stored WhatsApp events not yet processed, p99 latencies, the row counts of the main tables, and this process's own
 RSS (the generator keeps no record of past messages: the fakes are trimmed every few seconds to the
@@ -458,7 +459,8 @@ class Sample:
     rss_mb: float
     fds: int
     db_fds: int | None  # SQLite: descriptors on the database file and its -wal/-shm/-journal
-    connections: int  # SQLite: descriptors on the database file itself; PostgreSQL: sessions
+    # SQLite: open connections, each holding the -wal file (WAL mode), else the database file; PostgreSQL: sessions.
+    connections: int
     threads: int
     own_rss_mb: float  # this process: the fakes and the generator
     fd_kinds: Counter  # sockets, pipes, anon_inode:[eventpoll]..., files by path
@@ -489,9 +491,14 @@ def _fd_targets(pid: int) -> list[str]:
 def sample(pid: int, database: Database, at: float) -> Sample:
     targets = _fd_targets(pid)
     if database.sqlite is not None:
+        # A connection holds the database file and, in WAL mode, the -wal file. The database file's descriptors
+        # also count closed connections': SQLite keeps a closed connection's descriptor while another connection
+        # of the process holds a lock on the file (closing it would drop the process's POSIX locks) and gives it
+        # to the next connection it opens. So connections are counted by the -wal file when there is one.
         main = str(database.sqlite.resolve())
         db_fds = sum(1 for target in targets if target == main or target.startswith(main + "-"))
-        connections = sum(1 for target in targets if target == main)
+        wal = sum(1 for target in targets if target == main + "-wal")
+        connections = wal or sum(1 for target in targets if target == main)
     else:
         db_fds, connections = None, database.sessions()
     return Sample(
@@ -521,7 +528,8 @@ HEADER = (
 )
 
 LEGEND = (
-    "db: the bot's descriptors on the SQLite file / on it and its -wal, -shm (PostgreSQL: the database's sessions); "
+    "db: the bot's SQLite connections (descriptors on the -wal file) / descriptors on the database file and its "
+    "-wal, -shm (PostgreSQL: the database's sessions); "
     "thr: threads; CPU: the bot's share of one core over the interval; posted: webhook POSTs (steps and status "
     "callbacks); replies: messages the fakes took from the bot; leads, stuck: conversations that saved a lead, that "
     "got no answer in time; backlog: stored WhatsApp events not processed yet; p99 ms of the interval: WhatsApp "
@@ -746,7 +754,7 @@ def verdict(samples: list[Sample], stats: Stats, bot: BotProcess, exit_code: int
     print(f"from minute {baseline_minute} to minute {len(minutes)}:")
     print("  " + _grew("open files", kept, lambda s: s.fds))
     print("    " + _fd_change(base, last))
-    what = "database sessions" if database.sqlite is None else "database connections (descriptors on the file)"
+    what = "database sessions" if database.sqlite is None else "database connections (descriptors on the -wal)"
     print("  " + _grew(what, kept, lambda s: s.connections))
     if database.sqlite is not None:
         print("  " + _grew("descriptors on the database, -wal, -shm", kept, lambda s: s.db_fds))

@@ -195,6 +195,19 @@ async def test_a_sender_id_that_is_not_a_string_creates_no_contact(whatsapp, db,
     assert tracebacks(caplog) == []
 
 
+async def test_a_message_id_longer_than_any_of_metas_is_skipped_not_a_failed_save(whatsapp, db, caplog):
+    siti = whatsapp.user()
+    body = siti.user.text("halo")
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid." + "A" * 5000
+
+    assert await whatsapp.post(body) == 200
+    answer = await siti.say("halo")
+
+    assert "bukan BPJS Ketenagakerjaan" in text_of_whatsapp(answer)
+    assert "gangguan" not in text_of_whatsapp(siti.transcript)
+    assert tracebacks(caplog) == []
+
+
 def text_of_whatsapp(messages) -> str:
     return "\n".join(m.text for m in messages)
 

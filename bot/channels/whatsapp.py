@@ -45,7 +45,7 @@ from bot.delivery import (
     Unreachable,
 )
 from bot.i18n import Messages, Translator
-from bot.models import Via, WebhookEvent
+from bot.models import ID_LENGTH, Via, WebhookEvent
 from bot.pacing import Pacer
 from bot.services.campaigns import WHATSAPP_WINDOW
 from bot.services.officers import CODE_PREFIX
@@ -177,7 +177,7 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
     kind, message_id = message.get("type"), message.get("id")
     if kind == "system":  # a number change: nothing to say
         return None
-    if not external_id or not isinstance(message_id, str) or not isinstance(kind, str):
+    if not external_id or not isinstance(message_id, str) or len(message_id) > ID_LENGTH or not isinstance(kind, str):
         log.warning("a webhook message of an unexpected shape was skipped")
         return None
     base = {
