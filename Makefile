@@ -11,17 +11,20 @@ run: $(INSTALLED) $(CATALOGS)
 	$(BIN)/bpu-bot db upgrade
 	$(BIN)/bpu-bot run
 
-# The whole suite on SQLite, then again on PostgreSQL when TEST_POSTGRES_URL names a server (.ci/run sets it).
-test: $(INSTALLED) $(CATALOGS)
-	$(BIN)/ruff check .
+# Lint first, then the whole suite on SQLite, then again on PostgreSQL when TEST_POSTGRES_URL names a server
+# (.ci/run sets it).
+test: lint $(CATALOGS)
 	$(BIN)/pytest
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo "--- the same suite on PostgreSQL ($${TEST_POSTGRES_URL%%\?*})"; \
 		$(BIN)/pytest --database=postgresql; \
 	else echo "TEST_POSTGRES_URL is not set: the suite ran on SQLite only"; fi
 
+# Style, formatting, and types of bot/ and handlers/ (mypy's settings: [tool.mypy] in pyproject.toml).
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 compile: $(CATALOGS)
 

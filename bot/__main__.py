@@ -212,7 +212,7 @@ async def _officers(settings: Settings, args: argparse.Namespace) -> None:
             elif args.officers_command == "remove":
                 officer = await officers.get_officer(session, _officer_id(args.id))
                 moved = await officers.remove_officer(session, officer, utcnow())
-                contact = await session.get(Contact, officer.contact_id)
+                contact = await session.get_one(Contact, officer.contact_id)
                 who = f"{contact.channel}:{contact.external_id}"
                 await record_event(
                     session, command_line_actor(), "officer", utcnow(), subject=who, change="remove", officer=officer.id
@@ -236,7 +236,7 @@ async def _personal_link(settings: Settings, code: str) -> str:
     from telegram import Bot
     from telegram.error import TelegramError
 
-    if not settings.telegram_enabled:
+    if settings.telegram_token is None:  # (not settings.telegram_enabled)
         raise CommandError("TELEGRAM_BOT_TOKEN is not set: the link needs the bot's username from Telegram")
     try:
         async with Bot(settings.telegram_token, base_url=settings.telegram_base_url) as bot:

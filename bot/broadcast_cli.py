@@ -243,8 +243,8 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
     )
     if audience.whatsapp_text or audience.whatsapp_template:
         outside = (
-            f"{audience.whatsapp_template} by the template {settings.template('broadcast').name}"
-            if settings.template("broadcast") is not None
+            f"{audience.whatsapp_template} by the template {template.name}"
+            if (template := settings.template("broadcast")) is not None
             else f"{audience.whatsapp_template} skipped (no WHATSAPP_TEMPLATE_BROADCAST for those outside 24 hours)"
         )
         print(f"WhatsApp: {audience.whatsapp_text} as free text (wrote within 24 hours), {outside}", file=sys.stderr)

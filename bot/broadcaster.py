@@ -257,7 +257,7 @@ class Broadcaster(Worker):
             author = await session.get(Contact, campaign.author_contact_id)
             progress = (await campaign_progress(session, [campaign.id]))[campaign.id]
         sender = self.senders.get(author.channel) if author is not None else None
-        if sender is None:
+        if sender is None or author is None:
             return
         t = self.dispatcher.messages[author.locale]
         text = progress_text(t, campaign.id, state, progress)
@@ -272,7 +272,7 @@ class Broadcaster(Worker):
                 log.warning("could not show campaign %s's progress: %r", campaign.id, error)
                 return
             async with self.dispatcher.sessions.begin() as session:
-                row = await session.get(Campaign, campaign.id)
+                row = await session.get_one(Campaign, campaign.id)  # campaigns are never deleted
                 row.progress_message_id = shown.message_id
         else:
             await sender.edit(author.external_id, shown.message_id, reply)

@@ -68,7 +68,9 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
     for directory in SOURCE_DIRS:
         for path in sorted(directory.rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                literal = node.value if isinstance(node, ast.Constant) else None
+                if not isinstance(node, ast.Constant):
+                    continue
+                literal = node.value
                 if isinstance(literal, str) and _KEY.match(literal) and not literal.endswith(".toml"):
                     keys.setdefault(literal, []).append((str(path.relative_to(ROOT)), node.lineno))
     return keys

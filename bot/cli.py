@@ -8,9 +8,9 @@ import contextlib
 import getpass
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,7 +32,7 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     def error(message: str) -> NoReturn:
         parser.exit(2, f"bpu-bot: error: {message} (see `{parser.prog} --help`)\n")
 
-    parser.error = error
+    parser.error = error  # type: ignore[method-assign]  # on purpose: this parser's own error(), not argparse's
     return parser
 
 
@@ -56,7 +56,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
         await engine.dispose()
 
 
-def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -71,7 +71,7 @@ def add_bom_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def record_file_export(sessions: async_sessionmaker[AsyncSession], rows: int, **detail: object) -> None:
+async def record_file_export(sessions: async_sessionmaker[AsyncSession], rows: int, **detail: Any) -> None:
     """Called before the file is renamed into place: no file with names and phone numbers exists unrecorded."""
     async with sessions.begin() as session:
         await record_event(session, command_line_actor(), "export", utcnow(), rows=rows, **detail)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Required, TypedDict
 
 
 class Kind(enum.StrEnum):
@@ -38,6 +39,16 @@ class Inbound:
     platform_phone: str = ""
     # When the person sent it, as the platform says (WhatsApp): a message processed late still counts from then.
     sent_at: datetime | None = None
+
+
+class Origin(TypedDict, total=False):
+    """The fields every Inbound made from one platform event shares: `Inbound(**origin, kind=...)`."""
+
+    channel: Required[str]
+    external_id: Required[str]
+    update_key: str
+    platform_phone: str
+    sent_at: datetime
 
 
 @dataclass(frozen=True)

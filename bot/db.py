@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from alembic import command
@@ -18,9 +18,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Executable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 RECORD_ATTEMPTS = 3
@@ -67,6 +68,7 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url)
     path = url.database
+    assert path is not None  # config.normalise_database_url accepts only a SQLite file
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -103,8 +105,16 @@ def insert_unless_present(session: AsyncSession, entity: Any, **values: Any):
     Under concurrency this is the one safe way to create a row at most once: a second insert of the same key
     waits for the first transaction and then does nothing, where a read-then-insert would fail or duplicate.
     """
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    bind = session.bind
+    assert bind is not None  # every session comes from session_factory(engine)
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
     return dialect.insert(entity).values(**values).on_conflict_do_nothing()
+
+
+async def execute_dml(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
+    """`session.execute` of an INSERT, UPDATE or DELETE, typed as what it returns: a CursorResult, whose
+    rowcount says how many rows the statement matched (SQLAlchemy types every execute as a plain Result)."""
+    return cast(CursorResult[Any], await session.execute(statement))
 
 
 class Sessions(async_sessionmaker[AsyncSession]):
@@ -116,8 +126,9 @@ class Sessions(async_sessionmaker[AsyncSession]):
     locked" five seconds later (seen as a worker's message failing right after an export was sent).
     """
 
+    # Deliberately not SQLAlchemy's private context manager type: that one commits in a task of its own.
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncSession]:
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
         async with self() as session, session.begin():
             yield session
 

@@ -14,17 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.dates import format_date, format_datetime
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content import Content
 from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
-from bot.db import insert_unless_present
+from bot.db import Sessions, execute_dml, insert_unless_present
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
 from bot.services.audit import Actor, record_event
@@ -50,6 +50,7 @@ PHONE_SHARING_CHANNELS = frozenset({"telegram"})
 
 Step = Callable[["Turn"], Awaitable[None]]
 ArgStep = Callable[["Turn", str], Awaitable[None]]
+StepT = TypeVar("StepT", bound=Step)  # a decorated step keeps its own signature (extra keyword arguments)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Action:
 
 def _cleaned(inbound: Inbound) -> Inbound:
     """The message with every text in it cleaned (bot/typed.py): the one place where typed text comes in."""
-    changes = {
+    changes: dict[str, Any] = {  # Inbound's text fields, by name
         name: clean_text(value)
         for name in ("external_id", "text", "command", "payload", "choice", "phone", "platform_phone", "update_key")
         if isinstance(value := getattr(inbound, name), str) and value
@@ -147,13 +148,13 @@ class Router:
 
         return register
 
-    def prompt(self, *states: str, again: str | None = None) -> Callable[[Step], Step]:
+    def prompt(self, *states: str, again: str | None = None) -> Callable[[StepT], StepT]:
         """What to show to someone in this state: used on resume, after a stale button, after media.
 
         `again`: the message key of one short line that asks the step again (a worker's step, see `agains`).
         """
 
-        def register(step: Step) -> Step:
+        def register(step: StepT) -> StepT:
             self._add(self.prompts, states, step)
             if again is not None:
                 self._add(self.agains, states, again)
@@ -364,7 +365,7 @@ def coalesce(replies: list[Reply]) -> list[Reply]:
         special = previous is not None and (
             previous.choices or previous.request_phone or previous.close_keyboard or previous.document
         )
-        if not kept_apart and not special:
+        if previous is not None and not kept_apart and not special:  # (kept_apart when there is none)
             reply.text = f"{previous.text}\n\n{reply.text}"
             merged[-1] = reply
         else:
@@ -378,7 +379,7 @@ class Dispatcher:
         settings: Settings,
         content: Content,
         messages: Messages,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         router: Router,
         clock: Callable[[], datetime] = utcnow,
     ):
@@ -444,7 +445,7 @@ class Dispatcher:
         record = insert_unless_present(
             session, ProcessedUpdate, channel=inbound.channel, update_key=inbound.update_key, processed_at=self.clock()
         )
-        return (await session.execute(record)).rowcount == 1
+        return (await execute_dml(session, record)).rowcount == 1
 
     async def _load_contact(self, session: AsyncSession, inbound: Inbound) -> Contact:
         """The person's row, locked until the turn commits: two updates of one person (in two processes) take
@@ -585,7 +586,7 @@ class Dispatcher:
     async def _route_step(self, turn: Turn, text: str, reading: Reading) -> None:
         """Typed text at a worker's step: the answer, or a cancel, or a question answered before asking again."""
         label = reading.label if reading.sure else None
-        if label == CANCEL and reading.best is not None and reading.best.how == "phrase":
+        if label == CANCEL and reading.best is not None and reading.best.how == "phrase" and self._meant(reading):
             await self._cancel_step(turn)
             return
         text_step = self.router.texts.get(turn.state)
@@ -601,6 +602,14 @@ class Dispatcher:
             await self.ask_again(turn)
         else:
             await self._not_understood(turn, at_step=True)
+
+    @classmethod
+    def _meant(cls, reading: Reading) -> bool:
+        """A phrase the person typed (in their own spelling), or that is the whole message: not one that a
+        near miss made of a word in a name ("Siti Ananti" is no "nanti")."""
+        best = reading.best
+        typed = normalise(reading.text).split()
+        return best is not None and (cls._said_plainly(reading) or all(w in typed for w in best.evidence.split()))
 
     @staticmethod
     def _said_plainly(reading: Reading) -> bool:

@@ -48,7 +48,7 @@ class Exporter(Worker):
             export = await claim_export(session)
             if export is None:
                 return False
-            contact = await session.get(Contact, export.requested_by)
+            contact = await session.get_one(Contact, export.requested_by)  # (an export goes with its contact)
         t = self.dispatcher.messages[export.locale]
         sender = self.senders.get(contact.channel)
         if sender is None:  # asked on a channel this process does not serve: nothing can be sent

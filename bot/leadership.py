@@ -77,7 +77,8 @@ class Leadership:
                 connection = await asyncpg.connect(self.dsn, timeout=10)
                 while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110
                     await asyncio.sleep(RETRY_SECONDS)  # another process leads: try again (no event tells us)
-                await connection.add_listener(WAKE_CHANNEL, self._notified)
+                # asyncpg passes a NOTIFY's payload as str (its docs); asyncpg-stubs types it as object.
+                await connection.add_listener(WAKE_CHANNEL, self._notified)  # type: ignore[arg-type]
                 log.info("this process leads the background work")
                 self.leading = True
                 await self.on_gain()

@@ -11,7 +11,7 @@ import asyncio
 import csv
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, TextIO
+from typing import IO, Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
@@ -46,7 +46,7 @@ def spreadsheet_safe(value: str) -> str:
 
 
 async def write_delivery_report(
-    session: AsyncSession, campaign_id: int, t: Translator, tz: ZoneInfo, out: TextIO
+    session: AsyncSession, campaign_id: int, t: Translator, tz: ZoneInfo, out: IO[str]
 ) -> int:
     """The per-recipient delivery report as CSV (RFC 4180 quoting), headers in the reader's language."""
     writer = csv.writer(out)
@@ -113,13 +113,19 @@ class LocalTimes:
         # CSV's "YYYY-MM-DD HH:MM" per stored minute: a lead's consent comes in the minute it was made.
         self.minutes: dict[str, str] = {}
 
+    @overload
+    def local(self, value: None) -> None: ...
+    @overload
+    def local(self, value: datetime | str) -> datetime: ...
+    @overload
+    def local(self, value: datetime | str | None) -> datetime | None: ...
     def local(self, value: datetime | str | None) -> datetime | None:
         if value is None:
             return None
         if not isinstance(value, str):
             return value.astimezone(self.tz).replace(tzinfo=None)
         hour = value[:13]
-        offset = self.offsets.get(hour, False)
+        offset: timedelta | None | Literal[False] = self.offsets.get(hour, False)
         if offset is False:
             offset = self.offsets[hour] = self._steady_offset(hour)
         moment = datetime.fromisoformat(value)
@@ -198,7 +204,7 @@ class LeadLabels:
 
 
 async def write_leads_csv(
-    chunks: AsyncIterator[list[LeadLine]], t: Translator, tz: ZoneInfo, out: TextIO, progress: Progress | None = None
+    chunks: AsyncIterator[list[LeadLine]], t: Translator, tz: ZoneInfo, out: IO[str], progress: Progress | None = None
 ) -> int:
     """RFC 4180 CSV (the caller opens `out` with newline="" and chooses the byte-order mark); every text cell
     a spreadsheet would run as a formula is kept as text."""
@@ -238,6 +244,7 @@ async def write_leads_xlsx(
     )
     bold = workbook.add_format({"bold": True})
     time_columns = [i for i, column in enumerate(LEAD_COLUMNS) if column in _TIME_COLUMNS]
+    sheet: Any  # xlsxwriter's Worksheet (the library ships no types), made with the first row
     sheet, row_in_sheet, rows = None, sheet_rows, 0
     try:
         async for chunk in chunks:

@@ -76,10 +76,10 @@ class Runtime:
             pacer = Pacer(settings.whatsapp_rate)
             self.graph = GraphClient(settings, whatsapp_transport)
             clock = app.dispatcher.clock
-            senders["whatsapp"] = WhatsAppSender(self.graph, app.messages, settings, clock, pacer)
+            sender = senders["whatsapp"] = WhatsAppSender(self.graph, app.messages, settings, clock, pacer)
             broadcast_senders["whatsapp"] = WhatsAppSender(self.graph, app.messages, settings, clock)
             pacers["whatsapp"] = pacer
-            self.whatsapp = WhatsAppChannel(app, senders["whatsapp"])
+            self.whatsapp = WhatsAppChannel(app, sender)
         self.ticker = FollowUpTicker(app.dispatcher, senders)
         self.exporter = Exporter(app.dispatcher, senders)
         self.broadcaster = Broadcaster(app.dispatcher, broadcast_senders, pacers)
@@ -109,6 +109,7 @@ class Runtime:
 
             await self.application.initialize()
             await set_commands(self.application, self.app)
+            assert self.broadcast_bot is not None  # made with the application
             await self.broadcast_bot.initialize()
             await self.application.start()
         if settings.web_enabled:
@@ -151,6 +152,7 @@ class Runtime:
         await self.recover()
         settings = self.app.settings
         if self.application is not None and settings.telegram_webhook_url is None:
+            assert self.application.updater is not None  # build_application keeps PTB's updater
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
             log.info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
         self._tasks = [worker.start() for worker in self.workers]
@@ -170,8 +172,9 @@ class Runtime:
         # Removing the jobs, not shutting the scheduler down: that would cancel a tick in flight.
         self.scheduler.remove_all_jobs()
         await asyncio.gather(*self._ticking, return_exceptions=True)
-        if self.application is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        updater = self.application.updater if self.application is not None else None
+        if updater is not None and updater.running:
+            await updater.stop()
         for worker in self.workers:
             worker.stop()
             if worker is self.exporter:
@@ -229,6 +232,7 @@ class Runtime:
 
     async def tick(self) -> None:
         task = asyncio.current_task()
+        assert task is not None  # the scheduler runs each tick as a task
         self._ticking.add(task)
         try:
             await self.ticker.tick()
@@ -249,7 +253,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop taking updates, then the background work (see step_down), then let go of the lead."""
         if self.application is not None and self.application.running:
-            if self.application.updater.running:
+            if self.application.updater is not None and self.application.updater.running:
                 await self.application.updater.stop()
             await self.application.stop()
         if self._web is not None:
@@ -264,6 +268,7 @@ class Runtime:
                 await task
         if self.application is not None:
             await self.application.shutdown()
+            assert self.broadcast_bot is not None  # made with the application
             await self.broadcast_bot.shutdown()
         if self.graph is not None:
             await self.graph.close()

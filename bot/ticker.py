@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,17 +100,22 @@ class FollowUpTicker:
 
     async def _deliver(self, followup_id: int, now: datetime, report: TickReport) -> None:
         async with self.dispatcher.sessions.begin() as session:
-            row = await session.get(FollowUp, followup_id)
-            contact = await session.get(Contact, row.contact_id)
+            row = await session.get(FollowUp, followup_id)  # claimed by this tick
+            if row is None:  # the person erased their data since the claim: nothing left to send or settle
+                report.cancelled += 1
+                return
+            contact = await session.get_one(Contact, row.contact_id)
             lead = await session.get(Lead, row.lead_id) if row.lead_id else None
             reason = await self._reason_not_to_send(session, contact, lead, row, now)
             if reason is not None:
                 await settle_followup(session, followup_id, FollowUpStatus.CANCELLED, outcome=reason, claimed=True)
                 report.cancelled += 1
                 return
-            reply = (
-                self._reminder(contact, lead, row) if row.kind == FollowUpKind.REMINDER else self._message(contact, row)
-            )
+            if row.kind == FollowUpKind.REMINDER:
+                assert lead is not None  # else _reason_not_to_send said "registered"
+                reply = self._reminder(contact, lead, row)
+            else:
+                reply = self._message(contact, row)
             sender = self.senders[contact.channel]
         # The claim is committed; from here on the row is `sending` until the platform answers.
         try:
@@ -146,7 +152,7 @@ class FollowUpTicker:
 
     async def _settle(
         self, followup_id: int, status: FollowUpStatus, also: Callable[[AsyncSession], Awaitable] | None = None,
-        **values: object,
+        **values: Any,
     ) -> None:  # fmt: skip
         """Record what became of a claimed row (and `also` what it says of the person), retried on a database
         error: the message may have left."""
@@ -198,6 +204,7 @@ class FollowUpTicker:
     def _message(self, contact: Contact, row: FollowUp) -> Reply:
         """An answer relayed to a worker, or a notice to an officer: the text was written when it was queued."""
         t = self.dispatcher.messages[contact.locale]
+        choices: tuple[Choice, ...]
         if row.kind == FollowUpKind.ANSWER:
             choices = (Choice("ask", t("ask.again_button")), Choice("menu", t("common.menu")))
         else:

@@ -32,6 +32,8 @@ import numpy as np
 from indoNLP.preprocessing.slang_data import SLANG_DATA
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
+from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
+from Sastrawi.Stemmer.Stemmer import Stemmer
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.content import Content
@@ -162,7 +164,7 @@ class Understanding:
         vocabulary = content.vocabulary
         self._words_map = vocabulary.words
         self._stemmer = _stemmer()
-        self._roots = self._stemmer.delegatedStemmer.dictionary
+        self._roots = self._stemmer.dictionary
         self._weak = vocabulary.weak
         self._ignored = frozenset(vocabulary.ignored)
         self._order = {label: i for i, label in enumerate(vocabulary.labels)}
@@ -409,9 +411,9 @@ class Understanding:
         if yes_no is not None:
             return Guess(yes_no, 1.0, "option", typed)
         found: list[tuple[int, str, str]] = []
-        typed = normalise(text).split()
+        typed_words = normalise(text).split()
         # Places as typed, and through our own words only ("bkl" is Bengkulu), never stemmed or fuzzed.
-        present = set(words) | set(typed) | {self._words_map.get(t, t) for t in typed}
+        present = set(words) | set(typed_words) | {self._words_map.get(t, t) for t in typed_words}
         for means in meanings:
             for synonym in self._synonyms.get(means, ()):
                 if synonym and all(w in present for w in synonym):
@@ -466,9 +468,9 @@ class Understanding:
             tokens = tokens[:-1]  # "hendra saputra 🙏": the emoji is politeness, not part of the name
         if len(tokens) == 1:  # "namasayarahmat": a lead-in run into the name
             glued = tokens[0].casefold()
-            for lead_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
-                if glued.startswith(lead_in) and len(glued) - len(lead_in) >= 3 and glued.isalpha():
-                    tokens = [tokens[0][len(lead_in) :]]
+            for run_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
+                if glued.startswith(run_in) and len(glued) - len(run_in) >= 3 and glued.isalpha():
+                    tokens = [tokens[0][len(run_in) :]]
                     break
         # Compared as spelled out, so "sy", "nma sy" and "aku" are lead-ins like "saya" and "nama saya".
         plain = [self._spelled_word(t) for t in tokens]
@@ -541,8 +543,11 @@ def _top(probabilities: dict[str, float], n: int) -> list[tuple[str, float]]:
 
 @functools.lru_cache(maxsize=1)
 def _stemmer():  # noqa: ANN202 - Sastrawi has no types
-    """Building the stemmer reads its root-word dictionary (about 30,000 words): once per process."""
-    return StemmerFactory().create_stemmer()
+    """Building the stemmer reads its root-word dictionary (about 30,000 words): once per process.
+
+    The stemmer itself, without the cache the factory wraps it in: that cache keeps every word ever stemmed,
+    without a bound (every name typed, for as long as the process runs); `_stem`'s LRU cache bounds ours."""
+    return Stemmer(ArrayDictionary(StemmerFactory().get_words()))
 
 
 class _Classifier:

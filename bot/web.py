@@ -115,6 +115,8 @@ def build_web_app(
     web_app.router.add_get(HEALTH_PATH, health)
     if telegram is not None and app.settings.telegram_webhook_url is not None:
         secret = app.settings.telegram_webhook_secret
+        path = app.settings.telegram_webhook_path
+        assert secret is not None and path is not None  # config: the secret comes with TELEGRAM_WEBHOOK_URL
 
         async def receive_update(request: web.Request) -> web.Response:
             if not same_secret(request.headers.get(TELEGRAM_SECRET_HEADER, ""), secret):
@@ -135,14 +137,16 @@ def build_web_app(
             await telegram.process_update(update)
             return web.Response(text="ok")
 
-        web_app.router.add_post(app.settings.telegram_webhook_path, receive_update)
+        web_app.router.add_post(path, receive_update)
     if whatsapp is not None:
         settings = app.settings
+        verify_token, app_secret = settings.whatsapp_verify_token, settings.whatsapp_app_secret
+        assert verify_token is not None and app_secret is not None  # config: WhatsApp's credentials come together
 
         async def verify(request: web.Request) -> web.Response:
             query = request.query
             token = query.get("hub.verify_token", "")
-            if query.get("hub.mode") == "subscribe" and same_secret(token, settings.whatsapp_verify_token):
+            if query.get("hub.mode") == "subscribe" and same_secret(token, verify_token):
                 return web.Response(text=query.get("hub.challenge", ""))
             return web.Response(status=403, text="verification failed")
 
@@ -151,7 +155,7 @@ def build_web_app(
             signature = request.headers.get("X-Hub-Signature-256")
             if not signature:
                 return web.Response(status=401, text="signature missing")
-            if not valid_signature(settings.whatsapp_app_secret, body, signature):
+            if not valid_signature(app_secret, body, signature):
                 log.warning("a webhook request with a wrong signature was refused")
                 return web.Response(status=403, text="signature invalid")
             try:

@@ -324,7 +324,7 @@ async def chosen_button(turn: Turn, button: str) -> None:
 def _as_sent(turn: Turn, locale: str) -> tuple[str, list[Choice]]:
     """The message and its button exactly as a recipient in `locale` gets it (the engine's choice of text)."""
     data = turn.data
-    text = data.get("text_en") if locale == "en" and data.get("text_en") else data["text_id"]
+    text = data["text_en"] if locale == "en" and data.get("text_en") else data["text_id"]
     button = data.get("button")
     if button is None:
         return text, []

@@ -167,7 +167,7 @@ async def reply(turn: Turn, text: str) -> None:
         turn.goto(MAIN)
         return
     officer, task = found
-    worker = await turn.session.get(Contact, task.contact_id)
+    worker = await turn.session.get_one(Contact, task.contact_id)  # (a task goes with its contact)
     t = turn.dispatcher.messages[worker.locale]
     signed = officer.name if officer else t("ask.staff")
     await queue_message(

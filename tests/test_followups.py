@@ -140,6 +140,26 @@ async def test_stop_between_scheduling_and_sending_sends_nothing(chat, db, clock
     assert {row[1] for row in followups(db)} == {"cancelled"}
 
 
+async def test_an_erasure_between_the_claim_and_the_send_sends_nothing_and_the_tick_goes_on(
+    chat, db, clock, ticker, monkeypatch
+):
+    await saved_lead(chat)
+    deliver = ticker._deliver
+
+    async def erased_first(followup_id, now, report):
+        if db("select count(*) from contacts")[0][0]:
+            await chat.say("HAPUS")
+            await chat.tap("Ya, hapus")
+        await deliver(followup_id, now, report)
+
+    monkeypatch.setattr(ticker, "_deliver", erased_first)
+    clock.advance(days=15)
+    report = await ticker.tick()
+
+    assert report.sent == 0 and reminders_received(chat) == []
+    assert followups(db) == []
+
+
 async def test_a_worker_who_blocked_the_bot_is_unreachable_and_nothing_retries(chat, db, clock, ticker, bot_api):
     await saved_lead(chat)
     bot_api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")

@@ -86,6 +86,19 @@ async def test_a_question_typed_for_a_name_is_answered_then_the_name_is_asked_ag
     assert "iuran" not in db("select state_data from contacts")[0][0]
 
 
+# Found by bench/soak.py: a near miss made "Ananti" the "nanti" of "nanti aja", and the lead was cancelled.
+@pytest.mark.parametrize("typed", ["Siti Ananti", "Andi Rasantri", "Siti Santriani"])
+async def test_a_name_that_looks_like_a_cancel_word_is_taken_as_the_name(chat, db, typed):
+    await to_consent(chat)
+    await chat.tap("Setuju")
+    await chat.tap("Boleh")
+
+    replies = await chat.say(typed)
+
+    assert "Nomor HP" in replies[0].text
+    assert typed in db("select state_data from contacts")[0][0]
+
+
 @pytest.mark.parametrize("typed", ["gak jadi", "batal", "nanti aja"])
 async def test_a_typed_cancel_leaves_the_step_and_creates_nothing(chat, db, typed):
     await to_consent(chat)

@@ -13,6 +13,8 @@ TimedOut (the sender records it `unknown`, never resent).
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
@@ -67,7 +69,8 @@ class AiohttpRequest(BaseRequest):
             sock_connect=self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout,
             sock_read=self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout,
         )
-        if uploading:
+        body: dict[str, Any]  # aiohttp's keyword arguments: a form (data=) or json=
+        if uploading and request_data is not None:
             body = {"data": _form(request_data)}
         else:
             body = {"json": request_data.parameters} if request_data is not None else {}

@@ -30,7 +30,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.app import BotApp
 from bot.broadcaster import batch_size
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.conversation import Inbound, Kind, Origin, Reply, encode_choice
 from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sent, Undeliverable, Unreachable
 from bot.i18n import Translator
 
@@ -75,7 +75,7 @@ def to_inbound(update: Update) -> Inbound | None:
     chat = update.effective_chat
     if user is None or user.is_bot or chat is None or chat.type != ChatType.PRIVATE:
         return None
-    base = {"channel": CHANNEL, "external_id": str(user.id), "update_key": str(update.update_id)}
+    base: Origin = {"channel": CHANNEL, "external_id": str(user.id), "update_key": str(update.update_id)}
     if (query := update.callback_query) is not None:
         return Inbound(**base, kind=Kind.CHOICE, choice=query.data if isinstance(query.data, str) else "")
     message = update.message
@@ -106,9 +106,9 @@ def well_formed(update: Update) -> bool:
 
 def reply_markup(reply: Reply, t: Translator):
     if reply.request_phone:
-        rows = [[KeyboardButton(t("telegram.share_phone"), request_contact=True)]]
-        rows += [[KeyboardButton(choice.label)] for choice in reply.choices]
-        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+        keys = [[KeyboardButton(t("telegram.share_phone"), request_contact=True)]]
+        keys += [[KeyboardButton(choice.label)] for choice in reply.choices]
+        return ReplyKeyboardMarkup(keys, resize_keyboard=True, one_time_keyboard=True)
     if reply.choices:
         rows: list[list[InlineKeyboardButton]] = []
         for choice in reply.choices:
@@ -206,6 +206,7 @@ class TelegramChannel:
             username = context.bot.username
             self.app.dispatcher.links[CHANNEL] = lambda payload: f"https://t.me/{username}?start={payload}"
         replies = await self.app.dispatcher.handle(inbound)
+        assert update.effective_chat is not None  # to_inbound: an update without a chat is none
         await self.send(context.bot, update.effective_chat.id, replies)
 
     async def send(self, bot, chat_id: int, replies: list[Reply]) -> None:
@@ -245,6 +246,7 @@ def broadcast_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
     must reach the engine (which re-queues the row) instead of being slept through in place."""
     settings = app.settings
     transport = request or broadcast_transport(settings.broadcast_rate)
+    assert settings.telegram_token is not None  # called only when settings.telegram_enabled
     return Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=transport)
 
 
@@ -252,7 +254,10 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     """PTB's Application around our dispatcher. `rate_limited=False` only for benchmarks of our own cost:
     in service, replies are paced to Telegram's limit (about 30 messages/s per bot)."""
     settings = app.settings
-    builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_base_url)
+    token = settings.telegram_token
+    assert token is not None  # called only when settings.telegram_enabled
+    # Any bot type: the rate limiter below makes PTB's builder one of another type.
+    builder: ApplicationBuilder = ApplicationBuilder().token(token).base_url(settings.telegram_base_url)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     # Everything over aiohttp (bot/channels/aiohttp_request.py): one connection holds the long poll.

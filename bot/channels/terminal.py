@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.conversation import Inbound, Kind, Reply, encode_choice
+from bot.conversation import Inbound, Kind, Origin, Reply, encode_choice
 from bot.dispatch import Dispatcher
 
 CHANNEL = "terminal"
@@ -28,7 +28,7 @@ class TerminalChat:
 
     def inbound(self, line: str) -> Inbound:
         text = line.strip()
-        base = {"channel": CHANNEL, "external_id": self.user}
+        base: Origin = {"channel": CHANNEL, "external_id": self.user}
         if text.isdigit() and 1 <= int(text) <= len(self.options):
             serial, action = self.options[int(text) - 1]
             return Inbound(**base, kind=Kind.CHOICE, choice=encode_choice(serial, action))

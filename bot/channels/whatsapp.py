@@ -32,7 +32,7 @@ from bot.app import BotApp
 from bot.background import Worker
 from bot.broadcaster import stop_for_spam_limit
 from bot.config import Settings, WhatsAppTemplate
-from bot.conversation import Inbound, Kind, Reply, Unprompted, encode_choice
+from bot.conversation import Inbound, Kind, Origin, Reply, Unprompted, encode_choice
 from bot.delivery import (
     DeliveryUnknown,
     MarketingStopped,
@@ -180,7 +180,7 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
     if not external_id or not isinstance(message_id, str) or len(message_id) > ID_LENGTH or not isinstance(kind, str):
         log.warning("a webhook message of an unexpected shape was skipped")
         return None
-    base = {
+    base: Origin = {
         "channel": CHANNEL,
         "external_id": external_id,
         "update_key": message_id,
@@ -301,7 +301,7 @@ def template_message(template: WhatsAppTemplate, reply: Reply, values: dict[str,
                     "parameters": [{"type": "payload", "payload": payload}],
                 }
             )
-    body = {"name": template.name, "language": {"code": template.language_for(reply.locale)}}
+    body: dict[str, Any] = {"name": template.name, "language": {"code": template.language_for(reply.locale)}}
     if components:
         body["components"] = components
     return {"type": "template", "template": body}
@@ -352,11 +352,11 @@ class GraphClient:
         except ValueError:
             data = {}
         if response.status_code != 200:
-            error = data.get("error") if isinstance(data, dict) else None
-            error = error if isinstance(error, dict) else {}
-            code = error.get("code")
-            message = str(error.get("message", ""))
-            raise GraphError(code if isinstance(code, int) else None, message, response.status_code)
+            problem = data.get("error") if isinstance(data, dict) else None
+            problem = problem if isinstance(problem, dict) else {}
+            code = problem.get("code")
+            said = str(problem.get("message", ""))
+            raise GraphError(code if isinstance(code, int) else None, said, response.status_code)
         try:
             return str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
@@ -410,6 +410,7 @@ class WhatsAppSender:
         unprompted = reply.unprompted
         via = self.via_for(unprompted)
         if via is None:
+            assert unprompted is not None  # via_for: a reply to the person always goes as text
             raise NeedsTemplate(unprompted.purpose)
         tracking = unprompted.tracking if unprompted else None
         if via == Via.TEXT:
@@ -421,7 +422,10 @@ class WhatsAppSender:
             except _WindowClosed:
                 if unprompted is None or self._template(unprompted.purpose) is None:
                     raise NeedsTemplate(unprompted.purpose if unprompted else "reply") from None
+        # Here via_for chose the template, or the text was refused and a template is configured (above).
+        assert unprompted is not None
         template = self._template(unprompted.purpose)
+        assert template is not None
         values = {**unprompted.fields, "operator": self.settings.operator_name or ""}
         try:
             message_id = await self.post(external_id, template_message(template, reply, values), tracking)

@@ -127,14 +127,14 @@ _DIGITS = {
 }
 _SE_NUMBERS = {"sepuluh": Decimal(10), "sebelas": Decimal(11), "seratus": Decimal(100)}
 _SE_SCALES = {"seribu": _THOUSAND, "sejuta": _MILLION}
-_PERIODS: dict[str, Per] = (
-    dict.fromkeys(["hari", "hr", "hri", "sehari", "perhari", "harian"], "day")
-    | dict.fromkeys(["minggu", "mgg", "seminggu", "perminggu", "mingguan", "pekan", "sepekan", "perpekan"], "week")
-    | dict.fromkeys(["bulan", "bln", "bl", "sebulan", "sebln", "perbulan", "perbln", "bulanan", "month"], "month")
-    | dict.fromkeys(["thn", "setahun", "pertahun", "tahunan", "year"], "year")  # not "tahun": "tahun 2024"
-    | dict.fromkeys(["day", "daily"], "day")
-    | dict.fromkeys(["week", "weekly"], "week")
-)
+_PERIODS: dict[str, Per] = {
+    **dict.fromkeys(["hari", "hr", "hri", "sehari", "perhari", "harian"], "day"),
+    **dict.fromkeys(["minggu", "mgg", "seminggu", "perminggu", "mingguan", "pekan", "sepekan", "perpekan"], "week"),
+    **dict.fromkeys(["bulan", "bln", "bl", "sebulan", "sebln", "perbulan", "perbln", "bulanan", "month"], "month"),
+    **dict.fromkeys(["thn", "setahun", "pertahun", "tahunan", "year"], "year"),  # not "tahun": "tahun 2024"
+    **dict.fromkeys(["day", "daily"], "day"),
+    **dict.fromkeys(["week", "weekly"], "week"),
+}
 # Number words of Bengkulu and Palembang Malay, Minang and Javanese, and common misspellings, as Indonesian.
 _SPELLINGS = {
     "duo": "dua",

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     String,
+    Table,
     and_,
     bindparam,
     cast,
@@ -32,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from bot.config import SUPPORTED_LOCALES
 from bot.content import match_region
+from bot.db import execute_dml
 from bot.models import (
     INTERRUPTED,
     Campaign,
@@ -292,14 +294,15 @@ async def start_due_campaigns(session: AsyncSession, consent_version: str, now: 
     due = select(Campaign.id).where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.starts_at <= now)
     started = []
     for campaign_id in (await session.execute(due.order_by(Campaign.id))).scalars().all():
-        taken = await session.execute(
+        taken = await execute_dml(
+            session,
             update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SCHEDULED)
-            .values(status=CampaignStatus.SENDING)
+            .values(status=CampaignStatus.SENDING),
         )
         if taken.rowcount != 1:
             continue
-        campaign = await session.get(Campaign, campaign_id)
+        campaign = await session.get_one(Campaign, campaign_id)
         segment = Segment.from_json(campaign.segment)
         audience = _audience(segment, consent_version, now).add_columns(
             literal(campaign_id),
@@ -307,12 +310,15 @@ async def start_due_campaigns(session: AsyncSession, consent_version: str, now: 
             literal(DeliveryStatus.PENDING.value),
             literal(now, Campaign.starts_at.type),
         )
-        inserted = await session.execute(
-            Delivery.__table__.insert().from_select(
+        deliveries = Delivery.__table__
+        assert isinstance(deliveries, Table)  # a mapped class's own table (SQLAlchemy types it as any FromClause)
+        inserted = await execute_dml(
+            session,
+            deliveries.insert().from_select(
                 # In the order people joined: the same on every database.
                 ["campaign_id", "contact_id", "status", "not_before"],
                 audience.group_by(_person()).order_by(func.min(Contact.id)),
-            )
+            ),
         )
         campaign.recipients = inserted.rowcount
         started.append(campaign_id)
@@ -348,10 +354,11 @@ async def cancel_campaign(session: AsyncSession, campaign: Campaign, now: dateti
         raise CampaignError(f"campaign {campaign.id} is already {campaign.status}")
     campaign.status = CampaignStatus.CANCELLED
     campaign.finished_at = now
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(Delivery)
         .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.CANCELLED, outcome="cancelled")
+        .values(status=DeliveryStatus.CANCELLED, outcome="cancelled"),
     )
     return result.rowcount
 
@@ -359,20 +366,22 @@ async def cancel_campaign(session: AsyncSession, campaign: Campaign, now: dateti
 async def finish_if_done(session: AsyncSession, campaign_id: int, now: datetime) -> bool:
     """A sending campaign with nothing pending or in flight is done; True the one time it becomes so."""
     still_open = exists().where(Delivery.campaign_id == campaign_id, Delivery.status.in_(_OPEN))
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING, ~still_open)
-        .values(status=CampaignStatus.DONE, finished_at=now)
+        .values(status=CampaignStatus.DONE, finished_at=now),
     )
     return result.rowcount == 1
 
 
 async def cancel_deliveries(session: AsyncSession, contact_id: int, outcome: str) -> int:
     """STOP: the person's place in every campaign still to come is given up in the same transaction."""
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(Delivery)
         .where(Delivery.contact_id == contact_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SKIPPED, outcome=outcome)
+        .values(status=DeliveryStatus.SKIPPED, outcome=outcome),
     )
     return result.rowcount
 
@@ -488,6 +497,7 @@ async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], now: d
     this record (a failure reported at once) has already said what became of the message, and wins.
     """
     table = Delivery.__table__
+    assert isinstance(table, Table)  # a mapped class's own table (SQLAlchemy types it as any FromClause)
     rows = [
         {
             "b_id": o.delivery_id,
@@ -549,20 +559,22 @@ async def stop_marketing(session: AsyncSession, contact_ids: list[int], now: dat
 async def pause_for_spam_limit(session: AsyncSession, campaign_id: int) -> Campaign | None:
     """Meta's spam rate limit (131048) stops a campaign: paused, so its author decides when to resume.
     Returns the campaign the one time it is paused for it (the author is told once)."""
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
-        .values(status=CampaignStatus.PAUSED)
+        .values(status=CampaignStatus.PAUSED),
     )
     return await session.get(Campaign, campaign_id) if result.rowcount == 1 else None
 
 
 async def give_up_interrupted_deliveries(session: AsyncSession) -> int:
     """Rows a crash left in `sending` may have reached the person: `unknown`, never resent."""
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.UNKNOWN, outcome=INTERRUPTED)
+        .values(status=DeliveryStatus.UNKNOWN, outcome=INTERRUPTED),
     )
     return result.rowcount
 
@@ -602,8 +614,8 @@ async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> d
         .group_by(Delivery.campaign_id, Delivery.status, blocked)
     )
     counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
-    for campaign_id, status, blocked, count in await session.execute(query):
-        bucket = _bucket(status, bool(blocked))
+    for campaign_id, status, is_blocked, count in await session.execute(query):
+        bucket = _bucket(status, bool(is_blocked))
         counts[campaign_id][bucket] = counts[campaign_id].get(bucket, 0) + count
     return {campaign_id: Progress(**values) for campaign_id, values in counts.items()}
 

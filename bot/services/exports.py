@@ -8,10 +8,10 @@ they stopped. An officer's export is limited to their regions here, so a forged 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, func, select, type_coerce, update
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import SUPPORTED_LOCALES
+from bot.db import execute_dml
 from bot.models import (
     INTERRUPTED,
     Consent,
@@ -143,6 +144,8 @@ class LeadLine(Protocol):
     consent_version: str | None
     stopped_at: datetime | str | None
 
+    def __iter__(self) -> Iterator[Any]: ...  # the writers unpack a row by position, in the order above
+
 
 def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
     last = aliased(FollowUp)
@@ -213,7 +216,7 @@ async def stream_leads(
     connection = await session.connection()
     result = await connection.stream(_lead_lines(chosen, tz).execution_options(yield_per=chunk))
     async for rows in result.partitions():
-        yield rows
+        yield cast(list[LeadLine], rows)  # rows of _lead_lines' select, whose labels are LeadLine's names
         await asyncio.sleep(0)
 
 
@@ -253,10 +256,11 @@ async def claim_export(session: AsyncSession) -> Export | None:
     export_id = (await session.execute(waiting)).scalar_one_or_none()
     if export_id is None:
         return None
-    claimed = await session.execute(
+    claimed = await execute_dml(
+        session,
         update(Export)
         .where(Export.id == export_id, Export.status == ExportStatus.PENDING)
-        .values(status=ExportStatus.RUNNING)
+        .values(status=ExportStatus.RUNNING),
     )
     return await session.get(Export, export_id) if claimed.rowcount == 1 else None
 
@@ -274,13 +278,14 @@ async def settle_export(
 async def recover_interrupted_exports(session: AsyncSession) -> tuple[int, int]:
     """At start-up: exports stopped while writing are written again (nothing had left); those stopped while
     their file was being sent become `unknown` and are not sent again. Returns (restarted, unknown)."""
-    restarted = await session.execute(
-        update(Export).where(Export.status == ExportStatus.RUNNING).values(status=ExportStatus.PENDING)
+    restarted = await execute_dml(
+        session, update(Export).where(Export.status == ExportStatus.RUNNING).values(status=ExportStatus.PENDING)
     )
-    unknown = await session.execute(
+    unknown = await execute_dml(
+        session,
         update(Export)
         .where(Export.status == ExportStatus.SENDING)
-        .values(status=ExportStatus.UNKNOWN, outcome=INTERRUPTED)
+        .values(status=ExportStatus.UNKNOWN, outcome=INTERRUPTED),
     )
     return restarted.rowcount, unknown.rowcount
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db import execute_dml
 from bot.models import (
     INTERRUPTED,
     MESSAGE_KINDS,
@@ -103,10 +104,11 @@ async def cancel_followups(
     session: AsyncSession, contact_id: int, outcome: str, kinds: tuple[FollowUpKind, ...] = tuple(FollowUpKind)
 ) -> int:
     """End what is still pending for a person (STOP, an outcome, unreachable); returns how many."""
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(FollowUp)
         .where(FollowUp.contact_id == contact_id, FollowUp.status.in_(_OPEN), FollowUp.kind.in_(kinds))
-        .values(status=FollowUpStatus.CANCELLED, outcome=outcome)
+        .values(status=FollowUpStatus.CANCELLED, outcome=outcome),
     )
     return result.rowcount
 
@@ -158,7 +160,7 @@ async def later_reminder_due(session: AsyncSession, row: FollowUp, now: datetime
 async def settle_followup(
     session: AsyncSession,
     followup_id: int,
-    status: FollowUpStatus,
+    status: FollowUpStatus | str,  # a str: the row's own stored status, when only the outcome changes
     outcome: str | None = None,
     due_at: datetime | None = None,
     platform_message_id: str | None = None,
@@ -192,10 +194,11 @@ async def settle_followup(
 
 async def give_up_interrupted_sends(session: AsyncSession) -> int:
     """Rows a crash left in `sending` may or may not have reached the worker: `unknown`, never resent."""
-    result = await session.execute(
+    result = await execute_dml(
+        session,
         update(FollowUp)
         .where(FollowUp.status == FollowUpStatus.SENDING)
-        .values(status=FollowUpStatus.UNKNOWN, outcome=INTERRUPTED)
+        .values(status=FollowUpStatus.UNKNOWN, outcome=INTERRUPTED),
     )
     return result.rowcount
 

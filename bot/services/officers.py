@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import execute_dml
 from bot.models import (
     TASK_KINDS,
     Contact,
@@ -139,8 +140,8 @@ async def add_officer(
 
 
 async def _take_pool(session: AsyncSession, officer: Officer, regions: list[str]) -> int:
-    leads = await session.execute(
-        update(Lead).where(Lead.officer_id.is_(None), Lead.region.in_(regions)).values(officer_id=officer.id)
+    leads = await execute_dml(
+        session, update(Lead).where(Lead.officer_id.is_(None), Lead.region.in_(regions)).values(officer_id=officer.id)
     )
     await session.execute(
         update(FollowUp)
@@ -220,8 +221,8 @@ async def notice_recipients(
 ) -> list[Contact]:
     """Who hears of a new task: its officer, or the admins (those who have talked to the bot) for the pool."""
     if officer_id is not None:
-        officer = await session.get(Officer, officer_id)
-        return [await session.get(Contact, officer.contact_id)]
+        officer = await session.get_one(Officer, officer_id)
+        return [await session.get_one(Contact, officer.contact_id)]
     admins = select(Contact).where(Contact.channel == "telegram", Contact.external_id.in_(admin_telegram_ids))
     return list((await session.execute(admins)).scalars())
 
@@ -291,7 +292,7 @@ async def redeem_invite(session: AsyncSession, payload: str, contact: Contact, n
     invite_id = taken.scalar_one_or_none()
     if invite_id is None:
         return None
-    invite = await session.get(Invite, invite_id)
+    invite = await session.get_one(Invite, invite_id)
     officer = await find_officer(session, contact.id)
     if officer is None:
         officer, _ = await add_officer(session, contact, invite.name, invite.regions, now)
@@ -327,15 +328,16 @@ async def claim_digests(session: AsyncSession, now: datetime, tz: ZoneInfo, at: 
     )
     digests = []
     for officer_id in due.scalars().all():
-        claimed = await session.execute(
+        claimed = await execute_dml(
+            session,
             update(Officer)
             .where(Officer.id == officer_id, or_(Officer.digest_on.is_(None), Officer.digest_on < today.isoformat()))
-            .values(digest_on=today.isoformat())
+            .values(digest_on=today.isoformat()),
         )
         if claimed.rowcount != 1:
             continue
-        officer = await session.get(Officer, officer_id)
-        contact = await session.get(Contact, officer.contact_id)
+        officer = await session.get_one(Officer, officer_id)
+        contact = await session.get_one(Contact, officer.contact_id)
         open_tasks = select(func.count()).where(
             FollowUp.officer_id == officer_id,
             FollowUp.status == FollowUpStatus.PENDING,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import execute_dml
 from bot.models import OutboxMessage, OutboxStatus
 
 
@@ -61,13 +62,14 @@ async def people_waiting(session: AsyncSession, channel: str) -> list[str]:
 
 async def give_up_interrupted_replies(session: AsyncSession) -> int:
     """Replies a crash left `sending` may have arrived: dropped, never sent twice."""
-    result = await session.execute(delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING))
+    result = await execute_dml(session, delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING))
     return result.rowcount
 
 
 async def forget_stale_replies(session: AsyncSession, before: datetime) -> int:
     """Replies still waiting since before `before` (a long outage): an answer that late only confuses."""
-    result = await session.execute(
-        delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.created_at < before)
+    result = await execute_dml(
+        session,
+        delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.created_at < before),
     )
     return result.rowcount

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import execute_dml
 from bot.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, FollowUp, FollowUpStatus, Receipt, Via
 from bot.services.campaigns import MARKETING_STOPPED, SPAM_LIMITED, stop_marketing
 from bot.services.followups import mark_unreachable
@@ -60,7 +61,8 @@ class Effects:
 
 def _target(tracking: str | None) -> tuple[type[Delivery] | type[FollowUp], int] | None:
     prefix, _, number = (tracking or "").partition(":")
-    table = {"d": Delivery, "f": FollowUp}.get(prefix)
+    tables: dict[str, type[Delivery] | type[FollowUp]] = {"d": Delivery, "f": FollowUp}
+    table = tables.get(prefix)
     return (table, int(number)) if table is not None and number.isdigit() else None
 
 
@@ -83,14 +85,16 @@ async def apply_reports(
             table.platform_message_id.is_(None), table.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN))
         )
         same_message = or_(table.platform_message_id == report.message_id, in_flight)
-        moved = await session.execute(
+        moved = await execute_dml(
+            session,
             update(table)
             .where(table.id == row_id, _CURRENT_RANK[table] < rank, same_message)
-            .values(receipt=report.status, receipt_at=report.at, error_code=report.error_code)
+            .values(receipt=report.status, receipt_at=report.at, error_code=report.error_code),
         )
         if moved.rowcount != 1:
             continue  # gone (erased), an older report than one already applied, or another message's
-        row = await session.get(table, row_id)
+        row = await session.get_one(table, row_id)
+        assert isinstance(row, Delivery | FollowUp)  # just updated, in this transaction
         if report.status == Receipt.FAILED:
             await _failed(session, row, report, now, templates, effects)
         elif row.status == DeliveryStatus.UNKNOWN:  # (FollowUpStatus's too) and now we know it arrived
@@ -120,11 +124,11 @@ async def _failed(
         """Sent again later: the receipts start over with the next message."""
         row.status, row.outcome = pending, outcome
         row.receipt = row.receipt_at = row.platform_message_id = None
-        if not delivery:
+        if not isinstance(row, Delivery):
             row.due_at = now + after
             return
         row.not_before = now + after
-        campaign = await session.get(Campaign, row.campaign_id)
+        campaign = await session.get_one(Campaign, row.campaign_id)
         if campaign.status == CampaignStatus.DONE:  # finished before this report came: it has one more to send
             campaign.status, campaign.finished_at = CampaignStatus.SENDING, None
         elif campaign.status == CampaignStatus.CANCELLED:
@@ -135,7 +139,7 @@ async def _failed(
         row.outcome = "blocked" if delivery else "unreachable"
         await mark_unreachable(session, [row.contact_id], now)
     elif code == REENGAGEMENT:
-        purpose = "broadcast" if delivery else row.kind
+        purpose = "broadcast" if isinstance(row, Delivery) else row.kind
         if purpose in templates and row.via != Via.TEMPLATE:
             row.via = Via.TEMPLATE  # the sender sends it as the template next time
             await again(timedelta(0), "window_closed")
@@ -150,7 +154,7 @@ async def _failed(
         await stop_marketing(session, [row.contact_id], now)
     elif code == SPAM_RATE:
         await again(timedelta(0) if delivery else SPAM_WAIT, SPAM_LIMITED)
-        if delivery:
+        if isinstance(row, Delivery):
             effects.spam_limited_campaigns.add(row.campaign_id)
     elif code in RATE_LIMITS:
         await again(RATE_WAIT, "rate_limited")

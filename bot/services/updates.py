@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import execute_dml
 from bot.models import ProcessedUpdate
 
 # Telegram keeps an unconfirmed update for 24 hours; Meta retries an unanswered WhatsApp webhook for up to
@@ -20,5 +21,5 @@ async def forget_processed_updates(
     """Drop update ids that can no longer be redelivered; returns how many. `now` is the app's clock, the one
     the ids were recorded with."""
     cutoff = now - older_than
-    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
+    result = await execute_dml(session, delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
     return result.rowcount
