@@ -36,7 +36,7 @@ class Fact:
 @dataclass(frozen=True)
 class FaqEntry:
     id: str
-    topic: str  # the topic of the fact sheet it answers part of (README "How the bot understands typing")
+    topic: str  # the topic of the fact sheet it answers part of (docs/understanding.md)
 
 
 @dataclass(frozen=True)

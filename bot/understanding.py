@@ -554,7 +554,7 @@ class _Classifier:
     """Character n-grams (2 to 5 letters, inside word boundaries) and a linear model over them.
 
     A modified-Huber SGD trains in a fifth of a second where a logistic regression took ten, and generalised
-    as well or better on the held-out messages (README "How the bot understands typing"). scikit-learn
+    as well or better on the held-out messages (docs/understanding.md). scikit-learn
     trains it; one message is then scored here from the learnt weights, because scikit-learn's checks on a
     one-row input cost a millisecond, ten times the arithmetic.
     """

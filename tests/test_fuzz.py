@@ -2,7 +2,7 @@
 person types at any step, the bot answers 2xx or 4xx, logs no traceback, keeps no row from a bad value, and still
 answers the next good message. On SQLite and, with --database=postgresql, on PostgreSQL.
 
-Examples per target: FUZZ_EXAMPLES (default 60, so `make test` stays quick); the README gives the figures of a
+Examples per target: FUZZ_EXAMPLES (default 60, so `make test` stays quick); docs/benchmarks.md gives the figures of a
 longer run. The app and its web server run on an event loop of the test's own, since Hypothesis calls the
 property once per example, synchronously.
 """
@@ -151,7 +151,7 @@ def test_whatsapp_answers_4xx_or_2xx_to_any_signed_bytes_and_still_answers_a_wor
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
     assert_still_answers_whatsapp(served, siti)
 
 
@@ -171,7 +171,7 @@ def test_whatsapp_answers_4xx_to_any_signature_header(served, failures, db):
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
 
 
 def test_whatsapp_keeps_every_good_message_beside_a_mangled_one(served, failures, db):
@@ -193,7 +193,7 @@ def test_whatsapp_keeps_every_good_message_beside_a_mangled_one(served, failures
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
 
 
 def assert_still_answers_whatsapp(served: Served, user: wa.FakeWhatsAppUser) -> None:
@@ -215,7 +215,7 @@ def test_telegram_answers_4xx_or_2xx_to_any_body_and_still_answers_a_worker(serv
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
     assert_still_answers_telegram(served, 99001)
 
 
@@ -235,7 +235,7 @@ def test_telegram_answers_4xx_to_any_secret_header(served, failures, db):
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
 
 
 def test_telegram_updates_with_mangled_fields_never_fail(served, failures, db):
@@ -252,7 +252,7 @@ def test_telegram_updates_with_mangled_fields_never_fail(served, failures, db):
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
     assert_still_answers_telegram(served, 99004)
 
 
@@ -287,4 +287,4 @@ def test_any_text_at_any_step_gets_an_answer_and_the_next_message_is_answered(se
         assert_clean(failures, db)
 
     check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: the README's figures
+    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
