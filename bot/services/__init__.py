@@ -1,0 +1,1 @@
+"""The domain: async verb_noun functions that take the session, called by the handlers, channels and workers."""
