@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import unicodedata
 
 import pytest
@@ -298,7 +297,3 @@ async def test_a_staff_command_typed_in_the_middle_of_a_step_is_refused_and_audi
 
     assert "hanya untuk" in text_of(answer).lower()
     assert [tuple(row) for row in db("select actor_role, allowed from audit_events")] == [("worker", False)]
-
-
-def test_logging_is_not_configured_by_importing_the_bot():
-    assert not any(type(h).__name__ == "StreamHandler" for h in logging.getLogger("bot").handlers)
