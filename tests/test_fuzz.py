@@ -94,8 +94,8 @@ class Served:
         async with self.client.post(path, data=body, headers=headers) as response:
             return response.status
 
-    async def whatsapp(self, body: bytes, signature: str | None = None) -> int:
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature or wa.sign(body)}
+    async def whatsapp(self, body: bytes) -> int:
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body)}
         status = await self.post(WHATSAPP_PATH, body, headers)
         while await self.runtime.whatsapp.step():
             pass
@@ -122,14 +122,15 @@ def served(settings, clock, graph, bot_api, whatsapp_settings) -> Iterator[Serve
 
 
 @pytest.fixture
-def failures(caplog) -> Iterator[list[logging.LogRecord]]:
-    """Records with a traceback or at ERROR, from any logger, as they come."""
+def failures(caplog) -> pytest.LogCaptureFixture:
+    """Every logger's records from WARNING up (read at each check: pytest gives each phase a list of its own)."""
     caplog.set_level(logging.WARNING)
-    yield caplog.records
+    return caplog
 
 
-def assert_clean(failures: list[logging.LogRecord], db) -> None:
-    bad = [f"{r.name}: {r.getMessage()}" for r in failures if r.exc_info or r.levelno >= logging.ERROR]
+def assert_clean(failures: pytest.LogCaptureFixture, db) -> None:
+    records = failures.records
+    bad = [f"{r.name}: {r.getMessage()}" for r in records if r.exc_info or r.levelno >= logging.ERROR]
     assert bad == []
     ids = [row[0] for row in db("select external_id from contacts")]
     assert all(EXTERNAL_ID.fullmatch(i) for i in ids), ids
