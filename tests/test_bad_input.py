@@ -214,6 +214,14 @@ def text_of_whatsapp(messages) -> str:
 # ------------------------------------------------------------------------------------------ typed text
 
 
+async def at_the_name_step(chat) -> None:
+    """A worker who agreed to be contacted and to reminders: the bot asks their name."""
+    await welcomed(chat)
+    await chat.tap("Saya tertarik")
+    await chat.tap("Setuju")
+    await chat.tap("Boleh")
+
+
 @pytest.mark.parametrize(
     ("typed", "stored"),
     [
@@ -241,10 +249,7 @@ async def test_a_name_under_dozens_of_combining_marks_keeps_only_a_few(chat, db)
 
 @pytest.mark.parametrize("typed", ["a\u200b", "\u200b\u200b", "\x00\x00\x00", "a\u0301\u0301\u0301", "x."])
 async def test_a_name_without_two_letters_after_cleaning_is_asked_again(chat, db, typed):
-    await welcomed(chat)
-    await chat.tap("Saya tertarik")
-    await chat.tap("Setuju")
-    await chat.tap("Boleh")
+    await at_the_name_step(chat)
 
     answer = await chat.say(typed)
 
@@ -288,10 +293,7 @@ async def test_every_privileged_button_forged_by_a_worker_is_refused_and_audited
 
 @pytest.mark.parametrize("command", ["siaran", "ekspor", "petugas", "undang", "tugas", "kode"])
 async def test_a_staff_command_typed_in_the_middle_of_a_step_is_refused_and_audited(chat, db, command):
-    await welcomed(chat)
-    await chat.tap("Saya tertarik")
-    await chat.tap("Setuju")
-    await chat.tap("Boleh")
+    await at_the_name_step(chat)
 
     answer = await chat.command(command)
 
