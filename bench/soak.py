@@ -72,11 +72,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import AsyncExitStack, closing, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -132,7 +134,23 @@ TABLES = ("contacts", "leads", "followups", "deliveries", "processed_updates", "
 # ------------------------------------------------------------------------------------------ the fakes
 
 
-class SoakGraphAPI(FakeWhatsAppAPI):
+class _Inboxes:
+    """Both fakes' inboxes, one per conversation in progress (a WhatsApp user id, a Telegram chat id), under the
+    fake's own lock."""
+
+    _cond: threading.Condition
+    inboxes: dict[Any, list[Any]]
+
+    def watch(self, key: Any) -> list[Any]:
+        with self._cond:
+            return self.inboxes.setdefault(key, [])
+
+    def unwatch(self, key: Any) -> None:
+        with self._cond:
+            self.inboxes.pop(key, None)
+
+
+class SoakGraphAPI(_Inboxes, FakeWhatsAppAPI):
     """The Graph API fake, keeping the messages of the conversations in progress only (`watch`), in an inbox per
     person, and nothing else once `trim` has run: a soak of hours must not measure the fake's memory."""
 
@@ -140,14 +158,6 @@ class SoakGraphAPI(FakeWhatsAppAPI):
         super().__init__(**options)
         self.inboxes: dict[str, list[SentWhatsApp]] = {}
         self.accepted = 0
-
-    def watch(self, user_id: str) -> list[SentWhatsApp]:
-        with self._cond:
-            return self.inboxes.setdefault(user_id, [])
-
-    def unwatch(self, user_id: str) -> None:
-        with self._cond:
-            self.inboxes.pop(user_id, None)
 
     def _accept(self, recipient, user_id, phone, content, callback_data, payload) -> SentWhatsApp:
         sent = super()._accept(recipient, user_id, phone, content, callback_data, payload)
@@ -165,7 +175,7 @@ class SoakGraphAPI(FakeWhatsAppAPI):
             self._accepted_times.clear()
 
 
-class SoakBotAPI(FakeBotAPI):
+class SoakBotAPI(_Inboxes, FakeBotAPI):
     """The Bot API fake, likewise: an inbox per chat in progress; `trim` keeps only those chats' messages (they
     may still be tapped or edited)."""
 
@@ -174,14 +184,6 @@ class SoakBotAPI(FakeBotAPI):
         self.queue_updates = False  # the benchmark posts the updates to the webhook itself
         self.inboxes: dict[int, list[SentMessage]] = {}
         self.stored = 0
-
-    def watch(self, chat_id: int) -> list[SentMessage]:
-        with self._cond:
-            return self.inboxes.setdefault(chat_id, [])
-
-    def unwatch(self, chat_id: int) -> None:
-        with self._cond:
-            self.inboxes.pop(chat_id, None)
 
     def _store_bot_message(self, chat_id, message, reply_markup) -> SentMessage:
         sent = super()._store_bot_message(chat_id, message, reply_markup)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -54,6 +55,25 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
+
+bodies = st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode())
+# Any bytes a header may carry on the wire (a line break would end it).
+header_values = st.binary(max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b)
+
+
+def explore(check: Callable[..., None], **strategies: st.SearchStrategy) -> None:
+    """Run `check` on examples drawn from `strategies` (PROPERTY's settings), then print how many were tried:
+    `pytest -rP` shows it, the figures of docs/benchmarks.md."""
+    tried = 0
+
+    @functools.wraps(check)
+    def counted(**values: Any) -> None:
+        nonlocal tried
+        tried += 1
+        check(**values)
+
+    PROPERTY(given(**strategies)(counted))()
+    print(f"examples tried: {tried}")
 
 
 def mutated(template: Any) -> st.SearchStrategy:
@@ -142,37 +162,25 @@ def assert_clean(failures: pytest.LogCaptureFixture, db) -> None:
 def test_whatsapp_answers_4xx_or_2xx_to_any_signed_bytes_and_still_answers_a_worker(served, failures, db):
     siti = wa.FakeWhatsAppUser(served.graph, phone="6281299900001")
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(body=st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode()))
     def check(body: bytes) -> None:
-        tried.append(1)
         assert served.run(served.whatsapp(body)) < 500
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, body=bodies)
     assert_still_answers_whatsapp(served, siti)
 
 
 def test_whatsapp_answers_4xx_to_any_signature_header(served, failures, db):
     body = json.dumps(wa.FakeWhatsAppUser(served.graph, phone="6281299900002").text("halo")).encode()
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(header=st.binary(min_size=0, max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b))
     def check(header: bytes) -> None:
-        tried.append(1)
         headers = [(b"Content-Type", b"application/json"), (b"X-Hub-Signature-256", header)]
         status = served.run(raw_post(served.client, WHATSAPP_PATH, headers, body))
         assert 400 <= status < 500
         assert db("select count(*) from webhook_events")[0][0] == 0
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, header=header_values)
 
 
 def test_whatsapp_keeps_every_good_message_beside_a_mangled_one(served, failures, db):
@@ -181,20 +189,14 @@ def test_whatsapp_keeps_every_good_message_beside_a_mangled_one(served, failures
     entries = [user.text("berapa iurannya")["entry"][0], *(body["entry"][0] for body in served.graph.take_statuses())]
     people = iter(range(10**8))
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(mangled=st.sampled_from(range(len(entries))).flatmap(lambda i: mutated(entries[i])))
     def check(mangled: Any) -> None:
-        tried.append(1)
         good = wa.FakeWhatsAppUser(served.graph, phone=f"62813{next(people):08d}")
         batch = {"object": "whatsapp_business_account", "entry": [mangled, *good.text("halo")["entry"]]}
         assert served.run(served.whatsapp(json.dumps(batch).encode())) == 200
         assert WELCOME in "\n".join(m.text for m in served.graph.sent(good.user_id)), "the good message is answered"
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, mangled=st.sampled_from(range(len(entries))).flatmap(lambda i: mutated(entries[i])))
 
 
 def assert_still_answers_whatsapp(served: Served, user: wa.FakeWhatsAppUser) -> None:
@@ -206,54 +208,36 @@ def assert_still_answers_whatsapp(served: Served, user: wa.FakeWhatsAppUser) -> 
 
 
 def test_telegram_answers_4xx_or_2xx_to_any_body_and_still_answers_a_worker(served, failures, db):
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(body=st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode()))
     def check(body: bytes) -> None:
-        tried.append(1)
         assert served.run(served.telegram(body)) < 500
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, body=bodies)
     assert_still_answers_telegram(served, 99001)
 
 
 def test_telegram_answers_4xx_to_any_secret_header(served, failures, db):
     body = json.dumps(FakeUser(served.bot_api, user_id=99002).send_command("start")).encode()
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(header=st.binary(max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b))
     def check(header: bytes) -> None:
-        tried.append(1)
         headers = [(b"Content-Type", b"application/json"), (TELEGRAM_SECRET_HEADER.encode(), header)]
         status = served.run(raw_post(served.client, TELEGRAM_PATH, headers, body))
         assert 400 <= status < 500
         assert db("select count(*) from contacts")[0][0] == 0
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, header=header_values)
 
 
 def test_telegram_updates_with_mangled_fields_never_fail(served, failures, db):
     user = FakeUser(served.bot_api, user_id=99003)
     templates = [user.send_text("halo"), user.send_command("start"), user.share_contact("+6281234567890")]
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(update=st.sampled_from(range(len(templates))).flatmap(lambda i: mutated(templates[i])))
     def check(update: Any) -> None:
-        tried.append(1)
         assert served.run(served.telegram(json.dumps(update).encode())) < 500
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, update=st.sampled_from(range(len(templates))).flatmap(lambda i: mutated(templates[i])))
     assert_still_answers_telegram(served, 99004)
 
 
@@ -274,12 +258,7 @@ def test_any_text_at_any_step_gets_an_answer_and_the_next_message_is_answered(se
     dispatcher = served.app.dispatcher
     error = served.app.messages[served.app.settings.default_locale]("common.error")
 
-    tried: list[int] = []
-
-    @PROPERTY
-    @given(text=typed)
     def check(text: str) -> None:
-        tried.append(1)
         answered = served.run(rehearsal.tell(step, text))
         assert answered.replies, "never silence"
         assert all(reply.text != error for reply in answered.replies)
@@ -287,5 +266,4 @@ def test_any_text_at_any_step_gets_an_answer_and_the_next_message_is_answered(se
         assert after and all(reply.text != error for reply in after)
         assert_clean(failures, db)
 
-    check()
-    print(f"examples tried: {len(tried)}")  # shown by `pytest -rP`: docs/benchmarks.md's figures
+    explore(check, text=typed)
