@@ -30,7 +30,7 @@ compile: $(CATALOGS)
 
 # After changing texts used by the code: regenerate the template and merge it into every locale.
 catalogs: $(INSTALLED)
-	$(BIN)/python -m bot.catalog
+	$(BIN)/python -m bot.cli.catalog
 	$(MAKE) compile
 
 bench: $(INSTALLED) $(CATALOGS)

@@ -34,13 +34,13 @@ from pathlib import Path
 from telegram import Bot
 
 from bot.app import create_app
-from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, broadcast_transport
 from bot.config import Settings
 from bot.db import upgrade_database
 from bot.models import utcnow
-from bot.pacing import Pacer
 from bot.services.campaigns import Segment, campaign_progress, create_campaign
+from bot.workers.broadcaster import Broadcaster
+from bot.workers.pacing import Pacer
 from tests.database import POSTGRESQL, SQLITE, PostgresServer, SQLiteDatabase, TestDatabase
 from tests.fakes.telegram import TEST_TOKEN
 from tests.population import seed_workers

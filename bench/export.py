@@ -45,8 +45,8 @@ from sqlalchemy.dialects import sqlite
 from bot.content import load_content
 from bot.db import upgrade_database
 from bot.models import LeadStatus, Occupation
-from bot.reports import SHEET_ROWS, spreadsheet_safe
 from bot.services.exports import LeadFilter, _lead_lines
+from bot.services.reports import SHEET_ROWS, spreadsheet_safe
 from bot.services.tasks import CALL_OUTCOMES
 
 SQLITE3 = "/usr/bin/sqlite3"

@@ -13,7 +13,7 @@ real conversation produces: each path is first walked in-process against the in-
 every worker with the worker's own ids, so the button data (`<state serial>|<action>`) is what the bot expects.
 
 By default the bot runs with PTB's reply rate limiter (AIORateLimiter, 30 messages/s) switched off, through a
-launcher that calls `bot.__main__.main(["run"])` after making build_application unpaced: with it every process
+launcher that calls `bot.cli.main.main(["run"])` after making build_application unpaced: with it every process
 sends at most 30 replies a second, and that, not the bot, is what would be measured (`--paced` shows it).
 
 Measured over the steady part (the 10th to the 90th percentile of completions): updates/s, p50/p99 of the
@@ -96,7 +96,7 @@ import sys
 import bot.channels.telegram as telegram
 build = telegram.build_application
 telegram.build_application = lambda app, request=None, rate_limited=True: build(app, request, rate_limited=False)
-from bot.__main__ import main
+from bot.cli.main import main
 if not os.environ.get("BENCH_PROFILE"):
     sys.exit(main(["run"]))
 import cProfile

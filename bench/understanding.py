@@ -2,7 +2,7 @@
 
 (1) Start-up: loading the content and building the Understanding (stemming and fuzzing the vocabulary, training
     the classifier), once, in this process before anything else has built one: what every bot process pays
-    before its first answer (bot.understanding.Understanding directly, not the cached understanding_for).
+    before its first answer (bot.conversation.understanding.Understanding directly, not the cached understanding_for).
 (2) The understanding step of one message: `read(text, options)` for every row of the three labelled sets
     (content/examples.tsv, tests/nlu/heldout.tsv, ../shared/nlu/worker-messages.tsv), with the options a worker
     has at that row's step, built as the bot builds them. A first pass with the word caches empty (a word the
@@ -50,7 +50,7 @@ _RATE = re.compile(r"^bpu-bot\s+\d+ updates\s+(\d+) updates/s\s+p50\s+([\d.]+) m
 class Message:
     state: str
     text: str
-    options: tuple  # of bot.understanding.Option
+    options: tuple  # of bot.conversation.understanding.Option
 
     @property
     def long(self) -> bool:
@@ -61,9 +61,9 @@ def start_up() -> tuple[object, object, dict[str, float]]:
     """Import, load the content and build the Understanding, each timed: the first thing this process does."""
     timings = {}
     started = time.perf_counter()
-    understanding_module = importlib.import_module("bot.understanding")
+    understanding_module = importlib.import_module("bot.conversation.understanding")
     content_module = importlib.import_module("bot.content")
-    timings["import bot.understanding"] = time.perf_counter() - started
+    timings["import bot.conversation.understanding"] = time.perf_counter() - started
     started = time.perf_counter()
     content = content_module.load_content()
     timings["load_content"] = time.perf_counter() - started
@@ -81,8 +81,8 @@ def read_rows(path: Path) -> list[tuple[str, str]]:
 
 def options_for(state: str, content, label) -> tuple:  # noqa: ANN001 - Content, and the catalog's gettext
     """The buttons a worker has at the step, with what they mean, as the bot's handlers build them."""
+    from bot.conversation.understanding import Option
     from bot.models import Occupation
-    from bot.understanding import Option
 
     if state == "occupation":
         return tuple(Option(f"occupation:{o}", label(f"occupation.{o}.label")) for o in Occupation)
@@ -189,7 +189,7 @@ def main() -> None:
     content, understanding, timings = start_up()
     total = sum(timings.values())
     print("start-up, once, fresh process: " + "   ".join(f"{k} {v:.3f} s" for k, v in timings.items()))
-    print(f"  load_content + Understanding(content): {total - timings['import bot.understanding']:.3f} s")
+    print(f"  load_content + Understanding(content): {total - timings['import bot.conversation.understanding']:.3f} s")
 
     found, counts = messages(content)
     cold = read_all(understanding, found)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.content import Content, load_content
+from bot.conversation.dispatcher import Dispatcher
 from bot.db import create_engine, session_factory
-from bot.dispatch import Dispatcher
 from bot.i18n import Messages, load_catalogs
 from bot.models import utcnow
 from handlers import build_router

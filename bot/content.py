@@ -41,7 +41,7 @@ class FaqEntry:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """content/understanding.toml: how typed words reach a label (see bot/understanding.py)."""
+    """content/understanding.toml: how typed words reach a label (see bot/conversation/understanding.py)."""
 
     words: dict[str, str]
     yes: tuple[str, ...]

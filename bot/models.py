@@ -95,7 +95,7 @@ MESSAGE_KINDS = (FollowUpKind.REMINDER, FollowUpKind.ANSWER, FollowUpKind.NOTICE
 TASK_KINDS = (FollowUpKind.CALL, FollowUpKind.QUESTION)
 
 
-# The outcome of a row left `sending` by a crash, or by a leader that lost the lead (bot/leadership.py) and may
+# The outcome of a row left `sending` by a crash, or by a leader that lost the lead (bot/workers/leadership.py) and may
 # still record what became of it: then its answer wins, since it is the one that knows.
 INTERRUPTED = "interrupted"
 

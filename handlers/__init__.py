@@ -1,6 +1,6 @@
 """The one place conversations are composed. Importing a handler module registers nothing globally."""
 
-from bot.dispatch import Router
+from bot.conversation.dispatcher import Router
 from handlers import (
     ask,
     broadcast,

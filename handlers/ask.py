@@ -7,8 +7,8 @@ when, and nothing else.
 
 from __future__ import annotations
 
-from bot.conversation import Choice
-from bot.dispatch import ASK_A_PERSON, Router, Turn
+from bot.conversation.dispatcher import ASK_A_PERSON, Router, Turn
+from bot.conversation.events import Choice
 from bot.models import FollowUpKind
 from bot.phone import contains_nik
 from bot.services.followups import Cadence

@@ -12,12 +12,10 @@ import io
 import re
 from datetime import datetime, timedelta
 
-from bot.broadcaster import progress_text
 from bot.config import SUPPORTED_LOCALES
-from bot.conversation import Choice
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.events import Choice
 from bot.models import Campaign, CampaignStatus, LeadStatus, Occupation, Role
-from bot.reports import write_delivery_report
 from bot.services.audit import record_event
 from bot.services.campaigns import (
     BUTTONS,
@@ -37,6 +35,8 @@ from bot.services.campaigns import (
 from bot.services.followups import Cadence
 from bot.services.leads import is_source_code
 from bot.services.officers import actor_of, find_officer
+from bot.services.reports import write_delivery_report
+from bot.workers.broadcaster import progress_text
 from handlers.onboarding import back_to_menu
 
 router = Router("broadcast")

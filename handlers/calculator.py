@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.conversation import Choice
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.events import Choice
 from bot.i18n import rupiah
 from bot.services.calculator import compute_contributions, read_income
 

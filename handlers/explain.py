@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dispatch import MAIN, Router, Turn
+from bot.conversation.dispatcher import MAIN, Router, Turn
 from bot.models import Occupation
 from handlers.onboarding import back_to_menu
 

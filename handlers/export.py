@@ -1,5 +1,5 @@
 """Lead lists from the chat (/ekspor), for officers, staff and admins: choose the filters with buttons, see the
-count, choose Excel or CSV; the file is written in the background (bot/exporter.py) and arrives as a
+count, choose Excel or CSV; the file is written in the background (bot/workers/exporter.py) and arrives as a
 document with a "selesai" message, however large the list.
 
 An officer exports only their own regions: the filters are limited in the service, so a forged region button
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.conversation import Choice
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.events import Choice
 from bot.models import LeadStatus, Occupation, Role
 from bot.services.audit import record_event
 from bot.services.campaigns import CHANNELS

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from bot.conversation import Choice, Kind
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.events import Choice, Kind
 from bot.models import ConsentPurpose, Occupation
 from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source

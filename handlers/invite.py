@@ -4,8 +4,8 @@ officers (/petugas); and whoever opens an invite link becomes the officer it nam
 
 from __future__ import annotations
 
-from bot.conversation import Choice
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.events import Choice
 from bot.models import Role
 from bot.services.audit import record_event
 from bot.services.officers import (

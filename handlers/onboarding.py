@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dispatch import MAIN, NEW, Router, Turn
+from bot.conversation.dispatcher import MAIN, NEW, Router, Turn
 from bot.models import Occupation, Role
 from bot.services.leads import is_source_code
 from bot.services.officers import INVITE_PREFIX

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.dispatch import Router, Turn
+from bot.conversation.dispatcher import Router, Turn
 from bot.phone import display_phone
 from bot.services.consent import list_consents
 from bot.services.leads import find_lead

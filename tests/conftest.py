@@ -19,17 +19,17 @@ from sqlalchemy.exc import DBAPIError
 from telegram import Bot, Update
 from telegram.ext import Application
 
-import bot.__main__ as cli_main
+import bot.cli.main as cli_main
 from bot.app import BotApp, create_app
-from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender, build_application
+from bot.cli.run import Runtime
 from bot.config import Settings, WhatsAppTemplate, load_settings
-from bot.exporter import Exporter
-from bot.pacing import Pacer
-from bot.runtime import Runtime
 from bot.services.campaigns import Segment, create_campaign, sending_campaigns
-from bot.ticker import FollowUpTicker
-from bot.web import build_web_app
+from bot.web.server import build_web_app
+from bot.workers.broadcaster import Broadcaster
+from bot.workers.exporter import Exporter
+from bot.workers.pacing import Pacer
+from bot.workers.ticker import FollowUpTicker
 from tests.database import (
     POSTGRESQL,
     SQLITE,

@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-from bot.conversation import encode_choice
+from bot.conversation.events import encode_choice
 from bot.typed import MAX_MARKS
 from tests.conftest import saved_lead, text_of, welcomed
 from tests.fakes import whatsapp as wa

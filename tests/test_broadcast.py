@@ -15,16 +15,13 @@ from datetime import datetime, timedelta
 import pytest
 from telegram import Bot
 
-import bot.broadcaster
 import bot.db
+import bot.workers.broadcaster
 from bot.app import BotApp
-from bot.broadcaster import MAX_ATTEMPTS, Broadcaster
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.telegram import TelegramSender
 from bot.config import Settings
-from bot.delivery import NetworkDown, Sent
 from bot.models import CampaignStatus
-from bot.pacing import Pacer
 from bot.services.campaigns import (
     CampaignError,
     Segment,
@@ -37,6 +34,9 @@ from bot.services.campaigns import (
     record_outcomes,
     resume_campaign,
 )
+from bot.workers.broadcaster import MAX_ATTEMPTS, Broadcaster
+from bot.workers.delivery import NetworkDown, Sent
+from bot.workers.pacing import Pacer
 from tests import database
 from tests.conftest import (
     WIB,
@@ -231,7 +231,7 @@ async def test_a_deadlock_while_recording_a_batch_is_tried_again_and_nothing_is_
 ):
     budi, ani = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"))
     monkeypatch.setattr(bot.db, "RECORD_PAUSE_SECONDS", 0)
-    monkeypatch.setattr(bot.broadcaster, "record_outcomes", deadlocked_first(record_outcomes))
+    monkeypatch.setattr(bot.workers.broadcaster, "record_outcomes", deadlocked_first(record_outcomes))
     await campaign_for(app)
 
     await send_campaigns(broadcaster)
@@ -254,7 +254,7 @@ async def test_a_batch_recorded_after_a_new_leader_marked_it_unknown_keeps_what_
             assert await give_up_interrupted_deliveries(new_leader) == 2
         await record_outcomes(session, outcomes, now)
 
-    monkeypatch.setattr(bot.broadcaster, "record_outcomes", taken_over_meanwhile)
+    monkeypatch.setattr(bot.workers.broadcaster, "record_outcomes", taken_over_meanwhile)
     await campaign_for(app)
 
     await send_campaigns(broadcaster)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import broadcast_cli
+from bot.cli import broadcast as broadcast_cli
 from bot.config import Settings
 from bot.models import utcnow
 from bot.services.campaigns import Segment, cancel_campaign, get_campaign, start_due_campaigns

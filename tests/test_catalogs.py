@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.catalog import required_keys, template
+from bot.cli.catalog import required_keys, template
 from bot.config import SUPPORTED_LOCALES
 from bot.content import load_content
 from bot.i18n import LOCALES_DIR, CatalogError, Messages, load_catalogs

@@ -28,7 +28,7 @@ def test_the_regions_are_bengkulus_ten_and_can_be_replaced():
 
 
 def test_there_are_at_least_fifteen_faq_entries_each_reachable_by_typing():
-    from bot.understanding import understanding_for
+    from bot.conversation.understanding import understanding_for
 
     understanding = understanding_for(CONTENT)
     assert len(CONTENT.faq) >= 15

@@ -1,7 +1,7 @@
 """The docs say only what is true: README.md and docs/*.md, read the way a new engineer reads them.
 
 - every `bpu-bot ...` command they show (in code blocks and in inline code) exists, as the real argparse parser
-  of `bot.__main__` builds it, and accepts every `--option` shown after it;
+  of `bot.cli.main` builds it, and accepts every `--option` shown after it;
 - every `make <target>` names a target of the Makefile, every `python -m <module>` of this repository (bench.*,
   tests.*, bot.*) names a file that exists;
 - every relative link points to a file that exists, and every `#anchor` to a heading of that file;
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import parser as build_parser
+from bot.cli.main import parser as build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

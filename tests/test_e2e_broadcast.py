@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcaster import batch_size
+from bot.workers.broadcaster import batch_size
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers

@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.broadcaster import batch_size
-from bot.leadership import SILENT_SECONDS
-from bot.ticker import BATCH_SIZE as TICK_BATCH
-from bot.web import TELEGRAM_SECRET_HEADER
+from bot.web.server import TELEGRAM_SECRET_HEADER
+from bot.workers.broadcaster import batch_size
+from bot.workers.leadership import SILENT_SECONDS
+from bot.workers.ticker import BATCH_SIZE as TICK_BATCH
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer, FakeUser, SentMessage
 from tests.population import seed_workers
@@ -209,7 +209,7 @@ RECIPIENTS = 600
 FIRST_RECIPIENT = 910_000_000
 FIRST_PROBE = 919_000_000
 CAMPAIGN_TEXT = "Sosialisasi BPU di balai desa Mukomuko, Sabtu pukul 09.00."
-# What a dead leader can leave `sending`: two batches of about a quarter second of sending (bot/broadcaster.py).
+# What a dead leader can leave `sending`: two batches of about a quarter second of sending (bot/workers/broadcaster.py).
 BROADCAST_WINDOW = 2 * batch_size(RATE)
 DELIVERIES = "select c.external_id, d.status from deliveries d join contacts c on c.id = d.contact_id"
 

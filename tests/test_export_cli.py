@@ -27,7 +27,7 @@ from bot.channels.telegram import build_application
 from bot.config import Settings
 from bot.content import load_content
 from bot.i18n import Messages, load_catalogs
-from bot.reports import LocalTimes, write_leads_csv, write_leads_xlsx
+from bot.services.reports import LocalTimes, write_leads_csv, write_leads_xlsx
 from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeRequest

@@ -8,14 +8,14 @@ import pytest
 from telegram import Bot
 
 import bot.db
-import bot.ticker
+import bot.workers.ticker
 from bot.app import create_app
 from bot.channels.telegram import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
-from bot.conversation import Inbound, Kind
-from bot.runtime import Runtime
+from bot.cli.run import Runtime
+from bot.conversation.events import Inbound, Kind
 from bot.services.followups import Cadence, claim_due_messages, give_up_interrupted_sends, settle_followup
-from bot.ticker import FollowUpTicker
+from bot.workers.ticker import FollowUpTicker
 from tests.conftest import WIB, deadlocked_first, saved_lead, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
 
@@ -183,7 +183,7 @@ async def test_a_database_error_after_the_send_is_tried_again_and_the_reminder_i
 ):
     await saved_lead(chat)
     monkeypatch.setattr(bot.db, "RECORD_PAUSE_SECONDS", 0)
-    monkeypatch.setattr(bot.ticker, "settle_followup", deadlocked_first(settle_followup, times=2))
+    monkeypatch.setattr(bot.workers.ticker, "settle_followup", deadlocked_first(settle_followup, times=2))
 
     clock.advance(days=3)
     reports = [await ticker.tick() for _ in range(3)]
@@ -204,7 +204,7 @@ async def test_a_reminder_settled_after_a_new_leader_marked_it_unknown_is_record
             await give_up_interrupted_sends(new_leader)
         await settle_followup(session, *args, **kwargs)
 
-    monkeypatch.setattr(bot.ticker, "settle_followup", taken_over_meanwhile)
+    monkeypatch.setattr(bot.workers.ticker, "settle_followup", taken_over_meanwhile)
     clock.advance(days=3)
     first = await ticker.tick()
     later = [await ticker.tick() for _ in range(3)]
@@ -345,7 +345,7 @@ async def test_reminders_of_the_terminal_are_cancelled_not_attempted(app, clock,
 async def test_followups_list_prints_a_table_filtered_by_due_time_and_status(
     chat, db, database, tmp_path, monkeypatch, capsys
 ):
-    from bot.__main__ import main
+    from bot.cli.main import main
 
     await saved_lead(chat)
     monkeypatch.chdir(tmp_path)

@@ -26,10 +26,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bot.app import create_app
-from bot.conversation import Inbound, Kind
-from bot.rehearsal import STEPS, Rehearsal
-from bot.runtime import Runtime
-from bot.web import TELEGRAM_SECRET_HEADER, build_web_app
+from bot.cli.run import Runtime
+from bot.conversation.events import Inbound, Kind
+from bot.conversation.rehearsal import STEPS, Rehearsal
+from bot.web.server import TELEGRAM_SECRET_HEADER, build_web_app
 from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import FakeRequest, FakeUser
 from tests.test_bad_input import raw_post

@@ -1,9 +1,19 @@
-"""Imports run one way, down: a module of a lower layer never imports one of a higher layer.
+"""Imports run one way, down: no module imports one of a room above its own, and SQL is written in services only.
 
-What holds today, checked over every import statement (function-level ones too): the foundations import only
-foundations, the services only foundations and services, and the conversation modules (handlers/) never reach
-the channels, the web server or the command line. One known exception is listed (KNOWN); the rooms of issue 19
-will remove it and tighten the rules as the layout moves.
+The rooms, from the bottom (docs/architecture.md says why each exists):
+
+    foundations   bot/config, db, models, content, phone, typed, logs, i18n, contributions, qr
+    services      bot/services/    the domain, the only place queries are built
+    conversation  bot/conversation/  events in and out, the dispatcher, reading typed text
+    handlers      handlers/        one module per conversation, written against the conversation's types
+    workers       bot/workers/     ticker, broadcast engine, exporter, pacing, leadership
+    app           bot/app.py       the composition: settings, the dispatcher, the handlers' router
+    channels      bot/channels/    Telegram, WhatsApp, the terminal
+    web           bot/web/         the web server: health and webhooks
+    cli           bot/cli/, bot/__main__.py   the commands, `bpu-bot run` among them
+
+Every import statement counts, function-level ones too. Handlers and workers are side by side: neither
+imports the other.
 """
 
 from __future__ import annotations
@@ -14,7 +24,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Modules that depend on nothing of ours above them: settings, storage, content, texts, and small tools.
 FOUNDATIONS = {
     "bot.config",
     "bot.db",
@@ -24,20 +33,42 @@ FOUNDATIONS = {
     "bot.typed",
     "bot.logs",
     "bot.i18n",
-    "bot.conversation",
+    "bot.contributions",
     "bot.qr",
-    "bot.pacing",
-    "bot.background",
-    "bot.leadership",
 }
-TOP = ("bot.channels", "bot.web", "bot.app", "bot.runtime", "bot.__main__", "bot.cli")
-# The one arrow up that stands today, until the rooms move (issue 19): the texts' derived figures (the minimum
-# package in rupiah) are computed by the calculator's rules, inside a function of bot/i18n.py.
-KNOWN = {"bot/i18n.py imports bot.services.calculator"}
+# What each room may import besides itself and the foundations.
+MAY_IMPORT = {
+    "services": set(),
+    "conversation": {"services"},
+    "handlers": {"services", "conversation"},
+    "workers": {"services", "conversation"},
+    "app": {"services", "conversation", "handlers"},
+    "channels": {"services", "conversation", "workers", "app"},
+    "web": {"services", "conversation", "workers", "app", "channels"},
+    "cli": {"services", "conversation", "handlers", "workers", "app", "channels", "web"},
+}
+# Query building (select, insert, text...) and the ORM's internals belong to the services and the database
+# foundation; above them only exceptions and the session's type are named.
+SQL_ROOMS = {"services", "foundations"}
+SQLALCHEMY_ABOVE = {"sqlalchemy.exc", "sqlalchemy.ext.asyncio"}
 
 
-def module_name(path: Path) -> str:
-    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+def module_name(path: Path, root: Path = ROOT) -> str:
+    return ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+
+
+def room_of(name: str) -> str:
+    """The room a module of ours lives in."""
+    if name in FOUNDATIONS or name == "bot":
+        return "foundations"
+    if name in ("bot.app", "bot.__main__"):
+        return "app" if name == "bot.app" else "cli"
+    if name == "handlers" or name.startswith("handlers."):
+        return "handlers"
+    parts = name.split(".")
+    if parts[0] == "bot" and len(parts) > 1 and parts[1] in MAY_IMPORT:
+        return parts[1]
+    raise AssertionError(f"{name} is in no room: add it to one (and to docs/architecture.md)")
 
 
 def ours(name: str) -> bool:
@@ -45,66 +76,86 @@ def ours(name: str) -> bool:
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
-    """(line, module) of every import of our own code in the file."""
+    """(line, module) of every absolute import in the file, ours and third parties'."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found += [(node.lineno, node.module)] if ours(node.module) else []
+            found.append((node.lineno, node.module))
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names if ours(alias.name)]
+            found += [(node.lineno, alias.name) for alias in node.names]
     return found
 
 
-def modules(*patterns: str) -> list[Path]:
-    return sorted(path for pattern in patterns for path in ROOT.glob(pattern))
+def sources(root: Path = ROOT) -> list[Path]:
+    return sorted([*root.glob("bot/**/*.py"), *root.glob("handlers/**/*.py")])
 
 
-def is_foundation(name: str) -> bool:
-    return name in FOUNDATIONS
+def wrong_arrows(paths: list[Path], root: Path = ROOT) -> list[str]:
+    wrong = []
+    for path in paths:
+        room = room_of(module_name(path, root))
+        allowed = {room, "foundations", *MAY_IMPORT.get(room, set())}
+        for line, name in imports(path):
+            if ours(name) and room_of(name) not in allowed:
+                wrong.append(f"{path.relative_to(root)}:{line} ({room}) imports {name} ({room_of(name)})")
+    return wrong
 
 
-def is_service(name: str) -> bool:
-    return name == "bot.services" or name.startswith("bot.services.")
-
-
-def is_top(name: str) -> bool:
-    return name.startswith(TOP) or name.endswith("_cli")
-
-
-def wrong_arrows(paths: list[Path], allowed, root: Path = ROOT) -> list[str]:
+def sql_outside_services(paths: list[Path], root: Path = ROOT) -> list[str]:
     return [
         f"{path.relative_to(root)}:{line} imports {name}"
         for path in paths
+        if room_of(module_name(path, root)) not in SQL_ROOMS
         for line, name in imports(path)
-        if not allowed(name) and f"{path.relative_to(root)} imports {name}" not in KNOWN
+        if name.split(".")[0] == "sqlalchemy" and name not in SQLALCHEMY_ABOVE
     ]
 
 
-def test_the_foundations_import_only_foundations():
-    paths = [path for path in modules("bot/*.py") if module_name(path) in FOUNDATIONS]
-    assert len(paths) == len(FOUNDATIONS), "every foundation named above exists"
-    assert wrong_arrows(paths, is_foundation) == []
+def test_every_module_is_in_a_room_and_every_foundation_exists():
+    assert {module_name(path) for path in sources() if room_of(module_name(path)) == "foundations"} == {
+        "bot",
+        *FOUNDATIONS,
+    }
 
 
-def test_the_services_import_only_foundations_and_services():
-    assert wrong_arrows(modules("bot/services/*.py"), lambda n: is_foundation(n) or is_service(n)) == []
+def test_imports_run_down_the_rooms():
+    assert wrong_arrows(sources()) == []
 
 
-def test_the_conversation_modules_never_reach_the_channels_the_web_server_or_the_command_line():
-    assert wrong_arrows(modules("handlers/*.py"), lambda n: not is_top(n)) == []
+def test_queries_are_built_only_in_the_services():
+    assert sql_outside_services(sources()) == []
+
+
+def test_every_module_says_what_it_is_for_in_one_line():
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in sources()
+        if not (doc := ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))) or not doc.splitlines()[0]
+    ]
+    assert missing == []
 
 
 @pytest.mark.parametrize(
-    ("source", "arrow"),
+    ("module", "source", "wrong"),
     [
-        ("from bot.dispatch import Turn\n", "bot.dispatch"),
-        ("def f():\n    import bot.channels.telegram\n", "bot.channels.telegram"),
+        ("bot/services/probe.py", "from bot.conversation.dispatcher import Turn\n", "bot.conversation.dispatcher"),
+        ("bot/services/probe.py", "def f():\n    import bot.channels.telegram\n", "bot.channels.telegram"),
+        ("handlers/probe.py", "from bot.workers.broadcaster import Broadcaster\n", "bot.workers.broadcaster"),
+        ("bot/workers/probe.py", "from handlers.onboarding import main_menu\n", "handlers.onboarding"),
+        ("bot/conversation/probe.py", "from handlers import build_router\n", "handlers"),
     ],
 )
-def test_an_arrow_back_up_is_caught_even_inside_a_function(tmp_path, source, arrow):
-    probe = tmp_path / "probe.py"  # a service module that reaches up
+def test_an_arrow_back_up_is_caught_even_inside_a_function(tmp_path, module, source, wrong):
+    probe = tmp_path / module
+    probe.parent.mkdir(parents=True)
     probe.write_text(source, encoding="utf-8")
 
-    wrong = wrong_arrows([probe], lambda n: is_foundation(n) or is_service(n), root=tmp_path)
+    assert [w.split(" imports ")[1].split(" ")[0] for w in wrong_arrows([probe], root=tmp_path)] == [wrong]
 
-    assert [w.split(" imports ")[1] for w in wrong] == [arrow]
+
+def test_a_query_built_in_a_handler_is_caught(tmp_path):
+    probe = tmp_path / "handlers" / "probe.py"
+    probe.parent.mkdir()
+    probe.write_text("from sqlalchemy import select\nfrom sqlalchemy.exc import IntegrityError\n", encoding="utf-8")
+
+    assert sql_outside_services([probe], root=tmp_path) == ["handlers/probe.py:1 imports sqlalchemy"]

@@ -14,13 +14,13 @@ from sqlalchemy import text
 from telegram import Bot
 
 from bot.app import BotApp, create_app
-from bot.broadcaster import Broadcaster
 from bot.channels.telegram import TelegramSender
-from bot.leadership import WAKE_CHANNEL, Leadership, driver_dsn
 from bot.models import FollowUpKind
-from bot.pacing import Pacer
 from bot.services.tasks import queue_message
-from bot.ticker import FollowUpTicker
+from bot.workers.broadcaster import Broadcaster
+from bot.workers.leadership import WAKE_CHANNEL, Leadership, driver_dsn
+from bot.workers.pacing import Pacer
+from bot.workers.ticker import FollowUpTicker
 from tests.conftest import campaign_for, send_campaigns
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest
 from tests.population import seed_workers

@@ -375,7 +375,7 @@ async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(
 ):
     import asyncio
 
-    from bot.__main__ import main
+    from bot.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", database.url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.pacing import WINDOW_SECONDS, Pacer
+from bot.workers.pacing import WINDOW_SECONDS, Pacer
 
 
 class FakeTime:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.runtime import Runtime
+from bot.cli.run import Runtime
 from tests.conftest import text_of, welcomed
 from tests.fakes.telegram import FakeRequest, FakeUser
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.runtime import ALLOWED_UPDATES, Runtime
-from bot.web import TELEGRAM_SECRET_HEADER, build_web_app
+from bot.cli.run import ALLOWED_UPDATES, Runtime
+from bot.web.server import TELEGRAM_SECRET_HEADER, build_web_app
 from tests.conftest import Chat, Clock, saved_lead
 from tests.fakes.telegram import FakeBotAPI, FakeRequest, FakeUser, SentMessage
 

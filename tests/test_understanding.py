@@ -1,6 +1,6 @@
 """Typed messages understood through the real conversation: the team's labelled sets and the outside sample.
 
-Each message is typed by a new person at its step (bot/rehearsal.py) and judged on what the worker gets
+Each message is typed by a new person at its step (bot/conversation/rehearsal.py) and judged on what the worker gets
 (tests/understanding_eval.py). content/examples.tsv is the tuning part the vocabulary is fitted to;
 tests/nlu/heldout.tsv was never tuned to and is only reported; ../shared/nlu/worker-messages.tsv was written
 outside the team. The figures are in docs/understanding.md.

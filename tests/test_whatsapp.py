@@ -11,8 +11,8 @@ from urllib.parse import unquote
 import pytest
 
 from bot.channels.whatsapp import CHANNEL, render
-from bot.conversation import Inbound, Kind, Reply, encode_choice
-from bot.reports import write_delivery_report
+from bot.conversation.events import Inbound, Kind, Reply, encode_choice
+from bot.services.reports import write_delivery_report
 from tests.conftest import CONFIGURED_TEMPLATES, Chat, send_campaigns, text_of, whatsapp_text, whatsapp_titles
 from tests.fakes.telegram import FakeUser
 from tests.process import catalog_text

@@ -18,12 +18,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.broadcaster import Broadcaster
+from bot.cli.run import Runtime
 from bot.models import Contact
-from bot.pacing import Pacer
-from bot.runtime import Runtime
 from bot.services.campaigns import Audience, Segment, count_audience, create_campaign, get_campaign, resume_campaign
-from bot.web import build_web_app
+from bot.web.server import build_web_app
+from bot.workers.broadcaster import Broadcaster
+from bot.workers.pacing import Pacer
 from tests.conftest import WhatsApp, WhatsAppChat, send_campaigns, whatsapp_text
 from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import FakeBotAPI, FakeRequest

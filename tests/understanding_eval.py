@@ -1,6 +1,6 @@
 """The labelled sets of what workers type, driven through the real conversation and scored.
 
-Each row is typed by a new person at its step (bot/rehearsal.py); what counts is what the worker gets: the
+Each row is typed by a new person at its step (bot/conversation/rehearsal.py); what counts is what the worker gets: the
 answer's first line for a topic, the rows written for a consent, a lead's fields in the step's data, STOP
 honoured, a cancel that leaves nothing behind. Used by tests/test_understanding.py and, to print the
 figures and every miss, by `python -m tests.understanding_eval [FILE...]`.
@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 
 from bot.app import BotApp, create_app
 from bot.config import Settings
+from bot.conversation.rehearsal import CHANNEL, Rehearsal, Tried
 from bot.db import upgrade_database
 from bot.i18n import rupiah
 from bot.models import Consent, ConsentPurpose, Contact, FollowUp, FollowUpKind, Lead
 from bot.phone import normalise_phone
-from bot.rehearsal import CHANNEL, Rehearsal, Tried
 
 ROOT = Path(__file__).resolve().parent.parent
 TUNING_SET = ROOT / "content" / "examples.tsv"  # the vocabulary is fitted to it

@@ -28,11 +28,11 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
-from bot.broadcaster import batch_size
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.conversation import Inbound, Kind, Origin, Reply, encode_choice
-from bot.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sent, Undeliverable, Unreachable
+from bot.conversation.events import Inbound, Kind, Origin, Reply, encode_choice
 from bot.i18n import Translator
+from bot.workers.broadcaster import batch_size
+from bot.workers.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sent, Undeliverable, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def to_inbound(update: Update) -> Inbound | None:
 
 def well_formed(update: Update) -> bool:
     """Whether the ids PTB itself uses (as dictionary keys, before any handler runs) are numbers, as Telegram
-    sends them: a webhook body with others is refused (bot/web.py) rather than failing inside PTB."""
+    sends them: a webhook body with others is refused (bot/web/server.py) rather than failing inside PTB."""
     return (
         all(entity is None or type(entity.id) is int for entity in (update.effective_user, update.effective_chat))
         and type(update.update_id) is int
@@ -185,7 +185,7 @@ class TelegramSender:
 
 
 class TelegramChannel:
-    """Updates in, replies out; the background work is the runtime's (bot/runtime.py)."""
+    """Updates in, replies out; the background work is the runtime's (bot/cli/run.py)."""
 
     def __init__(self, app: BotApp):
         self.app = app
@@ -275,7 +275,7 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     # Everything over aiohttp (bot/channels/aiohttp_request.py): one connection holds the long poll.
     builder = builder.request(request or AiohttpRequest(REPLY_CONNECTIONS))
     builder = builder.get_updates_request(request or AiohttpRequest(1))
-    # No job queue: the runtime schedules the background work for every channel (bot/runtime.py).
+    # No job queue: the runtime schedules the background work for every channel (bot/cli/run.py).
     application = builder.job_queue(None).build()
     application.add_handler(TypeHandler(Update, TelegramChannel(app).on_update))
     return application

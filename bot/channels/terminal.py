@@ -13,8 +13,8 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.conversation import Inbound, Kind, Origin, Reply, encode_choice
-from bot.dispatch import Dispatcher
+from bot.conversation.dispatcher import Dispatcher
+from bot.conversation.events import Inbound, Kind, Origin, Reply, encode_choice
 
 CHANNEL = "terminal"
 

@@ -29,24 +29,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BotApp
-from bot.background import Worker
-from bot.broadcaster import stop_for_spam_limit
 from bot.config import Settings, WhatsAppTemplate
-from bot.conversation import Inbound, Kind, Origin, Reply, Unprompted, encode_choice
-from bot.delivery import (
-    DeliveryUnknown,
-    MarketingStopped,
-    NeedsTemplate,
-    NetworkDown,
-    RetryLater,
-    Sent,
-    SpamLimited,
-    Undeliverable,
-    Unreachable,
-)
+from bot.conversation.events import Inbound, Kind, Origin, Reply, Unprompted, encode_choice
 from bot.i18n import Messages, Translator
 from bot.models import ID_LENGTH, Via, WebhookEvent
-from bot.pacing import Pacer
 from bot.services.campaigns import WHATSAPP_WINDOW
 from bot.services.officers import CODE_PREFIX
 from bot.services.outbox import (
@@ -68,6 +54,20 @@ from bot.services.receipts import (
     Report,
     apply_reports,
 )
+from bot.workers.background import Worker
+from bot.workers.broadcaster import stop_for_spam_limit
+from bot.workers.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    NetworkDown,
+    RetryLater,
+    Sent,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
+from bot.workers.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ class GraphClient:
 
 
 class WhatsAppSender:
-    """The delivery interface (bot.delivery.Sender) on WhatsApp.
+    """The delivery interface (bot.workers.delivery.Sender) on WhatsApp.
 
     Replies to what the person just sent are free text. A message nobody asked for just now
     (`reply.unprompted`) is free text only within 24 hours of the person's last message; outside them it is
@@ -502,7 +502,7 @@ class WhatsAppChannel(Worker):
         self.batch = batch
         self.templates = frozenset(purpose for purpose, _ in app.settings.whatsapp_templates)
         app.dispatcher.outboxes[CHANNEL] = self.keep
-        # Who processes a stored event: this worker, or the leader of the deployment (set by bot/runtime.py).
+        # Who processes a stored event: this worker, or the leader of the deployment (set by bot/cli/run.py).
         self.wake_worker: Callable[[], None] = self.wake
         if (number := app.settings.whatsapp_display_number) is not None:
             text = app.messages[app.settings.default_locale]
@@ -535,7 +535,10 @@ class WhatsAppChannel(Worker):
         for event_id, body in events:
             try:
                 batch = parse_webhook(json.loads(body))
-            except (ValueError, RecursionError):  # stored before bot/web.py checked bodies: must not hold up the rest
+            except (
+                ValueError,
+                RecursionError,
+            ):  # stored before bot/web/server.py checked bodies: must not hold up the rest
                 log.warning("webhook event %s is not JSON: dropped", event_id)
                 continue
             messages += batch.messages

@@ -1,6 +1,6 @@
 """Broadcast campaigns: who a segment reaches, the campaign's lifecycle, and its deliveries as rows.
 
-The sending engine (bot/broadcaster.py) only claims and records rows through these functions, so the rules of
+The sending engine (bot/workers/broadcaster.py) only claims and records rows through these functions, so the rules of
 who may receive a broadcast live here once: agreed to messages (the current consent text), not stopped, not
 unreachable, not an officer, one message per person (a phone number on two channels is one person).
 """

@@ -173,7 +173,7 @@ def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
     )
 
     def as_stored(column: Any, name: str) -> Any:
-        # Times as the database gives them, converted by the writer (bot.reports.LocalTimes): on SQLite the
+        # Times as the database gives them, converted by the writer (bot.services.reports.LocalTimes): on SQLite the
         # typed conversion, value by value, was half of an export's time.
         return type_coerce(column, String).label(name)
 

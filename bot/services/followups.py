@@ -1,6 +1,6 @@
 """Follow-ups: reminders to workers and call tasks for officers, as rows with a due time and a status.
 
-Nothing of this lives in the scheduler: the ticker (bot/ticker.py) only claims due rows. Sending is at most
+Nothing of this lives in the scheduler: the ticker (bot/workers/ticker.py) only claims due rows. Sending is at most
 once: a row is claimed (`sending`, committed) before the request leaves, and one left in `sending` by a
 crash becomes `unknown`, never resent.
 """

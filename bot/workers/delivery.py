@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.conversation import Reply
+from bot.conversation.events import Reply
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The repeating tick: queue the officers' daily digests, claim due messages, send each once, record what
 happened.
 
-Run by the leader's scheduler (APScheduler, bot/runtime.py) every TICK_SECONDS, and woken at once when a
+Run by the leader's scheduler (APScheduler, bot/cli/run.py) every TICK_SECONDS, and woken at once when a
 conversation queued a message (an officer's answer). It holds no business state, so a tick that never ran
 while the bot was down costs nothing: the rows are still due, and the next tick sends each of them once.
 
@@ -20,18 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import Choice, Reply, Unprompted
-from bot.delivery import (
-    DeliveryUnknown,
-    MarketingStopped,
-    NeedsTemplate,
-    RetryLater,
-    Sender,
-    SpamLimited,
-    Undeliverable,
-    Unreachable,
-)
-from bot.dispatch import Dispatcher
+from bot.conversation.dispatcher import Dispatcher
+from bot.conversation.events import Choice, Reply, Unprompted
 from bot.models import (
     MESSAGE_KINDS,
     ConsentPurpose,
@@ -54,6 +44,16 @@ from bot.services.followups import (
 )
 from bot.services.officers import claim_digests
 from bot.services.tasks import queue_message
+from bot.workers.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    RetryLater,
+    Sender,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
 
 log = logging.getLogger(__name__)
 

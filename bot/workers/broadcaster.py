@@ -18,22 +18,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.background import Worker
-from bot.conversation import Choice, Reply, Unprompted
-from bot.delivery import (
-    DeliveryUnknown,
-    MarketingStopped,
-    NeedsTemplate,
-    NetworkDown,
-    RetryLater,
-    Sender,
-    SpamLimited,
-    Undeliverable,
-    Unreachable,
-)
-from bot.dispatch import Dispatcher
+from bot.conversation.dispatcher import Dispatcher
+from bot.conversation.events import Choice, Reply, Unprompted
 from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus, FollowUpKind
-from bot.pacing import Pacer
 from bot.services.campaigns import (
     BUTTONS,
     CAMPAIGN_PREFIX,
@@ -52,6 +39,19 @@ from bot.services.campaigns import (
 )
 from bot.services.followups import Cadence
 from bot.services.tasks import queue_message
+from bot.workers.background import Worker
+from bot.workers.delivery import (
+    DeliveryUnknown,
+    MarketingStopped,
+    NeedsTemplate,
+    NetworkDown,
+    RetryLater,
+    Sender,
+    SpamLimited,
+    Undeliverable,
+    Unreachable,
+)
+from bot.workers.pacing import Pacer
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli import (
+from bot.cli.common import (
     CommandError,
     add_bom_option,
     bar,
@@ -454,8 +454,8 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
     """The per-recipient CSV (`write_delivery_report`), headers in the chosen language, BOM for Excel."""
     from bot.content import load_content
     from bot.i18n import Messages, load_catalogs
-    from bot.reports import write_delivery_report
     from bot.services.campaigns import get_campaign
+    from bot.services.reports import write_delivery_report
 
     campaign_id = _campaign_id(args.id)
     lang = args.lang or settings.default_locale

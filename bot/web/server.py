@@ -3,8 +3,8 @@
 Telegram: a POST is taken only with the secret of TELEGRAM_WEBHOOK_SECRET in `X-Telegram-Bot-Api-Secret-Token`
 (403 otherwise, nothing processed). The update is processed before the answer (the turn commits, the replies
 are sent), so an answer other than 200, or none, makes Telegram post it again, and a processed update id is
-applied once (bot/dispatch.py). Any process of the deployment can take any update: the person's row is locked
-for the turn, so two updates of one person take turns.
+applied once (bot/conversation/dispatcher.py). Any process of the deployment can take any update: the person's
+row is locked for the turn, so two updates of one person take turns.
 
 WhatsApp: a POST is taken only with a valid `X-Hub-Signature-256` over the raw body as received (401 without one, 403
 with a wrong one; nothing is stored either way). A signed body is stored as it came and answered 200 at once:

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from bot.cli import CommandError, command_line_actor, database, one_line_errors, print_table
+from bot.cli.common import CommandError, command_line_actor, database, one_line_errors, print_table
 from bot.config import Settings
 from bot.models import Role, utcnow
 

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli import (
+from bot.cli.common import (
     CommandError,
     add_bom_option,
     bar,
@@ -114,8 +114,8 @@ def _progress(out: TextIO, total: int, clock: Callable[[], float] = time.monoton
 async def export_leads(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     from bot.content import load_content
     from bot.i18n import Messages, load_catalogs
-    from bot.reports import write_leads_csv, write_leads_xlsx
     from bot.services.exports import count_leads, stream_leads
+    from bot.services.reports import write_leads_csv, write_leads_xlsx
 
     target = Path(args.output)
     file_format = _format(args, target)

@@ -13,15 +13,15 @@ import logging
 import tempfile
 from pathlib import Path
 
-from bot.background import Worker
-from bot.conversation import Reply
-from bot.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
-from bot.dispatch import Dispatcher
+from bot.conversation.dispatcher import Dispatcher
+from bot.conversation.events import Reply
 from bot.i18n import Translator
 from bot.models import Contact, Export, ExportStatus, Role
-from bot.reports import write_leads_csv, write_leads_xlsx
 from bot.services.audit import Actor, record_event
 from bot.services.exports import claim_export, filters_of, settle_export, stream_leads
+from bot.services.reports import write_leads_csv, write_leads_xlsx
+from bot.workers.background import Worker
+from bot.workers.delivery import DeliveryUnknown, RetryLater, Sender, Undeliverable, Unreachable
 
 log = logging.getLogger(__name__)
 

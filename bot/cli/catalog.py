@@ -2,7 +2,7 @@
 
 Keys come from two places: string literals in bot/ and handlers/ that are keys (found with `ast`, as pybabel
 extract does), and the families built from content (one question and answer per FAQ
-entry, four texts per occupation...). `python -m bot.catalog` (`make catalogs`) rewrites locales/messages.pot and
+entry, four texts per occupation...). `python -m bot.cli.catalog` (`make catalogs`) rewrites locales/messages.pot and
 merges it into each locale's messages.po, keeping the file's own header and one line per message.
 """
 
@@ -32,7 +32,7 @@ from bot.models import (
     Role,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
 # A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
 NAMESPACES = (
@@ -79,9 +79,9 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
     from bot.channels.telegram import MENU_COMMANDS
-    from bot.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.campaigns import CHANNELS
     from bot.services.exports import FORMATS
+    from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.tasks import CALL_OUTCOMES
     from handlers.broadcast import FILTERS, SAVED
     from handlers.explain import BENEFITS, TOPICS

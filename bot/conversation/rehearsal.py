@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import sqlalchemy
 
-from bot.conversation import Inbound, Kind, Reply, encode_choice
-from bot.dispatch import Dispatcher, Turn
+from bot.conversation.dispatcher import Dispatcher, Turn
+from bot.conversation.events import Inbound, Kind, Reply, encode_choice
 
 CHANNEL = "terminal"
 _MENU = (("command", "start"), ("tap", "occ:nelayan"))

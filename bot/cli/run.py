@@ -1,15 +1,15 @@
 """`bpu-bot run`: every configured channel and the background work, in one event loop per process.
 
 Telegram comes by long polling through PTB's Application, or in webhook mode (TELEGRAM_WEBHOOK_URL) through
-the web server (bot/web.py), which also serves WhatsApp's webhook. The background work is the same for both,
+the web server (bot/web/server.py), which also serves WhatsApp's webhook. The background work is the same for both,
 and sends through each channel's sender: the follow-up ticker (APScheduler's AsyncIOScheduler, every
 TICK_SECONDS, woken at once when a conversation queued a message), the broadcast engine, the exporter and
-the processing of stored webhook events (asyncio tasks, bot/background.py). None of them holds business
+the processing of stored webhook events (asyncio tasks, bot/workers/background.py). None of them holds business
 state: what is due, being sent or stored lives in rows.
 
 On SQLite the one process does everything. On PostgreSQL every process serves the webhooks, and one of them,
 the leader, does the background work (and the long polling, which Telegram allows one client at a time);
-bot/leadership.py hands it over when the leader dies.
+bot/workers/leadership.py hands it over when the leader dies.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotApp
-from bot.background import Worker
-from bot.broadcaster import Broadcaster
 from bot.config import WHATSAPP_PATH, ConfigError
-from bot.delivery import Sender
-from bot.exporter import Exporter
-from bot.leadership import WAKE_CHANNEL, Leadership
-from bot.pacing import Pacer
 from bot.services.campaigns import give_up_interrupted_deliveries
 from bot.services.exports import recover_interrupted_exports
 from bot.services.followups import give_up_interrupted_sends
 from bot.services.outbox import give_up_interrupted_replies
 from bot.services.updates import forget_processed_updates
-from bot.ticker import FollowUpTicker
+from bot.workers.background import Worker
+from bot.workers.broadcaster import Broadcaster
+from bot.workers.delivery import Sender
+from bot.workers.exporter import Exporter
+from bot.workers.leadership import WAKE_CHANNEL, Leadership
+from bot.workers.pacing import Pacer
+from bot.workers.ticker import FollowUpTicker
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Runtime:
             await self.lead()
 
     async def _serve_web(self) -> None:
-        from bot.web import build_web_app
+        from bot.web.server import build_web_app
 
         settings = self.app.settings
         served = build_web_app(self.app, self.whatsapp, self.application, lambda: self.leading)

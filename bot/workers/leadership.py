@@ -4,7 +4,7 @@ On PostgreSQL several `bpu-bot run` processes serve the webhooks at once; the ba
 ticks, broadcasts, exports, stored WhatsApp events and their replies) is done by one of them, the leader: it
 holds a session-level advisory lock on a connection of its own. The others stand by, trying for the lock every
 second. When the leader dies, PostgreSQL ends its session and releases the lock, so another process takes over
-within about a second, first marking what the dead one left half sent `unknown` (bot/runtime.py). One process
+within about a second, first marking what the dead one left half sent `unknown` (bot/cli/run.py). One process
 sending also makes each platform's rate limit hold for the whole deployment: there is one pacer per number.
 
 A leader that loses its connection (a restart of the server, a network cut) stops its background work at the

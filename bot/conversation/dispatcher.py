@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content import Content
-from bot.conversation import Choice, Inbound, Kind, Reply, decode_choice
+from bot.conversation.events import Choice, Inbound, Kind, Reply, decode_choice
+from bot.conversation.understanding import COMMANDS, Option, Reading, Understanding, normalise, understanding_for
 from bot.db import Sessions, execute_dml, insert_unless_present
 from bot.i18n import Messages, Translator
 from bot.models import Contact, ProcessedUpdate, Role, utcnow
@@ -32,7 +33,6 @@ from bot.services.misses import record_miss
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
 from bot.typed import clean_text
-from bot.understanding import COMMANDS, Option, Reading, Understanding, normalise, understanding_for
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The conversation machinery: what flows in and out (events), the dispatcher, and reading typed text."""

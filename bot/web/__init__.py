@@ -1,0 +1,1 @@
+"""The web server: health, the WhatsApp webhook and Telegram's in webhook mode."""
