@@ -34,11 +34,12 @@ from pathlib import Path
 from telegram import Bot
 
 from bot.app import create_app
-from bot.channels.telegram import TelegramSender, broadcast_transport
+from bot.channels.telegram.sending import TelegramSender, broadcast_transport
 from bot.config import Settings
 from bot.db import upgrade_database
 from bot.models import utcnow
-from bot.services.campaigns import Segment, campaign_progress, create_campaign
+from bot.services.campaigns import campaign_progress, create_campaign
+from bot.services.segments import Segment
 from bot.workers.broadcaster import Broadcaster
 from bot.workers.pacing import Pacer
 from tests.database import POSTGRESQL, SQLITE, PostgresServer, SQLiteDatabase, TestDatabase

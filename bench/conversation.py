@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.app import BotApp, create_app
-from bot.channels.telegram import build_application
+from bot.channels.telegram.channel import build_application
 from bot.config import Settings
 from bot.db import upgrade_database
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage

@@ -93,7 +93,7 @@ MORE = (("text", "halo"), ("tap", "Cara daftar"), ("tap", "Menu"), ("tap", "Manf
 UNPACED_LAUNCHER = """
 import os
 import sys
-import bot.channels.telegram as telegram
+import bot.channels.telegram.channel as telegram
 build = telegram.build_application
 telegram.build_application = lambda app, request=None, rate_limited=True: build(app, request, rate_limited=False)
 from bot.cli.main import main

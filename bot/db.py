@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError
@@ -164,6 +164,34 @@ def upgrade_database(database_url: str) -> None:
     """Bring the schema to the newest migration (synchronous: run it before the event loop starts)."""
     create_engine(database_url).sync_engine.dispose()  # creates the data folder for a SQLite file
     command.upgrade(_alembic_config(database_url), "head")
+
+
+async def ping_database(engine: AsyncEngine) -> None:
+    """One round trip to the database; raises SQLAlchemyError or OSError when it cannot be reached."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def notify(engine: AsyncEngine, channel: str, payload: str) -> None:
+    """PostgreSQL's NOTIFY on `channel`, committed at once (the listeners hear it only after the commit)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload})
+        await connection.commit()
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL (postgresql+asyncpg://...) as asyncpg itself takes it."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def is_deleted(row: object) -> bool:
+    """Whether the row was deleted in its session (flushed), read from the ORM's state without a query."""
+    return inspect(row).deleted
+
+
+def loaded_value(row: object, attribute: str, default: Any = None) -> Any:
+    """An attribute as last loaded or set, without a query: readable after its session failed and closed."""
+    return inspect(row).dict.get(attribute, default)
 
 
 async def check_database(engine: AsyncEngine) -> None:

@@ -18,6 +18,7 @@ from babel.numbers import format_currency, format_decimal
 
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content
+from bot.contributions import compute_contributions
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -85,8 +86,6 @@ class Translator:
 
 def derived_figures(content: Content) -> dict[str, str]:
     """Figures computed from the rules rather than typed: the minimum package is JKK's floor plus JKM."""
-    from bot.services.calculator import compute_contributions
-
     lowest = compute_contributions(content, content.fact("min_declared_income"))
     return {
         "min_package_monthly": rupiah(lowest.mandatory),

@@ -426,7 +426,7 @@ class Campaign(Base):
     author_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL", name="fk_campaigns_author_contact_id")
     )
-    # The filters as chosen (see bot.services.campaigns.Segment); an officer's always name their regions.
+    # The filters as chosen (see bot.services.segments.Segment); an officer's always name their regions.
     segment: Mapped[dict[str, Any]] = mapped_column(JSON)
     text_id: Mapped[str] = mapped_column(String(4000))
     text_en: Mapped[str | None] = mapped_column(String(4000))

@@ -1,9 +1,10 @@
 """The one place conversations are composed. Importing a handler module registers nothing globally."""
 
-from bot.conversation.dispatcher import Router
+from bot.conversation.router import Router
 from handlers import (
     ask,
     broadcast,
+    broadcast_message,
     calculator,
     explain,
     export,
@@ -30,6 +31,7 @@ def build_router() -> Router:
         officer,
         invite,
         broadcast,
+        broadcast_message,
         export,
     ):
         router.include(module.router)

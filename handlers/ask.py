@@ -7,8 +7,9 @@ when, and nothing else.
 
 from __future__ import annotations
 
-from bot.conversation.dispatcher import ASK_A_PERSON, Router, Turn
 from bot.conversation.events import Choice
+from bot.conversation.router import Router
+from bot.conversation.turn import ASK_A_PERSON, Turn
 from bot.models import FollowUpKind
 from bot.phone import contains_nik
 from bot.services.followups import Cadence

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.conversation.dispatcher import Router, Turn
+from bot.contributions import compute_contributions
 from bot.conversation.events import Choice
+from bot.conversation.income import read_income
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.i18n import rupiah
-from bot.services.calculator import compute_contributions, read_income
 
 router = Router("calculator")
 

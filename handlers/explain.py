@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation.dispatcher import MAIN, Router, Turn
+from bot.conversation.router import Router
+from bot.conversation.turn import MAIN, Turn
 from bot.models import Occupation
 from handlers.onboarding import back_to_menu
 

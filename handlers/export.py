@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.conversation.dispatcher import Router, Turn
 from bot.conversation.events import Choice
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.models import LeadStatus, Occupation, Role
 from bot.services.audit import record_event
-from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter, count_leads, limit_to_regions, request_export
 from bot.services.leads import is_source_code
+from bot.services.segments import CHANNELS
 from handlers.onboarding import back_to_menu
 
 router = Router("export")

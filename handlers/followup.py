@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.models import FollowUp, FollowUpKind, Lead, LeadStatus
 from bot.services.followups import ask_for_a_call, cancel_followups, change_lead_status, settle_followup
 from handlers.onboarding import back_to_menu

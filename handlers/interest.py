@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from bot.conversation.dispatcher import Router, Turn
 from bot.conversation.events import Choice, Kind
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.models import ConsentPurpose, Occupation
 from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source

@@ -4,8 +4,9 @@ officers (/petugas); and whoever opens an invite link becomes the officer it nam
 
 from __future__ import annotations
 
-from bot.conversation.dispatcher import Router, Turn
 from bot.conversation.events import Choice
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.models import Role
 from bot.services.audit import record_event
 from bot.services.officers import (

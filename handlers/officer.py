@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.conversation.dispatcher import MAIN, Router, Turn
+from bot.conversation.router import Router
+from bot.conversation.turn import MAIN, Turn
 from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Officer, Role
 from bot.phone import display_phone
 from bot.qr import qr_png

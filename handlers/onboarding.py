@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation.dispatcher import MAIN, NEW, Router, Turn
+from bot.conversation.router import Router
+from bot.conversation.turn import MAIN, NEW, Turn
 from bot.models import Occupation, Role
 from bot.services.leads import is_source_code
 from bot.services.officers import INVITE_PREFIX

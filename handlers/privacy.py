@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.conversation.dispatcher import Router, Turn
+from bot.conversation.router import Router
+from bot.conversation.turn import Turn
 from bot.phone import display_phone
 from bot.services.consent import list_consents
 from bot.services.leads import find_lead

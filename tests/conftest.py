@@ -21,10 +21,12 @@ from telegram.ext import Application
 
 import bot.cli.main as cli_main
 from bot.app import BotApp, create_app
-from bot.channels.telegram import TelegramSender, build_application
+from bot.channels.telegram.channel import build_application
+from bot.channels.telegram.sending import TelegramSender
 from bot.cli.run import Runtime
 from bot.config import Settings, WhatsAppTemplate, load_settings
-from bot.services.campaigns import Segment, create_campaign, sending_campaigns
+from bot.services.campaigns import create_campaign, sending_campaigns
+from bot.services.segments import Segment
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster
 from bot.workers.exporter import Exporter

@@ -18,22 +18,13 @@ from telegram import Bot
 import bot.db
 import bot.workers.broadcaster
 from bot.app import BotApp
-from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram.sending import TelegramSender
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.models import CampaignStatus
-from bot.services.campaigns import (
-    CampaignError,
-    Segment,
-    claim_deliveries,
-    count_audience,
-    give_up_interrupted_deliveries,
-    limit_to_regions,
-    parse_segment,
-    pause_campaign,
-    record_outcomes,
-    resume_campaign,
-)
+from bot.services.campaigns import pause_campaign, resume_campaign
+from bot.services.deliveries import claim_deliveries, give_up_interrupted_deliveries, record_outcomes
+from bot.services.segments import CampaignError, Segment, count_audience, limit_to_regions, parse_segment
 from bot.workers.broadcaster import MAX_ATTEMPTS, Broadcaster
 from bot.workers.delivery import NetworkDown, Sent
 from bot.workers.pacing import Pacer

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import broadcast as broadcast_cli
+from bot.cli import broadcast_follow
 from bot.config import Settings
 from bot.models import utcnow
-from bot.services.campaigns import Segment, cancel_campaign, get_campaign, start_due_campaigns
+from bot.services.campaigns import cancel_campaign, get_campaign, start_due_campaigns
+from bot.services.segments import Segment
 from tests.conftest import WIB, Chat, Result, campaign_for, command_line, saved_lead, send_campaigns
 from tests.process import PYTHON, bot_env, run_cli
 from tests.test_cli import assert_one_line_error
@@ -383,7 +384,7 @@ async def test_following_redraws_one_line_until_the_end_and_says_once_when_nothi
             await cancel_campaign(session, await get_campaign(session, campaign), clock())
 
     canceller = asyncio.create_task(cancel_later())
-    status = await broadcast_cli.follow(settings, campaign, out, poll=0.01, quiet=0.1, clock=clock)
+    status = await broadcast_follow.follow(settings, campaign, out, poll=0.01, quiet=0.1, clock=clock)
     await canceller
 
     shown = out.getvalue()
@@ -395,7 +396,7 @@ async def test_following_redraws_one_line_until_the_end_and_says_once_when_nothi
     done = await campaign_for(app, "Pengingat kedua")
     await send_campaigns(broadcaster)
     out = io.StringIO()
-    assert await broadcast_cli.follow(settings, done, out, poll=0.01, clock=clock) == "done"
+    assert await broadcast_follow.follow(settings, done, out, poll=0.01, clock=clock) == "done"
     assert out.getvalue() == "\rdone [##########] 100% sent 2 failed 0 blocked 0 skipped 0 waiting 0\n"
 
 

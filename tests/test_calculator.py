@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from bot.content import load_content
-from bot.services.calculator import TypedIncome, compute_contributions, read_income
+from bot.contributions import compute_contributions
+from bot.conversation.income import TypedIncome, read_income
 from tests.conftest import welcomed
 
 CONTENT = load_content()

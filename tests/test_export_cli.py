@@ -23,7 +23,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import BotApp
-from bot.channels.telegram import build_application
+from bot.channels.telegram.channel import build_application
 from bot.config import Settings
 from bot.content import load_content
 from bot.i18n import Messages, load_catalogs

@@ -10,7 +10,7 @@ from telegram import Bot
 import bot.db
 import bot.workers.ticker
 from bot.app import create_app
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram.sending import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.cli.run import Runtime
 from bot.conversation.events import Inbound, Kind

@@ -14,11 +14,12 @@ from sqlalchemy import text
 from telegram import Bot
 
 from bot.app import BotApp, create_app
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram.sending import TelegramSender
+from bot.db import asyncpg_dsn
 from bot.models import FollowUpKind
 from bot.services.tasks import queue_message
 from bot.workers.broadcaster import Broadcaster
-from bot.workers.leadership import WAKE_CHANNEL, Leadership, driver_dsn
+from bot.workers.leadership import WAKE_CHANNEL, Leadership
 from bot.workers.pacing import Pacer
 from bot.workers.ticker import FollowUpTicker
 from tests.conftest import campaign_for, send_campaigns
@@ -87,7 +88,7 @@ async def test_one_process_leads_and_another_takes_over_when_its_session_ends(pr
 async def test_a_leader_whose_connection_is_cut_steps_down_and_leads_again_once_it_can(processes, settings):
     leader = processes("leader")
     assert await within(leader.gained)
-    connection = await asyncpg.connect(driver_dsn(settings.database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     try:
         # The server ends the lock's session, as a restart of PostgreSQL or a network cut does.
         await connection.execute(

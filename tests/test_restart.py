@@ -1,7 +1,7 @@
 """State lives in the database: a new process (here: a new app on the same file) continues the conversation."""
 
 from bot.app import create_app
-from bot.channels.telegram import build_application
+from bot.channels.telegram.channel import build_application
 from tests.conftest import Chat, welcomed
 from tests.fakes.telegram import FakeRequest, FakeUser
 

@@ -136,7 +136,7 @@ async def test_update_ids_past_the_redelivery_window_are_forgotten_by_the_housek
 
 async def test_the_bot_keeps_nothing_per_person_in_memory_once_it_answered(telegram, new_chat):
     """PTB 22 keeps every user's and chat's id for a persistence the bot does not use: one entry per person
-    who ever wrote, for as long as the process runs (bot/channels/telegram.py turns that off)."""
+    who ever wrote, for as long as the process runs (bot/channels/telegram/channel.py turns that off)."""
     for user_id in (9101, 9102, 9103):
         await new_chat(user_id=user_id).command("start")
 

@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot.channels.whatsapp import CHANNEL, render
+from bot.channels.whatsapp import CHANNEL
+from bot.channels.whatsapp.rendering import render
 from bot.conversation.events import Inbound, Kind, Reply, encode_choice
 from bot.services.reports import write_delivery_report
 from tests.conftest import CONFIGURED_TEMPLATES, Chat, send_campaigns, text_of, whatsapp_text, whatsapp_titles

@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.cli.run import Runtime
 from bot.models import Contact
-from bot.services.campaigns import Audience, Segment, count_audience, create_campaign, get_campaign, resume_campaign
+from bot.services.campaigns import create_campaign, get_campaign, resume_campaign
+from bot.services.segments import Audience, Segment, count_audience
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster
 from bot.workers.pacing import Pacer

@@ -3,7 +3,8 @@
 These commands write and read campaigns in the database; the running bot (`bpu-bot run`) does the sending, so
 a campaign made here goes out at the bot's pace, in its send window, and pause/resume/cancel reach it at its
 next batch. Every mistake is one line on stderr with exit code 2 and nothing written. Phone numbers are never
-printed; the report file has them, since it is for the officers who call.
+printed; the report file has them, since it is for the officers who call. Following a campaign's progress on
+the terminal is bot/cli/broadcast_follow.py.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import asyncio
 import contextlib
 import re
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from bot.cli.broadcast_follow import local_time, watch
 from bot.cli.common import (
     CommandError,
     add_bom_option,
-    bar,
     command_line_actor,
     database,
     one_line_errors,
@@ -32,17 +31,15 @@ from bot.cli.common import (
     replaced_when_written,
 )
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.models import Campaign, CampaignStatus, utcnow
+from bot.models import utcnow
 from bot.services.audit import record_event
-from bot.services.campaigns import BUTTONS, TEXT_MAX, CampaignError, Progress, Segment
+from bot.services.campaigns import BUTTONS, TEXT_MAX
+from bot.services.segments import CampaignError, Segment
 
-POLL_SECONDS = 0.5  # how often a followed campaign's counts are read again
-QUIET_SECONDS = 10.0  # nothing moved for this long: say that the running bot does the sending
 TEXT_PREVIEW = 40  # characters of a campaign's text in `broadcast list`
 LIST_LIMIT = 50
 GRACE = timedelta(minutes=1)  # `--at` typed for the current minute is "now", as the service allows
 READ_LIMIT = 64 * 1024  # characters read from a text file: enough to say it is too long, never a whole disk
-FINISHED = (CampaignStatus.DONE, CampaignStatus.CANCELLED)
 
 
 # ------------------------------------------------------------------------------------------ the parser
@@ -119,30 +116,12 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(str(error)) from None
 
 
-def watch(settings: Settings, campaign_id: int) -> None:
-    """Follow a campaign on stderr; Ctrl-C stops watching only."""
-    try:
-        asyncio.run(follow(settings, campaign_id, sys.stderr))
-    except KeyboardInterrupt:
-        print(
-            f"\nstopped watching campaign {campaign_id}; the running bot keeps sending it "
-            f"(`bpu-bot broadcast show {campaign_id}`)",
-            file=sys.stderr,
-        )
-
-
 def _campaign_id(value: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise CommandError(f"campaign ID {value!r} is not a number (see `bpu-bot broadcast list`)")
     if int(value) >= 2**31:
         raise CommandError(f"there is no campaign {value} (see `bpu-bot broadcast list`)")
     return int(value)
-
-
-def _local(moment: datetime | None, settings: Settings, zone: bool = False) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M")
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -182,7 +161,9 @@ def parse_start(value: str | None, settings: Settings, now: datetime) -> datetim
     if moment is None:
         raise CommandError(f"--at {value!r} is not a local date and time such as 2026-12-01T08:00")
     if moment < now - GRACE:
-        raise CommandError(f"--at {value} is in the past (it is now {_local(now, settings)} in {settings.timezone})")
+        raise CommandError(
+            f"--at {value} is in the past (it is now {local_time(now, settings)} in {settings.timezone})"
+        )
     return moment
 
 
@@ -195,8 +176,9 @@ def _button(value: str | None) -> str | None:
 async def create(settings: Settings, args: argparse.Namespace) -> int:
     """Check everything typed, then count the audience and create the campaign in one transaction."""
     from bot.content import load_content
-    from bot.services.campaigns import count_audience, create_campaign, parse_segment
+    from bot.services.campaigns import create_campaign
     from bot.services.followups import Cadence
+    from bot.services.segments import count_audience, parse_segment
 
     text_id = read_text(args.text_file, "--text-file")
     text_en = read_text(args.text_file_en, "--text-file-en") if args.text_file_en is not None else None
@@ -239,7 +221,7 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(
         f"campaign {campaign.id} created: {audience.total} recipients now, "
-        f"starts {_local(campaign.starts_at, settings, zone=True)}"
+        f"starts {local_time(campaign.starts_at, settings, zone=True)}"
     )
     if audience.whatsapp_text or audience.whatsapp_template:
         outside = (
@@ -253,89 +235,10 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
         start, end = (moment.strftime("%H:%M") for moment in settings.send_window)
         print(
             f"outside the send hours ({start}-{end}): sending begins "
-            f"{_local(cadence.next_allowed(campaign.starts_at), settings, zone=True)}",
+            f"{local_time(cadence.next_allowed(campaign.starts_at), settings, zone=True)}",
             file=sys.stderr,
         )
     return campaign.id
-
-
-# ------------------------------------------------------------------------------------------ follow
-
-
-def progress_bar(progress: Progress) -> str:
-    counts = (
-        f"sent {progress.sent} failed {progress.failed} blocked {progress.blocked} "
-        f"skipped {progress.skipped} waiting {progress.waiting}"
-    )
-    return f"{bar(progress.share_done)} {counts}"
-
-
-def progress_line(campaign: Campaign, progress: Progress, settings: Settings, now: datetime) -> str:
-    from bot.services.followups import Cadence
-
-    if campaign.recipients is None and campaign.status == CampaignStatus.SCHEDULED:
-        if campaign.starts_at > now:
-            return f"scheduled: starts {_local(campaign.starts_at, settings, zone=True)}"
-        return "scheduled: starting"
-    if campaign.recipients is None and campaign.status == CampaignStatus.PAUSED:
-        return "paused before it started"
-    line = f"{campaign.status} {progress_bar(progress)}"
-    cadence = Cadence.from_settings(settings)
-    if campaign.status == CampaignStatus.SENDING and not cadence.in_window(now):
-        line += f" (quiet hours until {_local(cadence.next_allowed(now), settings)[-5:]})"
-    return line
-
-
-def _bot_should_move(campaign: Campaign, settings: Settings, now: datetime) -> bool:
-    """The running bot would be sending or starting this campaign now, were it running."""
-    from bot.services.followups import Cadence
-
-    if not Cadence.from_settings(settings).in_window(now):
-        return False
-    return campaign.status == CampaignStatus.SENDING or (
-        campaign.status == CampaignStatus.SCHEDULED and campaign.starts_at <= now
-    )
-
-
-async def follow(
-    settings: Settings,
-    campaign_id: int,
-    out: TextIO,
-    poll: float = POLL_SECONDS,
-    quiet: float = QUIET_SECONDS,
-    clock: Callable[[], datetime] = utcnow,
-) -> str:
-    """Redraw one progress line on `out` until the campaign is done or cancelled; its final status.
-
-    Only reads: the running bot sends. When nothing moves for `quiet` seconds while the bot should be sending,
-    say so once.
-    """
-    from bot.services.campaigns import campaign_progress, get_campaign
-
-    async with database(settings) as sessions:
-        seen: tuple[str, Progress] | None = None
-        moved_at = time.monotonic()
-        said = False
-        width = 0
-        while True:
-            async with sessions() as session:
-                campaign = await get_campaign(session, campaign_id)
-                progress = (await campaign_progress(session, [campaign_id]))[campaign_id]
-            now = clock()
-            line = progress_line(campaign, progress, settings, now)
-            out.write("\r" + line.ljust(width))
-            width = len(line)
-            if campaign.status in FINISHED:
-                out.write("\n")
-                out.flush()
-                return campaign.status
-            if (campaign.status, progress) != seen:
-                seen, moved_at = (campaign.status, progress), time.monotonic()
-            elif not said and time.monotonic() - moved_at >= quiet and _bot_should_move(campaign, settings, now):
-                out.write("\nwaiting for the running bot (`bpu-bot run`) to send it\n")
-                said, width = True, 0
-            out.flush()
-            await asyncio.sleep(poll)
 
 
 # ------------------------------------------------------------------------------------------ list, show
@@ -363,7 +266,7 @@ async def list_command(settings: Settings) -> None:
             (
                 str(campaign.id),
                 campaign.status,
-                _local(campaign.starts_at, settings),
+                local_time(campaign.starts_at, settings),
                 campaign.created_by,
                 "-" if campaign.recipients is None else str(campaign.recipients),
                 *(str(n) for n in (counts.sent, counts.failed, counts.blocked, counts.skipped, counts.waiting)),
@@ -397,9 +300,9 @@ async def show(settings: Settings, args: argparse.Namespace) -> int:
         ("campaign", str(campaign.id)),
         ("status", campaign.status),
         ("by", campaign.created_by),
-        ("created", _local(campaign.created_at, settings, zone=True)),
-        ("starts", _local(campaign.starts_at, settings, zone=True)),
-        ("finished", _local(campaign.finished_at, settings, zone=True)),
+        ("created", local_time(campaign.created_at, settings, zone=True)),
+        ("starts", local_time(campaign.starts_at, settings, zone=True)),
+        ("finished", local_time(campaign.finished_at, settings, zone=True)),
         ("segment", segment_text(campaign.segment)),
         ("button", campaign.button or "-"),
         ("recipients", "-" if campaign.recipients is None else str(campaign.recipients)),

@@ -78,12 +78,13 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
-    from bot.channels.telegram import MENU_COMMANDS
-    from bot.services.campaigns import CHANNELS
+    from bot.channels.telegram.channel import MENU_COMMANDS
     from bot.services.exports import FORMATS
     from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
+    from bot.services.segments import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
-    from handlers.broadcast import FILTERS, SAVED
+    from handlers.broadcast import FILTERS
+    from handlers.broadcast_message import SAVED
     from handlers.explain import BENEFITS, TOPICS
     from handlers.export import FILTERS as EXPORT_FILTERS
     from handlers.export import PERIODS

@@ -122,3 +122,10 @@ def replaced_when_written(target: Path, encoding: str | None) -> Iterator[IO]:
     except BaseException:
         _remove(file.name)
         raise
+
+
+def officer_id(value: str) -> int:
+    """An officer's ID as typed on the command line, or a one-line error."""
+    if not value.isdigit():
+        raise CommandError(f"officer ID {value!r} is not a number (see `bpu-bot officers list`)")
+    return int(value)

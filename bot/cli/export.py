@@ -27,8 +27,8 @@ from bot.cli.common import (
 )
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.models import LeadStatus, Occupation
-from bot.services.campaigns import CHANNELS
 from bot.services.exports import FORMATS, ExportError, LeadFilter
+from bot.services.segments import CHANNELS
 
 REDRAW_SECONDS = 0.2
 

@@ -23,12 +23,12 @@ from functools import partial
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotApp
 from bot.config import WHATSAPP_PATH, ConfigError
-from bot.services.campaigns import give_up_interrupted_deliveries
+from bot.db import notify
+from bot.services.deliveries import give_up_interrupted_deliveries
 from bot.services.exports import recover_interrupted_exports
 from bot.services.followups import give_up_interrupted_sends
 from bot.services.outbox import give_up_interrupted_replies
@@ -62,7 +62,8 @@ class Runtime:
         self.whatsapp = None
         self.graph = None
         if settings.telegram_enabled:
-            from bot.channels.telegram import TelegramSender, broadcast_bot, build_application
+            from bot.channels.telegram.channel import build_application
+            from bot.channels.telegram.sending import TelegramSender, broadcast_bot
 
             self.application = build_application(app, telegram_request)
             self.broadcast_bot = broadcast_bot(app, telegram_request)
@@ -70,7 +71,8 @@ class Runtime:
             broadcast_senders["telegram"] = TelegramSender(self.broadcast_bot, app.messages, settings.broadcast_paid)
             pacers["telegram"] = Pacer(settings.broadcast_rate)
         if settings.whatsapp_enabled:
-            from bot.channels.whatsapp import GraphClient, WhatsAppChannel, WhatsAppSender
+            from bot.channels.whatsapp.sending import GraphClient, WhatsAppSender
+            from bot.channels.whatsapp.webhook import WhatsAppChannel
 
             # One pace for the number, whatever sends: replies, follow-ups and broadcasts share its limit.
             pacer = Pacer(settings.whatsapp_rate)
@@ -105,7 +107,7 @@ class Runtime:
         """Serve the channels; lead the background work now (SQLite), or when this process gets the lead."""
         settings = self.app.settings
         if self.application is not None:
-            from bot.channels.telegram import WEBHOOK_CONNECTIONS, set_commands
+            from bot.channels.telegram.channel import WEBHOOK_CONNECTIONS, set_commands
 
             await self.application.initialize()
             await set_commands(self.application, self.app)
@@ -201,10 +203,7 @@ class Runtime:
 
     async def _wake_leader(self, worker: str) -> None:
         try:
-            async with self.app.engine.connect() as connection:
-                notify = text("SELECT pg_notify(:channel, :worker)")
-                await connection.execute(notify, {"channel": WAKE_CHANNEL, "worker": worker})
-                await connection.commit()
+            await notify(self.app.engine, WAKE_CHANNEL, worker)
         except SQLAlchemyError as error:  # the leader finds the work at its next look anyway
             log.warning("could not wake the leader for %s: %s", worker, type(error).__name__)
 

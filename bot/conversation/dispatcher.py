@@ -9,58 +9,34 @@ the commit loses at most a reply, never a transition, and a restart continues wh
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
-from babel.dates import format_date, format_datetime
-from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.content import Content
 from bot.conversation.events import Choice, Inbound, Kind, Reply, decode_choice
-from bot.conversation.understanding import COMMANDS, Option, Reading, Understanding, normalise, understanding_for
-from bot.db import Sessions, execute_dml, insert_unless_present
-from bot.i18n import Messages, Translator
-from bot.models import Contact, ProcessedUpdate, Role, utcnow
-from bot.services.audit import Actor, record_event
+from bot.conversation.router import Router
+from bot.conversation.turn import ASK_A_PERSON, CANCEL, MAIN, NEW, Turn, coalesce
+from bot.conversation.understanding import COMMANDS, Option, Reading, Understanding, understanding_for
+from bot.conversation.words import normalise
+from bot.db import Sessions, is_deleted
+from bot.i18n import Messages
+from bot.models import utcnow
+from bot.services.contacts import lock_contact
 from bot.services.misses import record_miss
-from bot.services.officers import regions_in_reach
-from bot.services.roles import role_of
+from bot.services.updates import record_update
 from bot.typed import clean_text
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 1000
-NEW = "new"  # the state of a contact that has not been welcomed yet
-MAIN = "main"  # the main menu
-ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
 MISSES_BEFORE_A_PERSON = 2
-CANCEL = "cancel"  # what a step's cancel button means, and what "batal", "gak jadi" are read as
 CERTAIN = 0.9  # the classifier's probability that lets a typed question through a name or income step
-# Labels of the understanding whose action has another name; the others (topic:<name>, faq:<id>, erase, menu,
-# greeting, thanks, interest) are the names of their actions.
-LABEL_ACTIONS = {"stop": "stop_now", "show_my_data": "my_data", "topic:human": ASK_A_PERSON, "language": "lang"}
-PHONE_SHARING_CHANNELS = frozenset({"telegram"})
-
-Step = Callable[["Turn"], Awaitable[None]]
-ArgStep = Callable[["Turn", str], Awaitable[None]]
-StepT = TypeVar("StepT", bound=Step)  # a decorated step keeps its own signature (extra keyword arguments)
-
-
-@dataclass(frozen=True)
-class Action:
-    step: ArgStep
-    # A decision (consent, saving, erasing) belongs to the step that asked for it: it is taken only in that
-    # state and from the message that asked. Navigation (topics, FAQ, amounts; no state) works from any
-    # older message too.
-    state: str | None
-    role: Role | None = None
 
 
 def _cleaned(inbound: Inbound) -> Inbound:
@@ -71,306 +47,6 @@ def _cleaned(inbound: Inbound) -> Inbound:
         if isinstance(value := getattr(inbound, name), str) and value
     }
     return dataclasses.replace(inbound, **changes)
-
-
-def _guarded(step: Callable[..., Awaitable[None]], role: Role | None, action: str) -> Callable[..., Awaitable[None]]:
-    """A step only people with `role` may take; anyone else is told so, the attempt goes to the audit log
-    (as `action`, the conversation's name), and nothing else happens."""
-    if role is None:
-        return step
-
-    @functools.wraps(step)
-    async def guarded(turn: Turn, *argument: str) -> None:
-        if turn.may(role):
-            await step(turn, *argument)
-        else:
-            await record_event(turn.session, turn.actor, action, turn.now, allowed=False, step=step.__name__)
-            await turn.refuse_role(role)
-
-    return guarded
-
-
-class Router:
-    """One conversation's steps, keyed by how they are reached. Composed explicitly with `include`.
-
-    `role=` on a command, action or text step limits it to that role and those above it: the check is made
-    here, once, so a step cannot forget it, and a refusal is audited under the router's name.
-    """
-
-    def __init__(self, name: str):
-        self.name = name
-        self.commands: dict[str, Step] = {}
-        self.keywords: dict[str, Step] = {}
-        self.actions: dict[str, Action] = {}
-        self.prompts: dict[str, Step] = {}
-        self.texts: dict[str, ArgStep] = {}
-        self.contacts: dict[str, ArgStep] = {}
-        self.guarded_states: set[str] = set()  # states only officers or admins can be in
-        # A worker's step and the one line that asks it again after the bot answered a question typed there.
-        # Only these steps take typed questions, cancels and yes/no words (an officer composing a broadcast
-        # may well type a question that must be taken as text).
-        self.agains: dict[str, str] = {}
-        self.question_steps: set[str] = set()
-
-    def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
-        for key in keys:
-            if key in table:
-                raise ValueError(f"{self.name}: {key!r} is registered twice")
-            table[key] = value
-
-    def command(self, *names: str, role: Role | None = None) -> Callable[[Step], Step]:
-        def register(step: Step) -> Step:
-            self._add(self.commands, names, _guarded(step, role, self.name))
-            return step
-
-        return register
-
-    def keyword(self, *words: str) -> Callable[[Step], Step]:
-        """Whole messages such as STOP or DATA SAYA, matched in any state and any letter case."""
-
-        def register(step: Step) -> Step:
-            self._add(self.keywords, tuple(normalise(w) for w in words), step)
-            return step
-
-        return register
-
-    def action(
-        self, name: str, *, decides: str | None = None, role: Role | None = None
-    ) -> Callable[[ArgStep], ArgStep]:
-        """A button `name` or `name:argument`; the step receives the argument ('' when there is none).
-
-        `decides=STATE`: the button answers the question of that state and is refused anywhere else.
-        """
-
-        def register(step: ArgStep) -> ArgStep:
-            self._add(self.actions, (name,), Action(_guarded(step, role, self.name), decides, role))
-            return step
-
-        return register
-
-    def prompt(self, *states: str, again: str | None = None) -> Callable[[StepT], StepT]:
-        """What to show to someone in this state: used on resume, after a stale button, after media.
-
-        `again`: the message key of one short line that asks the step again (a worker's step, see `agains`).
-        """
-
-        def register(step: StepT) -> StepT:
-            self._add(self.prompts, states, step)
-            if again is not None:
-                self._add(self.agains, states, again)
-            return step
-
-        return register
-
-    def text(self, *states: str, role: Role | None = None, questions: bool = False) -> Callable[[ArgStep], ArgStep]:
-        """A step that takes typed text (a name, a phone number, an income) in the given states.
-
-        `questions=True`: a question is what the step waits for (one for an officer), so it is never answered
-        in the step's place; the step may answer it besides (see `Dispatcher.answer_alongside`).
-        """
-
-        def register(step: ArgStep) -> ArgStep:
-            self._add(self.texts, states, _guarded(step, role, self.name))
-            if questions:
-                self.question_steps.update(states)
-            if role is not None:
-                self.guarded_states.update(states)
-            return step
-
-        return register
-
-    def contact(self, *states: str) -> Callable[[ArgStep], ArgStep]:
-        def register(step: ArgStep) -> ArgStep:
-            self._add(self.contacts, states, step)
-            return step
-
-        return register
-
-    def include(self, other: Router) -> None:
-        for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts", "agains"):
-            for key, value in getattr(other, table).items():
-                self._add(getattr(self, table), (key,), value)
-        self.guarded_states |= other.guarded_states
-        self.question_steps |= other.question_steps
-
-
-class Turn:
-    """Everything a step needs for one Inbound; steps add replies and move the state."""
-
-    def __init__(self, dispatcher: Dispatcher, session: AsyncSession, contact: Contact, inbound: Inbound):
-        self.dispatcher = dispatcher
-        self.session = session
-        self.contact = contact
-        self.inbound = inbound
-        self.replies: list[Reply] = []
-        self.wakes: set[str] = set()
-        self.reading: Reading | None = None  # what the understanding made of typed text, for misses and tests
-
-    @property
-    def settings(self) -> Settings:
-        return self.dispatcher.settings
-
-    @property
-    def content(self) -> Content:
-        return self.dispatcher.content
-
-    @property
-    def t(self) -> Translator:
-        return self.dispatcher.messages[self.contact.locale]
-
-    @property
-    def now(self) -> datetime:
-        return self.dispatcher.clock()
-
-    @property
-    def state(self) -> str:
-        return self.contact.state
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return dict(self.contact.state_data or {})
-
-    @property
-    def role(self) -> Role:
-        return role_of(self.contact, self.settings.admin_telegram_ids)
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.of_contact(self.contact, self.role)
-
-    def may(self, role: Role) -> bool:
-        return self.role.includes(role)
-
-    @property
-    def sees_all_regions(self) -> bool:
-        """Staff and admins work with every region; an officer with their own."""
-        return self.may(Role.STAFF)
-
-    async def regions_in_reach(self) -> list[str] | None:
-        """The regions this person may broadcast to or export: None (all) for staff and admins."""
-        return await regions_in_reach(self.session, self.contact.id, self.sees_all_regions)
-
-    async def region_choices(self, action: str) -> list[Choice]:
-        """The kabupaten/kota this person may pick, as buttons `action:<index>` (see Content.region_at)."""
-        allowed = await self.regions_in_reach()
-        regions = enumerate(self.content.regions)
-        return [Choice(f"{action}:{i}", region) for i, region in regions if allowed is None or region in allowed]
-
-    async def refuse_role(self, role: Role) -> None:
-        self.say(f"common.only.{role}")
-        if self.state in self.dispatcher.router.guarded_states:  # the role was taken away mid-step
-            self.goto(MAIN)
-        await self.prompt()
-
-    @property
-    def shares_phone(self) -> bool:
-        """Whether this person's channel has a button that shares their number (Telegram's), or they type it."""
-        return self.contact.channel in PHONE_SHARING_CHANNELS
-
-    def deep_link(self, payload: str, channel: str | None = None) -> str | None:
-        """A link that opens the bot with `payload` on this person's channel, or on `channel` (None where the
-        channel has none, or is not served)."""
-        link = self.dispatcher.links.get(channel or self.contact.channel)
-        return link(payload) if link else None
-
-    def local_time(self, moment: datetime, pattern: str = "d MMM y HH:mm") -> str:
-        return format_datetime(moment, pattern, tzinfo=self.settings.tz, locale=self.contact.locale)
-
-    def local_date(self, day: date) -> str:
-        return format_date(day, "d MMM y", locale=self.contact.locale)
-
-    def wake(self, worker: str) -> None:
-        """Rows for a background worker were added ("ticker": an answer, a notice; "exporter": a lead list):
-        wake it after the commit, instead of at its next look."""
-        self.wakes.add(worker)
-
-    def choice(self, action: str, key: str, *, means: str = "", **values: object) -> Choice:
-        return Choice(action, self.t(key, **values), means)
-
-    def say(
-        self,
-        key: str,
-        *,
-        choices: tuple[Choice, ...] | list[Choice] = (),
-        columns: int = 1,
-        request_phone: bool = False,
-        close_keyboard: bool = False,
-        **values: object,
-    ) -> None:
-        self.reply(
-            self.t(key, **values),
-            choices=choices,
-            columns=columns,
-            request_phone=request_phone,
-            close_keyboard=close_keyboard,
-        )
-
-    def reply(
-        self,
-        text: str,
-        *,
-        choices: tuple[Choice, ...] | list[Choice] = (),
-        columns: int = 1,
-        request_phone: bool = False,
-        close_keyboard: bool = False,
-        document: tuple[str, bytes] | None = None,
-        standalone: bool = False,
-    ) -> None:
-        self.replies.append(Reply(text, tuple(choices), columns, request_phone, close_keyboard, document, standalone))
-
-    def goto(self, state: str, **data: Any) -> None:
-        """Enter a state with fresh step data; the serial moves on so older decision buttons go stale."""
-        self.contact.state = state
-        self.contact.state_data = data
-        self.contact.state_serial += 1
-
-    async def run(self, action: str) -> None:
-        """Perform a navigation action as if its button had been pressed now."""
-        name, _, argument = action.partition(":")
-        await self.dispatcher.router.actions[name].step(self, argument)
-
-    async def prompt(self) -> None:
-        """Show the current step again (or the menu for states without a prompt of their own)."""
-        router = self.dispatcher.router
-        step = router.prompts.get(self.state) or router.prompts[MAIN]
-        await step(self)
-
-    async def refuse_button(self) -> None:
-        """A button whose data this step cannot take (forged, or from a changed list): say so, show the step."""
-        self.say("common.unknown_button")
-        await self.prompt()
-
-    async def answer_alongside(self, *, phrases_only: bool = True) -> None:
-        """See Dispatcher.answer_alongside: the answer to a topic the typed text asks about, the step kept."""
-        await self.dispatcher.answer_alongside(self, phrases_only)
-
-    def action_for(self, label: str | None) -> str | None:
-        """The action a label of the understanding asks for, if this bot has it."""
-        if label is None:
-            return None
-        action = LABEL_ACTIONS.get(label, label)
-        return action if action.partition(":")[0] in self.dispatcher.router.actions else None
-
-
-def coalesce(replies: list[Reply]) -> list[Reply]:
-    """One message per answer: a plain line ("Maaf, ...") joins the message that follows it.
-
-    A reply that closes a keyboard stays apart, because on Telegram one message cannot both take away the
-    reply keyboard and carry inline buttons.
-    """
-    merged: list[Reply] = []
-    for reply in replies:
-        previous = merged[-1] if merged else None
-        kept_apart = reply.standalone or previous is None or previous.standalone
-        special = previous is not None and (
-            previous.choices or previous.request_phone or previous.close_keyboard or previous.document
-        )
-        if previous is not None and not kept_apart and not special:  # (kept_apart when there is none)
-            reply.text = f"{previous.text}\n\n{reply.text}"
-            merged[-1] = reply
-        else:
-            merged.append(reply)
-    return merged
 
 
 class Dispatcher:
@@ -406,16 +82,24 @@ class Dispatcher:
         inbound = _cleaned(inbound)
         try:
             async with self.sessions() as session, session.begin():
-                if inbound.update_key is not None and not await self._first_delivery(session, inbound):
+                if inbound.update_key is not None and not await record_update(
+                    session, inbound.channel, inbound.update_key, self.clock()
+                ):
                     return []  # redelivered after a crash or a retry: already applied
-                contact = await self._load_contact(session, inbound)
+                contact = await lock_contact(
+                    session,
+                    inbound.channel,
+                    inbound.external_id,
+                    locale=self.settings.default_locale,
+                    state=NEW,
+                )
                 locale = contact.locale
                 turn = Turn(self, session, contact, inbound)
                 if trace is not None:
                     trace.append(turn)
                 await self._route(turn)
                 locale = contact.locale
-                if not inspect(contact).deleted:  # erased at their request in this very turn
+                if not is_deleted(contact):  # erased at their request in this very turn
                     now = self.clock()
                     contact.last_seen_at = min(now, inbound.sent_at) if inbound.sent_at else now
                 replies = coalesce(turn.replies)
@@ -439,34 +123,6 @@ class Dispatcher:
                 async with self.sessions.begin() as session:
                     await keep(session, inbound.external_id, replies)
             return replies
-
-    async def _first_delivery(self, session: AsyncSession, inbound: Inbound) -> bool:
-        """Record the update id; False when it was recorded before (one statement, no read first)."""
-        record = insert_unless_present(
-            session, ProcessedUpdate, channel=inbound.channel, update_key=inbound.update_key, processed_at=self.clock()
-        )
-        return (await execute_dml(session, record)).rowcount == 1
-
-    async def _load_contact(self, session: AsyncSession, inbound: Inbound) -> Contact:
-        """The person's row, locked until the turn commits: two updates of one person (in two processes) take
-        turns, the second seeing what the first saved. A first message creates the row, at most once."""
-        query = select(Contact).where(Contact.channel == inbound.channel, Contact.external_id == inbound.external_id)
-        contact = (await session.execute(query.with_for_update())).scalar_one_or_none()
-        if contact is None:
-            await session.execute(
-                insert_unless_present(
-                    session,
-                    Contact,
-                    channel=inbound.channel,
-                    external_id=inbound.external_id,
-                    locale=self.settings.default_locale,
-                    state=NEW,
-                    state_data={},
-                    state_serial=0,
-                )
-            )
-            contact = (await session.execute(query.with_for_update())).scalar_one()
-        return contact
 
     async def _route(self, turn: Turn) -> None:
         inbound, router = turn.inbound, self.router

@@ -11,10 +11,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import sqlalchemy
-
-from bot.conversation.dispatcher import Dispatcher, Turn
+from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.events import Inbound, Kind, Reply, encode_choice
+from bot.conversation.turn import Turn
+from bot.db import loaded_value
 
 CHANNEL = "terminal"
 _MENU = (("command", "start"), ("tap", "occ:nelayan"))
@@ -85,5 +85,5 @@ class Rehearsal:
         replies = await self._send(Inbound(CHANNEL, person, Kind.TEXT, text=text), trace)
         turn = trace[0]
         # Read without loading: after a turn that failed, the contact is no longer attached to a session.
-        state = sqlalchemy.inspect(turn.contact).dict.get("state", "")
+        state = loaded_value(turn.contact, "state", "")
         return Tried(person, state, turn, replies)

@@ -4,56 +4,33 @@ One module that the dispatcher (questions in any state) and the steps (typed ans
 Its vocabulary is data in content/understanding.toml and content/regions.toml, so a missed phrase that an
 officer reports becomes a content change, checked with `bpu-bot understand "teks"`.
 
-Reading a message (see the header of content/understanding.toml): normalise, spell out everyday and regional
-forms (our words, then indoNLP's slang list), stem (PySastrawi), and map near misses of vocabulary words onto
-them (rapidfuzz). Then:
+Reading a message: its words first (bot/conversation/words.py: normalised, spelled out, stemmed, near misses
+mapped). Then:
 1. at a step, its own options come first (a number, a button label, yes/no words, a description or a place
    that names an option), unless the message plainly asks something else (a cancel, STOP in two words or
    more, a question about a topic);
 2. otherwise each label scores the weight of its phrases found in the message (a word shared by many labels
    weighs less, so "iuran jht" is about JHT, not about the cost in general) plus twice the probability that
-   a character n-gram classifier (scikit-learn), trained at start-up from the vocabulary's phrases and
-   content/examples.tsv, gives it; the classifier alone decides for a message no phrase matches.
-When unsure, the caller asks back with the two likeliest labels.
+   a character n-gram classifier (bot/conversation/classifier.py), trained at start-up from the vocabulary's
+   phrases and content/examples.tsv, gives it; the classifier alone decides for a message no phrase matches.
+When unsure, the caller asks back with the two likeliest labels. A typed name is read by
+bot/conversation/names.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import re
-import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numpy as np
-from indoNLP.preprocessing.slang_data import SLANG_DATA
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
-from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
-from Sastrawi.Stemmer.Stemmer import Stemmer
-from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.content import Content
-
-_WORD = re.compile(r"[a-z]+|[0-9]+")
-_REPEATS = re.compile(r"([a-z])\1{2,}")
-_ONE_LETTER_REPEATED = re.compile(r"\b([a-z])\1{2,}\b")  # "zzz", "qqq": no word, not "z" or "q"
-# Emoji that people send instead of a word: a thumbs-up at a yes/no step is a yes.
-_EMOJI_WORDS = {
-    "👍": " ya ",
-    "👌": " oke ",
-    "✅": " ya ",
-    "🙆": " ya ",
-    "❌": " tidak ",
-    "🙅": " tidak ",
-    "👎": " tidak ",
-}
-_QUESTION_WORDS = frozenset(
-    {"apa", "berapa", "bagaimana", "kapan", "dimana", "mana", "siapa", "kenapa", "mengapa", "apakah", "bisa", "boleh"}
-)
+from bot.conversation.classifier import likeliest, train
+from bot.conversation.names import Names
+from bot.conversation.phrases import Phrases
+from bot.conversation.words import QUESTION_WORDS, Words, normalise
 
 # How sure a reading must be. A phrase of the vocabulary counts as sure; the classifier alone must reach
 # SURE, and between UNSURE and SURE the caller asks back with the two likeliest labels.
@@ -62,15 +39,6 @@ UNSURE = 0.25
 CLASSIFIER_WEIGHT = 2.0  # how much the classifier's probability counts against the phrases' weight
 PHRASE_SURE = 0.4  # the weight of the phrases found: one word no other label uses weighs 1
 COMMANDS = frozenset({"stop", "erase", "show_my_data"})
-
-
-def normalise(text: str) -> str:
-    """Lower-case, emoji and punctuation gone, letters repeated three times squeezed, digits apart."""
-    for emoji, word in _EMOJI_WORDS.items():
-        text = text.replace(emoji, word)
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    ascii_only = _ONE_LETTER_REPEATED.sub(" ", decomposed.encode("ascii", "ignore").decode("ascii"))
-    return " ".join(_WORD.findall(_REPEATS.sub(r"\1", ascii_only)))
 
 
 @dataclass(frozen=True)
@@ -134,77 +102,18 @@ class Option:
     numbered: bool = True
 
 
-@dataclass
-class _Phrases:
-    """Phrases by each of their words, so a message only tests the phrases it shares a word with."""
-
-    by_word: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
-
-    def add(self, words: tuple[str, ...], label: str) -> None:
-        if words:
-            self.by_word.setdefault(words[0], []).append((words, label))
-
-    def matches(self, positions: dict[str, list[int]]) -> Iterable[tuple[tuple[str, ...], str]]:
-        """Phrases whose words all occur close together (in any order: "bayar berapa", "berapa bayar"), so
-        that "tidak" at the start and "kerja" at the end of a long message do not make "tidak bisa kerja"."""
-        for word in positions:
-            for words, label in self.by_word.get(word, ()):
-                if len(words) == 1 or (all(w in positions for w in words[1:]) and _close(words, positions)):
-                    yield words, label
-
-
-def _close(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
-    """Every word of the phrase within a few words of one occurrence of its first word."""
-    window = len(words) + 2
-    return any(all(any(abs(q - p) < window for q in positions[w]) for w in words[1:]) for p in positions[words[0]])
-
-
 class Understanding:
     def __init__(self, content: Content):
         vocabulary = content.vocabulary
-        self._words_map = vocabulary.words
-        self._stemmer = _stemmer()
-        self._roots = self._stemmer.dictionary
-        self._weak = vocabulary.weak
+        self._reader = Words(vocabulary.words)
         self._ignored = frozenset(vocabulary.ignored)
         self._order = {label: i for i, label in enumerate(vocabulary.labels)}
         # Near misses are mapped onto vocabulary words once the vocabulary itself has been read (below).
-        self._known: list[str] = []
-        self._known_set: set[str] = set()
-        self._topics = _Phrases()
-        for label, phrases in vocabulary.keywords.items():
-            for phrase in phrases:
-                self._topics.add(tuple(w for w in self.words(phrase) if w not in self._ignored), label)
-        phrase_words = {w for group in self._topics.by_word.values() for ws, _ in group for w in ws}
-        # A word shared by the phrases of many labels ("bayar", "bpjs") says little about which one is meant:
-        # each word weighs 1 / the square root of the number of labels whose phrases use it.
-        labels_of: dict[str, set[str]] = {}
-        for group in self._topics.by_word.values():
-            for ws, label in group:
-                for w in ws:
-                    labels_of.setdefault(w, set()).add(label)
-        self._weight = {w: 1.0 / math.sqrt(len(labels)) for w, labels in labels_of.items()}
-        singles: dict[str, set[str]] = {}
-        for group in self._topics.by_word.values():
-            for ws, label in group:
-                if len(ws) == 1:
-                    singles.setdefault(label, set()).add(ws[0])
-        self._single_words = {label: frozenset(ws) for label, ws in singles.items()}
-        self._known_set = phrase_words
+        self._phrases = Phrases(vocabulary, self._reader)
         self._yes = {self.words(p) for p in vocabulary.yes}
         self._no = {self.words(p) for p in vocabulary.no}
         self._corrections = {w for p in vocabulary.corrections for w in self.words(p)}
-        self._lead_ins = [
-            tuple(self._words_map.get(w, SLANG_DATA.get(w, w)) for w in p.casefold().split())
-            for p in vocabulary.name_lead_ins
-        ]
-        self._honorifics = frozenset(vocabulary.honorifics)
-        self._not_names = (
-            self._honorifics
-            | self._ignored
-            | {w for lead_in in self._lead_ins for w in lead_in}
-            | {w for p in (*vocabulary.yes, *vocabulary.no) for w in p.casefold().split()}
-        )
+        self._names = Names(vocabulary, self._reader)
         self._synonyms: dict[str, list[tuple[str, ...]]] = {}
         tables = [("occupation", vocabulary.occupations), ("calltime", vocabulary.call_times)]
         tables.append(("region", {region: (region, *content.places.get(region, ())) for region in content.regions}))
@@ -219,51 +128,21 @@ class Understanding:
         # The classifier learns from the examples and the phrases themselves, read as the phrases are.
         training = [(label, ex) for label, examples in vocabulary.examples.items() for ex in examples]
         training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
-        self._glued_words = [
-            (raw, spelled) for raw, spelled in self._words_map.items() if len(raw) >= 3 and spelled in phrase_words
-        ]
         # Places and jobs people misspell are vocabulary words too ("bengkulu selatn", "nelayn").
-        self._known_set = phrase_words.union(*(w for ws in self._synonyms.values() for w in ws))
-        self._known = sorted(self._known_set)
-        self._classifier = _train(tuple((label, " ".join(self._topic_words(text))) for label, text in training))
-
-    # -- reading words ---------------------------------------------------------------------------------------
+        self._reader.know(self._phrases.words.union(*(w for ws in self._synonyms.values() for w in ws)))
+        self._classifier = train(tuple((label, " ".join(self._topic_words(text))) for label, text in training))
 
     def words(self, text: str) -> tuple[str, ...]:
         """The message as the vocabulary's words: spelled out, stemmed, near misses mapped."""
-        return tuple(w for token in normalise(text).split() for w in self._spelled(token))
+        return self._reader.words(text)
 
     def _topic_words(self, text: str) -> tuple[str, ...]:
         words = self.words(text)
         return tuple(w for w in words if w not in self._ignored) or words
 
-    @functools.lru_cache(maxsize=20000)  # noqa: B019 - one instance per process, words repeat across messages
-    def _spelled(self, token: str) -> tuple[str, ...]:
-        # Ours, then indoNLP's, then ours again: "tq" -> "makasih" -> "terima kasih"; "gk" -> "enggak" -> "tidak".
-        spelled = self._words_map.get(token, token).split()
-        spelled = [w for part in spelled for w in SLANG_DATA.get(part, part).split()]
-        spelled = [w for part in spelled for w in self._words_map.get(part, part).split()]
-        return tuple(self._known_form(self._stem(part)) for part in spelled)
-
-    @functools.lru_cache(maxsize=20000)  # noqa: B019
-    def _stem(self, word: str) -> str:
-        if word.isdigit() or len(word) <= 3:
-            return word
-        return self._stemmer.stem(word) or word
-
-    def _is_word(self, word: str) -> bool:
-        """A word of our vocabulary or of Indonesian, or long enough to be several run together."""
-        return word in self._known_set or self._roots.contains(word) or len(word) >= 10 or word.isdigit()
-
-    def _known_form(self, word: str) -> str:
-        """A near miss of a vocabulary word ("kecelkaan") as that word, unless it is a real word itself."""
-        if word in self._known_set or len(word) < 5 or word.isdigit():
-            return word
-        if self._roots.contains(word):
-            return word
-        limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, self._known, scorer=Levenshtein.distance, score_cutoff=limit)
-        return self._words_map.get(found[0], found[0]) if found else word
+    def name_from(self, text: str) -> str:
+        """A typed name without its lead-in and honorifics (bot/conversation/names.py)."""
+        return self._names.name_from(text)
 
     # -- reading a message -----------------------------------------------------------------------------------
 
@@ -274,7 +153,7 @@ class Understanding:
         said = tuple(w for w in words if w not in self._ignored)
         # Asked, not just containing "apa" ("jangan kirim apa apa lagi"): a question mark, or a question word
         # opening or closing the message, as Indonesian questions do.
-        question = "?" in text or bool(words) and (words[0] in _QUESTION_WORDS or words[-1] in _QUESTION_WORDS)
+        question = "?" in text or bool(words) and (words[0] in QUESTION_WORDS or words[-1] in QUESTION_WORDS)
         ranked = self._ranked(text, said or words)
         best = ranked[0] if ranked else None
         if options:
@@ -302,7 +181,7 @@ class Understanding:
         """A negation right before the matched phrase, or before one of the label's own one-word phrases
         ("jangan berhenti kirim" is no STOP, though "jangan kirim" is one)."""
         first = guess.evidence.split()[0] if guess.evidence else ""
-        verbs = self._single_words.get(guess.label, frozenset())
+        verbs = self._phrases.single_words(guess.label)
         return any(i > 0 and words[i - 1] in _NEGATIONS and (w == first or w in verbs) for i, w in enumerate(words))
 
     def _restated_yes(self, best: Guess | None, words: tuple[str, ...], options: Sequence[Option]) -> Guess | None:
@@ -324,47 +203,23 @@ class Understanding:
         topic = best.label.startswith(("topic:", "faq:")) and best.score >= PHRASE_SURE
         return topic and (question or len(words) > 4)
 
-    def _phrase_scores(self, words: tuple[str, ...]) -> dict[str, Guess]:
-        positions: dict[str, list[int]] = {}
-        for i, w in enumerate(words):
-            positions.setdefault(w, []).append(i)
-        joined = "".join(words)
-        if len(words) <= 2 and len(joined) >= 12:
-            # Words run together ("kalauikutjht..."): look for the vocabulary's words inside, in their order.
-            for w in self._known:
-                if len(w) >= 3 and w not in _QUESTION_WORDS and (at := joined.find(w)) >= 0:
-                    positions.setdefault(w, []).append(at // 8)
-            for raw, spelled in self._glued_words:  # "blt" inside "bltbulanini" is "bansos"
-                if (at := joined.find(raw)) >= 0:
-                    positions.setdefault(spelled, []).append(at // 8)
-        covered: dict[str, set[str]] = {}
-        evidence: dict[str, tuple[str, ...]] = {}
-        for phrase, label in self._topics.matches(positions):
-            covered.setdefault(label, set()).update(phrase)
-            if len(phrase) > len(evidence.get(label, ())):
-                evidence[label] = phrase
-        scores = {
-            label: Guess(label, sum(self._weight[w] for w in ws), "phrase", " ".join(evidence[label]))
-            for label, ws in covered.items()
-        }
-        if any(label not in self._weak for label in scores):
-            scores = {label: guess for label, guess in scores.items() if label not in self._weak}
-        return scores
-
     def _ranked(self, text: str, words: tuple[str, ...]) -> list[Guess]:
         """Labels by the weight of their phrases in the message plus the classifier's probability; `words`
         without the ignored ones, as the phrases were read."""
-        phrases = self._phrase_scores(words)
-        if not phrases and not any(self._is_word(w) for w in words):
+        phrases = {
+            label: Guess(label, weight, "phrase", evidence)
+            for label, (weight, evidence) in self._phrases.scores(words).items()
+        }
+        if not phrases and not any(self._reader.is_word(w) for w in words):
             return []  # "zzz qqq", "xyzzy": nothing a worker means, whatever letters it shares with examples
         probabilities = self._classifier.probabilities(" ".join(words) or normalise(text))
         if not phrases:
-            return [Guess(label, p, "classifier") for label, p in _top(probabilities, 2)]
+            return [Guess(label, p, "classifier") for label, p in likeliest(probabilities, 2)]
 
         def total(g: Guess) -> tuple[float, int]:
             return (-(g.score + CLASSIFIER_WEIGHT * probabilities.get(g.label, 0.0)), self._order.get(g.label, 0))
 
-        top = _top(probabilities, 2)
+        top = likeliest(probabilities, 2)
         ranked = sorted(phrases.values(), key=total)
         if (
             top
@@ -413,7 +268,7 @@ class Understanding:
         found: list[tuple[int, str, str]] = []
         typed_words = normalise(text).split()
         # Places as typed, and through our own words only ("bkl" is Bengkulu), never stemmed or fuzzed.
-        present = set(words) | set(typed_words) | {self._words_map.get(t, t) for t in typed_words}
+        present = set(words) | set(typed_words) | {self._reader.ours.get(t, t) for t in typed_words}
         for means in meanings:
             for synonym in self._synonyms.get(means, ()):
                 if synonym and all(w in present for w in synonym):
@@ -460,39 +315,6 @@ class Understanding:
             return "answer:yes"
         return None
 
-    def name_from(self, text: str) -> str:
-        """A typed name without its lead-in and honorifics ("nama sy pak Darmawan" -> "Darmawan"), otherwise
-        exactly as typed; in the capitals people use for names when it was typed all in one case."""
-        tokens = text.split()
-        while len(tokens) > 1 and not any(c.isalnum() for c in tokens[-1]):
-            tokens = tokens[:-1]  # "hendra saputra 🙏": the emoji is politeness, not part of the name
-        if len(tokens) == 1:  # "namasayarahmat": a lead-in run into the name
-            glued = tokens[0].casefold()
-            for run_in in sorted(("".join(li) for li in self._lead_ins), key=len, reverse=True):
-                if glued.startswith(run_in) and len(glued) - len(run_in) >= 3 and glued.isalpha():
-                    tokens = [tokens[0][len(run_in) :]]
-                    break
-        # Compared as spelled out, so "sy", "nma sy" and "aku" are lead-ins like "saya" and "nama saya".
-        plain = [self._spelled_word(t) for t in tokens]
-        for lead_in in sorted(self._lead_ins, key=len, reverse=True):
-            if tuple(plain[: len(lead_in)]) == lead_in and len(plain) > len(lead_in):
-                tokens, plain = tokens[len(lead_in) :], plain[len(lead_in) :]
-                break
-        while len(tokens) > 1 and plain[0] in self._honorifics:
-            tokens, plain = tokens[1:], plain[1:]
-        while len(tokens) > 1 and plain[-1] in self._honorifics:
-            tokens, plain = tokens[:-1], plain[:-1]
-        if all(word in self._not_names for word in plain):
-            return ""  # "Pak", "nama saya", "iya", "bpjs": no name in it
-        name = " ".join(tokens)
-        if (name.isupper() or name.islower()) and re.fullmatch(r"[^\W\d_]+(?:[\s'.-][^\W\d_]+)*", name):
-            name = " ".join(w if w.casefold() in ("bin", "binti") else w.capitalize() for w in name.split())
-        return name
-
-    def _spelled_word(self, token: str) -> str:
-        word = token.casefold().strip(".,:;!-")
-        return self._words_map.get(word, SLANG_DATA.get(word, word))
-
     def is_command(self, reading: Reading) -> bool:
         """STOP, HAPUS or DATA SAYA in plain words: a phrase of two words or more ("stop kirim", "hapus nomor
         saya"), or one word that is the whole message, since a name or a sentence may hold one ("Wati
@@ -535,65 +357,3 @@ def understanding_for(content: Content) -> Understanding:
             _BUILT.pop(next(iter(_BUILT)))
         _BUILT[key] = Understanding(content)
     return _BUILT[key]
-
-
-def _top(probabilities: dict[str, float], n: int) -> list[tuple[str, float]]:
-    return sorted(probabilities.items(), key=lambda item: -item[1])[:n]
-
-
-@functools.lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - Sastrawi has no types
-    """Building the stemmer reads its root-word dictionary (about 30,000 words): once per process.
-
-    The stemmer itself, without the cache the factory wraps it in: that cache keeps every word ever stemmed,
-    without a bound (every name typed, for as long as the process runs); `_stem`'s LRU cache bounds ours."""
-    return Stemmer(ArrayDictionary(StemmerFactory().get_words()))
-
-
-class _Classifier:
-    """Character n-grams (2 to 5 letters, inside word boundaries) and a linear model over them.
-
-    A modified-Huber SGD trains in a fifth of a second where a logistic regression took ten, and generalised
-    as well or better on the held-out messages (docs/understanding.md). scikit-learn
-    trains it; one message is then scored here from the learnt weights, because scikit-learn's checks on a
-    one-row input cost a millisecond, ten times the arithmetic.
-    """
-
-    def __init__(self, examples: tuple[tuple[str, str], ...]):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import SGDClassifier
-
-        texts = [text for _, text in examples]
-        labels = [label for label, _ in examples]
-        vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        model = SGDClassifier(loss="modified_huber", alpha=1e-4, max_iter=50, random_state=0)
-        model.fit(vectoriser.fit_transform(texts), labels)
-        self._analyse = vectoriser.build_analyzer()
-        self._columns: dict[str, int] = vectoriser.vocabulary_
-        self._idf = vectoriser.idf_
-        self._weights = np.ascontiguousarray(model.coef_.T)  # one row of per-label weights per n-gram
-        self._intercept = model.intercept_
-        self._labels = list(model.classes_)
-
-    def probabilities(self, text: str) -> dict[str, float]:
-        """As scikit-learn's predict_proba for a modified Huber loss: each label's decision clipped to
-        [-1, 1], moved to [0, 1] and normalised; {} when the text shares no n-gram with the examples."""
-        counts = Counter(c for gram in self._analyse(text) if (c := self._columns.get(gram)) is not None)
-        if not counts:
-            return {}
-        columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-        weights = tf * self._idf[columns]
-        weights /= np.linalg.norm(weights)
-        decision = weights @ self._weights[columns] + self._intercept
-        probability = (np.clip(decision, -1.0, 1.0) + 1.0) / 2.0
-        total = probability.sum()
-        if total == 0:
-            return {}
-        return dict(zip(self._labels, (probability / total).tolist(), strict=True))
-
-
-@functools.lru_cache(maxsize=4)
-def _train(examples: tuple[tuple[str, str], ...]) -> _Classifier:
-    """Trained once per vocabulary and process (tests build many dispatchers over the same content)."""
-    return _Classifier(examples)

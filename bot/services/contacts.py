@@ -1,10 +1,11 @@
-"""Contacts outside a conversation turn."""
+"""Contacts: the person's row, found and locked for a turn (created by their first message), and their language."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import insert_unless_present
 from bot.models import Contact
 
 
@@ -13,3 +14,26 @@ async def set_locale(session: AsyncSession, channel: str, external_id: str, loca
     await session.execute(
         update(Contact).where(Contact.channel == channel, Contact.external_id == external_id).values(locale=locale)
     )
+
+
+async def lock_contact(session: AsyncSession, channel: str, external_id: str, *, locale: str, state: str) -> Contact:
+    """The person's row, locked until the transaction ends: two updates of one person (in two processes) take
+    turns, the second seeing what the first saved. A first message creates the row (in `locale` and `state`),
+    at most once."""
+    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id).with_for_update()
+    contact = (await session.execute(query)).scalar_one_or_none()
+    if contact is None:
+        await session.execute(
+            insert_unless_present(
+                session,
+                Contact,
+                channel=channel,
+                external_id=external_id,
+                locale=locale,
+                state=state,
+                state_data={},
+                state_serial=0,
+            )
+        )
+        contact = (await session.execute(query)).scalar_one()
+    return contact

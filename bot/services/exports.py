@@ -35,9 +35,9 @@ from bot.models import (
     Officer,
 )
 from bot.services.audit import Actor
-from bot.services.campaigns import CHANNELS
 from bot.services.leads import is_source_code
 from bot.services.officers import OutsideRegions, limit_regions
+from bot.services.segments import CHANNELS
 
 FORMATS = ("csv", "xlsx")
 

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Consent, ConsentPurpose, Contact, Delivery, Erasure, FollowUp, Lead, LeadEvent, Miss, utcnow
 from bot.services.audit import forget_actor
-from bot.services.campaigns import cancel_deliveries
 from bot.services.consent import record_consent
+from bot.services.deliveries import cancel_deliveries
 from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import execute_dml
 from bot.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, FollowUp, FollowUpStatus, Receipt, Via
-from bot.services.campaigns import MARKETING_STOPPED, SPAM_LIMITED, stop_marketing
+from bot.services.deliveries import MARKETING_STOPPED, SPAM_LIMITED, stop_marketing
 from bot.services.followups import mark_unreachable
 
-# WhatsApp's error codes (platforms.md), whether the Graph API answers them at once (bot/channels/whatsapp.py)
+# WhatsApp's error codes (platforms.md), whether the Graph API answers them at once (bot/channels/whatsapp/sending.py)
 # or reports them in a `failed` status (here).
 THROUGHPUT = (130429, 80007)  # the number's throughput or the account's rate: everybody backs off
 PAIR_RATE = 131056  # too many messages to this one person: only they wait

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import Translator
 from bot.models import FollowUpKind, FollowUpStatus, LeadStatus, Occupation
 from bot.phone import display_phone
-from bot.services.campaigns import delivery_report
+from bot.services.deliveries import delivery_report
 from bot.services.exports import LeadLine
 from bot.services.tasks import CALL_OUTCOMES
 

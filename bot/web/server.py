@@ -22,15 +22,15 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application
 
 from bot.app import BotApp
-from bot.channels.telegram import well_formed
-from bot.channels.whatsapp import WhatsAppChannel, valid_signature
+from bot.channels.telegram.channel import well_formed
+from bot.channels.whatsapp.webhook import WhatsAppChannel, valid_signature
 from bot.config import HEALTH_PATH, WHATSAPP_PATH
+from bot.db import ping_database
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def build_web_app(
 
     async def health(_request: web.Request) -> web.Response:
         try:
-            async with app.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await ping_database(app.engine)
         except (SQLAlchemyError, OSError) as error:
             log.error("health check: the database is unreachable: %s", error.__class__.__name__)
             return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)

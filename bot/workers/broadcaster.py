@@ -24,18 +24,20 @@ from bot.models import Campaign, CampaignStatus, Contact, DeliveryStatus, Follow
 from bot.services.campaigns import (
     BUTTONS,
     CAMPAIGN_PREFIX,
+    campaign_progress,
+    finish_if_done,
+    pause_for_spam_limit,
+    progress_text,
+    sending_campaigns,
+    start_due_campaigns,
+)
+from bot.services.deliveries import (
     MARKETING_STOPPED,
     SPAM_LIMITED,
     Outcome,
-    Progress,
     Recipient,
-    campaign_progress,
     claim_deliveries,
-    finish_if_done,
-    pause_for_spam_limit,
     record_outcomes,
-    sending_campaigns,
-    start_due_campaigns,
 )
 from bot.services.followups import Cadence
 from bot.services.tasks import queue_message
@@ -60,7 +62,6 @@ PROGRESS_SECONDS = 3.0  # the author's progress message is edited at most this o
 BATCH_SECONDS = 0.25  # a batch holds about this much sending: pause and cancel wait no longer
 MAX_BATCH = 200
 MAX_ATTEMPTS = 6  # network errors before a delivery is given up (a 429 does not count: it loses nothing)
-BAR_WIDTH = 10
 # What the platform can answer instead of taking a message: the author's progress and report are only logged.
 NOT_DELIVERED = (
     Unreachable,
@@ -302,20 +303,3 @@ async def stop_for_spam_limit(dispatcher: Dispatcher, session, campaign_id: int)
         await queue_message(session, author.id, FollowUpKind.NOTICE, text, dispatcher.clock())
         if (wake := dispatcher.wakers.get("ticker")) is not None:
             wake()
-
-
-def progress_text(t, campaign_id: int, state: str, progress: Progress) -> str:
-    done = progress.share_done
-    filled = round(done * BAR_WIDTH)
-    return t(
-        "broadcast.progress",
-        id=campaign_id,
-        state=t(f"broadcast.state.{state}"),
-        bar="▓" * filled + "░" * (BAR_WIDTH - filled),
-        percent=round(done * 100),
-        sent=progress.sent,
-        failed=progress.failed,
-        blocked=progress.blocked,
-        skipped=progress.skipped,
-        waiting=progress.waiting,
-    )

@@ -26,7 +26,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-from sqlalchemy.engine import make_url
+
+from bot.db import asyncpg_dsn
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,6 @@ RETRY_SECONDS = 1.0  # how often a standby tries for the lock, and waits after a
 HEARTBEAT_SECONDS = 1.0  # how often the leader checks that its lock's connection is alive
 HEARTBEAT_TIMEOUT = 5.0
 SILENT_SECONDS = 10  # the lock's session ends after this long without a heartbeat (idle_session_timeout)
-
-
-def driver_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL (postgresql+asyncpg://...) as asyncpg takes it."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Leadership:
@@ -53,7 +49,7 @@ class Leadership:
         on_loss: Callable[[], Awaitable[None]],
         on_wake: Callable[[str], None],
     ):
-        self.dsn = driver_dsn(database_url)
+        self.dsn = asyncpg_dsn(database_url)
         self.on_gain = on_gain
         self.on_loss = on_loss
         self.on_wake = on_wake

@@ -33,8 +33,8 @@ from bot.models import (
     LeadStatus,
     Via,
 )
-from bot.services.campaigns import stop_marketing
 from bot.services.consent import has_consent
+from bot.services.deliveries import stop_marketing
 from bot.services.followups import (
     Cadence,
     claim_due_messages,

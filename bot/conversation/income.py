@@ -1,47 +1,13 @@
-"""Contribution arithmetic for BPU, from the rules in content/facts.toml."""
+"""A monthly income read from what a worker typed ("2jt sebulan", "100rb per hari", "dua juta"), or nothing."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
-from bot.content import Content
-
-
-@dataclass(frozen=True)
-class Contributions:
-    declared_income: Decimal
-    jkk: Decimal
-    jkm: Decimal
-    jht: Decimal
-
-    @property
-    def mandatory(self) -> Decimal:
-        """JKK + JKM, the pair every BPU member pays."""
-        return self.jkk + self.jkm
-
-    @property
-    def with_jht(self) -> Decimal:
-        return self.mandatory + self.jht
-
-
-def compute_contributions(content: Content, declared_income: int | Decimal) -> Contributions:
-    """JKK is a share of the declared income with a floor; JKM is flat; JHT (optional) a share."""
-    income = max(Decimal(declared_income), content.fact("min_declared_income"))
-    jkk = max(_whole(income * content.fact("jkk_rate")), content.fact("jkk_min_monthly"))
-    return Contributions(
-        declared_income=income,
-        jkk=jkk,
-        jkm=content.fact("jkm_monthly"),
-        jht=_whole(income * content.fact("jht_rate")),
-    )
-
-
-def _whole(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-
+from bot.contributions import whole_rupiah
 
 Per = Literal["month", "day", "week", "year"]
 
@@ -104,7 +70,7 @@ def read_income(text: str, days_per_month: int, weeks_per_month: int = 4) -> Typ
         amount = (min(f.value for f in figures) + max(f.value for f in figures)) / 2
     else:
         per, amount = "month", (min(monthly) + max(monthly)) / 2
-    return TypedIncome(monthly=_whole(amount * months[per]), per=per, amount=_whole(amount))
+    return TypedIncome(monthly=whole_rupiah(amount * months[per]), per=per, amount=whole_rupiah(amount))
 
 
 # Indonesian mobile numbers: 08.., 628.., +62 8.. with at least 10 digits, spaces, dots or dashes between groups.

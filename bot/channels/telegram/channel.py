@@ -1,42 +1,24 @@
-"""Telegram through python-telegram-bot: PTB receives and dispatches updates, our dispatcher answers them.
-
-No conversation logic lives here: an Update becomes an Inbound, the Replies become messages with inline
-keyboards (or the share-contact keyboard when the conversation asks for a phone number).
-"""
+"""PTB's Application around our dispatcher: updates read as Inbounds, answered, and the command menu set."""
 
 from __future__ import annotations
 
 import io
 import logging
-import warnings
 
-from telegram import (
-    Bot,
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import BotCommand, InputFile, Update
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Job, TypeHandler
 from telegram.request import BaseRequest
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import BotApp
-from bot.channels.aiohttp_request import AiohttpRequest
-from bot.conversation.events import Inbound, Kind, Origin, Reply, encode_choice
-from bot.i18n import Translator
-from bot.workers.broadcaster import batch_size
-from bot.workers.delivery import DeliveryUnknown, NetworkDown, RetryLater, Sent, Undeliverable, Unreachable
+from bot.channels.telegram import CHANNEL
+from bot.channels.telegram.sending import reply_markup
+from bot.channels.telegram.transport import AiohttpRequest
+from bot.conversation.events import Inbound, Kind, Origin, Reply
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 # Shown in Telegram's command menu, in this order; the handlers accept English aliases too.
 MENU_COMMANDS = ("start", "menu", "bahasa", "datasaya", "berhenti", "mulai", "hapus", "bantuan")
 _MEDIA = (
@@ -55,14 +37,9 @@ _MEDIA = (
     "game",
     "story",
 )
-BROADCAST_CONNECTIONS = 100
 WEBHOOK_CONNECTIONS = 40  # Telegram's default: updates it posts at once, across every process behind the URL
 # The replies to the updates posted at once, each with its button's answer.
 REPLY_CONNECTIONS = 2 * WEBHOOK_CONNECTIONS
-NETWORK_RETRY_SECONDS = 60
-DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may send as a document (Bot API sendDocument)
-# Two buttons side by side only when both labels fit half of a small phone screen.
-_HALF_WIDTH = 18
 
 
 def to_inbound(update: Update) -> Inbound | None:
@@ -102,86 +79,6 @@ def well_formed(update: Update) -> bool:
         all(entity is None or type(entity.id) is int for entity in (update.effective_user, update.effective_chat))
         and type(update.update_id) is int
     )
-
-
-def reply_markup(reply: Reply, t: Translator):
-    if reply.request_phone:
-        keys = [[KeyboardButton(t("telegram.share_phone"), request_contact=True)]]
-        keys += [[KeyboardButton(choice.label)] for choice in reply.choices]
-        return ReplyKeyboardMarkup(keys, resize_keyboard=True, one_time_keyboard=True)
-    if reply.choices:
-        rows: list[list[InlineKeyboardButton]] = []
-        for choice in reply.choices:
-            button = InlineKeyboardButton(choice.label, callback_data=encode_choice(reply.serial, choice.action))
-            wide = len(choice.label) > _HALF_WIDTH or reply.columns == 1
-            if rows and not wide and len(rows[-1]) < reply.columns and len(rows[-1][0].text) <= _HALF_WIDTH:
-                rows[-1].append(button)
-            else:
-                rows.append([button])
-        return InlineKeyboardMarkup(rows)
-    if reply.close_keyboard:
-        return ReplyKeyboardRemove()
-    return None
-
-
-def _retry_seconds(error: RetryAfter) -> float:
-    # PTB 22 gives an int and warns it will give a timedelta (platforms.md): accept both, without the warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        retry_after = error.retry_after
-    return retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else float(retry_after)
-
-
-class TelegramSender:
-    """Messages nobody asked for just now (reminders, broadcasts), with Telegram's answers mapped to delivery
-    outcomes. `paid` sends with allow_paid_broadcast (up to 1000 messages/s, charged in Stars)."""
-
-    channel = CHANNEL
-    document_limit = DOCUMENT_LIMIT
-
-    def __init__(self, bot, messages, paid: bool = False):
-        self.bot = bot
-        self.messages = messages
-        self.paid = paid
-
-    async def send(self, external_id: str, reply: Reply) -> Sent:
-        markup = reply_markup(reply, self.messages[reply.locale])
-        extra = {"allow_paid_broadcast": True} if self.paid else {}
-        try:
-            if reply.document is not None:
-                name, content = reply.document
-                message = await self.bot.send_document(
-                    int(external_id),
-                    InputFile(io.BytesIO(content), filename=name),
-                    caption=reply.text[: MessageLimit.CAPTION_LENGTH],
-                    reply_markup=markup,
-                    **extra,
-                )
-            else:
-                message = await self.bot.send_message(int(external_id), reply.text, reply_markup=markup, **extra)
-        except Forbidden as error:  # blocked by the user, user deactivated
-            raise Unreachable(error.message) from None
-        except BadRequest as error:
-            if "chat not found" in error.message.lower():
-                raise Unreachable(error.message) from None
-            raise Undeliverable(error.message) from None
-        except RetryAfter as error:
-            raise RetryLater(_retry_seconds(error)) from None
-        except TimedOut:  # the request may have arrived: never resent
-            raise DeliveryUnknown() from None
-        except NetworkError:  # no connection: nothing left this machine
-            raise NetworkDown(NETWORK_RETRY_SECONDS) from None
-        return Sent(str(message.message_id))
-
-    async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
-        markup = reply_markup(reply, self.messages[reply.locale])
-        try:
-            await self.bot.edit_message_text(reply.text, int(external_id), int(message_id), reply_markup=markup)
-        except BadRequest as error:
-            if "not modified" not in error.message.lower():
-                log.warning("could not edit a progress message: %s", error.message)
-        except TelegramError as error:
-            log.warning("could not edit a progress message: %s", error.message)
 
 
 class TelegramChannel:
@@ -236,20 +133,6 @@ async def set_commands(application: Application, app: BotApp) -> None:
         await application.bot.set_my_commands(commands, language_code=language)
 
 
-def broadcast_transport(rate: float | None) -> AiohttpRequest:
-    """Connections enough for the sends in flight at the broadcast rate over Telegram's round trip."""
-    return AiohttpRequest(min(BROADCAST_CONNECTIONS, 2 * batch_size(rate)))
-
-
-def broadcast_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
-    """Broadcasts go through a bot of their own, paced by the engine rather than by PTB's rate limiter: a 429
-    must reach the engine (which re-queues the row) instead of being slept through in place."""
-    settings = app.settings
-    transport = request or broadcast_transport(settings.broadcast_rate)
-    assert settings.telegram_token is not None  # called only when settings.telegram_enabled
-    return Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=transport)
-
-
 class _Application(Application):
     """PTB's Application, without the ids it keeps for a persistence this bot does not use (its state is in our
     database): PTB 22 adds every update's chat and user id to two sets that only a persistence empties, so a
@@ -272,7 +155,7 @@ def build_application(app: BotApp, request: BaseRequest | None = None, rate_limi
     builder = builder.token(token).base_url(settings.telegram_base_url)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
-    # Everything over aiohttp (bot/channels/aiohttp_request.py): one connection holds the long poll.
+    # Everything over aiohttp (bot/channels/telegram/transport.py): one connection holds the long poll.
     builder = builder.request(request or AiohttpRequest(REPLY_CONNECTIONS))
     builder = builder.get_updates_request(request or AiohttpRequest(1))
     # No job queue: the runtime schedules the background work for every channel (bot/cli/run.py).
