@@ -1,4 +1,5 @@
-"""Conversation tests that read as the conversation: a transcript played through the real dispatcher.
+"""Conversation tests that read as the conversation: a transcript played through the real dispatcher
+(PTB and the fake Bot API, through tests/conftest.py's `Chat`), as Zulip's `verify_dialog` does for its bots.
 
     replies = await dialog(chat).play('''
         > /start PETUGAS_01
@@ -9,27 +10,22 @@
         < ... [✋ Saya tertarik] ...
     ''')
 
-A `>` line is what the person sends, and each is one update through PTB and the fake Bot API (tests/conftest.py
-`Chat`):
+`>` is what the person sends, one update each:
+    > some words                typed text
+    > /start PAYLOAD            a command, the payload optional
+    > [Saya tertarik]           a tap on the button whose label contains these words, on the last message with buttons
+    > (contact +6281234567890)  their own contact, shared
 
-    > some words               typed text
-    > /start PAYLOAD           a command, the payload optional
-    > [Saya tertarik]          a tap on the button whose label contains the words, on the last message with buttons
-    > (contact +6281234567890) the person shares their own contact
+`<` is what the bot must answer to the `>` above it, checked in order through the answer's messages:
+    < some words                a fragment of the answer, found after the previous fragment
+    < [✅ Setuju] [❌ Tidak setuju]  exactly these inline buttons, in order, on the message of the previous fragment
+                                (the first message if none); the next fragment is looked for in a later message
+    < [🌾 Petani] ...            `...` is any number of buttons: "these first"; `... [🏠 Menu]` "this last";
+                                `... [a] ... [b] ...` "a, and b after it"
 
-The `<` lines after it are what the bot must answer to it, checked in order through the answer's messages:
-
-    < some words               a fragment that must appear in the answer, after the previous fragment's place
-    < [✅ Setuju] [❌ Tidak setuju]   exactly these inline buttons, in this order, on the message of the previous
-                                  fragment (the first message when there is none); the next fragment is looked for
-                                  in the messages after it
-    < [🌾 Petani] ...           `...` stands for any number of buttons: here "these first", and
-                                  `... [🏠 Menu]` "this last", `... [a] ... [b] ...` "a, and later b"
-
-A `>` line without `<` lines is played and not checked; blank lines and `#` lines are left out. Anything else
-(a message's count, its reply keyboard, what must not be said, a text's start) is asserted as before on what
-`play` returns: the messages answering the last `>` line. On a mismatch the test fails with the whole dialog of
-this `play`, expected beside what the bot did send.
+A `>` without `<` lines is played, not checked; blank lines and `#` comments are skipped. `play` returns the
+messages answering the last `>`, for what a transcript does not say (how many messages, a reply keyboard, what
+must not be said, how a text starts). A mismatch fails the test with the dialog so far, expected beside got.
 """
 
 from __future__ import annotations
@@ -46,6 +42,7 @@ from tests.fakes.telegram import SentMessage
 ANY = "..."  # in a buttons line: any number of buttons
 BUTTONS = re.compile(r"(\s*(\[[^\]]+\]|\.\.\.)\s*)+")
 LEFT, RIGHT = 46, 74  # the two columns of a failure, in characters
+NBSP = "\u00a0"
 
 
 @dataclass
@@ -53,7 +50,7 @@ class Turn:
     sends: str
     expects: list[str] = field(default_factory=list)
     replies: list[SentMessage] = field(default_factory=list)
-    failed_at: int | None = None  # index into expects (len(expects): the send itself failed)
+    failed_at: int | None = None  # the expected line that failed, -1 for the sending itself
     error: str = ""
 
 
@@ -123,6 +120,12 @@ def wrap(line: str, width: int) -> list[str]:
     return textwrap.wrap(line, width, subsequent_indent="  ") or [""]
 
 
+def buttons_shown(labels: list[str]) -> list[str]:
+    # No-break spaces inside the labels, so a label is never wrapped in two.
+    line = "< " + " ".join(f"[{label.replace(' ', NBSP)}]" for label in labels)
+    return [part.replace(NBSP, " ") for part in wrap(line, RIGHT)]
+
+
 def padded(line: str, width: int) -> str:
     """`line` filled to `width` columns as a terminal shows it: emoji take two, variation selectors none."""
     shown = sum(0 if combining(c) or c == "\ufe0f" else 2 if east_asian_width(c) in "WF" else 1 for c in line)
@@ -135,14 +138,14 @@ def got(turn: Turn) -> list[str]:
         for number, text in enumerate(reply.text.splitlines() or [""]):
             lines += wrap(("< " if number == 0 else "  ") + text, RIGHT)
         if reply.labels:
-            lines += wrap("< " + " ".join(f"[{label}]" for label in reply.labels), RIGHT)
+            lines += buttons_shown(reply.labels)
     if not turn.replies:
-        lines.append(f"  ({turn.error})" if turn.failed_at == len(turn.expects) else "  (no answer)")
+        lines.append(f"  ({turn.error})" if turn.failed_at == -1 else "  (no answer)")
     return lines
 
 
 def expected(turn: Turn) -> list[str]:
-    lines = [f"  > {turn.sends}" if turn.failed_at != len(turn.expects) else f"✗ > {turn.sends}"]
+    lines = [("✗ > " if turn.failed_at == -1 else "  > ") + turn.sends]
     for index, line in enumerate(turn.expects):
         lines += wrap(("✗ < " if index == turn.failed_at else "  < ") + line, LEFT)
     return lines
@@ -168,11 +171,11 @@ class Dialog:
             try:
                 turn.replies = await send(self.chat, turn.sends)
             except AssertionError as refused:  # e.g. no such button to tap
-                turn.failed_at, turn.error = len(turn.expects), str(refused)
+                turn.failed_at, turn.error = -1, str(refused)
             else:
                 check(turn)
             if turn.failed_at is not None:
-                what = turn.expects[turn.failed_at] if turn.failed_at < len(turn.expects) else turn.sends
+                what = turn.sends if turn.failed_at == -1 else turn.expects[turn.failed_at]
                 raise AssertionError(
                     f"the dialog went otherwise at step {number + 1}, {what!r}: {turn.error}\n\n"
                     + side_by_side(turns[: number + 1])
