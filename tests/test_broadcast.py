@@ -42,6 +42,7 @@ from tests.conftest import (
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
+from tests.transcript import dialog
 
 PHONES = ["+6281234567890", "+6281234567891", "+6281234567892", "+6281234567893"]
 
@@ -77,29 +78,35 @@ async def test_an_officer_builds_previews_and_sends_a_broadcast_to_their_region(
     rina = new_chat("Rina", user_id=RINA_ID)
     await rina.command("start")
 
-    home = await rina.command("siaran")
-    segment = await rina.tap("Siaran baru")
-    await rina.tap("Pekerjaan")
-    narrowed = await rina.tap("Nelayan")
-    asked = await rina.tap("Lanjut")
-    await rina.say("Sosialisasi BPU di balai desa, Sabtu pukul 09.00.")
-    await rina.tap("Lewati")
+    await dialog(rina).play("""
+        > /siaran
+        < hanya kepada yang setuju menerima pesan
+        > [Siaran baru]
+        < Wilayah: Mukomuko
+        < 👥 2 orang
+        > [Pekerjaan]
+        > [Nelayan]
+        < Pekerjaan: 🎣 Nelayan
+        < 👥 2 orang
+        > [Lanjut]
+        < Ketik pesannya
+        > Sosialisasi BPU di balai desa, Sabtu pukul 09.00.
+        > [Lewati]
+    """)
     preview = await rina.tap("Saya tertarik")
     test = await rina.tap("Kirim tes ke saya")
-    confirm = await rina.tap("Kirim sekarang")
-    started = await rina.tap("Ya, kirim")
+    await dialog(rina).play("""
+        > [Kirim sekarang]
+        < sekarang ke 2 orang
+        > [Ya, kirim]
+        < Siaran #1 mulai dikirim
+    """)
 
-    assert "hanya kepada yang setuju menerima pesan" in text_of(home)
-    assert "Wilayah: Mukomuko" in segment[-1].text and "👥 2 orang" in segment[-1].text
-    assert "Pekerjaan: 🎣 Nelayan" in narrowed[-1].text and "👥 2 orang" in narrowed[-1].text
-    assert "Ketik pesannya" in text_of(asked)
     assert "begini pesannya akan diterima oleh 2 orang (2 berbahasa Indonesia, 0 English)" in preview[0].text
     assert preview[1].text == "Sosialisasi BPU di balai desa, Sabtu pukul 09.00." and preview[1].labels == [
         "✋ Saya tertarik"
     ]
     assert test[0].text == preview[1].text and test[0].labels == preview[1].labels
-    assert "sekarang ke 2 orang" in confirm[-1].text
-    assert "Siaran #1 mulai dikirim" in started[-1].text
     [campaign] = db("select created_by, segment, status, button from campaigns")
     assert tuple(campaign) == (
         "officer:1",

@@ -8,6 +8,7 @@ from bot.content import load_content
 from bot.contributions import compute_contributions
 from bot.conversation.income import TypedIncome, read_income
 from tests.conftest import welcomed
+from tests.transcript import dialog
 
 CONTENT = load_content()
 
@@ -192,45 +193,49 @@ def test_text_without_an_income_is_none(typed):
 
 async def test_picking_an_example_income_shows_monthly_and_advance_totals(chat):
     await welcomed(chat)
-    ask = await chat.tap("Hitung iuran")
-    assert "Rp2.000.000" in ask[0].labels
 
-    text = (await chat.tap("Rp2.000.000"))[0].text
-
-    for figure in (
-        "JKK 1%: Rp20.000",
-        "JKM: Rp6.800",
-        "= Rp26.800 per bulan",
-        "+Rp40.000",
-        "= Rp66.800 per bulan",
-        "3 bulan: Rp80.400 (dengan JHT Rp200.400)",
-        "6 bulan: Rp160.800",
-        "12 bulan: Rp321.600",
-    ):
-        assert figure in text, figure
+    await dialog(chat).play("""
+        > [Hitung iuran]
+        < ... [Rp2.000.000] ...
+        > [Rp2.000.000]
+        < JKK 1%: Rp20.000
+        < JKM: Rp6.800
+        < = Rp26.800 per bulan
+        < +Rp40.000
+        < = Rp66.800 per bulan
+        < 3 bulan: Rp80.400 (dengan JHT Rp200.400)
+        < 6 bulan: Rp160.800
+        < 12 bulan: Rp321.600
+    """)
 
 
 async def test_the_result_says_which_figures_are_rules_and_which_are_examples(chat):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    text = (await chat.tap("Rp1.000.000"))[0].text
+    replies = await dialog(chat).play("""
+        > [Hitung iuran]
+        > [Rp1.000.000]
+        < Rp16.800
+        < Aturan:
+        < Contoh:
+    """)
 
-    assert "Aturan:" in text and "Contoh:" in text
-    assert "Rp16.800" in text
+    text = replies[0].text
     assert "20.700.000" not in text and "Rp207.000" not in text, "the bracket table is UNCONFIRMED"
 
 
 async def test_a_typed_income_recalculates_and_a_low_one_is_explained(chat):
     await welcomed(chat)
-    await chat.say("hitung iuran")
 
-    typed = await chat.say("3,5 juta")
-    low = await chat.say("800rb")
-
-    assert "Rp3.500.000 per bulan" in typed[0].text and "= Rp41.800 per bulan" in typed[0].text
-    assert "terendah yang bisa dilaporkan adalah Rp1.000.000" in low[0].text
-    assert "= Rp16.800 per bulan" in low[0].text
+    await dialog(chat).play("""
+        > hitung iuran
+        > 3,5 juta
+        < Rp3.500.000 per bulan
+        < = Rp41.800 per bulan
+        > 800rb
+        < terendah yang bisa dilaporkan adalah Rp1.000.000
+        < = Rp16.800 per bulan
+    """)
 
 
 @pytest.mark.parametrize(
@@ -238,8 +243,10 @@ async def test_a_typed_income_recalculates_and_a_low_one_is_explained(chat):
 )
 async def test_bad_incomes_are_asked_again(chat, typed, answer):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    replies = await chat.say(typed)
-
-    assert answer in replies[0].text and "Rp2.000.000" in replies[0].labels
+    await dialog(chat).play(f"""
+        > [Hitung iuran]
+        > {typed}
+        < {answer}
+        < ... [Rp2.000.000] ...
+    """)

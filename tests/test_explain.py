@@ -3,37 +3,46 @@
 import pytest
 
 from tests.conftest import text_of, welcomed
+from tests.transcript import dialog
 
 
 async def test_benefits_use_the_occupations_own_risks(chat):
     await welcomed(chat, "Petani")
 
-    replies = await chat.tap("Manfaatnya")
-
-    assert "Untuk petani" in replies[0].text and "parang" in replies[0].text
-    assert {"🚑 Kecelakaan kerja", "🕊️ Meninggal dunia", "🎓 Beasiswa anak", "🐷 Tabungan hari tua"} <= set(
-        replies[0].labels
-    )
+    await dialog(chat).play("""
+        > [Manfaatnya]
+        < Untuk petani
+        < parang
+        < ... [🚑 Kecelakaan kerja] ... [🕊️ Meninggal dunia] ... [🎓 Beasiswa anak] ... [🐷 Tabungan hari tua] ...
+    """)
 
 
 async def test_death_benefit_states_the_confirmed_amounts_and_hedges_the_waiting_period(chat):
     await welcomed(chat)
-    await chat.tap("Manfaatnya")
 
-    text = text_of(await chat.tap("Meninggal dunia"))
-
-    for amount in ("Rp42.000.000", "Rp20.000.000", "Rp12.000.000", "Rp10.000.000"):
-        assert amount in text
-    assert "Menurut keterangan BPJS Ketenagakerjaan" in text  # one source only (MED): told as theirs
+    await dialog(chat).play("""
+        > [Manfaatnya]
+        > [Meninggal dunia]
+        < Rp42.000.000
+        < Rp20.000.000
+        < Rp12.000.000
+        < Rp10.000.000
+        # one source only (MED): told as theirs
+        < Menurut keterangan BPJS Ketenagakerjaan
+    """)
 
 
 async def test_register_explains_jmo_offices_and_perisai_and_never_asks_for_a_nik(chat):
     await welcomed(chat)
 
-    text = text_of(await chat.tap("Cara daftar"))
+    replies = await dialog(chat).play("""
+        > [Cara daftar]
+        < JMO
+        < Perisai
+        < tidak pernah meminta NIK
+    """)
 
-    assert "JMO" in text and "Perisai" in text and "kantor cabang" in text.lower()
-    assert "tidak pernah meminta NIK" in text
+    assert "kantor cabang" in text_of(replies).lower()
 
 
 async def test_faq_has_at_least_fifteen_questions_over_pages_and_each_answers(chat):
@@ -77,18 +86,20 @@ async def test_faq_has_at_least_fifteen_questions_over_pages_and_each_answers(ch
 async def test_everyday_indonesian_reaches_the_right_topic(chat, typed, expected):
     await welcomed(chat)
 
-    replies = await chat.say(typed)
-
-    assert expected in text_of(replies)
+    await dialog(chat).play(f"""
+        > {typed}
+        < {expected}
+    """)
 
 
 async def test_what_is_not_understood_gets_an_apology_and_the_menu(chat):
     await welcomed(chat)
 
-    replies = await chat.say("qwerty zxcv")
-
-    assert "Maaf, saya belum mengerti" in replies[0].text
-    assert "✋ Saya tertarik" in replies[0].labels
+    await dialog(chat).play("""
+        > qwerty zxcv
+        < Maaf, saya belum mengerti
+        < ... [✋ Saya tertarik] ...
+    """)
 
 
 async def test_typing_a_button_label_works_like_tapping_it(chat):
@@ -110,9 +121,10 @@ async def test_typing_a_button_label_works_like_tapping_it(chat):
 )
 async def test_a_worker_who_switched_to_english_can_type_in_english(chat, typed, expected):
     await welcomed(chat)
-    await chat.command("language")
-    await chat.tap("English")
 
-    replies = await chat.say(typed)
-
-    assert expected in text_of(replies)
+    await dialog(chat).play(f"""
+        > /language
+        > [English]
+        > {typed}
+        < {expected}
+    """)

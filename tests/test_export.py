@@ -25,6 +25,7 @@ from bot.services.roles import set_role
 from tests.conftest import WIB, saved_lead, text_of, welcomed
 from tests.fakes.telegram import UploadedFile
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
+from tests.transcript import dialog
 
 STAFF_ID = 700_000_555
 REGIONS = load_content().regions
@@ -64,13 +65,18 @@ async def test_staff_choose_a_region_and_receive_the_excel_file_when_it_is_ready
     await make_staff(app, STAFF_ID)
     staff = new_chat("Dewi", user_id=STAFF_ID)
 
-    form = await staff.command("ekspor")
-    assert "👥 3 prospek · file Excel" in form[-1].text and "Wilayah: Semua" in form[-1].text
-    await staff.tap("Wilayah")
-    form = await staff.tap("Mukomuko")
-    assert "Wilayah: Mukomuko" in form[-1].text and "👥 2 prospek" in form[-1].text
-    queued = await staff.tap("Buat file")
-    assert "sedang dibuat" in text_of(queued) and "2 prospek" in text_of(queued)
+    await dialog(staff).play("""
+        > /ekspor
+        < Wilayah: Semua
+        < 👥 3 prospek · file Excel
+        > [Wilayah]
+        > [Mukomuko]
+        < Wilayah: Mukomuko
+        < 👥 2 prospek
+        > [Buat file]
+        < 2 prospek
+        < sedang dibuat
+    """)
     assert documents(bot_api) == [], "written in the background, not in the conversation's turn"
 
     assert await exporter.step()
@@ -105,8 +111,11 @@ async def test_an_officer_exports_only_their_regions_and_a_forged_region_is_refu
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     rina = new_chat("Rina", user_id=RINA_ID)
 
-    form = await rina.command("ekspor")
-    assert "Wilayah: Mukomuko" in form[-1].text and "👥 2 prospek" in form[-1].text
+    await dialog(rina).play("""
+        > /ekspor
+        < Wilayah: Mukomuko
+        < 👥 2 prospek
+    """)
     choices = await rina.tap("Wilayah")
     assert [label for label in choices[-1].labels if label in REGIONS] == ["Mukomuko"]
     forged = await rina.tap_data(f"{choices[-1].buttons[0][0][1].split('|')[0]}|ex_pick:{REGIONS.index('Kaur')}")
@@ -124,12 +133,17 @@ async def test_an_officer_exports_only_their_regions_and_a_forged_region_is_refu
 
 async def test_a_worker_and_someone_new_are_refused_ekspor_and_both_attempts_are_audited(new_chat, db):
     worker = await welcomed(new_chat("Budi"))
-    refused = await worker.command("ekspor")
     stranger = new_chat("Asing")
-    first_words = await stranger.command("ekspor")
 
-    assert "hanya untuk petugas lapangan" in text_of(refused)
-    assert "hanya untuk petugas lapangan" in text_of(first_words)
+    await dialog(worker).play("""
+        > /ekspor
+        < hanya untuk petugas lapangan
+    """)
+    await dialog(stranger).play("""
+        > /ekspor
+        < hanya untuk petugas lapangan
+    """)
+
     events = db("select actor, actor_role, action, allowed from audit_events order by id")
     assert [tuple(e) for e in events] == [
         (f"telegram:{worker.chat_id}", "worker", "export", 0),
@@ -147,16 +161,19 @@ async def test_csv_with_a_period_and_no_matching_leads_says_so_and_makes_nothing
     await make_staff(app, STAFF_ID)
     staff = new_chat("Dewi", user_id=STAFF_ID)
 
-    await staff.command("ekspor")
-    await staff.tap("Ganti ke CSV")
-    await staff.tap("Periode")
-    form = await staff.tap("7 hari terakhir")
-    assert "👥 1 prospek · file CSV" in form[-1].text and "sejak" in form[-1].text
-    await staff.tap("Status")
-    form = await staff.tap("terdaftar")
-    assert "👥 0 prospek" in form[-1].text
-    nothing = await staff.tap("Buat file")
-    assert "Tidak ada prospek" in text_of(nothing)
+    await dialog(staff).play("""
+        > /ekspor
+        > [Ganti ke CSV]
+        > [Periode]
+        > [7 hari terakhir]
+        < sejak
+        < 👥 1 prospek · file CSV
+        > [Status]
+        > [terdaftar]
+        < 👥 0 prospek
+        > [Buat file]
+        < Tidak ada prospek
+    """)
     assert db("select count(*) as n from exports")[0]["n"] == 0
 
     await staff.tap("Status")
@@ -211,9 +228,11 @@ async def test_after_a_crash_an_export_being_written_is_written_again_and_one_be
 async def test_the_officer_menu_offers_the_export(app, new_chat):
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     rina = new_chat("Rina", user_id=RINA_ID)
-    menu = await rina.command("menu")
-    assert "📤 Ekspor data" in menu[-1].labels
-    form = await rina.tap("Ekspor data")
+    form = await dialog(rina).play("""
+        > /menu
+        < ... [📤 Ekspor data] ...
+        > [Ekspor data]
+    """)
     assert form[-1].text.startswith("📤 Ekspor daftar prospek")
 
 

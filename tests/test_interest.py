@@ -4,65 +4,73 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import text_of, welcomed
+from tests.conftest import welcomed
+from tests.transcript import dialog
 
 CONSENT_VERSION = "2026-11-24.1"
 
 
 async def agree(chat, reminders: str = "Boleh") -> None:
-    consent = await chat.tap("Saya tertarik")
-    assert "Sebelum mencatat data Anda" in consent[0].text
-    await chat.tap("Setuju")
-    await chat.tap(reminders)
+    await dialog(chat).play(f"""
+        > [Saya tertarik]
+        < Sebelum mencatat data Anda
+        > [Setuju]
+        > [{reminders}]
+    """)
 
 
 async def leave_contact(chat, name="Budi Santoso", region="Mukomuko", call_time="Pagi"):
+    """From the main menu to the summary; returns the summary."""
     await agree(chat)
-    await chat.say(name)
-    await chat.share_contact("+6281234567890")
-    await chat.tap(region)
-    summary = await chat.tap(call_time)
-    return summary
+    return await dialog(chat).play(f"""
+        > {name}
+        > (contact +6281234567890)
+        > [{region}]
+        > [{call_time}]
+    """)
 
 
 async def test_a_worker_leaves_their_contact_and_a_lead_is_saved(chat, db):
-    await chat.command("start", "PETUGAS_01")
-    await chat.tap("Nelayan")
-
-    consent = (await chat.tap("Saya tertarik"))[0]
-    for says in (
-        "Dinas Tenaga Kerja",
-        "bukan oleh BPJS",
-        "nama, nomor HP",
-        "NIK",
-        "petugas lapangan",
-        "HAPUS",
-        "BERHENTI",
-    ):
-        assert says in consent.text, says
-    assert consent.labels == ["✅ Setuju", "❌ Tidak setuju"]
+    await dialog(chat).play("""
+        > /start PETUGAS_01
+        > [Nelayan]
+        > [Saya tertarik]
+        < Dinas Tenaga Kerja
+        < bukan oleh BPJS
+        < nama, nomor HP
+        < NIK
+        < petugas lapangan
+        < HAPUS
+        < BERHENTI
+        < [✅ Setuju] [❌ Tidak setuju]
+    """)
     assert db("select count(*) from consents")[0][0] == 0, "nothing recorded before the answer"
 
-    reminders = await chat.tap("Setuju")
-    assert "pengingat" in reminders[0].text
-    ask_name = await chat.tap("Boleh")
-    assert "Siapa nama Anda?" in ask_name[0].text
-
-    ask_phone = await chat.say("Budi Santoso")
+    ask_phone = await dialog(chat).play("""
+        > [Setuju]
+        < pengingat
+        > [Boleh]
+        < Siapa nama Anda?
+        > Budi Santoso
+    """)
     assert ask_phone[0].requests_contact, "Telegram's share-contact button is offered"
 
     phone_ok, ask_region = await chat.share_contact("+62 812-3456-7890")
     assert "0812-3456-7890 dicatat" in phone_ok.text and phone_ok.removes_keyboard
     assert len(ask_region.labels) == 10 and "Mukomuko" in ask_region.labels  # occupation known: not asked again
 
-    await chat.tap("Mukomuko")
-    summary = (await chat.tap("Pagi"))[0]
-    for shown in ("Budi Santoso", "0812-3456-7890", "Nelayan", "Mukomuko", "Pagi"):
-        assert shown in summary.text
+    await dialog(chat).play("""
+        > [Mukomuko]
+        > [Pagi]
+        < Budi Santoso
+        < 0812-3456-7890
+        < Nelayan
+        < Mukomuko
+        < Pagi
+        > [Benar, simpan]
+        < Terima kasih, Budi Santoso
+    """)
 
-    saved = await chat.tap("Benar, simpan")
-
-    assert "Terima kasih, Budi Santoso" in saved[0].text
     lead = db("select * from leads")[0]
     assert (lead["name"], lead["phone"], lead["occupation"], lead["region"], lead["call_time"]) == (
         "Budi Santoso",
@@ -90,42 +98,55 @@ async def test_a_worker_leaves_their_contact_and_a_lead_is_saved(chat, db):
 async def test_asking_again_updates_the_same_lead(chat, db):
     await welcomed(chat)
     await leave_contact(chat)
-    await chat.tap("Benar, simpan")
 
-    again = await chat.tap("Saya tertarik")
-    assert "sudah pernah kami catat" in again[0].text and "Budi Santoso" in again[0].text
-    await chat.tap("Wilayah")
-    await chat.tap("Seluma")
-    saved = await chat.tap("Benar, simpan")
+    await dialog(chat).play("""
+        > [Benar, simpan]
+        > [Saya tertarik]
+        < sudah pernah kami catat
+        < Budi Santoso
+        > [Wilayah]
+        > [Seluma]
+        > [Benar, simpan]
+        < diperbarui
+    """)
 
-    assert "diperbarui" in saved[0].text
     assert [tuple(r) for r in db("select name, region from leads")] == [("Budi Santoso", "Seluma")]
 
 
 async def test_declining_consent_stores_no_personal_data(chat, db):
     await welcomed(chat)
-    await chat.tap("Saya tertarik")
 
-    replies = await chat.tap("Tidak setuju")
+    await dialog(chat).play("""
+        > [Saya tertarik]
+        > [Tidak setuju]
+        < tidak ada data yang dicatat
+    """)
 
-    assert "tidak ada data yang dicatat" in replies[0].text
     assert db("select count(*) from leads")[0][0] == 0
     assert [tuple(r) for r in db("select purpose, granted from consents")] == [("lead_contact", 0)]
-    again = await chat.tap("Saya tertarik")
-    assert "Sebelum mencatat data Anda" in again[0].text, "asked again, never assumed"
+    await dialog(chat).play("""
+        # asked again, never assumed
+        > [Saya tertarik]
+        < Sebelum mencatat data Anda
+    """)
 
 
 async def test_typed_phone_numbers_are_normalised_and_bad_ones_asked_again(chat, db):
     await welcomed(chat)
     await agree(chat)
-    await chat.say("Siti")
 
-    wrong = await chat.say("0812 345")
-    assert "belum benar" in wrong[0].text and wrong[0].requests_contact
-    foreign = await chat.say("+1 202 555 0100")
-    assert "belum benar" in foreign[0].text
-    ok = await chat.say("0812-3456-7890")
-    assert "dicatat" in ok[0].text
+    wrong = await dialog(chat).play("""
+        > Siti
+        > 0812 345
+        < belum benar
+    """)
+    assert wrong[0].requests_contact
+    await dialog(chat).play("""
+        > +1 202 555 0100
+        < belum benar
+        > 0812-3456-7890
+        < dicatat
+    """)
 
     assert '"phone": "+6281234567890"' in db("select state_data from contacts")[0][0]
 
@@ -136,12 +157,15 @@ async def test_a_nik_is_refused_and_never_written_anywhere(chat, db, database_pa
     await welcomed(chat)
     await agree(chat)
 
-    as_name = await chat.say(nik)
-    as_phone_step = await chat.say("Siti")
-    as_phone = await chat.say("1771 0123 4567 0001")
+    await dialog(chat).play(f"""
+        > {nik}
+        < NIK
+        > Siti
+        < Nomor HP
+        > 1771 0123 4567 0001
+        < NIK
+    """)
 
-    assert "NIK" in as_name[0].text and "NIK" in as_phone[0].text
-    assert "Nomor HP" in as_phone_step[0].text
     stored = b"".join(p.read_bytes() for p in database_path.parent.glob("bot.sqlite3*"))
     assert nik.encode() not in stored
 
@@ -158,19 +182,25 @@ async def test_someone_elses_contact_is_not_taken_as_the_workers_number(chat, db
 
 
 async def test_unknown_occupation_is_asked_and_regions_can_be_typed(chat, db):
-    await chat.command("start")
-    await chat.tap("Lewati")
-    await agree(chat)
-    await chat.say("Rina")
-    await chat.say("081234567890")
+    await dialog(chat).play("""
+        > /start
+        > [Lewati]
+        > [Saya tertarik]
+        < Sebelum mencatat data Anda
+        > [Setuju]
+        > [Boleh]
+        > Rina
+        > 081234567890
+        > [Pedagang]
+        < kabupaten/kota
+        # bengkulu is four regions
+        > bengkulu
+        < Yang mana?
+        < [Kota Bengkulu] [Bengkulu Selatan] [Bengkulu Tengah] [Bengkulu Utara]
+        > rejang
+        < Kapan waktu
+    """)
 
-    ask_region = await chat.tap("Pedagang")
-    ambiguous = await chat.say("bengkulu")
-    typed = await chat.say("rejang")
-
-    assert "kabupaten/kota" in ask_region[0].text
-    assert "Yang mana?" in ambiguous[0].text and len(ambiguous[0].labels) == 4, "bengkulu is four regions"
-    assert "Kapan waktu" in typed[0].text
     assert '"region": "Rejang Lebong"' in db("select state_data from contacts")[0][0]
 
 
@@ -189,19 +219,28 @@ async def test_invalid_names_are_asked_again(chat):
     await welcomed(chat)
     await agree(chat)
 
-    for typed in ("B", "12345", "x" * 61, "😀😀"):
-        replies = await chat.say(typed)
-        assert "nama itu belum bisa" in replies[0].text, typed
+    await dialog(chat).play(f"""
+        > B
+        < nama itu belum bisa
+        > 12345
+        < nama itu belum bisa
+        > {"x" * 61}
+        < nama itu belum bisa
+        > 😀😀
+        < nama itu belum bisa
+    """)
 
 
 async def test_cancel_in_the_middle_saves_nothing(chat, db):
     await welcomed(chat)
     await agree(chat)
-    await chat.say("Budi")
 
-    replies = await chat.say("✖️ Batal")
+    await dialog(chat).play("""
+        > Budi
+        > ✖️ Batal
+        < dibatalkan
+    """)
 
-    assert "dibatalkan" in replies[0].text
     assert db("select count(*) from leads")[0][0] == 0
     assert db("select state, state_data from contacts")[0][:] == ("main", "{}")
 
@@ -210,8 +249,12 @@ async def test_a_question_in_the_middle_is_answered(chat, db):
     await welcomed(chat)
     await agree(chat)
 
-    replies = await chat.say("berapa iurannya?")
+    replies = await dialog(chat).play("""
+        > berapa iurannya?
+        < Mulai Rp16.800 per bulan
+        # then the step, asked again in one line
+        < Lanjut: siapa nama Anda?
+    """)
 
     assert replies[0].text.startswith("Mulai Rp16.800 per bulan")
-    assert "Lanjut: siapa nama Anda?" in text_of(replies), "then the step, asked again in one line"
     assert db("select state from contacts")[0][0] == "interest/name"

@@ -13,8 +13,9 @@ import pytest
 from bot.app import BotApp
 from bot.config import Settings
 from bot.services.officers import add_officer, ensure_contact
-from tests.conftest import WIB, Chat, saved_lead, text_of, welcomed
+from tests.conftest import WIB, Chat, saved_lead, welcomed
 from tests.fakes.telegram import UploadedFile
+from tests.transcript import dialog
 
 ADMIN_ID = 900001
 RINA_ID, SARI_ID, JOKO_ID = 700001, 700002, 700003
@@ -45,27 +46,34 @@ def tasks(db) -> list[tuple]:
 async def test_an_admin_invites_an_officer_who_joins_once_with_the_link(new_chat, db):
     admin = new_chat("Admin", user_id=ADMIN_ID)
 
-    asked = await admin.command("undang")
-    await admin.say("Rina Marlina")
-    await admin.tap("Mukomuko")
-    await admin.tap("Seluma")
-    toggled = await admin.tap("✓ Seluma")  # a second tap takes a region off again
-    invited = await admin.tap("Selesai")
+    invited = await dialog(admin).play("""
+        > /undang
+        < Ketik nama petugas
+        > Rina Marlina
+        > [Mukomuko]
+        > [Seluma]
+        # a second tap takes a region off again
+        > [✓ Seluma]
+        < ... [✓ Mukomuko] ... [Seluma] ...
+        > [Selesai]
+        < Rina Marlina (Mukomuko)
+        < 7 hari
+    """)
 
-    assert "Ketik nama petugas" in text_of(asked)
-    assert "✓ Mukomuko" in toggled[-1].labels and "Seluma" in toggled[-1].labels
     link = re.search(r"https://t\.me/bpu_test_bot\?start=(inv-[\w-]+)", invited[-1].text)
     assert link, invited[-1].text
-    assert "Rina Marlina (Mukomuko)" in invited[-1].text and "7 hari" in invited[-1].text
 
-    rina = new_chat("Rina", user_id=RINA_ID)
-    joined = await rina.command("start", link.group(1))
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
+        > /start {link.group(1)}
+        < Selamat bergabung, Rina Marlina! Anda sekarang petugas untuk Mukomuko.
+        < ... [📋 Tugas saya] ...
+    """)
     stranger = new_chat("Orang lain")
-    refused = await stranger.command("start", link.group(1))
+    refused = await dialog(stranger).play(f"""
+        > /start {link.group(1)}
+        < sudah dipakai atau sudah kedaluwarsa
+    """)
 
-    assert "Selamat bergabung, Rina Marlina! Anda sekarang petugas untuk Mukomuko." in joined[-1].text
-    assert "📋 Tugas saya" in joined[-1].labels
-    assert "sudah dipakai atau sudah kedaluwarsa" in refused[-1].text
     assert "📋 Tugas saya" not in refused[-1].labels
     [officer] = db("select o.name, c.external_id, c.role from officers o join contacts c on c.id = o.contact_id")
     assert tuple(officer) == ("Rina Marlina", str(RINA_ID), "officer")
@@ -76,17 +84,20 @@ async def test_an_admin_invites_an_officer_who_joins_once_with_the_link(new_chat
 
 
 async def test_an_invite_link_expires_after_seven_days(new_chat, clock, db):
-    admin = new_chat("Admin", user_id=ADMIN_ID)
-    await admin.command("undang")
-    await admin.say("Rina Marlina")
-    await admin.tap("Mukomuko")
-    invited = await admin.tap("Selesai")
+    invited = await dialog(new_chat("Admin", user_id=ADMIN_ID)).play("""
+        > /undang
+        > Rina Marlina
+        > [Mukomuko]
+        > [Selesai]
+    """)
     payload = re.search(r"start=(inv-[\w-]+)", invited[-1].text).group(1)
 
     clock.advance(days=7, seconds=1)
-    late = await new_chat("Rina", user_id=RINA_ID).command("start", payload)
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
+        > /start {payload}
+        < sudah kedaluwarsa
+    """)
 
-    assert "sudah kedaluwarsa" in late[-1].text
     assert db("select count(*) from officers")[0][0] == 0
 
 
@@ -96,16 +107,21 @@ async def test_a_worker_never_reaches_officer_or_admin_steps(app, chat, new_chat
     await welcomed(chat)
     [call_id] = [row["id"] for row in db("select id from followups where kind = 'call'")]
 
-    tugas = await chat.command("tugas")
-    undang = await chat.command("undang")
+    tugas = await dialog(chat).play("""
+        > /tugas
+        < hanya untuk petugas lapangan
+    """)
+    await dialog(chat).play("""
+        > /undang
+        < hanya untuk staf kantor cabang
+    """)
     forged = await chat.tap_data(f"{0}|task_out:{call_id}:terdaftar")
-    rina = new_chat("Rina", user_id=RINA_ID)
-    officer_invites = await rina.command("undang")
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play("""
+        > /undang
+        < hanya untuk staf kantor cabang
+    """)
 
-    assert "hanya untuk petugas lapangan" in tugas[0].text
-    assert "hanya untuk staf kantor cabang" in undang[0].text
     assert "hanya untuk petugas lapangan" in forged[0].text
-    assert "hanya untuk staf kantor cabang" in officer_invites[0].text
     assert "📋 Tugas saya" not in tugas[-1].labels
     assert tasks(db) == [("call", "pending", 1, "Mukomuko", None)], "nothing changed"
     refused = db("select actor, actor_role, action, allowed, detail from audit_events order by id")
@@ -159,22 +175,30 @@ async def test_an_officer_records_a_call_with_the_buttons_and_a_note(app, new_ch
     await saved_lead(new_chat("Budi"))
     rina = new_chat("Rina", user_id=RINA_ID)
 
-    too_early = await rina.command("tugas")
+    await dialog(rina).play("""
+        > /tugas
+        < Tidak ada tugas untuk hari ini
+    """)
     clock.set_local(datetime(2026, 11, 24, 9, 0, tzinfo=WIB))  # Tuesday: the call is due at 10:00 today
-    listing = await rina.command("tugas")
-    recorded = await rina.tap("Terdaftar")
-    noted = await rina.say("Sudah daftar lewat JMO, kartu sudah jadi")
+    listing = await dialog(rina).play("""
+        > /tugas
+        < Tugas hari ini dan yang terlambat: 1–1 dari 1
+        < 📞 Telepon Budi Santoso · 🎣 Nelayan · Mukomuko
+        < HP: +6281234567890 (0812-3456-7890)
+        < Waktu telepon: 🌅 Pagi
+        < Jatuh tempo: 24 Nov 2026 10:00
+        < [✅ Dihubungi] [📝 Terdaftar] [🚫 Tidak tertarik] [📵 Tidak bisa dihubungi]
+    """)
+    await dialog(rina).play("""
+        > [Terdaftar]
+        < Tercatat: 📝 Terdaftar.
+        < Ada catatan
+        > Sudah daftar lewat JMO, kartu sudah jadi
+        < Catatan disimpan
+        < Tidak ada tugas untuk hari ini
+    """)
     again = await rina.tap("Terdaftar", listing[-1])
 
-    assert "Tidak ada tugas untuk hari ini" in too_early[-1].text
-    assert "Tugas hari ini dan yang terlambat: 1–1 dari 1" in listing[0].text
-    task = listing[-1].text
-    assert "📞 Telepon Budi Santoso · 🎣 Nelayan · Mukomuko" in task
-    assert "HP: +6281234567890 (0812-3456-7890)" in task and "Waktu telepon: 🌅 Pagi" in task
-    assert "Jatuh tempo: 24 Nov 2026 10:00" in task
-    assert listing[-1].labels == ["✅ Dihubungi", "📝 Terdaftar", "🚫 Tidak tertarik", "📵 Tidak bisa dihubungi"]
-    assert "Tercatat: 📝 Terdaftar." in recorded[-1].text and "Ada catatan" in recorded[-1].text
-    assert "Catatan disimpan" in noted[0].text and "Tidak ada tugas untuk hari ini" in text_of(noted)
     assert "sudah selesai dicatat" in again[-1].text
 
     [event] = db("select from_status, to_status, actor, note from lead_events")
@@ -194,12 +218,14 @@ async def test_an_overdue_call_is_marked_and_could_not_reach_keeps_the_reminders
     rina = new_chat("Rina", user_id=RINA_ID)
 
     clock.set_local(datetime(2026, 11, 25, 9, 0, tzinfo=WIB))  # Wednesday: the call was due yesterday
-    listing = await rina.command("tugas")
-    await rina.tap("Tidak bisa dihubungi")
-    skipped = await rina.tap("Lewati")
+    await dialog(rina).play("""
+        > /tugas
+        < ⚠️ Terlambat, jatuh tempo 24 Nov 2026 10:00
+        > [Tidak bisa dihubungi]
+        > [Lewati]
+        < Tidak ada tugas
+    """)
 
-    assert "⚠️ Terlambat, jatuh tempo 24 Nov 2026 10:00" in listing[-1].text
-    assert "Tidak ada tugas" in text_of(skipped)
     assert db("select status from leads")[0]["status"] == "tidak_bisa_dihubungi"
     assert db("select note from lead_events")[0]["note"] is None
     assert [r["status"] for r in db("select status from followups where kind = 'reminder'")] == ["pending", "pending"]
@@ -213,10 +239,13 @@ async def test_an_officer_of_another_region_is_refused(app, new_chat, db, clock)
     joko = new_chat("Joko", user_id=JOKO_ID)
     clock.advance(days=1)
 
-    own = await joko.command("tugas")
+    own = await dialog(joko).play("""
+        # Budi's call is not on Joko's list
+        > /tugas
+        < Tidak ada tugas
+    """)
     refused = await joko.tap_data(f"0|task_out:{call_id}:tidak_tertarik", own[-1])
 
-    assert "Tidak ada tugas" in own[-1].text, "Budi's call is not on Joko's list"
     assert "di luar wilayah Anda" in refused[0].text
     assert db("select status from leads")[0]["status"] == "baru"
     assert tasks(db)[0][1] == "pending" and db("select count(*) from lead_events")[0][0] == 0
@@ -228,15 +257,17 @@ async def test_a_worker_asks_a_person_and_the_officers_answer_reaches_them(app, 
     await rina.command("menu")
     worker = await welcomed(new_chat("Wati"), "Pedagang")
 
-    region = await worker.tap("Tanya petugas")
-    await worker.tap("Mukomuko")
-    sent = await worker.say("Apakah ibu rumah tangga yang berjualan kue bisa ikut BPU?")
+    await dialog(worker).play("""
+        > [Tanya petugas]
+        < kabupaten/kota mana
+        > [Mukomuko]
+        > Apakah ibu rumah tangga yang berjualan kue bisa ikut BPU?
+        < sudah diteruskan ke petugas wilayah Mukomuko
+        < paling lambat Selasa 24 November, 10.00
+        < bot tidak menjawab atas nama petugas
+    """)
     await ticker.tick()
 
-    assert "kabupaten/kota mana" in region[-1].text
-    assert "sudah diteruskan ke petugas wilayah Mukomuko" in sent[0].text
-    assert "paling lambat Selasa 24 November, 10.00" in sent[0].text
-    assert "bot tidak menjawab atas nama petugas" in sent[0].text
     [notice] = [m for m in rina.transcript if "pertanyaan baru" in m.text]
     assert "Ada pertanyaan baru dari pekerja di Mukomuko" in notice.text
     assert "ibu rumah tangga" not in notice.text, "the notice carries no personal words"
@@ -245,13 +276,16 @@ async def test_a_worker_asks_a_person_and_the_officers_answer_reaches_them(app, 
     listing = await rina.tap("Lihat tugas", notice)
     assert "🙋 Pertanyaan dari pekerja (tanpa nama) · 🛒 Pedagang · Mukomuko" in listing[-1].text
     assert "Bertanya: “Apakah ibu rumah tangga yang berjualan kue bisa ikut BPU?”" in listing[-1].text
-    prompt = await rina.tap("Balas")
-    assert "Ketik jawaban" in prompt[-1].text and "ibu rumah tangga" in prompt[-1].text
-    confirmed = await rina.say("Bisa, Bu. Semua pekerja mandiri bisa ikut BPU. Saya telepon besok.")
+    await dialog(rina).play("""
+        > [Balas]
+        < Ketik jawaban
+        < ibu rumah tangga
+        > Bisa, Bu. Semua pekerja mandiri bisa ikut BPU. Saya telepon besok.
+        < sedang dikirim
+    """)
     before = len(worker.transcript)
     await ticker.tick()
 
-    assert "sedang dikirim" in confirmed[0].text
     [answer] = worker.transcript[before:]
     assert (
         answer.text
@@ -269,13 +303,16 @@ async def test_a_second_question_before_the_answer_joins_the_first(app, new_chat
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     worker = await saved_lead(new_chat("Budi"))
 
-    await worker.tap("Tanya petugas")  # the lead's region is known: no need to ask it
-    await worker.say("Berapa iuran untuk nelayan?")
-    waiting = await worker.tap("Tanya petugas")
-    added = await worker.say("Kalau saya sakit, dibayar?")
+    await dialog(worker).play("""
+        # the lead's region is known: no need to ask it
+        > [Tanya petugas]
+        > Berapa iuran untuk nelayan?
+        > [Tanya petugas]
+        < masih menunggu jawaban petugas
+        > Kalau saya sakit, dibayar?
+        < Tambahan pertanyaan Anda sudah diteruskan
+    """)
 
-    assert "masih menunggu jawaban petugas" in waiting[0].text
-    assert "Tambahan pertanyaan Anda sudah diteruskan" in added[0].text
     [question] = db("select text, officer_id from followups where kind = 'question'")
     assert question["text"] == "Berapa iuran untuk nelayan?\n\nKalau saya sakit, dibayar?"
     assert len(db("select id from followups where kind = 'notice'")) == 1, "one notice per question"
@@ -283,12 +320,14 @@ async def test_a_second_question_before_the_answer_joins_the_first(app, new_chat
 
 async def test_a_question_with_a_nik_is_not_kept(app, new_chat, db):
     worker = await welcomed(new_chat("Budi"))
-    await worker.tap("Tanya petugas")
-    await worker.tap("Seluma")
 
-    refused = await worker.say("NIK saya 1701 0412 3456 7890, sudah terdaftar belum?")
+    await dialog(worker).play("""
+        > [Tanya petugas]
+        > [Seluma]
+        > NIK saya 1701 0412 3456 7890, sudah terdaftar belum?
+        < berisi NIK atau nomor KTP
+    """)
 
-    assert "berisi NIK atau nomor KTP" in refused[0].text
     assert db("select count(*) from followups")[0][0] == 0
 
 
@@ -296,13 +335,15 @@ async def test_two_messages_the_bot_cannot_understand_offer_a_person(new_chat):
     worker = await welcomed(new_chat("Budi"))
 
     first = await worker.say("zzz qqq")
-    second = await worker.say("xyzzy plugh")
 
     assert "Tanya petugas" not in first[0].text and first[-1].labels[0] != "🙋 Tanya petugas"
-    assert "Mau bertanya langsung ke petugas?" in second[0].text
-    assert second[0].labels == ["🙋 Tanya petugas", "🏠 Menu"]
-    region = await worker.tap("Tanya petugas")
-    assert "kabupaten/kota mana" in region[-1].text
+    await dialog(worker).play("""
+        > xyzzy plugh
+        < Mau bertanya langsung ke petugas?
+        < [🙋 Tanya petugas] [🏠 Menu]
+        > [Tanya petugas]
+        < kabupaten/kota mana
+    """)
 
 
 async def test_without_an_officer_in_the_region_a_question_waits_in_the_pool_and_admins_hear_of_it(
@@ -311,16 +352,20 @@ async def test_without_an_officer_in_the_region_a_question_waits_in_the_pool_and
     admin = new_chat("Admin", user_id=ADMIN_ID)
     await admin.command("menu")
     worker = await welcomed(new_chat("Budi"))
-    await worker.tap("Tanya petugas")
-    await worker.tap("Lebong")
-    await worker.say("Di mana kantor BPJS terdekat?")
+    await dialog(worker).play("""
+        > [Tanya petugas]
+        > [Lebong]
+        > Di mana kantor BPJS terdekat?
+    """)
     await ticker.tick()
 
     assert "Ada pertanyaan baru dari pekerja di Lebong" in admin.transcript[-1].text
-    listing = await admin.command("tugas")
-    assert "Di mana kantor BPJS terdekat?" in listing[-1].text
-    await admin.tap("Balas")
-    await admin.say("Di Jalan Sudirman, Bu.")
+    await dialog(admin).play("""
+        > /tugas
+        < Di mana kantor BPJS terdekat?
+        > [Balas]
+        > Di Jalan Sudirman, Bu.
+    """)
     await ticker.tick()
     assert worker.transcript[-1].text.startswith("💬 Jawaban dari petugas kantor:")
     assert tasks(db) == [("question", "done", None, "Lebong", "answered")]
@@ -414,6 +459,7 @@ async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(
 async def test_typing_that_one_wants_a_person_leads_to_the_question(new_chat):
     worker = await welcomed(new_chat("Budi"))
 
-    asked = await worker.say("sy mau bicara sama petugas")
-
-    assert "kabupaten/kota mana" in asked[-1].text
+    await dialog(worker).play("""
+        > sy mau bicara sama petugas
+        < kabupaten/kota mana
+    """)

@@ -1,25 +1,21 @@
 """Welcome, occupation, menu, language: what a worker sees in their first taps."""
 
 from bot.channels.telegram.channel import set_commands
-from tests.conftest import OPERATOR, labels_of, text_of, welcomed
+from tests.conftest import OPERATOR, labels_of, welcomed
+from tests.transcript import dialog
 
 
 async def test_start_says_who_runs_the_bot_and_that_it_is_not_bpjs_then_asks_occupation(chat, db):
-    replies = await chat.command("start")
+    replies = await dialog(chat).play(f"""
+        > /start
+        < {OPERATOR}
+        < bukan BPJS Ketenagakerjaan
+        # the operator's contact
+        < 0736-000000
+        < [🌾 Petani] [🎣 Nelayan] [🛒 Pedagang] [🚐 Sopir/angkot] [🛵 Mitra ojol] [👤 Lainnya] ...
+    """)
 
     assert len(replies) == 1, "one message per answer"
-    welcome = replies[0]
-    assert OPERATOR in welcome.text
-    assert "bukan BPJS Ketenagakerjaan" in welcome.text
-    assert "0736-000000" in welcome.text  # the operator's contact
-    assert welcome.labels[:6] == [
-        "🌾 Petani",
-        "🎣 Nelayan",
-        "🛒 Pedagang",
-        "🚐 Sopir/angkot",
-        "🛵 Mitra ojol",
-        "👤 Lainnya",
-    ]
     assert db("select state from contacts")[0]["state"] == "onboarding/occupation"
 
 
@@ -38,13 +34,14 @@ async def test_a_first_sticker_gets_the_welcome(chat, db):
 
 
 async def test_choosing_an_occupation_speaks_to_it_and_shows_the_menu(chat, db):
-    await chat.command("start")
+    await dialog(chat).play("""
+        > /start
+        > [Nelayan]
+        < Melaut itu berisiko
+        < Rp16.800
+        < ... [🧮 Hitung iuran] ... [✋ Saya tertarik] ... [🌐 Bahasa/Language] [🔒 Data & berhenti] ...
+    """)
 
-    replies = await chat.tap("Nelayan")
-
-    assert "Melaut itu berisiko" in replies[0].text
-    assert "Rp16.800" in replies[0].text
-    assert {"🧮 Hitung iuran", "✋ Saya tertarik", "🔒 Data & berhenti", "🌐 Bahasa/Language"} <= set(replies[0].labels)
     assert db("select occupation, state from contacts")[0][:] == ("nelayan", "main")
 
 
@@ -62,54 +59,65 @@ async def test_a_malformed_deep_link_code_is_ignored(chat, db):
 
 
 async def test_start_again_goes_straight_to_the_menu(chat):
-    await welcomed(chat)
-
-    replies = await chat.command("start")
-
-    assert OPERATOR in replies[0].text
-    assert "✋ Saya tertarik" in replies[0].labels
+    await dialog(chat).play(f"""
+        > /start
+        > [Nelayan]
+        > /start
+        < {OPERATOR}
+        < ... [✋ Saya tertarik] ...
+    """)
 
 
 async def test_skipping_the_occupation_still_explains_with_general_examples(chat, db):
-    await chat.command("start")
-    await chat.tap("Lewati")
+    await dialog(chat).play("""
+        > /start
+        > [Lewati]
+        > [Apa itu BPU]
+        < Bukan Penerima Upah
+        # the example for other occupations
+        < penjahit
+    """)
 
-    replies = await chat.tap("Apa itu BPU")
-
-    assert "Bukan Penerima Upah" in replies[0].text
-    assert "penjahit" in replies[0].text  # the example for other occupations
     assert db("select occupation from contacts")[0]["occupation"] is None
 
 
 async def test_switching_to_english_and_back(chat, db):
     await welcomed(chat)
 
-    await chat.tap("Bahasa/Language")
-    replies = await chat.tap("English")
+    replies = await dialog(chat).play("""
+        > [Bahasa/Language]
+        > [English]
+        < English
+    """)
 
     assert db("select locale from contacts")[0]["locale"] == "en"
-    assert "English" in replies[0].text
     assert "✋ I'm interested" in labels_of(replies) or any("interested" in label for label in labels_of(replies))
-    replies = await chat.command("bahasa")
-    replies = await chat.tap("Bahasa Indonesia")
-    assert "Bahasa Indonesia" in text_of(replies)
+    await dialog(chat).play("""
+        > /bahasa
+        > [Bahasa Indonesia]
+        < Bahasa Indonesia
+    """)
     assert db("select locale from contacts")[0]["locale"] == "id"
 
 
 async def test_greeting_and_thanks_get_a_kind_word_and_the_menu(chat):
     await welcomed(chat)
 
-    hello = await chat.say("Assalamualaikum")
-    thanks = await chat.say("makasih ya")
-
-    assert "Halo juga" in hello[0].text and "🧮 Hitung iuran" in hello[0].labels
-    assert "Sama-sama" in thanks[0].text
+    await dialog(chat).play("""
+        > Assalamualaikum
+        < Halo juga
+        < ... [🧮 Hitung iuran] ...
+        > makasih ya
+        < Sama-sama
+    """)
 
 
 async def test_help_lists_the_commands(chat):
-    replies = await chat.command("bantuan")
-
-    assert "/datasaya" in replies[0].text and "/hapus" in replies[0].text
+    await dialog(chat).play("""
+        > /bantuan
+        < /datasaya
+        < /hapus
+    """)
 
 
 async def test_command_menu_is_set_at_start_up_in_both_languages(app, telegram, bot_api):

@@ -4,90 +4,103 @@ import pytest
 
 from tests.conftest import welcomed
 from tests.test_interest import leave_contact
+from tests.transcript import dialog
 
 
 @pytest.mark.parametrize("typed", ["STOP", "berhenti", "Berhenti.", "/berhenti", "/stop"])
 async def test_stop_from_the_middle_of_lead_capture_stops_at_once(chat, db, typed):
     await welcomed(chat)
-    await chat.tap("Saya tertarik")
 
-    done = await (chat.command(typed[1:]) if typed.startswith("/") else chat.say(typed))
+    await dialog(chat).play(f"""
+        > [Saya tertarik]
+        > {typed}
+        < Pesan dihentikan
+        < MULAI
+    """)
 
-    assert "Pesan dihentikan" in done[0].text and "MULAI" in done[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is not None
     assert db("select purpose, granted from consents")[-1][:] == ("reminders", 0), "the withdrawal is evidence too"
 
 
 async def test_stop_as_the_very_first_message_is_honoured(chat, db):
-    done = await chat.say("STOP")
+    await dialog(chat).play("""
+        > STOP
+        < Pesan dihentikan
+    """)
 
-    assert "Pesan dihentikan" in done[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is not None
 
 
 async def test_mulai_resumes_messages(chat, db):
     await welcomed(chat)
-    await chat.say("BERHENTI")
 
-    replies = await chat.say("mulai")
+    await dialog(chat).play("""
+        > BERHENTI
+        > mulai
+        < menerima pengingat
+    """)
 
-    assert "menerima pengingat" in replies[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is None
 
 
 async def test_the_privacy_menus_stop_button_asks_first_and_keeping_changes_nothing(chat, db):
     await welcomed(chat)
-    await chat.tap("Data & berhenti")
-    ask = await chat.tap("Berhenti terima pesan")
 
-    replies = await chat.tap("Tidak jadi")
+    await dialog(chat).play("""
+        > [Data & berhenti]
+        > [Berhenti terima pesan]
+        < Yakin ingin berhenti
+        > [Tidak jadi]
+        < Mau tahu apa?
+    """)
 
-    assert "Yakin ingin berhenti" in ask[0].text
-    assert "Mau tahu apa?" in replies[0].text
     assert db("select messages_stopped_at from contacts")[0][0] is None
 
 
 async def test_data_saya_shows_everything_stored(chat):
-    await chat.command("start", "PASAR_SELUMA")
-    await chat.tap("Pedagang")
+    await dialog(chat).play("""
+        > /start PASAR_SELUMA
+        > [Pedagang]
+    """)
     await leave_contact(chat, name="Rina Wati", region="Seluma", call_time="Sore")
-    await chat.tap("Benar, simpan")
 
-    text = (await chat.say("DATA SAYA"))[0].text
-
-    for shown in (
-        "Rina Wati",
-        "0812-3456-7890",
-        "Seluma",
-        "Sore",
-        "Pedagang",
-        "PASAR_SELUMA",
-        "status baru",
-        "dihubungi petugas: setuju",
-        "versi 2026-11-24.1",
-        "WIB",
-    ):
-        assert shown in text, shown
+    await dialog(chat).play("""
+        > [Benar, simpan]
+        > DATA SAYA
+        < WIB
+        < Pedagang
+        < PASAR_SELUMA
+        < Rina Wati
+        < 0812-3456-7890
+        < Seluma
+        < Sore
+        < status baru
+        < dihubungi petugas: setuju
+        < versi 2026-11-24.1
+    """)
 
 
 async def test_data_saya_before_any_lead_says_nothing_personal_is_kept(chat):
     await welcomed(chat)
 
-    text = (await chat.command("datasaya"))[0].text
-
-    assert "Nama dan nomor HP: tidak disimpan" in text
+    await dialog(chat).play("""
+        > /datasaya
+        < Nama dan nomor HP: tidak disimpan
+    """)
 
 
 async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(chat, db):
     await welcomed(chat)
     await leave_contact(chat)
-    await chat.tap("Benar, simpan")
 
-    ask = await chat.say("HAPUS")
-    assert "tidak bisa dibatalkan" in ask[0].text
-    done = await chat.tap("Ya, hapus semua")
+    await dialog(chat).play("""
+        > [Benar, simpan]
+        > HAPUS
+        < tidak bisa dibatalkan
+        > [Ya, hapus semua]
+        < sudah dihapus
+    """)
 
-    assert "sudah dihapus" in done[0].text
     assert db("select count(*) from contacts")[0][0] == 0
     assert db("select count(*) from leads")[0][0] == 0
     assert db("select count(*) from consents")[0][0] == 0
@@ -112,12 +125,14 @@ async def test_erased_data_is_gone_from_the_file_itself(chat, db, database_path)
 
 async def test_after_erasure_the_person_starts_fresh(chat, db):
     await welcomed(chat)
-    await chat.command("hapus")
-    await chat.tap("Ya, hapus semua")
 
-    replies = await chat.command("start")
+    await dialog(chat).play("""
+        > /hapus
+        > [Ya, hapus semua]
+        > /start
+        < Apa pekerjaan Anda?
+    """)
 
-    assert "Apa pekerjaan Anda?" in replies[0].text
     assert db("select occupation from contacts")[0][0] is None
 
 
@@ -133,6 +148,7 @@ async def test_hapus_can_be_cancelled(chat, db):
 async def test_privacy_menu_reaches_the_three_rights(chat):
     await welcomed(chat)
 
-    replies = await chat.tap("Data & berhenti")
-
-    assert replies[0].labels[:3] == ["📄 Data saya", "🔕 Berhenti terima pesan", "🗑️ Hapus data saya"]
+    await dialog(chat).play("""
+        > [Data & berhenti]
+        < [📄 Data saya] [🔕 Berhenti terima pesan] [🗑️ Hapus data saya] ...
+    """)

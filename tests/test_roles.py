@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from tests.conftest import SYSTEM_USER, command_line, saved_lead, text_of, welcomed
+from tests.conftest import SYSTEM_USER, command_line, saved_lead, welcomed
 from tests.test_cli import assert_one_line_error
 from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, make_officer
+from tests.transcript import dialog
 
 STAFF_ID = 555
 
@@ -125,20 +126,24 @@ async def test_staff_invite_officers_and_list_them_and_an_officer_is_refused_and
     assert granted.returncode == 0, granted.stderr
     staff = new_chat("Dewi", user_id=STAFF_ID)
 
-    officers = await staff.command("petugas")
-    asked = await staff.command("undang")
-    await staff.say("Sari Dewi")
-    await staff.tap("Seluma")
-    invited = await staff.tap("Selesai")
-    rina = new_chat("Rina", user_id=RINA_ID)
-    refused = await rina.command("undang")
+    invited = await dialog(staff).play("""
+        > /petugas
+        < Petugas aktif
+        < Rina Marlina — Mukomuko
+        > /undang
+        < Ketik nama petugas
+        > Sari Dewi
+        > [Seluma]
+        > [Selesai]
+        < Sari Dewi (Seluma)
+    """)
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play("""
+        > /undang
+        < hanya untuk staf kantor cabang
+    """)
 
-    assert "Petugas aktif" in text_of(officers) and "Rina Marlina — Mukomuko" in text_of(officers)
-    assert "Ketik nama petugas" in text_of(asked)
     assert re.search(r"https://t\.me/bpu_test_bot\?start=inv-[\w-]+", invited[-1].text), invited[-1].text
-    assert "Sari Dewi (Seluma)" in invited[-1].text
     assert db("select count(*) from invites")[0][0] == 1
-    assert "hanya untuk staf kantor cabang" in text_of(refused)
     assert [row[:4] for row in audit(db)] == [
         (f"cli:{SYSTEM_USER}", "admin", "role", 1),
         (f"telegram:{STAFF_ID}", "staff", "officer", 1),
@@ -171,8 +176,10 @@ async def test_an_officer_made_a_worker_stops_being_one_and_their_leads_move_on(
         ["officer", f"telegram:{SARI_ID}", "granted", f"officer {sari} (Sari Dewi)"],
     ]
     assert audit(db, "role")[0][4:] == ({"previous": "officer", "role": "worker"}, f"telegram:{RINA_ID}")
-    tasks = await new_chat("Rina", user_id=RINA_ID).command("tugas")
-    assert "hanya untuk petugas lapangan" in text_of(tasks)
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play("""
+        > /tugas
+        < hanya untuk petugas lapangan
+    """)
 
 
 # ------------------------------------------------------------------------------------------ erasure
@@ -181,15 +188,19 @@ async def test_an_officer_made_a_worker_stops_being_one_and_their_leads_move_on(
 async def test_an_erased_workers_refused_attempt_stays_in_the_audit_log_without_who_it_was(new_chat, db):
     worker = await welcomed(new_chat("Budi"))
     other = await welcomed(new_chat("Agus"))
-    refused = await worker.command("siaran")
+    await dialog(worker).play("""
+        > /siaran
+        < hanya untuk petugas lapangan
+    """)
     await other.command("siaran")
-    assert "hanya untuk petugas lapangan" in text_of(refused)
     assert audit(db)[0][:4] == (f"telegram:{worker.chat_id}", "worker", "broadcast", 0)
 
-    await worker.say("HAPUS")
-    done = await worker.tap("Ya, hapus semua")
+    await dialog(worker).play("""
+        > HAPUS
+        > [Ya, hapus semua]
+        < sudah dihapus
+    """)
 
-    assert "sudah dihapus" in text_of(done)
     assert [row[:4] for row in audit(db)] == [
         ("erased", "worker", "broadcast", 0),
         (f"telegram:{other.chat_id}", "worker", "broadcast", 0),

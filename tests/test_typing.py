@@ -6,21 +6,27 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import text_of, welcomed, whatsapp_text
+from tests.transcript import dialog
 
 
 async def to_consent(chat) -> None:
     await welcomed(chat)
-    consent = await chat.tap("Saya tertarik")
-    assert "Sebelum mencatat data Anda" in consent[0].text
+    await dialog(chat).play("""
+        > [Saya tertarik]
+        < Sebelum mencatat data Anda
+    """)
 
 
 @pytest.mark.parametrize("typed", ["Saya setuju", "ya", "iyo", "boleh lah"])
 async def test_a_typed_yes_at_consent_is_recorded_like_the_button_with_the_words_typed(chat, db, typed):
     await to_consent(chat)
 
-    reminders = await chat.say(typed)
+    reminders = await dialog(chat).play(f"""
+        > {typed}
+        # the next step, not the consent text again
+        < pengingat
+    """)
 
-    assert "pengingat" in reminders[0].text, "the next step, not the consent text again"
     assert "Sebelum mencatat" not in text_of(reminders)
     [(purpose, version, granted, words)] = db("select purpose, text_version, granted, typed_text from consents")
     assert (purpose, version, granted, words) == ("lead_contact", "2026-11-24.1", 1, typed)
@@ -29,9 +35,11 @@ async def test_a_typed_yes_at_consent_is_recorded_like_the_button_with_the_words
 async def test_a_typed_no_at_consent_records_the_refusal_and_nothing_else(chat, db):
     await to_consent(chat)
 
-    replies = await chat.say("gak mau")
+    await dialog(chat).play("""
+        > gak mau
+        < tidak ada data yang dicatat
+    """)
 
-    assert "tidak ada data yang dicatat" in replies[0].text
     assert db("select granted, typed_text from consents") == [(0, "gak mau")]
     assert db("select count(*) from leads") == [(0,)]
 
@@ -90,23 +98,27 @@ async def test_a_question_typed_for_a_name_is_answered_then_the_name_is_asked_ag
 @pytest.mark.parametrize("typed", ["Siti Ananti", "Andi Rasantri", "Siti Santriani"])
 async def test_a_name_that_looks_like_a_cancel_word_is_taken_as_the_name(chat, db, typed):
     await to_consent(chat)
-    await chat.tap("Setuju")
-    await chat.tap("Boleh")
 
-    replies = await chat.say(typed)
+    await dialog(chat).play(f"""
+        > [Setuju]
+        > [Boleh]
+        > {typed}
+        < Nomor HP
+    """)
 
-    assert "Nomor HP" in replies[0].text
     assert typed in db("select state_data from contacts")[0][0]
 
 
 @pytest.mark.parametrize("typed", ["gak jadi", "batal", "nanti aja"])
 async def test_a_typed_cancel_leaves_the_step_and_creates_nothing(chat, db, typed):
     await to_consent(chat)
-    await chat.tap("Setuju")
-    await chat.tap("Boleh")
-    await chat.say("Budi Santoso")
 
-    replies = await chat.say(typed)
+    replies = await dialog(chat).play(f"""
+        > [Setuju]
+        > [Boleh]
+        > Budi Santoso
+        > {typed}
+    """)
 
     assert replies[0].text.startswith("Baik, dibatalkan")
     assert db("select state from contacts") == [("main",)]
@@ -120,39 +132,47 @@ async def test_a_typed_cancel_leaves_the_step_and_creates_nothing(chat, db, type
 )
 async def test_incomes_are_read_the_way_people_write_them(chat, typed, income):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    replies = await chat.say(typed)
-
-    assert f"penghasilan {income} per bulan" in text_of(replies)
+    await dialog(chat).play(f"""
+        > [Hitung iuran]
+        > {typed}
+        < penghasilan {income} per bulan
+    """)
 
 
 async def test_a_daily_income_is_turned_into_a_monthly_one_and_the_bot_says_so(chat):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    replies = await chat.say("gaji sehari 100rb")
-
-    assert "Rp100.000 per hari dihitung Rp3.000.000 per bulan (30 hari)" in text_of(replies)
-    assert "penghasilan Rp3.000.000 per bulan" in text_of(replies)
+    await dialog(chat).play("""
+        > [Hitung iuran]
+        > gaji sehari 100rb
+        < Rp100.000 per hari dihitung Rp3.000.000 per bulan (30 hari)
+        < penghasilan Rp3.000.000 per bulan
+    """)
 
 
 async def test_an_unreadable_income_gets_one_short_re_ask_with_an_example(chat):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    replies = await chat.say("banyak lah pokoknya")
+    replies = await dialog(chat).play("""
+        > [Hitung iuran]
+        > banyak lah pokoknya
+        < 2 juta
+    """)
 
-    assert len(replies) == 1 and len(replies[0].text) < 120 and "2 juta" in replies[0].text
+    assert len(replies) == 1 and len(replies[0].text) < 120
 
 
 async def test_a_large_income_gets_a_cautious_answer_not_a_computed_figure(chat):
     await welcomed(chat)
-    await chat.tap("Hitung iuran")
 
-    replies = await chat.say("50 juta")
+    replies = await dialog(chat).play("""
+        > [Hitung iuran]
+        > 50 juta
+        < Rp50.000.000
+        < JMO
+    """)
 
-    assert "Rp50.000.000" in replies[0].text and "JMO" in replies[0].text
     assert "Rp500.000" not in text_of(replies)
 
 
@@ -160,9 +180,12 @@ async def test_a_large_income_gets_a_cautious_answer_not_a_computed_figure(chat)
 async def test_stop_in_its_everyday_forms_stops_at_once(chat, db, typed):
     await welcomed(chat)
 
-    replies = await chat.say(typed)
+    await dialog(chat).play(f"""
+        > {typed}
+        < Pesan dihentikan
+        < MULAI
+    """)
 
-    assert "Pesan dihentikan" in replies[0].text and "MULAI" in replies[0].text
     assert db("select messages_stopped_at is not null from contacts") == [(1,)]
 
 
@@ -170,9 +193,11 @@ async def test_stop_in_its_everyday_forms_stops_at_once(chat, db, typed):
 async def test_erasing_in_everyday_words_reaches_its_confirmation(chat, db, typed):
     await welcomed(chat)
 
-    replies = await chat.say(typed)
+    await dialog(chat).play(f"""
+        > {typed}
+        < Yakin hapus semua data Anda
+    """)
 
-    assert "Yakin hapus semua data Anda" in replies[0].text
     assert db("select count(*) from contacts") == [(1,)], "nothing erased before the confirmation"
 
 
@@ -186,18 +211,22 @@ async def test_a_scam_report_gets_the_warning_first_then_an_officer(chat):
 
 
 async def test_typed_places_and_jobs_are_taken_as_the_buttons(chat, db):
-    await chat.command("start")
-    await chat.say("sy nelayn pak")
-    await chat.tap("Saya tertarik")
-    await chat.say("iyo")
-    await chat.say("boleh")
-    await chat.say("Siti Rohani")
-    await chat.say("0812 3456 7890")
-    await chat.say("di curup")
-    summary = await chat.say("sore aja")
-
-    for shown in ("Siti Rohani", "0812-3456-7890", "Nelayan", "Rejang Lebong", "Sore"):
-        assert shown in summary[0].text, shown
+    await dialog(chat).play("""
+        > /start
+        > sy nelayn pak
+        > [Saya tertarik]
+        > iyo
+        > boleh
+        > Siti Rohani
+        > 0812 3456 7890
+        > di curup
+        > sore aja
+        < Siti Rohani
+        < 0812-3456-7890
+        < Nelayan
+        < Rejang Lebong
+        < Sore
+    """)
 
 
 async def test_when_unsure_the_bot_asks_back_with_the_two_likeliest_topics(chat):
