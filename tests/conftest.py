@@ -84,8 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # are shared out between them from the start, and the quick tests even out the end, instead of one worker
 # finishing a long test alone.
 SLOW_FIRST = (
-    "test_e2e_broadcast.py",
     "test_e2e_postgresql.py",
+    "test_e2e_broadcast.py",
     "test_e2e_telegram.py",
     "test_e2e_whatsapp.py",
     "test_terminal.py",
