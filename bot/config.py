@@ -83,6 +83,8 @@ class Settings:
     call_after_working_days: int = 1
     send_window: tuple[time, time] = (time(8, 0), time(20, 0))
     tick_seconds: int = 30
+    # The first tick after start-up (or after taking the lead): the start is done by then.
+    first_tick_seconds: int = 5
     # Officers: Telegram user ids of the admins (who add officers), and the local time of officers' digest.
     admin_telegram_ids: frozenset[str] = frozenset()
     digest_time: time = time(7, 30)
@@ -227,6 +229,9 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     tick_seconds = get("TICK_SECONDS") or "30"
     if not tick_seconds.isdigit() or not 5 <= int(tick_seconds) <= 3600:
         raise ConfigError("TICK_SECONDS must be a whole number of seconds from 5 to 3600")
+    first_tick = get("FIRST_TICK_SECONDS") or "5"
+    if not first_tick.isdigit() or not 0 <= int(first_tick) <= 3600:
+        raise ConfigError("FIRST_TICK_SECONDS must be a whole number of seconds from 0 to 3600")
     send_window = _window(get("SEND_HOURS") or "08:00-20:00")
     admins = [part.strip() for part in (get("ADMIN_TELEGRAM_IDS") or "").split(",") if part.strip()]
     if any(not (admin.isascii() and admin.isdigit()) for admin in admins):
@@ -286,6 +291,7 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         call_after_working_days=call_days[0],
         send_window=send_window,
         tick_seconds=int(tick_seconds),
+        first_tick_seconds=int(first_tick),
         admin_telegram_ids=frozenset(admins),
         digest_time=digest_time,
         broadcast_rate=broadcast_rate,

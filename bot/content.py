@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+CONTENT_FILES = (
+    "facts.toml",
+    "faq.toml",
+    "calculator.toml",
+    "consent.toml",
+    "regions.toml",
+    "understanding.toml",
+    "examples.tsv",
+)
 CONFIDENCE_LEVELS = ("HIGH", "MED-HIGH", "MED", "LOW", "UNCONFIRMED")
 UNITS = ("rupiah", "rate", "number", "months", "years")
 
@@ -109,6 +119,21 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_content(directory: Path = CONTENT_DIR) -> Content:
+    """The content of `directory`, parsed once per process while its files stay as they are: every app built
+    (each test's, a command's that also reads the regions) asks for it, and parsing is most of building one."""
+    return _load_content(directory, tuple(_stamp(directory / name) for name in CONTENT_FILES))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # reading it raises the ContentError
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=4)
+def _load_content(directory: Path, stamps: tuple[tuple[int, int] | None, ...]) -> Content:
     facts: dict[str, Fact] = {}
     for name, entry in _read(directory / "facts.toml").items():
         try:

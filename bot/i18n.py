@@ -45,7 +45,26 @@ def format_fact(value: Decimal, unit: str, locale: str) -> str:
 
 
 def load_catalogs(directory: Path = LOCALES_DIR) -> dict[str, gettext.GNUTranslations]:
-    """Load every shipped locale's compiled catalog, failing loudly where gettext would fall back silently."""
+    """Load every shipped locale's compiled catalog, failing loudly where gettext would fall back silently.
+
+    Read once per process while the files stay as they are (every app built asks for them); the dictionary is
+    a new one each time, the catalogs in it are only ever read."""
+    stamps: list[tuple[int, int] | None] = []
+    for locale in SUPPORTED_LOCALES:
+        for path in (
+            directory / locale / "LC_MESSAGES" / f"{DOMAIN}.mo",
+            directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po",
+        ):
+            try:
+                stat = path.stat()
+                stamps.append((stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                stamps.append(None)
+    return dict(_load_catalogs(directory, tuple(stamps)))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_catalogs(directory: Path, stamps: tuple[tuple[int, int] | None, ...]) -> dict[str, gettext.GNUTranslations]:
     catalogs = {}
     for locale in SUPPORTED_LOCALES:
         mo = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"

@@ -81,7 +81,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql_only(reason): needs PostgreSQL (several processes at once)")
 
 
+# The modules whose tests take seconds each (real processes, a campaign at Telegram's pace, whole labelled sets,
+# Hypothesis), longest first. They run first: the workers of `pytest -n` take tests in collection order, so these
+# are shared out between them from the start, and the quick tests even out the end, instead of one worker
+# finishing a long test alone.
+SLOW_FIRST = (
+    "test_e2e_postgresql.py",
+    "test_e2e_broadcast.py",
+    "test_e2e_telegram.py",
+    "test_e2e_whatsapp.py",
+    "test_terminal.py",
+    "test_understanding.py",
+    "test_cli.py",
+    "test_whatsapp.py",
+    "test_fuzz.py",
+    "test_leadership.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: SLOW_FIRST.index(item.path.name) if item.path.name in SLOW_FIRST else len(SLOW_FIRST))
     kind = config.getoption("--database")
     for item in items:
         for marker, runs_on in (("sqlite_only", SQLITE), ("postgresql_only", POSTGRESQL)):

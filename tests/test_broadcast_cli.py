@@ -379,7 +379,9 @@ async def test_following_redraws_one_line_until_the_end_and_says_once_when_nothi
         async with asyncio.timeout(10):
             while "waiting for the running bot" not in out.getvalue():  # noqa: ASYNC110 - polling the output
                 await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)
+            redraws = out.getvalue().count("\r")
+            while out.getvalue().count("\r") < redraws + 5:  # noqa: ASYNC110 - polling the output
+                await asyncio.sleep(0.01)
         async with app.dispatcher.sessions.begin() as session:
             await cancel_campaign(session, await get_campaign(session, campaign), clock())
 

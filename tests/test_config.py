@@ -29,6 +29,7 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
     assert not loaded.telegram_enabled
     assert (loaded.default_locale, loaded.timezone) == ("id", "Asia/Jakarta")
     assert loaded.regions == ()
+    assert (loaded.tick_seconds, loaded.first_tick_seconds) == (30, 5)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,8 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
         ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:id:nik"}, "WHATSAPP_TEMPLATE_ANSWER"),
         ({**WHATSAPP, "WHATSAPP_TEMPLATE_ANSWER": "bpu_jawaban:indonesia:text"}, "WHATSAPP_TEMPLATE_ANSWER"),
         ({"WEB_PORT": "80800"}, "WEB_PORT"),
+        ({"FIRST_TICK_SECONDS": "-1"}, "FIRST_TICK_SECONDS"),
+        ({"FIRST_TICK_SECONDS": "3601"}, "FIRST_TICK_SECONDS"),
         ({"WHATSAPP_DISPLAY_NUMBER": "0811-BPJS"}, "WHATSAPP_DISPLAY_NUMBER"),
         ({"DATABASE_URL": "postgresql://"}, "DATABASE_URL"),
         ({"TELEGRAM_WEBHOOK_URL": "https://bot.example.go.id/tg"}, "TELEGRAM_BOT_TOKEN"),

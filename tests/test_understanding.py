@@ -10,6 +10,9 @@ import os
 
 import pytest
 
+from bot.content import load_content
+from bot.conversation.classifier import Classifier, char_ngrams
+from bot.conversation.understanding import understanding_for
 from tests.understanding_eval import HELD_OUT_SET, OUTSIDE_SET, TUNING_SET, evaluate, read_rows, report, score
 
 pytestmark = pytest.mark.sqlite_only("measures the understanding, not the database: once is enough")
@@ -41,3 +44,21 @@ async def test_messages_written_outside_the_team_are_understood(app, capsys):
     with capsys.disabled():
         print("\n" + report("outside sample", outcomes, misses=False))
     assert score(outcomes) >= OUTSIDE_BAR, report("outside sample", outcomes)
+
+
+def test_the_classifier_read_back_from_its_cache_is_the_one_the_examples_train(tmp_path):
+    """Processes read the classifier from a cache file instead of training it (bot/conversation/classifier.py):
+    that file must score every message as a classifier trained afresh does, with n-grams cut as scikit-learn
+    cuts them."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    examples = understanding_for(load_content()).training
+    trained = Classifier.trained(examples)
+    trained.save(tmp_path / "classifier.npz")
+    read_back = Classifier.load(tmp_path / "classifier.npz")
+
+    texts = [text for _, text in examples] + [row.text for row in read_rows(HELD_OUT_SET)]
+    texts += ["", " ", "a", "ab  CD\tE", "Ünïcode ßtraße İ", "x" * 7]
+    sklearn_ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    assert [char_ngrams(text) for text in texts] == [sklearn_ngrams(text) for text in texts]
+    assert [read_back.probabilities(text) for text in texts] == [trained.probabilities(text) for text in texts]

@@ -44,7 +44,6 @@ from bot.workers.ticker import FollowUpTicker
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 6 * 3600
-FIRST_TICK_SECONDS = 5
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
@@ -158,7 +157,7 @@ class Runtime:
             await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
             log.info("serving Telegram through %s", settings.telegram_base_url.split("/bot")[0])
         self._tasks = [worker.start() for worker in self.workers]
-        first = datetime.now(UTC) + timedelta(seconds=FIRST_TICK_SECONDS)
+        first = datetime.now(UTC) + timedelta(seconds=settings.first_tick_seconds)
         self.scheduler.add_job(self.tick, "interval", seconds=settings.tick_seconds, next_run_time=first, id="tick")
         self.scheduler.add_job(self.forget_old_updates, "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping")
         if not self.scheduler.running:

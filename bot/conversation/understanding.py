@@ -130,7 +130,9 @@ class Understanding:
         training += [(label, phrase) for label, phrases in vocabulary.keywords.items() for phrase in phrases]
         # Places and jobs people misspell are vocabulary words too ("bengkulu selatn", "nelayn").
         self._reader.know(self._phrases.words.union(*(w for ws in self._synonyms.values() for w in ws)))
-        self._classifier = train(tuple((label, " ".join(self._topic_words(text))) for label, text in training))
+        # What the classifier learns from, kept for the test that checks its cache against a fresh training.
+        self.training = tuple((label, " ".join(self._topic_words(text))) for label, text in training)
+        self._classifier = train(self.training)
 
     def words(self, text: str) -> tuple[str, ...]:
         """The message as the vocabulary's words: spelled out, stemmed, near misses mapped."""

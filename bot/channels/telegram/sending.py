@@ -128,4 +128,8 @@ def broadcast_bot(app: BotApp, request: BaseRequest | None = None) -> Bot:
     settings = app.settings
     transport = request or broadcast_transport(settings.broadcast_rate)
     assert settings.telegram_token is not None  # called only when settings.telegram_enabled
-    return Bot(settings.telegram_token, base_url=settings.telegram_base_url, request=transport)
+    # It never polls; without a transport for getUpdates PTB would build an httpx client for it, whose SSL
+    # context alone (the CA bundle read) costs about 50 ms of CPU.
+    return Bot(
+        settings.telegram_token, base_url=settings.telegram_base_url, request=transport, get_updates_request=transport
+    )
