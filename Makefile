@@ -11,13 +11,18 @@ run: $(INSTALLED) $(CATALOGS)
 	$(BIN)/bpu-bot db upgrade
 	$(BIN)/bpu-bot run
 
+# The suite on every core (pytest-xdist), each worker given its next test when it is done with the one before:
+# xdist otherwise hands out long runs of tests at once, and one worker got every slow one. A plain `pytest`
+# (one file, one test, a debugger) runs in one process.
+PYTEST := $(BIN)/pytest -n auto --maxschedchunk 1
+
 # Lint first, then the whole suite on SQLite, then again on PostgreSQL when TEST_POSTGRES_URL names a server
 # (.ci/run sets it).
 test: lint $(CATALOGS)
-	$(BIN)/pytest
+	$(PYTEST)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo "--- the same suite on PostgreSQL ($${TEST_POSTGRES_URL%%\?*})"; \
-		$(BIN)/pytest --database=postgresql; \
+		$(PYTEST) --database=postgresql; \
 	else echo "TEST_POSTGRES_URL is not set: the suite ran on SQLite only"; fi
 
 # Style, formatting, and types of bot/ and handlers/ (mypy's settings: [tool.mypy] in pyproject.toml).
