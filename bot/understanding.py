@@ -24,7 +24,6 @@ import dataclasses
 import functools
 import hashlib
 import math
-import os
 import re
 import tempfile
 import unicodedata
@@ -598,10 +597,21 @@ class _Classifier:
         """Written whole or not at all: a process reading it meanwhile sees the old file or none."""
         grams = np.array(sorted(self._columns, key=self._columns.__getitem__))
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz", delete=False) as f:
-            np.savez(f, grams=grams, idf=self._idf, weights=self._weights, intercept=self._intercept,
-                     labels=np.array(self._labels))  # fmt: skip
-        os.chmod(f.name, 0o644)  # readable by whoever runs the bot, as bytecode is
-        os.replace(f.name, path)
+            written = Path(f.name)
+            try:
+                np.savez(
+                    f,
+                    grams=grams,
+                    idf=self._idf,
+                    weights=self._weights,
+                    intercept=self._intercept,
+                    labels=np.array(self._labels),
+                )
+            except BaseException:
+                written.unlink()
+                raise
+        written.chmod(0o644)  # readable by whoever runs the bot, as bytecode is
+        written.replace(path)
 
     def probabilities(self, text: str) -> dict[str, float]:
         """As scikit-learn's predict_proba for a modified Huber loss: each label's decision clipped to
