@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -61,10 +60,21 @@ class Classifier:
         """Written whole or not at all: a process reading it meanwhile sees the old file or none."""
         grams = np.array(sorted(self._columns, key=self._columns.__getitem__))
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz", delete=False) as f:
-            np.savez(f, grams=grams, idf=self._idf, weights=self._weights, intercept=self._intercept,
-                     labels=np.array(self._labels))  # fmt: skip
-        os.chmod(f.name, 0o644)  # readable by whoever runs the bot, as bytecode is
-        os.replace(f.name, path)
+            written = Path(f.name)
+            try:
+                np.savez(
+                    f,
+                    grams=grams,
+                    idf=self._idf,
+                    weights=self._weights,
+                    intercept=self._intercept,
+                    labels=np.array(self._labels),
+                )
+            except BaseException:
+                written.unlink()
+                raise
+        written.chmod(0o644)  # readable by whoever runs the bot, as bytecode is
+        written.replace(path)
 
     def probabilities(self, text: str) -> dict[str, float]:
         """As scikit-learn's predict_proba for a modified Huber loss: each label's decision clipped to
