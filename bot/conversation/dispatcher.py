@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.conversation.events import Choice, Inbound, Kind, Reply, decode_choice
 from bot.conversation.router import Router
-from bot.conversation.turn import ASK_A_PERSON, CANCEL, MAIN, NEW, Turn, coalesce
+from bot.conversation.turn import ASK_A_PERSON, MAIN, NEW, Turn, coalesce
 from bot.conversation.understanding import COMMANDS, Option, Reading, Understanding, understanding_for
 from bot.conversation.words import normalise
 from bot.db import Sessions, is_deleted
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 1000
 MISSES_BEFORE_A_PERSON = 2
+CANCEL = "cancel"  # what a step's cancel button means, and what "batal", "gak jadi" are read as
 CERTAIN = 0.9  # the classifier's probability that lets a typed question through a name or income step
 
 

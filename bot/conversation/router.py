@@ -6,19 +6,17 @@ dispatcher (dispatcher.py) picks the step for each message.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.conversation.turn import Turn
-
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.conversation.words import normalise
 from bot.models import Role
 from bot.services.audit import record_event
+
+if TYPE_CHECKING:  # a turn runs the router's steps: a cycle only for the type
+    from bot.conversation.turn import Turn
 
 Step = Callable[["Turn"], Awaitable[None]]
 ArgStep = Callable[["Turn", str], Awaitable[None]]

@@ -3,13 +3,8 @@ it replies."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.conversation.dispatcher import Dispatcher
-
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date, format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +19,12 @@ from bot.services.audit import Actor
 from bot.services.officers import regions_in_reach
 from bot.services.roles import role_of
 
+if TYPE_CHECKING:  # the dispatcher makes turns: a cycle only for the type
+    from bot.conversation.dispatcher import Dispatcher
+
 NEW = "new"  # the state of a contact that has not been welcomed yet
 MAIN = "main"  # the main menu
 ASK_A_PERSON = "ask"  # the action offered after the bot failed to understand twice in a row
-MISSES_BEFORE_A_PERSON = 2
-CANCEL = "cancel"  # what a step's cancel button means, and what "batal", "gak jadi" are read as
-CERTAIN = 0.9  # the classifier's probability that lets a typed question through a name or income step
 # Labels of the understanding whose action has another name; the others (topic:<name>, faq:<id>, erase, menu,
 # greeting, thanks, interest) are the names of their actions.
 LABEL_ACTIONS = {"stop": "stop_now", "show_my_data": "my_data", "topic:human": ASK_A_PERSON, "language": "lang"}
