@@ -121,14 +121,15 @@ def _read(path: Path) -> dict[str, Any]:
 def load_content(directory: Path = CONTENT_DIR) -> Content:
     """The content of `directory`, parsed once per process while its files stay as they are: every app built
     (each test's, a command's that also reads the regions) asks for it, and parsing is most of building one."""
-    return _load_content(directory, tuple(_stamp(directory / name) for name in CONTENT_FILES))
+    return _load_content(directory, tuple(file_stamp(directory / name) for name in CONTENT_FILES))
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, to know it unchanged since it was read; None when it is missing."""
     try:
         stat = path.stat()
     except OSError:
-        return None  # reading it raises the ContentError
+        return None  # reading it raises the loader's own error
     return stat.st_mtime_ns, stat.st_size
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from babel.numbers import format_currency, format_decimal
 
 from bot.config import SUPPORTED_LOCALES
-from bot.content import Content
+from bot.content import Content, file_stamp
 from bot.contributions import compute_contributions
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -49,18 +49,12 @@ def load_catalogs(directory: Path = LOCALES_DIR) -> dict[str, gettext.GNUTransla
 
     Read once per process while the files stay as they are (every app built asks for them); the dictionary is
     a new one each time, the catalogs in it are only ever read."""
-    stamps: list[tuple[int, int] | None] = []
-    for locale in SUPPORTED_LOCALES:
-        for path in (
-            directory / locale / "LC_MESSAGES" / f"{DOMAIN}.mo",
-            directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po",
-        ):
-            try:
-                stat = path.stat()
-                stamps.append((stat.st_mtime_ns, stat.st_size))
-            except OSError:
-                stamps.append(None)
-    return dict(_load_catalogs(directory, tuple(stamps)))
+    stamps = tuple(
+        file_stamp(directory / locale / "LC_MESSAGES" / f"{DOMAIN}.{suffix}")
+        for locale in SUPPORTED_LOCALES
+        for suffix in ("mo", "po")
+    )
+    return dict(_load_catalogs(directory, stamps))
 
 
 @functools.lru_cache(maxsize=4)
