@@ -17,13 +17,16 @@ from bot.workers.broadcaster import batch_size
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer
 from tests.population import seed_workers
-from tests.process import migrate, rows, run_cli
+from tests.process import rows, run_cli
 from tests.test_e2e_telegram import serving, telegram_env
 
 RECIPIENTS = 240
-RATE = 30
+RATE = 30  # the fake's limit, Telegram's
+# The bot's BROADCAST_RATE just under it, as an operator sets it: exactly at 30/s the pacer's margin against a
+# request delayed on its way is 20 ms, which a test process sharing two cores with two others sometimes exceeds.
+SENDING_RATE = 28
 FIRST_USER = 810_000_000
-WINDOW = 2 * batch_size(RATE)  # the engine's claimed-but-unrecorded rows at most
+WINDOW = 2 * batch_size(SENDING_RATE)  # the engine's claimed-but-unrecorded rows at most
 
 
 @pytest.fixture
@@ -44,8 +47,7 @@ def wait_for(condition, timeout: float, what: str) -> None:
 def test_a_campaign_killed_mid_way_resumes_without_sending_anyone_twice(
     tmp_path: Path, server: FakeBotAPIServer, database: TestDatabase
 ):
-    env = telegram_env(tmp_path, server) | {"BROADCAST_RATE": str(RATE), "SEND_HOURS": "00:00-23:59"}
-    migrate(env, tmp_path)
+    env = telegram_env(tmp_path, server) | {"BROADCAST_RATE": str(SENDING_RATE), "SEND_HOURS": "00:00-23:59"}
     users = seed_workers(database, RECIPIENTS, FIRST_USER)
     server.api.open_chats(users)
     text = tmp_path / "siaran.txt"

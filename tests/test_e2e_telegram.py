@@ -246,7 +246,6 @@ def test_in_webhook_mode_telegram_posts_each_update_and_one_posted_again_is_answ
         "TELEGRAM_WEBHOOK_SECRET": "rahasia-webhook-uji-e2e",
         "WEB_PORT": str(port),
     }
-    migrate(env, tmp_path)
 
     with running_bot(env, tmp_path, ready=lambda: bool(server.api.calls_of("setWebhook"))) as bot:
         siti = Worker(server, user_id=810_101, first_name="Siti")
@@ -379,7 +378,6 @@ def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_
     # An hour before the first tick and between ticks: only the wake-ups after the worker's question and the
     # officer's reply can deliver the notice and the answer in time.
     env = telegram_env(tmp_path, server) | {"TICK_SECONDS": "3600", "FIRST_TICK_SECONDS": "3600"}
-    migrate(env, tmp_path)
     added = run_cli(
         ["officers", "add", "--name", "Rina Marlina", "--telegram-id", "820001", "--region", "Seluma"], env, tmp_path
     )
@@ -427,7 +425,6 @@ def test_an_officers_answer_reaches_the_worker_at_once_not_at_the_next_tick(tmp_
 
 def test_staff_export_arrives_as_a_document_from_the_running_bot(tmp_path: Path, server: FakeBotAPIServer):
     env = telegram_env(tmp_path, server)
-    migrate(env, tmp_path)
     seed_workers(database.current(), 3000, 840_000, region="Kaur")
     granted = run_cli(["roles", "set", "830001", "staff"], env, tmp_path)
     assert granted.returncode == 0, granted.stderr
