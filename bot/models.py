@@ -54,10 +54,12 @@ class Occupation(enum.StrEnum):
 
 class LeadStatus(enum.StrEnum):
     """Lifecycle of a lead: `baru` when saved from the chat; then what the worker answered to a reminder
-    (`terdaftar`) or what an officer recorded after a call. Every change is kept in `lead_events`."""
+    (`terdaftar`) or what an officer recorded after a call: reached (`dihubungi`), will register by a date the
+    officer checks back on (`akan_daftar`), and the three ends. Every change is kept in `lead_events`."""
 
     BARU = "baru"
     DIHUBUNGI = "dihubungi"
+    AKAN_DAFTAR = "akan_daftar"
     TERDAFTAR = "terdaftar"
     TIDAK_TERTARIK = "tidak_tertarik"
     TIDAK_BISA_DIHUBUNGI = "tidak_bisa_dihubungi"
