@@ -80,7 +80,7 @@ class Settings:
     # Follow-ups: reminders to the worker this many days after they left their contact, a call task for an
     # officer this many working days after, nothing sent outside the daily window (local time).
     reminder_days: tuple[int, ...] = (3, 14)
-    call_after_working_days: int = 1
+    call_after_working_days: int = 0
     send_window: tuple[time, time] = (time(8, 0), time(20, 0))
     tick_seconds: int = 30
     # The first tick after start-up (or after taking the lead): the start is done by then.
@@ -223,9 +223,10 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
             raise ConfigError("REGIONS must be a comma-separated list of kabupaten/kota names")
 
     reminder_days = _int_list(get("FOLLOWUP_REMINDER_DAYS") or "3,14", "FOLLOWUP_REMINDER_DAYS", "3,14")
-    call_days = _int_list(get("FOLLOWUP_CALL_WORKING_DAYS") or "1", "FOLLOWUP_CALL_WORKING_DAYS", "1")
+    # 0: an officer calls a new lead the same day (the next morning when it came in after SEND_HOURS).
+    call_days = _int_list(get("FOLLOWUP_CALL_WORKING_DAYS") or "0", "FOLLOWUP_CALL_WORKING_DAYS", "0")
     if len(call_days) != 1:
-        raise ConfigError("FOLLOWUP_CALL_WORKING_DAYS must be one whole number of working days, such as 1")
+        raise ConfigError("FOLLOWUP_CALL_WORKING_DAYS must be one whole number of working days, such as 0 or 1")
     tick_seconds = get("TICK_SECONDS") or "30"
     if not tick_seconds.isdigit() or not 5 <= int(tick_seconds) <= 3600:
         raise ConfigError("TICK_SECONDS must be a whole number of seconds from 5 to 3600")

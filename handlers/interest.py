@@ -12,13 +12,14 @@ import re
 from bot.conversation.events import Choice, Kind
 from bot.conversation.router import Router
 from bot.conversation.turn import Turn
-from bot.models import ConsentPurpose, Occupation
+from bot.models import ConsentPurpose, FollowUpKind, Lead, Occupation
 from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source
 from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, find_lead, save_lead
-from bot.services.officers import assign_lead
+from bot.services.officers import assign_lead, notice_recipients
+from bot.services.tasks import queue_message
 from handlers.onboarding import back_to_menu, occupation_label
 
 router = Router("interest")
@@ -300,9 +301,30 @@ async def save(turn: Turn, _: str) -> None:
         reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version)
         cadence = Cadence.from_settings(turn.settings)
         await schedule_lead_followups(turn.session, lead, turn.now, cadence, reminders=reminders)
-    # New, or its region changed: an officer of that region takes it and its call task.
+    # New, or its region changed: an officer of that region takes it and its call task, and hears of it at once.
+    officer_before = lead.officer_id
     await assign_lead(turn.session, lead)
+    if created or lead.officer_id != officer_before:
+        await _tell_officer(turn, lead)
     back_to_menu(turn, turn.t("interest.saved" if created else "interest.updated", name=details.name))
+
+
+async def _tell_officer(turn: Turn, lead: Lead) -> None:
+    """A short notice to the lead's officer (the admins for the pool), with a button to the lead's card: at a
+    sosialisasi the officer sees who signed up while still at the stall."""
+    recipients = await notice_recipients(turn.session, lead.officer_id, turn.settings.admin_telegram_ids)
+    for contact in recipients:
+        t = turn.dispatcher.messages[contact.locale]
+        text = t(
+            "officer.new_lead_notice",
+            name=lead.name.split()[0],
+            occupation=t(f"occupation.{lead.occupation}.label"),
+            region=lead.region,
+            call_time=t(f"interest.call_time.{lead.call_time}"),
+        )
+        await queue_message(turn.session, contact.id, FollowUpKind.NOTICE, text, turn.now, lead_id=lead.id)
+    if recipients:
+        turn.wake("ticker")
 
 
 @router.action("interest_cancel")

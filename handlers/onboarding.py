@@ -1,12 +1,17 @@
-"""Welcome, occupation, main menu, language, help, and the small talk around them."""
+"""Welcome, occupation, main menu, language, help, and the small talk around them.
+
+Officers, staff and admins get a menu of their work first (the worker topics behind one button), a welcome
+that says what they are, and the help of their role.
+"""
 
 from __future__ import annotations
 
+from bot.conversation.events import Choice
 from bot.conversation.router import Router
 from bot.conversation.turn import MAIN, NEW, Turn
 from bot.models import Occupation, Role
 from bot.services.leads import is_source_code
-from bot.services.officers import INVITE_PREFIX
+from bot.services.officers import INVITE_PREFIX, find_officer, officer_regions
 
 router = Router("onboarding")
 
@@ -19,34 +24,44 @@ def occupation_label(turn: Turn, occupation: str | None) -> str:
 
 
 def show_menu(turn: Turn, lead_in: str = "") -> None:
-    """The main menu, optionally after a line that answers what the person just did."""
-    t = turn.t
-    text = f"{lead_in}\n\n{t('menu.title')}" if lead_in else t("menu.title")
-    turn.reply(
-        text,
-        choices=[
-            turn.choice("topic:bpu", "menu.bpu"),
-            turn.choice("calc", "menu.cost"),
-            turn.choice("topic:benefits", "menu.benefits"),
-            turn.choice("topic:register", "menu.register"),
-            turn.choice("topic:faq", "menu.faq"),
-            turn.choice("interest", "menu.interest"),
-            turn.choice("ask", "menu.ask"),
-            turn.choice("occupation", "menu.occupation"),
+    """The main menu, optionally after a line that answers what the person just did: a worker's topics, or an
+    officer's (staff's, an admin's) work with the topics behind one button."""
+    if turn.may(Role.OFFICER):
+        choices = [
+            turn.choice("tasks", "menu.tasks"),
+            turn.choice("find", "menu.find"),
+            turn.choice("code", "menu.code"),
+            turn.choice("broadcasts", "menu.broadcasts"),
+            turn.choice("exports", "menu.exports"),
+            turn.choice("topics", "menu.topics"),
             turn.choice("lang", "menu.language"),
-            turn.choice("privacy", "menu.privacy"),
-            *(
-                [
-                    turn.choice("tasks", "menu.tasks"),
-                    turn.choice("broadcasts", "menu.broadcasts"),
-                    turn.choice("exports", "menu.exports"),
-                ]
-                if turn.may(Role.OFFICER)
-                else []
-            ),
-        ],
-        columns=2,
-    )
+        ]
+        title = turn.t("menu.officer_title")
+    else:
+        choices, title = _topics(turn), turn.t("menu.title")
+    turn.reply(f"{lead_in}\n\n{title}" if lead_in else title, choices=choices, columns=2)
+
+
+def _topics(turn: Turn) -> list[Choice]:
+    return [
+        turn.choice("topic:bpu", "menu.bpu"),
+        turn.choice("calc", "menu.cost"),
+        turn.choice("topic:benefits", "menu.benefits"),
+        turn.choice("topic:register", "menu.register"),
+        turn.choice("topic:faq", "menu.faq"),
+        turn.choice("interest", "menu.interest"),
+        turn.choice("ask", "menu.ask"),
+        turn.choice("occupation", "menu.occupation"),
+        turn.choice("lang", "menu.language"),
+        turn.choice("privacy", "menu.privacy"),
+    ]
+
+
+@router.action("topics")
+async def topics(turn: Turn, _: str) -> None:
+    """What workers see, for an officer who explains BPU at a stall: the topics, then back to their menu."""
+    turn.goto(MAIN)
+    turn.reply(turn.t("menu.title"), choices=[*_topics(turn), turn.choice("menu", "menu.back_to_work")], columns=2)
 
 
 def back_to_menu(turn: Turn, lead_in: str = "") -> None:
@@ -74,7 +89,9 @@ async def start(turn: Turn) -> None:
     # The first link someone came through is the one credited (an officer's or a campaign's code).
     if payload and is_source_code(payload) and turn.contact.source_code is None:
         turn.contact.source_code = payload
-    if turn.contact.occupation is None:
+    if turn.may(Role.OFFICER):
+        back_to_menu(turn, await _work_welcome(turn))
+    elif turn.contact.occupation is None:
         turn.goto(OCCUPATION)
         await ask_occupation(turn, welcome=True)
     else:
@@ -83,7 +100,19 @@ async def start(turn: Turn) -> None:
 
 @router.prompt(NEW)
 async def prompt_new(turn: Turn) -> None:
-    await ask_occupation(turn, welcome=True)
+    if turn.may(Role.OFFICER):  # added by staff before they ever wrote: told what they are, not asked a job
+        back_to_menu(turn, await _work_welcome(turn))
+    else:
+        await ask_occupation(turn, welcome=True)
+
+
+async def _work_welcome(turn: Turn) -> str:
+    """What an officer (or staff member, or admin) is here and what they can do."""
+    officer = await find_officer(turn.session, turn.contact.id)
+    if officer is not None:
+        regions = ", ".join(await officer_regions(turn.session, officer.id))
+        return turn.t("officer.work_welcome", name=officer.name, regions=regions)
+    return turn.t("officer.staff_welcome", role=turn.t(f"officer.role.{turn.role}"))
 
 
 @router.prompt(OCCUPATION, again="step.again.occupation")
@@ -127,7 +156,13 @@ async def menu(turn: Turn, _: str) -> None:
 
 @router.command("bantuan", "help")
 async def help_command(turn: Turn) -> None:
-    back_to_menu(turn, turn.t("onboarding.help"))
+    """The commands of one's role: a worker's, an officer's, or staff's and admins' (every region)."""
+    if turn.may(Role.STAFF):
+        back_to_menu(turn, turn.t("officer.staff_help"))
+    elif turn.may(Role.OFFICER):
+        back_to_menu(turn, turn.t("officer.help"))
+    else:
+        back_to_menu(turn, turn.t("onboarding.help"))
 
 
 @router.action("greeting")

@@ -32,25 +32,35 @@ def reminders_received(chat):
     return [m for m in chat.transcript if "Sudah daftar?" in m.text]
 
 
-async def test_leaving_a_contact_schedules_a_call_tomorrow_and_reminders_after_3_and_14_days(chat, db):
+async def test_leaving_a_contact_schedules_a_call_now_and_reminders_after_3_and_14_days(chat, db):
     await saved_lead(chat)
 
     assert followups(db) == [
-        ("call", "pending", datetime(2026, 11, 24, 10, 0, tzinfo=WIB), None),
+        ("call", "pending", datetime(2026, 11, 23, 10, 0, tzinfo=WIB), None),
         ("reminder", "pending", datetime(2026, 11, 26, 10, 0, tzinfo=WIB), None),
         ("reminder", "pending", datetime(2026, 12, 7, 10, 0, tzinfo=WIB), None),
     ]
 
 
-async def test_a_friday_evening_lead_gets_its_call_on_monday_morning_and_nothing_at_night(chat, db, clock):
+async def test_a_friday_evening_lead_gets_its_call_the_next_morning_and_nothing_at_night(chat, db, clock):
     clock.set_local(datetime(2026, 11, 27, 21, 30, tzinfo=WIB))  # Friday, after the window
 
     await saved_lead(chat)
 
     [call, first, second] = followups(db)
-    assert call[2] == datetime(2026, 12, 1, 8, 0, tzinfo=WIB)  # Mon 21:30 is quiet -> Tuesday 08:00
+    assert call[2] == datetime(2026, 11, 28, 8, 0, tzinfo=WIB)  # Fri 21:30 is quiet -> Saturday 08:00
     assert first[2] == datetime(2026, 12, 1, 8, 0, tzinfo=WIB)  # Mon 30 Nov 21:30 -> Tuesday 08:00
     assert second[2] == datetime(2026, 12, 12, 8, 0, tzinfo=WIB)
+
+
+def test_a_call_delay_in_working_days_skips_the_weekend_and_the_night():
+    # FOLLOWUP_CALL_WORKING_DAYS=1, as a branch that calls the next working day sets it.
+    cadence = Cadence((3, 14), 1, (time(8, 0), time(20, 0)), WIB)
+    friday_evening = datetime(2026, 11, 27, 21, 30, tzinfo=WIB)
+
+    due = cadence.next_allowed(cadence.after_working_days(friday_evening, cadence.call_after_working_days))
+
+    assert due == datetime(2026, 12, 1, 8, 0, tzinfo=WIB)  # Mon 21:30 is quiet -> Tuesday 08:00
 
 
 async def test_without_consent_to_reminders_only_the_call_is_scheduled(chat, db):
@@ -360,6 +370,6 @@ async def test_followups_list_prints_a_table_filtered_by_due_time_and_status(
     assert table[0].split() == [
         "ID", "KIND", "STATUS", "DUE", "TRIES", "OUTCOME", "OFFICER", "NAME", "PHONE", "REGION", "CHANNEL"
     ]  # fmt: skip
-    assert len(table) == 4 and "2026-11-24 10:00" in table[1] and "Budi Santoso" in table[1]
+    assert len(table) == 4 and "2026-11-23 10:00" in table[1] and "Budi Santoso" in table[1]
     assert "+628*******890" in table[1] and "+6281234567890" not in "\n".join(table), "phones masked"
     assert [line.split()[1] for line in filtered[1:]] == ["call", "reminder"]

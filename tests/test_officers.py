@@ -175,19 +175,15 @@ async def test_an_officer_records_a_call_with_the_buttons_and_a_note(app, new_ch
     await saved_lead(new_chat("Budi"))
     rina = new_chat("Rina", user_id=RINA_ID)
 
-    await dialog(rina).play("""
-        > /tugas
-        < Tidak ada tugas untuk hari ini
-    """)
-    clock.set_local(datetime(2026, 11, 24, 9, 0, tzinfo=WIB))  # Tuesday: the call is due at 10:00 today
+    # The lead came in at 10:00 on Monday: its call is due at once, the same day.
     listing = await dialog(rina).play("""
         > /tugas
         < Tugas hari ini dan yang terlambat: 1–1 dari 1
         < 📞 Telepon Budi Santoso · 🎣 Nelayan · Mukomuko
         < HP: +6281234567890 (0812-3456-7890)
         < Waktu telepon: 🌅 Pagi
-        < Jatuh tempo: 24 Nov 2026 10:00
-        < [✅ Dihubungi] [📝 Terdaftar] [🚫 Tidak tertarik] [📵 Tidak bisa dihubungi]
+        < Jatuh tempo: 23 Nov 2026 10:00
+        < [✅ Dihubungi] [🗓️ Akan daftar] [📝 Terdaftar] [🚫 Tidak tertarik] [📵 Tidak bisa dihubungi]
     """)
     await dialog(rina).play("""
         > [Terdaftar]
@@ -204,7 +200,7 @@ async def test_an_officer_records_a_call_with_the_buttons_and_a_note(app, new_ch
     [event] = db("select from_status, to_status, actor, note from lead_events")
     assert tuple(event) == ("baru", "terdaftar", f"officer:{rina_id}", "Sudah daftar lewat JMO, kartu sudah jadi")
     assert db("select status from leads")[0]["status"] == "terdaftar"
-    rows = db("select kind, status, outcome from followups order by id")
+    rows = db("select kind, status, outcome from followups where kind != 'notice' order by id")  # the worker's
     assert [tuple(r) for r in rows] == [
         ("call", "done", "terdaftar"),
         ("reminder", "cancelled", "terdaftar"),
@@ -217,10 +213,10 @@ async def test_an_overdue_call_is_marked_and_could_not_reach_keeps_the_reminders
     await saved_lead(new_chat("Budi"))
     rina = new_chat("Rina", user_id=RINA_ID)
 
-    clock.set_local(datetime(2026, 11, 25, 9, 0, tzinfo=WIB))  # Wednesday: the call was due yesterday
+    clock.set_local(datetime(2026, 11, 25, 9, 0, tzinfo=WIB))  # Wednesday: the call was due on Monday
     await dialog(rina).play("""
         > /tugas
-        < ⚠️ Terlambat, jatuh tempo 24 Nov 2026 10:00
+        < ⚠️ Terlambat, jatuh tempo 23 Nov 2026 10:00
         > [Tidak bisa dihubungi]
         > [Lewati]
         < Tidak ada tugas
@@ -315,7 +311,8 @@ async def test_a_second_question_before_the_answer_joins_the_first(app, new_chat
 
     [question] = db("select text, officer_id from followups where kind = 'question'")
     assert question["text"] == "Berapa iuran untuk nelayan?\n\nKalau saya sakit, dibayar?"
-    assert len(db("select id from followups where kind = 'notice'")) == 1, "one notice per question"
+    notices = db("select id from followups where kind = 'notice' and lead_id is null")  # (not the new lead's)
+    assert len(notices) == 1, "one notice per question"
 
 
 async def test_a_question_with_a_nik_is_not_kept(app, new_chat, db):
@@ -389,8 +386,10 @@ async def test_each_officer_gets_one_digest_a_morning_at_0730(app, new_chat, db,
         await ticker.tick()
     await type(ticker)(app.dispatcher, ticker.senders).tick()  # a restart
     [tuesday] = digests(rina)
-    assert "Tugas jatuh tempo hari ini: 1" in tuesday and "Tugas terlambat: 0" in tuesday
+    # The call fell due when the lead came in, on Monday: on Tuesday it is late, and named.
+    assert "Tugas jatuh tempo hari ini: 0" in tuesday and "Tugas terlambat: 1" in tuesday
     assert "Prospek baru sejak kemarin: 1" in tuesday
+    assert "Menunggu ditelepon:\n• Budi Santoso, Mukomuko — 🌅 Pagi" in tuesday
     assert digests(new_chat("Joko", user_id=JOKO_ID)) == []
 
     clock.set_local(datetime(2026, 11, 25, 7, 45, tzinfo=WIB))

@@ -112,6 +112,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}
     keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
     keys |= {f"common.only.{role}" for role in Role if role is not Role.WORKER}
+    keys |= {f"officer.role.{role}" for role in Role if role is not Role.WORKER}
     keys |= {f"export.column.{column}" for column in LEAD_COLUMNS}
     keys |= {f"export.occupation.{occupation}" for occupation in Occupation}
     keys |= {f"export.followup.{kind}" for kind in FollowUpKind}

@@ -26,7 +26,7 @@ from bot.conversation.understanding import COMMANDS, Option, Reading, Understand
 from bot.conversation.words import normalise
 from bot.db import Sessions, is_deleted
 from bot.i18n import Messages
-from bot.models import utcnow
+from bot.models import Role, utcnow
 from bot.services.contacts import lock_contact
 from bot.services.misses import record_miss
 from bot.services.updates import record_update
@@ -137,7 +137,9 @@ class Dispatcher:
             # Whatever someone sends first, they first learn who runs the bot (and that it is not BPJS);
             # commands and STOP-like keywords do what they say at once.
             await router.commands["start"](turn)
-            if inbound.kind is Kind.TEXT:
+            if inbound.kind is Kind.CHOICE:  # a button of a message sent before they wrote (an officer's notice)
+                await self._route_choice(turn, decode_choice(inbound.choice))
+            elif inbound.kind is Kind.TEXT and not turn.may(Role.OFFICER):  # (an officer's welcome is the answer)
                 await self._first_words(turn, inbound.text)
             return
         if inbound.kind is Kind.COMMAND:

@@ -133,8 +133,6 @@ async def add_officer(
     session.add_all(OfficerRegion(officer_id=officer.id, region=region) for region in dict.fromkeys(regions))
     if contact.role is None:  # staff and admins who cover regions keep their wider role
         contact.role = Role.OFFICER
-    if contact.state == "new":  # an officer needs no welcome: their first tap must not be taken for one
-        contact.state = "main"
     await session.flush()
     return officer, await _take_pool(session, officer, regions)
 

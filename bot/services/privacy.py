@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact, Delivery, Erasure, FollowUp, Lead, LeadEvent, Miss, utcnow
+from bot.models import (
+    Consent,
+    ConsentPurpose,
+    Contact,
+    Delivery,
+    Erasure,
+    FollowUp,
+    FollowUpKind,
+    Lead,
+    LeadEvent,
+    Miss,
+    utcnow,
+)
 from bot.services.audit import forget_actor
 from bot.services.consent import record_consent
 from bot.services.deliveries import cancel_deliveries
@@ -15,6 +27,8 @@ from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 
 log = logging.getLogger(__name__)
+# What an erased person's name becomes in an officer's digest that named them (the counts stay true).
+ERASED_NAME = "…"
 
 
 async def stop_messages(session: AsyncSession, contact: Contact, text_version: str) -> None:
@@ -32,8 +46,15 @@ async def resume_messages(session: AsyncSession, contact: Contact) -> None:
 
 async def erase_contact(session: AsyncSession, contact: Contact) -> None:
     """Delete the person and everything about them; keep one anonymous row for the counts."""
-    had_lead = await find_lead(session, contact) is not None
-    session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=had_lead))
+    lead = await find_lead(session, contact)
+    session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=lead is not None))
+    if lead is not None:  # officers' notices about them: the new lead's goes, a digest keeps its counts
+        await session.execute(delete(FollowUp).where(FollowUp.lead_id == lead.id))
+        await session.execute(
+            update(FollowUp)
+            .where(FollowUp.kind == FollowUpKind.NOTICE, FollowUp.text.contains(lead.name, autoescape=True))
+            .values(text=func.replace(FollowUp.text, lead.name, ERASED_NAME))
+        )
     await session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
     await session.execute(delete(Delivery).where(Delivery.contact_id == contact.id))
     await session.execute(

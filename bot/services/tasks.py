@@ -1,15 +1,18 @@
-"""Officers' tasks: calls to make and questions to answer, their outcomes, and the messages they cause.
+"""Officers' work: tasks (calls to make, questions to answer), a lead's stages and story, and the messages they cause.
 
 Tasks are follow-up rows (kind `call` or `question`) with an officer and a region. An officer may work the
-tasks of their own regions only; an admin may work any, including the unassigned pool.
+tasks and leads of their own regions only; staff and admins any, including the unassigned pool. A lead moves
+through stages (baru -> dihubungi -> akan_daftar -> terdaftar / tidak_tertarik / tidak_bisa_dihubungi), each kept
+with its time, who set it and a note; "akan_daftar" leaves a call task for the date to check back.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
@@ -26,9 +29,10 @@ from bot.models import (
 from bot.services.followups import cancel_followups, record_lead_status
 from bot.services.officers import choose_officer, officer_regions
 
-# What an officer can record after a call, and the lead status each one sets.
+# The stages an officer can move a lead to, after a call or at any time later (the lead's own status words).
 CALL_OUTCOMES = {
     "dihubungi": LeadStatus.DIHUBUNGI,
+    "akan_daftar": LeadStatus.AKAN_DAFTAR,
     "terdaftar": LeadStatus.TERDAFTAR,
     "tidak_tertarik": LeadStatus.TIDAK_TERTARIK,
     "tidak_bisa_dihubungi": LeadStatus.TIDAK_BISA_DIHUBUNGI,
@@ -37,6 +41,9 @@ CALL_OUTCOMES = {
 _FINAL = (LeadStatus.TERDAFTAR, LeadStatus.TIDAK_TERTARIK)
 NOTE_MAX = 280
 QUESTION_MAX = 4000
+# A search needs this much to be worth running: a few letters of a name, or a few digits of a phone.
+SEARCH_MIN_LETTERS = 2
+SEARCH_MIN_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -93,24 +100,143 @@ async def find_task(session: AsyncSession, task_id: str) -> FollowUp | None:
     return task if task is not None and task.kind in TASK_KINDS else None
 
 
-async def record_call_outcome(
-    session: AsyncSession, task: FollowUp, outcome: str, actor: str, now: datetime
-) -> LeadEvent | None:
-    """Close a call task with what came of it; the lead's status follows and the change is kept as history
-    (a repeated outcome too: each call is worth remembering). Returns the history entry for a note."""
-    task.status = FollowUpStatus.DONE
-    task.outcome = outcome
-    lead = await session.get(Lead, task.lead_id) if task.lead_id else None
-    if lead is None:
-        await session.flush()
-        return None
-    status = CALL_OUTCOMES[outcome]
+async def move_lead(
+    session: AsyncSession,
+    lead: Lead,
+    stage: str,
+    actor: str,
+    now: datetime,
+    check_back: datetime | None = None,
+    officer: Officer | None = None,
+) -> LeadEvent:
+    """Move a lead to `stage` and keep the step in its history (a repeated stage too: each call is worth
+    remembering). Its open call tasks are done: the call happened. "akan_daftar" leaves a new call task due at
+    `check_back`, for the lead's officer (or `officer`, who took it from the pool); an end stops the reminders.
+    Returns the history entry, for a note."""
+    status = CALL_OUTCOMES[stage]
+    await session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING
+        )
+        .values(status=FollowUpStatus.DONE, outcome=stage)
+    )
     event = await record_lead_status(session, lead, status, actor, now)
     if status in _FINAL:
         await cancel_followups(
             session, lead.contact_id, outcome=status, kinds=(FollowUpKind.REMINDER, FollowUpKind.CALL)
         )
+    if status == LeadStatus.AKAN_DAFTAR and check_back is not None:
+        if lead.officer_id is None and officer is not None:
+            lead.officer_id = officer.id
+        session.add(
+            FollowUp(
+                contact_id=lead.contact_id,
+                lead_id=lead.id,
+                kind=FollowUpKind.CALL,
+                due_at=check_back,
+                officer_id=lead.officer_id,
+                region=lead.region,
+            )
+        )
+        await session.flush()
     return event
+
+
+async def record_call_outcome(
+    session: AsyncSession, task: FollowUp, outcome: str, actor: str, now: datetime, check_back: datetime | None = None
+) -> LeadEvent | None:
+    """Close a call task with what came of it; the lead moves to that stage (see `move_lead`). Returns the
+    history entry for a note; None for a task without a lead (its worker erased their data meanwhile)."""
+    lead = await session.get(Lead, task.lead_id) if task.lead_id else None
+    if lead is None:
+        task.status = FollowUpStatus.DONE
+        task.outcome = outcome
+        await session.flush()
+        return None
+    return await move_lead(session, lead, outcome, actor, now, check_back)
+
+
+async def find_lead_by_id(session: AsyncSession, lead_id: str) -> Lead | None:
+    return await session.get(Lead, int(lead_id)) if lead_id.isdigit() else None
+
+
+async def may_work_lead(session: AsyncSession, officer: Officer | None, sees_all: bool, lead: Lead) -> bool:
+    """Staff and admins work any lead; an officer only those of the regions they cover."""
+    if sees_all:
+        return True
+    return officer is not None and lead.region in await officer_regions(session, officer.id)
+
+
+def search_terms(text: str) -> tuple[str, str] | None:
+    """What a typed search looks for: (letters of a name, digits of a phone), or None when too short to be
+    worth it. A local number (08...) is matched as stored (+628...)."""
+    digits = re.sub(r"\D", "", text)
+    if digits.startswith("0"):
+        digits = "62" + digits[1:]
+    letters = " ".join(re.sub(r"[\d+()-]", " ", text).split()).casefold()
+    if len(digits) < SEARCH_MIN_DIGITS and len(letters) < SEARCH_MIN_LETTERS:
+        return None
+    return letters, digits if len(digits) >= SEARCH_MIN_DIGITS else ""
+
+
+async def search_leads(
+    session: AsyncSession, officer: Officer | None, letters: str, digits: str, limit: int
+) -> tuple[list[Lead], int]:
+    """Leads whose name contains `letters` or whose phone contains `digits`: the officer's regions only, or every
+    region (None: staff and admins). Returns the first `limit`, most recent first, and how many there are."""
+    found = []
+    if letters:
+        found.append(func.lower(Lead.name).contains(letters, autoescape=True))
+    if digits:
+        found.append(Lead.phone.contains(digits, autoescape=True))
+    where = [or_(*found)]
+    if officer is not None:
+        where.append(Lead.region.in_(await officer_regions(session, officer.id)))
+    total = (await session.execute(select(func.count()).select_from(Lead).where(*where))).scalar_one()
+    leads = await session.execute(
+        select(Lead).where(*where).order_by(Lead.updated_at.desc(), Lead.id.desc()).limit(limit)
+    )
+    return list(leads.scalars().all()), total
+
+
+@dataclass(frozen=True)
+class LeadStory:
+    lead: Lead
+    events: list[LeadEvent]  # oldest first
+    check_back: datetime | None  # the open call task's due time
+
+
+async def lead_story(session: AsyncSession, lead: Lead) -> LeadStory:
+    """A lead with every step of its history and when its officer is due to call."""
+    events = await session.execute(
+        select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.at, LeadEvent.id)
+    )
+    due = await session.execute(
+        select(func.min(FollowUp.due_at)).where(
+            FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING
+        )
+    )
+    return LeadStory(lead, list(events.scalars().all()), due.scalar_one_or_none())
+
+
+async def waiting_leads(session: AsyncSession, officer_id: int, until: datetime, limit: int) -> tuple[list[Lead], int]:
+    """The leads whose call is due by `until` for an officer (oldest first, at most `limit`) and how many."""
+    where = (
+        FollowUp.officer_id == officer_id,
+        FollowUp.kind == FollowUpKind.CALL,
+        FollowUp.status == FollowUpStatus.PENDING,
+        FollowUp.due_at <= until,
+    )
+    total = (await session.execute(select(func.count(func.distinct(FollowUp.lead_id))).where(*where))).scalar_one()
+    leads = await session.execute(
+        select(Lead)
+        .join(FollowUp, FollowUp.lead_id == Lead.id)
+        .where(*where)
+        .order_by(FollowUp.due_at, Lead.id)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(leads.scalars().all())), total
 
 
 async def add_note(session: AsyncSession, event_id: int, note: str) -> None:
@@ -157,9 +283,12 @@ async def ask_officer(
     return task, True
 
 
-async def queue_message(session: AsyncSession, contact_id: int, kind: FollowUpKind, text: str, now: datetime) -> None:
-    """A message for the ticker to send at once, at most once: an answer to a worker, a notice to an officer."""
-    session.add(FollowUp(contact_id=contact_id, kind=kind, due_at=now, text=text))
+async def queue_message(
+    session: AsyncSession, contact_id: int, kind: FollowUpKind, text: str, now: datetime, lead_id: int | None = None
+) -> None:
+    """A message for the ticker to send at once, at most once: an answer to a worker, a notice to an officer
+    (about `lead_id`: the notice then carries the lead's buttons, and goes with the lead when it is erased)."""
+    session.add(FollowUp(contact_id=contact_id, kind=kind, due_at=now, text=text, lead_id=lead_id))
     await session.flush()
 
 

@@ -39,11 +39,12 @@ from bot.services.followups import (
     Cadence,
     claim_due_messages,
     later_reminder_due,
+    local_day,
     mark_unreachable,
     settle_followup,
 )
 from bot.services.officers import claim_digests
-from bot.services.tasks import queue_message
+from bot.services.tasks import queue_message, waiting_leads
 from bot.workers.delivery import (
     DeliveryUnknown,
     MarketingStopped,
@@ -58,6 +59,8 @@ from bot.workers.delivery import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+# The leads a digest names; the rest it counts.
+DIGEST_NAMES = 5
 MAX_ATTEMPTS = 5  # then the row fails: nothing retries forever
 SPAM_LIMIT_BACKOFF = timedelta(hours=1)  # WhatsApp's spam rate limit (131048): try again much later
 
@@ -199,6 +202,21 @@ class FollowUpTicker:
                 overdue=digest.overdue,
                 new_leads=digest.new_leads,
             )
+            waiting, total = await waiting_leads(
+                session, digest.officer.id, local_day(now, settings.tz)[1], DIGEST_NAMES
+            )
+            if waiting:
+                names = "\n".join(
+                    t(
+                        "officer.digest_lead",
+                        name=lead.name,
+                        region=lead.region,
+                        call_time=t(f"interest.call_time.{lead.call_time}"),
+                    )
+                    for lead in waiting
+                )
+                more = t("officer.digest_more", count=total - len(waiting)) if total > len(waiting) else ""
+                text += "\n\n" + t("officer.digest_waiting", leads=names, more=more).strip()
             await queue_message(session, digest.contact.id, FollowUpKind.NOTICE, text, now)
 
     def _message(self, contact: Contact, row: FollowUp) -> Reply:
@@ -207,6 +225,11 @@ class FollowUpTicker:
         choices: tuple[Choice, ...]
         if row.kind == FollowUpKind.ANSWER:
             choices = (Choice("ask", t("ask.again_button")), Choice("menu", t("common.menu")))
+        elif row.lead_id is not None:  # a new lead: its card, with the number to call and the stages
+            choices = (
+                Choice(f"lead:{row.lead_id}", t("officer.open_lead_button")),
+                Choice("tasks", t("officer.tasks_button")),
+            )
         else:
             choices = (Choice("tasks", t("officer.tasks_button")),)
         return Reply(
