@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import Settings
-from tests.conftest import WIB, saved_lead
+from bot.services.officers import add_officer, ensure_contact
+from tests.conftest import WIB, saved_lead, whatsapp_text, whatsapp_titles
 from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, make_officer
+from tests.test_whatsapp_webhook import lead_on_whatsapp
 from tests.transcript import dialog
 
 STAFF_ID = 900002
@@ -300,3 +302,30 @@ async def test_a_worker_who_erases_their_data_leaves_no_name_in_the_officers_not
     [digest] = db("select text from followups where kind = 'notice'")
     assert "Tugas terlambat: 0" in digest["text"] and "• …, Mukomuko" in digest["text"], "the counts stay"
     assert db("select count(*) as n from leads")[0]["n"] == 0
+
+
+async def test_on_whatsapp_the_officer_gets_the_notice_and_moves_the_lead_from_the_card(whatsapp, db):
+    rina = whatsapp.user(name="Rina", phone="6281311112222")
+    dispatcher = whatsapp.app.dispatcher
+    async with dispatcher.sessions.begin() as session:  # added by staff before she ever wrote
+        contact = await ensure_contact(session, "whatsapp", rina.user.user_id, "id")
+        await add_officer(session, contact, "Rina Marlina", ["Mukomuko"], dispatcher.clock())
+
+    await lead_on_whatsapp(whatsapp, "Budi Santoso", "6281234567890")
+    await whatsapp.runtime.ticker.tick()
+
+    notice = [m for m in rina.transcript if "Calon peserta baru: Budi" in m.text]
+    assert len(notice) == 1 and whatsapp_titles(notice) == ["📞 Telepon & catat", "📋 Lihat tugas"]
+    opened = await rina.tap("Telepon & catat", notice[0])
+    assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in whatsapp_text(opened)
+    assert "HP: +6281234567890 (0812-3456-7890)" in whatsapp_text(opened)
+    assert "🗓️ Akan daftar" in whatsapp_titles(opened)
+
+    await rina.tap("Akan daftar")
+    await rina.tap("3 hari lagi")
+    noted = await rina.say("Tunggu gajian, daftar lewat JMO")
+
+    assert "Catatan disimpan" in whatsapp_text(noted)
+    assert db("select status from leads")[0]["status"] == "akan_daftar"
+    [event] = db("select to_status, note from lead_events")
+    assert tuple(event) == ("akan_daftar", "Tunggu gajian, daftar lewat JMO")
