@@ -91,6 +91,7 @@ SLOW_FIRST = (
     "test_e2e_broadcast.py",
     "test_e2e_telegram.py",
     "test_e2e_whatsapp.py",
+    "test_e2e_officer_day.py",
     "test_terminal.py",
     "test_understanding.py",
     "test_cli.py",
