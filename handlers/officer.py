@@ -103,6 +103,8 @@ def _show_task(turn: Turn, task: Task) -> None:
         choices = [
             turn.choice(f"task_out:{row.id}:{outcome}", f"officer.outcome.{outcome}") for outcome in CALL_OUTCOMES
         ]
+        if lead is not None:  # its story and notes
+            choices.append(turn.choice(f"lead:{lead.id}", "officer.open_card"))
     else:
         choices = [turn.choice(f"task_reply:{row.id}", "officer.reply_button")]
     turn.reply("\n".join(lines), choices=choices, columns=2)

@@ -183,7 +183,8 @@ async def test_an_officer_records_a_call_with_the_buttons_and_a_note(app, new_ch
         < HP: +6281234567890 (0812-3456-7890)
         < Waktu telepon: 🌅 Pagi
         < Jatuh tempo: 23 Nov 2026 10:00
-        < [✅ Dihubungi] [🗓️ Akan daftar] [📝 Terdaftar] [🚫 Tidak tertarik] [📵 Tidak bisa dihubungi]
+        < [✅ Dihubungi] [🗓️ Akan daftar] [📝 Terdaftar] [🚫 Tidak tertarik] [📵 Tidak bisa dihubungi] ...
+        < ... [📇 Riwayat & catatan]
     """)
     await dialog(rina).play("""
         > [Terdaftar]
