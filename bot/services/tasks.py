@@ -144,7 +144,7 @@ async def move_lead(
 
 
 async def record_call_outcome(
-    session: AsyncSession, task: FollowUp, outcome: str, actor: str, now: datetime, check_back: datetime | None = None
+    session: AsyncSession, task: FollowUp, outcome: str, actor: str, now: datetime
 ) -> LeadEvent | None:
     """Close a call task with what came of it; the lead moves to that stage (see `move_lead`). Returns the
     history entry for a note; None for a task without a lead (its worker erased their data meanwhile)."""
@@ -154,7 +154,7 @@ async def record_call_outcome(
         task.outcome = outcome
         await session.flush()
         return None
-    return await move_lead(session, lead, outcome, actor, now, check_back)
+    return await move_lead(session, lead, outcome, actor, now)
 
 
 async def find_lead_by_id(session: AsyncSession, lead_id: str) -> Lead | None:
@@ -202,7 +202,6 @@ async def search_leads(
 
 @dataclass(frozen=True)
 class LeadStory:
-    lead: Lead
     events: list[LeadEvent]  # oldest first
     check_back: datetime | None  # the open call task's due time
 
@@ -217,7 +216,7 @@ async def lead_story(session: AsyncSession, lead: Lead) -> LeadStory:
             FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING
         )
     )
-    return LeadStory(lead, list(events.scalars().all()), due.scalar_one_or_none())
+    return LeadStory(list(events.scalars().all()), due.scalar_one_or_none())
 
 
 async def waiting_leads(session: AsyncSession, officer_id: int, until: datetime, limit: int) -> tuple[list[Lead], int]:
@@ -233,10 +232,11 @@ async def waiting_leads(session: AsyncSession, officer_id: int, until: datetime,
         select(Lead)
         .join(FollowUp, FollowUp.lead_id == Lead.id)
         .where(*where)
-        .order_by(FollowUp.due_at, Lead.id)
+        .group_by(Lead.id)
+        .order_by(func.min(FollowUp.due_at), Lead.id)
         .limit(limit)
     )
-    return list(dict.fromkeys(leads.scalars().all())), total
+    return list(leads.scalars().all()), total
 
 
 async def add_note(session: AsyncSession, event_id: int, note: str) -> None:
