@@ -57,7 +57,6 @@ def assert_text_stays_inside(card: Image.Image) -> None:
     for box in (HINT, NAME, REGIONS):
         assert ink_in(card, box, MARGIN, WIDTH - MARGIN) > 500, f"text in the band at {box.top}"
         assert ink_in(card, box, 30, MARGIN) == ink_in(card, box, WIDTH - MARGIN, WIDTH - 30) == 0
-    qr_left, qr_top, scale = qr_placement("x")
     gap_above = Box(HINT.top + HINT.height, QR.top - HINT.top - HINT.height, 0)
     gap_below = Box(QR.top + QR.height, NAME.top - QR.top - QR.height, 0)
     assert ink_in(card, gap_above, 30, WIDTH - 30) == ink_in(card, gap_below, 30, WIDTH - 30) == 0
