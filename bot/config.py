@@ -27,7 +27,7 @@ DEFAULT_WHATSAPP_RATE = 80.0
 WHATSAPP_RATE_CEILING = 1000
 WHATSAPP_VARIABLES = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
 # What the bot sends outside WhatsApp's 24-hour window, each through an approved template (see WhatsAppTemplate).
-TEMPLATE_PURPOSES = ("reminder", "broadcast", "answer")
+TEMPLATE_PURPOSES = ("reminder", "broadcast", "answer", "notice")
 # Values a template's body parameters can be filled with (bot.channels.whatsapp fills them).
 TEMPLATE_FIELDS = ("name", "text", "operator")
 

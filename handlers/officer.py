@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from bot.card import card_png
 from bot.conversation.router import Router
 from bot.conversation.turn import MAIN, Turn
 from bot.models import Contact, FollowUp, FollowUpKind, FollowUpStatus, Lead, LeadStatus, Officer, Role
 from bot.phone import display_phone
-from bot.qr import qr_png
 from bot.services.followups import local_day
-from bot.services.officers import actor_of, find_officer
+from bot.services.officers import actor_of, find_officer, officer_regions
 from bot.services.tasks import (
     CALL_OUTCOMES,
     NOTE_MAX,
@@ -407,13 +407,13 @@ async def my_code(turn: Turn) -> None:
     if link is None:
         back_to_menu(turn, turn.t("officer.my_code", code=officer.code))
         return
-    turn.reply(
-        turn.t("officer.my_link", link=link, code=officer.code),
-        document=(f"qr-{officer.code}.png", qr_png(link)),
-    )
+    regions = turn.t("officer.card_regions", regions=", ".join(await officer_regions(turn.session, officer.id)))
+    card = card_png(link, officer.name, regions, turn.t("officer.card_hint"))
+    turn.reply(turn.t("officer.my_link", link=link, code=officer.code), document=(f"qr-{officer.code}.png", card))
     whatsapp = turn.deep_link(officer.code, "whatsapp")
     if whatsapp is not None and turn.contact.channel != "whatsapp":  # where most workers are
+        card = card_png(whatsapp, officer.name, regions, turn.t("officer.card_hint_whatsapp"))
         turn.reply(
             turn.t("officer.my_link_whatsapp", link=whatsapp, code=officer.code),
-            document=(f"qr-{officer.code}-whatsapp.png", qr_png(whatsapp)),
+            document=(f"qr-{officer.code}-whatsapp.png", card),
         )

@@ -257,7 +257,9 @@ REFUSED = {
     "11 sections": (listing(*[[row(n)] for n in range(11)]), 131009, "sections count invalid"),
     "4097-character text": (text("x" * 4097), 131009, "text.body length invalid"),
     "empty text": (text(""), 131009, "text.body length invalid"),
-    "media the fake does not emulate": ({"type": "image", "image": {"id": "1"}}, 131009, "'image'"),
+    "media the fake does not emulate": ({"type": "video", "video": {"id": "1"}}, 131009, "'video'"),
+    "an image never uploaded": ({"type": "image", "image": {"id": "1"}}, 131009, "no media '1' was uploaded"),
+    "an image by link": ({"type": "image", "image": {"link": "https://x.invalid/a.png"}}, 131009, "image.link"),
     "unknown template": (template(name="promo_lebaran"), 132001, "(promo_lebaran) does not exist in id"),
     "template in an unapproved language": (template(language="ms"), 132001, "does not exist in ms"),
     "template without its parameter": (template(params=()), 132000, "(0) does not match the expected number"),
@@ -323,7 +325,7 @@ async def test_token_phone_number_id_path_and_body_are_checked_in_graphs_order(
         missing = await anonymous.post(PATH, json=body)
     wrong = await graph.post(PATH, json=body, headers={"Authorization": "Bearer EAAnope"})
     unknown_number = await graph.post("/999999999999999/messages", json=body)
-    unknown_path = await graph.post(f"/{PHONE_NUMBER_ID}/media", json=body)
+    unknown_path = await graph.post(f"/{PHONE_NUMBER_ID}/register", json=body)
     wrong_method = await graph.get(PATH)
     not_json = await graph.post(PATH, content=b"recipient=ID.1", headers={"Content-Type": "text/plain"})
 
@@ -699,6 +701,85 @@ def test_signed_post_args_are_meta_bytes_with_a_verifiable_signature() -> None:
     assert json.loads(body) == payload
     # Escaped as Meta escapes them, so only the raw bytes verify.
     assert b"\\/" in body and b"\\u2705" in body and body != json.dumps(payload).encode()
+
+
+# ------------------------------------------------------------------------------------------ media
+
+MEDIA = f"/{PHONE_NUMBER_ID}/media"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # binary, CR LF and all: multipart must keep every byte
+
+
+def upload_form(mime: str = "image/png", content: bytes = PNG, name: str = "kartu.png") -> dict[str, Any]:
+    return {"data": {"messaging_product": "whatsapp", "type": mime}, "files": {"file": (name, content, mime)}}
+
+
+async def test_a_file_uploaded_to_the_media_endpoint_is_sent_as_an_image_or_a_document(
+    api: FakeWhatsAppAPI, graph: httpx.AsyncClient, user: FakeWhatsAppUser
+) -> None:
+    user.text("halo")
+    image = (await graph.post(MEDIA, **upload_form())).json()["id"]
+    csv_form = upload_form("text/plain", b"nama,status\r\nBudi,terkirim\r\n", "r.csv")
+    report = (await graph.post(MEDIA, **csv_form)).json()["id"]
+
+    shown = await graph.post(
+        PATH, json=envelope(user.user_id, {"type": "image", "image": {"id": image, "caption": "Kartu"}})
+    )
+    filed = await graph.post(
+        PATH, json=envelope(user.user_id, {"type": "document", "document": {"id": report, "filename": "siaran-1.csv"}})
+    )
+
+    assert shown.status_code == filed.status_code == 200
+    picture, document = api.sent(user.user_id)
+    assert (picture.kind, picture.text, picture.media) == ("image", "Kartu", api.media(image))
+    assert api.media(image).content == PNG and api.media(image).filename == "kartu.png"
+    assert (document.kind, document.filename, document.text) == ("document", "siaran-1.csv", "")
+    assert document.media is not None and document.media.content.endswith(b"Budi,terkirim\r\n")
+    assert [call.body for call in api.calls()[:1]] == [
+        {"messaging_product": "whatsapp", "type": "image/png", "file": {"filename": "kartu.png", "size": len(PNG)}}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("form", "details"),
+    [
+        (upload_form("text/csv", b"a,b", "r.csv"), "Received file of type 'text/csv'"),
+        (upload_form("image/png", b"x" * (5 * 1024 * 1024 + 1)), "at most 5 MB for image"),
+        (upload_form("image/png", b""), "must not be empty"),
+        ({"data": {"type": "image/png"}, "files": {"file": ("k.png", PNG, "image/png")}}, "messaging_product is"),
+        ({"data": {"messaging_product": "whatsapp", "type": "image/png"}}, "file is required"),
+        ({"json": {"messaging_product": "whatsapp"}}, "file is required"),
+    ],
+    ids=["csv", "image over 5 MB", "empty", "no messaging_product", "no file", "JSON, not multipart"],
+)
+async def test_an_upload_meta_would_refuse_is_refused_and_kept_nowhere(
+    api: FakeWhatsAppAPI, graph: httpx.AsyncClient, form: dict[str, Any], details: str
+) -> None:
+    answer = await graph.post(MEDIA, **form)
+
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 100 and details in error["error_data"]["details"]
+    assert api.uploads() == []
+
+
+async def test_an_image_message_cannot_carry_a_document_and_an_upload_needs_the_token(
+    api: FakeWhatsAppAPI, graph: httpx.AsyncClient, user: FakeWhatsAppUser
+) -> None:
+    report = (await graph.post(MEDIA, **upload_form("application/pdf", b"%PDF-1.4", "r.pdf"))).json()["id"]
+    wrong = await graph.post(PATH, json=envelope(user.user_id, {"type": "image", "image": {"id": report}}))
+    anonymous = await graph.post(MEDIA, **upload_form(), headers={"Authorization": "Bearer EAAnope"})
+
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (400, 131009)
+    assert "application/pdf" in wrong.json()["error"]["error_data"]["details"]
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, 190)
+    assert len(api.uploads()) == 1 and api.sent() == []
+
+
+def test_an_upload_over_http_keeps_every_byte() -> None:
+    with FakeGraphServer() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=5) as client:
+        answer = client.post(MEDIA, **upload_form())
+
+    assert answer.status_code == 200 and server.api.media(answer.json()["id"]).content == PNG
 
 
 # ------------------------------------------------------------------------------------------ over HTTP

@@ -2,7 +2,7 @@
 
 The rooms, from the bottom (docs/architecture.md says why each exists):
 
-    foundations   bot/config, db, models, content, phone, typed, logs, i18n, contributions, qr
+    foundations   bot/config, db, models, content, phone, typed, logs, i18n, contributions, qr, card
     services      bot/services/    the domain, the only place queries are built
     conversation  bot/conversation/  events in and out, the dispatcher, reading typed text
     handlers      handlers/        one module per conversation, written against the conversation's types
@@ -35,6 +35,7 @@ FOUNDATIONS = {
     "bot.i18n",
     "bot.contributions",
     "bot.qr",
+    "bot.card",
 }
 # What each room may import besides itself and the foundations.
 MAY_IMPORT = {

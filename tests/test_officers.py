@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import struct
 from datetime import datetime
 
 import pytest
@@ -14,7 +13,6 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.services.officers import add_officer, ensure_contact
 from tests.conftest import WIB, Chat, saved_lead, welcomed
-from tests.fakes.telegram import UploadedFile
 from tests.transcript import dialog
 
 ADMIN_ID = 900001
@@ -398,21 +396,6 @@ async def test_each_officer_gets_one_digest_a_morning_at_0730(app, new_chat, db,
     wednesday = digests(rina)[-1]
     assert len(digests(rina)) == 2
     assert "Tugas jatuh tempo hari ini: 0" in wednesday and "Tugas terlambat: 1" in wednesday
-
-
-async def test_an_officer_gets_their_personal_link_and_a_printable_qr_code(app, new_chat, bot_api):
-    _, code = await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
-    rina = new_chat("Rina", user_id=RINA_ID)
-
-    await rina.command("kode")
-
-    [call] = bot_api.calls_of("sendDocument")
-    document = call.params["document"]
-    assert isinstance(document, UploadedFile) and document.filename == f"qr-{code}.png"
-    assert document.content.startswith(b"\x89PNG\r\n\x1a\n")
-    width, height = struct.unpack(">II", document.content[16:24])
-    assert width == height >= 400, "big enough to print and scan from a distance"
-    assert f"https://t.me/bpu_test_bot?start={code}" in call.params["caption"]
 
 
 async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(

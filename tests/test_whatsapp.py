@@ -8,12 +8,16 @@ import io
 from collections import deque
 from urllib.parse import unquote
 
+import openpyxl
 import pytest
 
-from bot.channels.whatsapp import CHANNEL
+from bot.channels.whatsapp import CHANNEL, rendering
 from bot.channels.whatsapp.rendering import render
+from bot.config import WhatsAppTemplate
 from bot.conversation.events import Inbound, Kind, Reply, encode_choice
+from bot.services.officers import add_officer, ensure_contact
 from bot.services.reports import write_delivery_report
+from bot.workers import broadcaster as broadcaster_module
 from tests.conftest import CONFIGURED_TEMPLATES, Chat, send_campaigns, text_of, whatsapp_text, whatsapp_titles
 from tests.fakes.telegram import FakeUser
 from tests.process import catalog_text
@@ -353,3 +357,135 @@ async def test_an_officers_whatsapp_qr_code_types_their_code_and_the_worker_who_
         await sari.tap(step)
 
     assert tuple(db("select source_code, officer_id from leads")[0]) == (code, rina_id)
+
+
+# ------------------------------------------------------------------------------------------ officers on WhatsApp
+
+
+async def officer_on_whatsapp(whatsapp, name: str = "Rina Marlina", phone: str = "6281298765432"):
+    """An officer of Mukomuko whose chat is WhatsApp, added as `bpu-bot officers add` does."""
+    chat = whatsapp.user(name=name.split()[0], phone=phone)
+    async with whatsapp.app.dispatcher.sessions.begin() as session:
+        contact = await ensure_contact(session, CHANNEL, chat.user.user_id, "id")
+        contact.last_seen_at = whatsapp.app.dispatcher.clock()  # added now, on the test's clock
+        await add_officer(session, contact, name, ["Mukomuko"], whatsapp.app.dispatcher.clock())
+    return chat
+
+
+async def test_an_officer_on_whatsapp_receives_the_lead_list_as_a_document_that_opens(whatsapp, db):
+    for number, name in enumerate(("Budi Santoso", "Ani Lestari")):
+        await saved_on_whatsapp(whatsapp.user(name=name, phone=f"628120000010{number}"), name=name)
+    rina = await officer_on_whatsapp(whatsapp)
+
+    await rina.say("/ekspor")
+    made = await rina.tap("Buat file")
+    assert "sedang dibuat" in whatsapp_text(made)
+    await whatsapp.runtime.exporter.step()
+
+    [document] = [m for m in rina.transcript if m.kind == "document"]
+    assert document.filename is not None and document.filename.endswith(".xlsx")
+    assert document.text.startswith("✅ Ekspor selesai: 2 prospek")  # the caption above the file
+    assert document.media is not None
+    assert document.media.mime_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = openpyxl.load_workbook(io.BytesIO(document.media.content), read_only=True)
+    names = {row[1] for sheet in workbook.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert names == {"Budi Santoso", "Ani Lestari"}
+    assert tuple(db("select status, outcome from exports")[0]) == ("done", None)
+
+
+async def test_a_lead_list_over_whatsapps_limit_is_not_sent_and_the_message_names_whatsapp(whatsapp, db):
+    await saved_on_whatsapp(whatsapp.user(name="Budi", phone="6281200000100"))
+    rina = await officer_on_whatsapp(whatsapp)
+    whatsapp.runtime.exporter.senders[CHANNEL].document_limit = 100  # bytes
+
+    await rina.say("/ekspor")
+    await rina.tap("Buat file")
+    await whatsapp.runtime.exporter.step()
+
+    assert not [m for m in rina.transcript if m.kind == "document"] and whatsapp.graph.uploads() == []
+    assert "lebih besar dari batas WhatsApp" in rina.transcript[-1].text
+    assert tuple(db("select status, outcome from exports")[0]) == ("failed", "too_large")
+
+
+async def test_a_file_over_the_cloud_apis_limits_becomes_a_message_saying_so(app, monkeypatch):
+    t = app.messages["id"]
+    monkeypatch.setattr(rendering, "DOCUMENT_LIMIT", 1000)
+    report = Reply("📄 Laporan siaran #1: 3 penerima.", document=("siaran-1.csv", b"x" * 3 * 1024 * 1024))
+    card = Reply("🔗 Tautan pribadi Anda", document=("qr.png", b"\x89PNG" + b"x" * rendering.IMAGE_LIMIT))
+
+    [too_large] = render(report, t)
+    [image_too_large] = render(card, t)
+
+    assert too_large["type"] == "text" and rendering.UPLOAD not in too_large
+    body = too_large["text"]["body"]
+    assert body.startswith("📄 Laporan siaran #1") and "siaran-1.csv (3 MB) lebih besar dari batas WhatsApp" in body
+    assert "batas WhatsApp (5 MB)" in image_too_large["text"]["body"]
+    [small] = render(Reply("📄 Laporan", document=("siaran-1.csv", b"a,b\r\n")), t)
+    assert small["type"] == "document" and small["document"] == {"caption": "📄 Laporan", "filename": "siaran-1.csv"}
+    assert small[rendering.UPLOAD]["type"] == "text/plain"  # the media endpoint refuses text/csv
+
+
+async def test_a_broadcast_author_on_whatsapp_gets_progress_at_milestones_and_the_report_document(
+    whatsapp, db, monkeypatch
+):
+    monkeypatch.setattr(broadcaster_module, "PROGRESS_SECONDS", 0.0)
+    workers = [whatsapp.user(name=f"Pekerja {n}", phone=f"62812000002{n:02d}") for n in range(8)]
+    for worker in workers:
+        await saved_on_whatsapp(worker, name=worker.user.name)
+    rina = await officer_on_whatsapp(whatsapp)
+    await rina.say("/siaran")
+    for step in ("Siaran baru", "Lanjut"):
+        await rina.tap(step)
+    await rina.say("Sosialisasi BPU di balai desa, Sabtu pukul 09.00.")
+    for step in ("Lewati", "Tanpa tombol", "Kirim sekarang", "Ya, kirim"):
+        await rina.tap(step)
+    before = len(rina.transcript)
+    engine = whatsapp.runtime.broadcaster
+    engine.batch = dict.fromkeys(engine.batch, 1)  # eight batches of one
+
+    await send_campaigns(engine, steps=100)
+
+    assert all(any("balai desa" in m.text for m in worker.transcript) for worker in workers)
+    progress = [m.text for m in rina.transcript[before:] if m.text.startswith("📣 Siaran #1:")]
+    percents = [int(text.splitlines()[1].split()[-1].rstrip("%")) for text in progress]
+    assert percents == [0, 25, 50, 75, 100], "started, each quarter, done: never one message per batch"
+    assert "sedang dikirim" in progress[0] and "selesai" in progress[-1]
+    final = rina.transcript[-1]
+    assert "Siaran #1 selesai: 8 dari 8 pesan terkirim" in final.text
+
+    [report] = await rina.tap("Laporan CSV", final)
+
+    assert report.kind == "document" and report.filename == "siaran-1.csv" and report.media is not None
+    assert report.text == "📄 Laporan siaran #1: 8 penerima."
+    rows = list(csv.DictReader(io.StringIO(report.media.content.decode("utf-8-sig"))))
+    assert sorted(row["nama"] for row in rows) == sorted(worker.user.name for worker in workers)
+
+
+NOTICE_TEMPLATES = (*CONFIGURED_TEMPLATES, ("notice", WhatsAppTemplate("bpu_pemberitahuan", ("id",), ("text",), True)))
+
+
+@pytest.mark.parametrize(
+    ("whatsapp_settings", "outside"), [(NOTICE_TEMPLATES, "template"), ((), "held")], indirect=["whatsapp_settings"]
+)
+async def test_an_officers_notice_outside_the_24_hours_goes_as_the_notice_template_or_not_at_all(
+    whatsapp, db, clock, outside
+):
+    whatsapp.graph.templates["bpu_pemberitahuan"] = {"id": 1}
+    rina = await officer_on_whatsapp(whatsapp)
+    clock.advance(hours=25)  # she has not written since she was added: her 24-hour window is closed
+    await saved_on_whatsapp(whatsapp.user(name="Budi", phone="6281200000300"))  # a new lead of hers
+
+    await whatsapp.runtime.ticker.tick()  # the new lead's notice and the daily digest
+
+    notices = db("select kind, status, via, outcome from followups where kind = 'notice' order by id")
+    if outside == "held":
+        assert [tuple(n) for n in notices] == [("notice", "cancelled", None, "no_template")] * 2
+        assert rina.transcript == []  # never free text outside the window
+        return
+    assert [tuple(n) for n in notices] == [("notice", "sent", "template", None)] * 2
+    lead_notice, digest = rina.transcript
+    assert lead_notice.template_name == "bpu_pemberitahuan" and "Calon peserta baru" in lead_notice.template_params[0]
+    assert digest.template_name == "bpu_pemberitahuan" and "Prospek baru" in digest.template_params[0]
+    assert "\n" not in digest.template_params[0]
+    tasks = await rina.send(rina.user.template_tap(0, digest))  # its quick reply opens her tasks, as the button does
+    assert "📞 Telepon" in whatsapp_text(tasks), "the new lead's call is due at once"

@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.cli.run import Runtime
 from bot.models import Contact
 from bot.services.campaigns import create_campaign, get_campaign, resume_campaign
+from bot.services.officers import add_officer, ensure_contact
 from bot.services.segments import Audience, Segment, count_audience
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster
@@ -341,6 +342,25 @@ async def test_a_reply_whatsapp_refuses_is_logged_and_the_other_messages_are_ans
 
     assert "bukan BPJS Ketenagakerjaan" in whatsapp_text(budi.transcript)
     assert db("select count(*) from webhook_events")[0][0] == 0
+
+
+async def test_a_file_whose_upload_fails_for_now_waits_and_goes_out_uploaded_once(whatsapp, db):
+    rina = whatsapp.user(name="Rina", phone=PHONES[1])
+    async with whatsapp.app.dispatcher.sessions.begin() as session:
+        contact = await ensure_contact(session, "whatsapp", rina.user.user_id, "id")
+        await add_officer(session, contact, "Rina Marlina", ["Mukomuko"], whatsapp.app.dispatcher.clock())
+    whatsapp.graph.fail_next_upload()  # 503: Meta's servers are busy
+
+    assert await whatsapp.post(rina.user.text("/kode")) == 200
+    await whatsapp.runtime.whatsapp.step()
+
+    assert rina.transcript == [] and [tuple(row) for row in db("select status from outbox")] == [("pending",)]
+    await whatsapp.runtime.whatsapp.step()  # the worker's next look
+
+    [card] = rina.transcript
+    assert card.kind == "image" and card.media is not None and card.media.content.startswith(b"\x89PNG")
+    assert len(whatsapp.graph.uploads()) == 1 and db("select count(*) from outbox")[0][0] == 0
+    assert [call.status for call in whatsapp.graph.calls() if call.path.endswith("/media")] == [503, 200]
 
 
 async def test_the_health_check_says_whether_the_database_answers(whatsapp, whatsapp_settings, clock, tmp_path):

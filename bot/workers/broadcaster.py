@@ -80,11 +80,19 @@ def batch_size(rate: float | None) -> int:
 
 @dataclass
 class _Shown:
-    """What the author's progress message last showed, and when."""
+    """What the author's progress message last showed, and when; where messages cannot be edited, the last
+    milestone told (see _milestone)."""
 
     message_id: str | None
     at: float = 0.0
     text: str = ""
+    milestone: tuple[str, int] | None = None
+
+
+def _milestone(state: str, share_done: float) -> tuple[str, int]:
+    """Where a campaign is, in the steps an author who cannot see one message change is told of: its state
+    (started, night, done) and each quarter sent, not every batch."""
+    return state, min(4, math.floor(share_done * 4))
 
 
 class Broadcaster(Worker):
@@ -247,7 +255,8 @@ class Broadcaster(Worker):
     # ------------------------------------------------------------------------------------------ progress
 
     async def _show_progress(self, campaign: Campaign, state: str, final: bool = False) -> None:
-        """The author's one progress message: sent once, then edited (at most every PROGRESS_SECONDS)."""
+        """The author's one progress message: sent once, then edited (at most every PROGRESS_SECONDS); on a
+        platform that cannot edit, a new message at each milestone."""
         if campaign.author_contact_id is None:
             return
         shown = self._shown.setdefault(campaign.id, _Shown(campaign.progress_message_id))
@@ -266,6 +275,11 @@ class Broadcaster(Worker):
             return
         shown.text = text
         reply = Reply(text, locale=author.locale)
+        milestone = _milestone(state, progress.share_done)
+        if not sender.edits:  # WhatsApp: a new message at each milestone, none in between
+            if milestone == shown.milestone:
+                return
+            shown.milestone, shown.message_id = milestone, None
         if shown.message_id is None:
             try:
                 shown.message_id = (await sender.send(author.external_id, reply)).message_id

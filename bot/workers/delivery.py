@@ -76,6 +76,7 @@ class SpamLimited(Exception):
 class Sender(Protocol):
     channel: str
     document_limit: int  # the largest file, in bytes, the platform takes as a document
+    edits: bool  # whether edit() can replace a message (Telegram); if not, progress goes as new messages
 
     async def send(self, external_id: str, reply: Reply) -> Sent:
         """Deliver one reply (a document when it carries one); return what the platform accepted, or raise

@@ -82,7 +82,8 @@ class Exporter(Worker):
         if size > sender.document_limit:
             await self._settle(export, ExportStatus.FAILED, rows, "too_large")
             limit = sender.document_limit // MEGABYTE
-            text = t("export.too_large", size=round(size / MEGABYTE), limit=limit)
+            platform = t(f"broadcast.channel.{contact.channel}")
+            text = t("export.too_large", size=round(size / MEGABYTE), limit=limit, platform=platform)
             await self._tell(sender, contact, text, export.locale)
             return
         # In the audit log, and `sending`, before the file leaves: no lead list goes out unrecorded, and a

@@ -1,4 +1,4 @@
-"""Offline fake of Meta's WhatsApp Cloud API (the Graph API's messages endpoint) and of Meta's webhooks.
+"""Offline fake of Meta's WhatsApp Cloud API (the Graph API's messages and media endpoints) and of Meta's webhooks.
 
 The fake speaks the Cloud API's wire format, so the bot's own httpx client runs unchanged and the tests never
 touch the network:
@@ -7,6 +7,9 @@ touch the network:
   ``POST /{version}/{phone_number_id}/messages`` with the status codes and JSON bodies Graph would send. Every
   message is checked against Meta's limits (3 reply buttons of 20 characters, 10 list rows, approved templates
   and their parameters, ...), so a message Meta would refuse fails in the tests rather than in production.
+  ``POST /{version}/{phone_number_id}/media`` takes a multipart upload (``messaging_product``, ``type``, ``file``)
+  of the types and sizes Meta takes and answers its media id; an image or document message names that id, and
+  ``FakeWhatsAppAPI.media`` gives the uploaded bytes back.
 * It plays what a campaign meets on WhatsApp: the 80 messages/s throughput limit, the 24-hour customer service
   window (Meta accepts a free-form message outside it and reports the failure later, in a status webhook),
   recipients' rate limits and opt-outs on demand, answers that come too late, and status webhooks out of order.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import email.parser
+import email.policy
 import hashlib
 import hmac
 import json
@@ -56,6 +61,7 @@ __all__ = [
     "VERIFY_TOKEN",
     "WABA_ID",
     "Call",
+    "Media",
     "FakeGraphServer",
     "FakeWhatsAppAPI",
     "FakeWhatsAppUser",
@@ -82,6 +88,29 @@ StatusOrder = Literal["reverse", "shuffle"] | None
 Signature = Literal["good", "bad", "missing"]
 
 _MESSAGES_PATH_RE = re.compile(r"/v\d+\.\d+/(?P<phone_number_id>[^/]+)/messages")
+_MEDIA_PATH_RE = re.compile(r"/v\d+\.\d+/(?P<phone_number_id>[^/]+)/media")
+_MB = 1024 * 1024
+# What the media endpoint takes, by MIME type: the kind of message that may carry it and its largest size
+# (Meta's "Supported media types"; stickers left out). Anything else, text/csv included, is refused.
+_MEDIA_TYPES: dict[str, tuple[str, int]] = {
+    **{mime: ("audio", 16 * _MB) for mime in ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg")},
+    **{mime: ("video", 16 * _MB) for mime in ("video/3gpp", "video/mp4")},
+    **{mime: ("image", 5 * _MB) for mime in ("image/jpeg", "image/png")},
+    **{
+        mime: ("document", 100 * _MB)
+        for mime in (
+            "text/plain",
+            "application/pdf",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        )
+    },
+}
+_CAPTION = 1024
 # Business-scoped user ids are a country prefix and digits, e.g. "ID.1349120865530274".
 _BSUID_RE = re.compile(r"[A-Z]{2}\.[0-9A-Za-z]+")
 _PHONE_RE = re.compile(r"\+?[0-9]{8,15}")
@@ -93,6 +122,8 @@ _ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/supp
 
 # Code -> (title, default details), as Graph answers them and as status webhooks report them.
 _ERRORS: dict[int, tuple[str, str]] = {
+    1: ("An unknown error occurred", "Please retry your request later."),
+    2: ("Service temporarily unavailable", "Please retry your request later."),
     100: ("Invalid parameter", "The request is not a JSON object."),
     190: ("Invalid OAuth access token - Cannot parse access token", ""),
     80007: ("Rate limit issues", "The WhatsApp Business Account has reached its rate limit."),
@@ -150,7 +181,7 @@ class _GraphError(Exception):
 
     @property
     def http_status(self) -> int:
-        return 401 if self.code == 190 else 400
+        return {190: 401, 1: 500, 2: 503}.get(self.code, 400)
 
     def body(self) -> JSONDict:
         title = _error_title(self.code)
@@ -401,7 +432,28 @@ def _template_content(body: JSONDict, approved: Mapping[str, Mapping[str, int]])
     }
 
 
-def _content(body: JSONDict, approved: Mapping[str, Mapping[str, int]]) -> JSONDict:
+def _media_content(body: JSONDict, kind: str, uploads: Mapping[str, Media]) -> JSONDict:
+    """An image or a document message: an uploaded media id of a type that kind may carry, and a caption."""
+    content = _object(body.get(kind), kind)
+    if "link" in content:
+        raise _invalid(f"{kind}.link: the fake emulates uploaded media (an id) only")
+    media_id = _string(content.get("id"), f"{kind}.id", 1, 64)
+    media = uploads.get(media_id)
+    if media is None:
+        raise _invalid(f"{kind}.id: no media {media_id!r} was uploaded to this phone number")
+    if _MEDIA_TYPES[media.mime_type][0] != kind and not (kind == "document" and media.mime_type.startswith("image/")):
+        raise _invalid(f"{kind}.id: media {media_id} is {media.mime_type}, which a {kind} message cannot carry")
+    caption = content.get("caption")
+    if caption is not None:
+        _string(caption, f"{kind}.caption", 1, _CAPTION)
+    result: JSONDict = {"kind": kind, "text": caption or "", "media": media}
+    if kind == "document":
+        filename = content.get("filename")
+        result["filename"] = _string(filename, "document.filename", 1, 240) if filename is not None else None
+    return result
+
+
+def _content(body: JSONDict, approved: Mapping[str, Mapping[str, int]], uploads: Mapping[str, Media]) -> JSONDict:
     """The fields of a ``SentWhatsApp`` that a valid message body gives, or the Graph error Meta would answer."""
     kind = body.get("type", "text")  # Meta sends a text message when the type is left out.
     if kind == "text":
@@ -410,7 +462,30 @@ def _content(body: JSONDict, approved: Mapping[str, Mapping[str, int]]) -> JSOND
         return _interactive_content(body)
     if kind == "template":
         return _template_content(body, approved)
-    raise _invalid(f"type: the fake emulates 'text', 'interactive' and 'template', got {kind!r}")
+    if kind in ("image", "document"):
+        return _media_content(body, kind, uploads)
+    raise _invalid(f"type: the fake emulates 'text', 'interactive', 'template', 'image' and 'document', got {kind!r}")
+
+
+def _form(content_type: str | None, raw: bytes) -> dict[str, tuple[str | None, str, bytes]]:
+    """A multipart/form-data body's fields: name -> (file name, content type, bytes); {} if it is not one."""
+    if not content_type or not content_type.lower().startswith("multipart/form-data"):
+        return {}
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        return {}
+    fields: dict[str, tuple[str | None, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            fields[name] = (
+                part.get_filename(),
+                part.get_content_type(),
+                payload if isinstance(payload, bytes) else b"",
+            )
+    return fields
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -427,6 +502,16 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A file uploaded to the media endpoint, as the fake keeps it: a message names it by ``media_id``."""
+
+    media_id: str
+    mime_type: str
+    filename: str | None
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SentWhatsApp:
     """A message the fake accepted, flattened so tests can assert on what the user would see.
 
@@ -437,8 +522,8 @@ class SentWhatsApp:
 
     message_id: str
     recipient: str
-    kind: str  # "text", "buttons", "list" or "template"
-    text: str
+    kind: str  # "text", "buttons", "list", "template", "image" or "document"
+    text: str  # an image's or document's: its caption ("" without one)
     at: float
     user_id: str | None = None
     phone: str | None = None
@@ -450,6 +535,8 @@ class SentWhatsApp:
     template_params: list[str] = field(default_factory=list)
     template_payloads: list[str] = field(default_factory=list)  # quick reply payloads, by button index
     callback_data: str | None = None
+    media: Media | None = None  # an image's or document's file, as uploaded
+    filename: str | None = None  # the name a document shows in the chat
     # The request body as sent.
     payload: JSONDict = field(default_factory=dict, repr=False, compare=False)
 
@@ -465,6 +552,8 @@ class SentWhatsApp:
 def _describe_sent(sent: SentWhatsApp) -> str:
     if sent.kind == "template":
         return f"template {sent.template_name}/{sent.template_language} {sent.template_params!r}"
+    if sent.media is not None:
+        return f"[{sent.kind} {sent.filename or sent.media.filename} {len(sent.media.content)} bytes] {sent.text!r}"
     line = repr(sent.text)
     if sent.buttons:
         line += f" buttons={sent.buttons!r}"
@@ -545,6 +634,8 @@ class FakeWhatsAppAPI(Changes):
         super().__init__()
         self._calls: list[Call] = []
         self._sent: list[SentWhatsApp] = []
+        self._uploads: dict[str, Media] = {}
+        self._upload_failures: deque[int] = deque()
         self._transcript: list[tuple[str | None, str | None, str]] = []
         self._statuses: list[JSONDict] = []
         # Monotonic arrival times of accepted messages: all of them, and those of the last second.
@@ -560,18 +651,20 @@ class FakeWhatsAppAPI(Changes):
 
     # ----------------------------------------------------------------------------- answering
 
-    def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, JSONDict]:
+    def handle(
+        self, method: str, path: str, authorization: str | None, body: bytes, content_type: str | None = None
+    ) -> tuple[int, JSONDict]:
         """Answer one request with ``(HTTP status, JSON body)``, blocking the calling thread for a stall."""
-        status, answer, delay = self._dispatch(method, path, authorization, body)
+        status, answer, delay = self._dispatch(method, path, authorization, body, content_type)
         if delay:
             time.sleep(delay)
         return status, answer
 
     async def handle_async(
-        self, method: str, path: str, authorization: str | None, body: bytes
+        self, method: str, path: str, authorization: str | None, body: bytes, content_type: str | None = None
     ) -> tuple[int, JSONDict]:
         """Like ``handle``, but waits out a stall without blocking the event loop."""
-        status, answer, delay = self._dispatch(method, path, authorization, body)
+        status, answer, delay = self._dispatch(method, path, authorization, body, content_type)
         if delay:
             await asyncio.sleep(delay)
         return status, answer
@@ -585,14 +678,27 @@ class FakeWhatsAppAPI(Changes):
 
         async def handler(request: httpx.Request) -> httpx.Response:
             status, answer = await self.handle_async(
-                request.method, request.url.path, request.headers.get("Authorization"), await request.aread()
+                request.method,
+                request.url.path,
+                request.headers.get("Authorization"),
+                await request.aread(),
+                request.headers.get("Content-Type"),
             )
             return httpx.Response(status, json=answer)
 
         return httpx.MockTransport(handler)
 
-    def _dispatch(self, method: str, path: str, authorization: str | None, raw: bytes) -> tuple[int, JSONDict, float]:
+    def _dispatch(
+        self, method: str, path: str, authorization: str | None, raw: bytes, content_type: str | None = None
+    ) -> tuple[int, JSONDict, float]:
         """Answer a request at once, with how long the answer must wait; the caller waits outside the lock."""
+        if _MEDIA_PATH_RE.fullmatch(path):
+            with self._cond:
+                status, answer, form = self._upload(method, path, authorization, _form(content_type, raw))
+                error = answer.get("error")
+                self._calls.append(Call(path, form, status, error["code"] if error else None))
+                self._notify()
+                return status, answer, 0.0
         try:
             decoded = json.loads(raw) if raw else None
         except ValueError:
@@ -623,7 +729,7 @@ class FakeWhatsAppAPI(Changes):
         try:
             recipient, to = _addressee(body)
             user_id, phone = self._identities(recipient, to)
-            content = _content(body, self.templates)
+            content = _content(body, self.templates, self._uploads)
             callback_data = body.get("biz_opaque_callback_data")
             if callback_data is not None:
                 _string(callback_data, "biz_opaque_callback_data", 0, 512)
@@ -646,6 +752,58 @@ class FakeWhatsAppAPI(Changes):
         answer = {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": sent.message_id}]}
         delay = next((self._stalls.pop(key) for key in (user_id, phone) if key in self._stalls), 0.0)
         return 200, answer, delay
+
+    def _upload(
+        self, method: str, path: str, authorization: str | None, form: dict[str, tuple[str | None, str, bytes]]
+    ) -> tuple[int, JSONDict, JSONDict]:
+        """An upload to the media endpoint: its answer, and its form as recorded (the file by name and size)."""
+        recorded: JSONDict = {
+            name: value.decode(errors="replace") for name, (filename, _, value) in form.items() if filename is None
+        }
+        if "file" in form:
+            filename, _, content = form["file"]
+            recorded["file"] = {"filename": filename, "size": len(content)}
+        match = _MEDIA_PATH_RE.fullmatch(path)
+        assert match is not None
+        if method != "POST":
+            return 400, _unknown_path_error(), recorded
+        if authorization != f"Bearer {self.token}":
+            error = _GraphError(190)
+            return error.http_status, error.body(), recorded
+        if match["phone_number_id"] != self.phone_number_id:
+            return 400, _unknown_object_error(match["phone_number_id"]), recorded
+        try:
+            if self._upload_failures:
+                raise _GraphError(self._upload_failures.popleft())
+            media = self._check_upload(form)
+        except _GraphError as error:
+            return error.http_status, error.body(), recorded
+        self._uploads[media.media_id] = media
+        return 200, {"id": media.media_id}, recorded
+
+    def _check_upload(self, form: dict[str, tuple[str | None, str, bytes]]) -> Media:
+        if "file" not in form or form["file"][0] is None:
+            raise _GraphError(100, "The parameter file is required.")
+        if "messaging_product" not in form:
+            raise _GraphError(100, "The parameter messaging_product is required.")
+        if form["messaging_product"][2] != b"whatsapp":
+            raise _GraphError(100, "Param messaging_product must be 'whatsapp'.")
+        mime = form["type"][2].decode(errors="replace") if "type" in form else form["file"][1]
+        if mime not in _MEDIA_TYPES:
+            raise _GraphError(
+                100,
+                f"Param file must be a file with one of the following types: {', '.join(sorted(_MEDIA_TYPES))}. "
+                f"Received file of type '{mime}'.",
+            )
+        filename, _, content = form["file"]
+        kind, limit = _MEDIA_TYPES[mime]
+        if not content:
+            raise _GraphError(100, "Param file must not be empty.")
+        if len(content) > limit:
+            raise _GraphError(
+                100, f"Param file must be at most {limit // _MB} MB for {kind} ({mime}), got {len(content)} bytes."
+            )
+        return Media(self._media_id(), mime, filename, content)
 
     def _identities(self, recipient: str | None, to: str | None) -> tuple[str | None, str | None]:
         """The user id and phone of a send's addressee, each completed from the known users when missing."""
@@ -754,6 +912,12 @@ class FakeWhatsAppAPI(Changes):
         failure = _Failure(code, on, details if details is not None else _error_details(code))
         with self._cond:
             self._failures.setdefault(recipient, deque()).extend([failure] * times)
+
+    def fail_next_upload(self, code: int = 2, *, times: int = 1) -> None:
+        """Make the next ``times`` uploads to the media endpoint fail with ``code``: by default 2, "Service
+        temporarily unavailable" (HTTP 503), what a client must try again later."""
+        with self._cond:
+            self._upload_failures.extend([code] * times)
 
     def stall(self, recipient: str, seconds: float) -> None:
         """Accept the next send to ``recipient`` but hold its answer back ``seconds``.
@@ -881,6 +1045,16 @@ class FakeWhatsAppAPI(Changes):
         """Accepted messages in order, all or those to ``recipient`` (a user id or a phone)."""
         with self._cond:
             return [sent for sent in self._sent if recipient is None or sent.is_for(recipient)]
+
+    def media(self, media_id: str) -> Media:
+        """An uploaded file, by the id the media endpoint answered."""
+        with self._cond:
+            return self._uploads[media_id]
+
+    def uploads(self) -> list[Media]:
+        """Every file uploaded so far, in order."""
+        with self._cond:
+            return list(self._uploads.values())
 
     def calls(self) -> list[Call]:
         """Every request so far, accepted or refused, in order."""
@@ -1221,7 +1395,11 @@ class _GraphRequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status, answer = self.server.api.handle(
-            self.command, urlsplit(self.path).path, self.headers.get("Authorization"), body
+            self.command,
+            urlsplit(self.path).path,
+            self.headers.get("Authorization"),
+            body,
+            self.headers.get("Content-Type"),
         )
         payload = json.dumps(answer).encode()
         # The client may have given up meanwhile, e.g. on a stalled answer.

@@ -71,6 +71,7 @@ class TelegramSender:
 
     channel = CHANNEL
     document_limit = DOCUMENT_LIMIT
+    edits = True
 
     def __init__(self, bot, messages, paid: bool = False):
         self.bot = bot

@@ -1,7 +1,10 @@
-"""Replies as Cloud API messages: text, reply buttons, list messages, and approved templates."""
+"""Replies as Cloud API messages: text, reply buttons, list messages, files, and approved templates."""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
+from pathlib import PurePath
 from typing import Any
 
 from bot.config import WhatsAppTemplate
@@ -15,6 +18,24 @@ MAX_ROWS = 10
 ROW_TITLE = 24
 ROW_DESCRIPTION = 72
 TEXT_BODY = 4096
+CAPTION = 1024
+# The Cloud API's media limits: an image (JPEG or PNG) shows in the chat, up to 5 MB; other files are
+# documents, up to 100 MB.
+IMAGE_LIMIT = 5 * 1024 * 1024
+DOCUMENT_LIMIT = 100 * 1024 * 1024
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+# Documents by extension, as the media endpoint takes them. It refuses text/csv, so a CSV file is uploaded as
+# text/plain: the recipient's phone opens it by its file name.
+DOCUMENT_TYPES = {
+    ".csv": "text/plain",
+    ".txt": "text/plain",
+    ".pdf": "application/pdf",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+# A rendered file message carries the file itself under this key, until the sender uploads it and puts the
+# media id in its place (the outbox keeps messages as JSON: the bytes are base64).
+UPLOAD = "upload"
+MEGABYTE = 1024 * 1024
 
 
 def _shorten(label: str, limit: int) -> str:
@@ -28,6 +49,8 @@ def _shorten(label: str, limit: int) -> str:
 
 def render(reply: Reply, t: Translator) -> list[dict[str, Any]]:
     """The messages that show `reply` on WhatsApp, without their recipient."""
+    if reply.document is not None:
+        return _file(reply, t)
     text = reply.text.strip() or "…"
     choices = reply.choices
     if not choices:
@@ -55,6 +78,30 @@ def render(reply: Reply, t: Translator) -> list[dict[str, Any]]:
         button = t("whatsapp.list_button" if start == 0 else "whatsapp.more_button")
         messages.append(_interactive("list", body, {"button": button, "sections": [{"rows": rows}]}))
     return messages
+
+
+def _file(reply: Reply, t: Translator) -> list[dict[str, Any]]:
+    """A reply's file as an image or a document, the text as its caption when it fits and has no buttons
+    (else the text follows, as usual); a file over the limit is not sent, and the text says so."""
+    assert reply.document is not None
+    name, content = reply.document
+    suffix = PurePath(name).suffix.lower()
+    kind = "image" if suffix in IMAGE_TYPES else "document"
+    mime = IMAGE_TYPES.get(suffix) or DOCUMENT_TYPES[suffix]  # the bot sends only files of these kinds
+    rest = replace(reply, document=None)
+    limit = IMAGE_LIMIT if kind == "image" else DOCUMENT_LIMIT
+    if len(content) > limit:
+        size = max(1, round(len(content) / MEGABYTE))
+        too_large = t("whatsapp.file_too_large", name=name, size=size, limit=limit // MEGABYTE)
+        return render(replace(rest, text=f"{reply.text.strip()}\n\n{too_large}".strip()), t)
+    captioned = not reply.choices and 0 < len(reply.text.strip()) <= CAPTION
+    media: dict[str, Any] = {"caption": reply.text.strip()} if captioned else {}
+    if kind == "document":
+        media["filename"] = name
+    upload = {"name": name, "type": mime, "data": base64.b64encode(content).decode()}
+    message = {"type": kind, kind: media, UPLOAD: upload}
+    alone = captioned or not (reply.text.strip() or reply.choices)
+    return [message] if alone else [message, *render(rest, t)]
 
 
 def _interactive(kind: str, body: str, action: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""The Graph API client and the delivery interface on WhatsApp: free text or a template, errors as outcomes."""
+"""The Graph API client and the delivery interface on WhatsApp: free text, files or a template, errors as
+outcomes."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -10,7 +12,7 @@ from typing import Any
 import httpx
 
 from bot.channels.whatsapp import CHANNEL
-from bot.channels.whatsapp.rendering import render, template_message
+from bot.channels.whatsapp.rendering import DOCUMENT_LIMIT, UPLOAD, render, template_message
 from bot.config import Settings, WhatsAppTemplate
 from bot.conversation.events import Reply, Unprompted
 from bot.i18n import Messages
@@ -46,6 +48,7 @@ THROUGHPUT_BACKOFF = 2.0  # seconds; Meta gives no retry-after
 PAIR_BACKOFF = 10.0
 MARKETING_BACKOFF = 24 * 3600.0
 TOKEN_BACKOFF = 300.0
+UPLOAD_TIMEOUT = 120.0  # seconds to write or read: a file of up to 100 MB over a slow link
 
 
 class GraphError(Exception):
@@ -56,15 +59,19 @@ class GraphError(Exception):
 
 
 class GraphClient:
-    """`POST /{phone_number_id}/messages` with the bearer token, nothing more. Errors keep their Graph code.
+    """`POST /{phone_number_id}/messages` and `/media` with the bearer token, nothing more. Errors keep their
+    Graph code.
 
     Timeouts are mapped for at-most-once sending: a connection that could not be opened, or no free
     connection in the pool, means nothing left (NetworkDown: safe to retry); anything after the request may
-    have been written is DeliveryUnknown (never resent).
+    have been written is DeliveryUnknown (never resent). An upload reaches nobody by itself, so any failure
+    of one is safe to retry.
     """
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, connections: int = 100):
-        self._url = f"{settings.whatsapp_api_base_url}/{settings.whatsapp_phone_number_id}/messages"
+        number = f"{settings.whatsapp_api_base_url}/{settings.whatsapp_phone_number_id}"
+        self._url = f"{number}/messages"
+        self._media_url = f"{number}/media"
         self._client = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {settings.whatsapp_token}"},
             timeout=httpx.Timeout(10.0, connect=5.0, pool=None),
@@ -85,23 +92,48 @@ class GraphClient:
             raise NetworkDown(60) from error
         except httpx.HTTPError as error:  # written, maybe received: never resent
             raise DeliveryUnknown(str(error)) from error
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        if response.status_code != 200:
-            problem = data.get("error") if isinstance(data, dict) else None
-            problem = problem if isinstance(problem, dict) else {}
-            code = problem.get("code")
-            said = str(problem.get("message", ""))
-            raise GraphError(code if isinstance(code, int) else None, said, response.status_code)
+        data = _answer(response)
         try:
             return str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             raise DeliveryUnknown("the Graph API accepted a message without giving its id") from None
 
+    async def upload(self, name: str, mime: str, content: bytes) -> str:
+        """`POST /{phone_number_id}/media` (multipart): the media id a message then names (kept by Meta for 30
+        days)."""
+        form = {"messaging_product": "whatsapp", "type": mime}
+        try:
+            response = await self._client.post(
+                self._media_url,
+                data=form,
+                files={"file": (name, content, mime)},
+                timeout=httpx.Timeout(UPLOAD_TIMEOUT, connect=5.0, pool=None),
+            )
+        except httpx.HTTPError as error:
+            raise NetworkDown(60) from error
+        try:
+            return str(_answer(response)["id"])
+        except (KeyError, TypeError):
+            raise NetworkDown(60) from None
+
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 200 answer; a GraphError with its code for any other."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    if response.status_code != 200:
+        problem = data.get("error")
+        problem = problem if isinstance(problem, dict) else {}
+        code = problem.get("code")
+        said = str(problem.get("message", ""))
+        raise GraphError(code if isinstance(code, int) else None, said, response.status_code)
+    return data
 
 
 class WhatsAppSender:
@@ -114,7 +146,8 @@ class WhatsAppSender:
     """
 
     channel = CHANNEL
-    document_limit = 0  # officers, who get files, are on Telegram; a worker is never sent one
+    document_limit = DOCUMENT_LIMIT
+    edits = False  # WhatsApp cannot edit a message: a campaign's progress goes as new ones, at milestones
 
     def __init__(
         self,
@@ -141,7 +174,7 @@ class WhatsAppSender:
         return Via.TEMPLATE if self._template(unprompted.purpose) is not None else None
 
     def _template(self, purpose: str) -> WhatsAppTemplate | None:
-        """The template configured for a reminder, an answer or a broadcast (none for officers' notices)."""
+        """The template configured for a reminder, an answer, a broadcast or an officer's notice."""
         return self.settings.template(purpose)
 
     async def send(self, external_id: str, reply: Reply) -> Sent:
@@ -155,7 +188,7 @@ class WhatsAppSender:
             try:
                 message_id = ""
                 for message in render(reply, self.messages[reply.locale]):
-                    message_id = await self.post(external_id, message, tracking)
+                    message_id = await self.post(external_id, await self.with_media(message), tracking)
                 return Sent(message_id, Via.TEXT)
             except WindowClosed:
                 if unprompted is None or self._template(unprompted.purpose) is None:
@@ -183,8 +216,21 @@ class WhatsAppSender:
         except GraphError as error:
             raise _outcome(error) from None
 
+    async def with_media(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A rendered file message with its file uploaded and named by media id; any other as it is. Upload
+        once, then retry the message as often as needed: the id stays valid."""
+        upload = message.get(UPLOAD)
+        if upload is None:
+            return message
+        try:
+            media_id = await self.client.upload(upload["name"], upload["type"], base64.b64decode(upload["data"]))
+        except GraphError as error:
+            raise _outcome(error) from None
+        kind = message["type"]
+        return {"type": kind, kind: {**message[kind], "id": media_id}}
+
     async def edit(self, external_id: str, message_id: str, reply: Reply) -> None:
-        """WhatsApp cannot edit a message: a campaign's progress reaches a WhatsApp author only as sent."""
+        """Never called (`edits` is False): WhatsApp cannot edit a message."""
 
 
 class WindowClosed(Exception):

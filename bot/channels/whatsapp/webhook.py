@@ -175,16 +175,17 @@ class WhatsAppChannel(Worker):
         """False when nothing left because the network was down (the reply waits); True otherwise."""
         for attempt in range(REPLY_RETRIES + 1):
             try:
+                message = await self.sender.with_media(message)  # uploaded once: a retry sends the same id
                 await self.sender.post(external_id, message, paced=attempt > 0)
                 return True
+            except NetworkDown:  # before RetryLater, which it is a kind of: nothing left, so the reply waits
+                log.warning("the Graph API cannot be reached: replies wait for the next try")
+                return False
             except RetryLater as later:
                 if later.seconds > REPLY_RETRY_WAIT or attempt == REPLY_RETRIES:
                     log.warning("a reply on whatsapp was not delivered: the number's throughput limit held")
                     return True
                 await asyncio.sleep(later.seconds)
-            except NetworkDown:
-                log.warning("the Graph API cannot be reached: replies wait for the next try")
-                return False
             except (Unreachable, Undeliverable, DeliveryUnknown, WindowClosed, SpamLimited, MarketingStopped) as error:
                 log.warning("a reply on whatsapp was not delivered: %r", error)
                 return True
