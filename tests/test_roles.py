@@ -161,7 +161,7 @@ async def test_an_officer_made_a_worker_stops_being_one_and_their_leads_move_on(
     before = {r["name"]: (r["officer_id"], r["task"]) for r in db(leads + " where f.kind = 'call'")}
     assert before == {"Budi Nelayan": (rina, rina), "Tono Petani": (rina, rina)}
 
-    result = await cli("roles", "set", str(RINA_ID), "worker")
+    result = await cli("roles", "set", str(RINA_ID), "worker", "--yes")
     roles = await cli("roles", "list")
 
     assert result.returncode == 0, result.stderr
