@@ -206,16 +206,23 @@ async def test_a_new_grant_to_a_number_replaces_the_waiting_one_and_a_grant_expi
 
 async def test_roles_set_by_phone_makes_a_whatsapp_user_staff_and_worker_again(cli, whatsapp, db):
     granted = await cli("roles", "set", "--phone", "0812 3456 7890", "staff")
+    waiting = await cli("roles", "list")
     dewi = whatsapp.user(name="Dewi", phone=RINA_PHONE)
     listing = await dewi.say("/petugas")
     taken = await cli("roles", "set", "--phone", "+6281234567890", "worker")
     refused = await dewi.say("/petugas")
+    officer = await cli("officers", "add", "--name", "Dewi Lestari", "--phone", "081234567890", "--region", "Kaur")
 
     assert granted.returncode == 0, granted.stderr
+    assert re.search(rf"^staff +phone:{re.escape(MASKED)} +waiting until \d{{4}}-\d\d-\d\d$", waiting.stdout, re.M), (
+        waiting.stdout
+    )
+    assert waiting.stderr == "1 people with a role, 1 grants waiting for a number\n"
+    assert officer.stdout.startswith("officer 1 added: Dewi Lestari, Kaur, code ptg-"), "her number is known: at once"
+    assert [row[4:] for row in officers(db)] == [("whatsapp", dewi.user.user_id, "officer")]
     assert "Belum ada petugas" in whatsapp_text(listing)
     assert taken.stdout == f"whatsapp:{dewi.user.user_id} is now worker (was staff)\n"
     assert "hanya untuk staf" in whatsapp_text(refused)
-    assert db("select role from contacts")[0]["role"] is None
 
 
 @pytest.mark.parametrize(

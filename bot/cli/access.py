@@ -71,13 +71,14 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
 
 async def roles(settings: Settings, args: argparse.Namespace) -> None:
     from bot.services.officers import ensure_contact, find_officer, handover
-    from bot.services.roles import RoleError, list_roles, set_role, withdraw_phone_grants
+    from bot.services.roles import RoleError, list_roles, phone_subject, set_role, waiting_grants, withdraw_phone_grants
 
     admins = settings.admin_telegram_ids
     if args.roles_command == "list":
         async with database(settings) as sessions, sessions() as session:
             lines = await list_roles(session, admins)
-        rows = [
+            waiting = await waiting_grants(session, utcnow())
+        rows: list[tuple[str, ...]] = [
             (
                 line.role,
                 f"{line.channel}:{line.external_id}",
@@ -86,8 +87,17 @@ async def roles(settings: Settings, args: argparse.Namespace) -> None:
             )
             for line in lines
         ]
+        rows += [
+            (
+                grant.role,
+                phone_subject(grant.phone or ""),
+                f"waiting until {grant.expires_at.astimezone(settings.tz):%Y-%m-%d}",
+                f"{grant.name} ({', '.join(grant.regions)})" if grant.name else "",
+            )
+            for grant in waiting
+        ]
         print_table(("ROLE", "WHO", "FROM", "ALSO"), rows)
-        print(f"{len(rows)} people with a role", file=sys.stderr)
+        print(f"{len(lines)} people with a role, {len(waiting)} grants waiting for a number", file=sys.stderr)
         return
     if args.roles_command == "invite":
         await _invite(settings, args.role)

@@ -161,6 +161,12 @@ async def grant_to_phone(
     return invite
 
 
+async def waiting_grants(session: AsyncSession, now: datetime) -> list[Invite]:
+    """The grants to a number still waiting for their owner, oldest first."""
+    query = select(Invite).where(Invite.phone.is_not(None), Invite.used_at.is_(None), Invite.expires_at > now)
+    return list((await session.execute(query.order_by(Invite.id))).scalars())
+
+
 async def withdraw_phone_grants(session: AsyncSession, phone: str, now: datetime) -> int:
     """The grants still waiting for `phone` end now; returns how many there were."""
     ended = await session.execute(
