@@ -295,19 +295,28 @@ class OfficerRegion(Base):
 
 
 class Invite(Base):
-    """A one-time link an admin made for a new officer. Only a hash of its token is kept."""
+    """A one-time grant of a role made by staff: to whoever opens its link (a token, of which only a hash is
+    kept), or to whoever proves they own its phone number (writing from it on WhatsApp, sharing it as their own
+    contact on Telegram). Used once, until it expires."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(80))
-    regions: Mapped[list[str]] = mapped_column(JSON)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # None: a grant by phone
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164 (+62...); None: a link
+    role: Mapped[str] = mapped_column(String(16), default=Role.OFFICER, server_default=Role.OFFICER.value)
+    name: Mapped[str | None] = mapped_column(String(80))  # an officer's, as workers will see it
+    regions: Mapped[list[str]] = mapped_column(JSON)  # an officer's; empty for staff and admins
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
+    # Who used it: the account now known to own `phone` (a later grant to the number applies to it at once).
+    # Erasing that person takes the row with them, their number included.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_invites_contact_id"), index=True
+    )
 
 
 class ProcessedUpdate(Base):

@@ -14,6 +14,7 @@ from handlers import (
     officer,
     onboarding,
     privacy,
+    whoami,
 )
 
 
@@ -33,6 +34,7 @@ def build_router() -> Router:
         broadcast,
         broadcast_message,
         export,
+        whoami,
     ):
         router.include(module.router)
     return router

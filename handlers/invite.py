@@ -1,8 +1,10 @@
-"""Staff and admins manage officers from the chat: a one-time invite link for a new officer (/undang), the list of
-officers (/petugas); and whoever opens an invite link becomes the officer it names.
+"""Staff and admins manage officers from the chat: a one-time invite link for a new officer (/undang), on
+Telegram and WhatsApp, the list of officers (/petugas); and whoever opens an invite link takes the role it grants.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from bot.conversation.events import Choice
 from bot.conversation.router import Router
@@ -15,16 +17,18 @@ from bot.services.officers import (
     actor_of,
     check_officer_name,
     create_invite,
+    get_officer,
     list_officers,
     officer_regions,
-    redeem_invite,
 )
+from bot.services.roles import claim_by_link
 from handlers.onboarding import back_to_menu
 
 router = Router("invite")
 
 INVITE_NAME = "admin/invite_name"
 INVITE_REGIONS = "admin/invite_regions"
+GRANTED = {Role.STAFF: "officer.granted_staff", Role.ADMIN: "officer.granted_admin"}
 
 
 @router.command("petugas", "officers", role=Role.STAFF)
@@ -97,20 +101,45 @@ async def finish_invite(turn: Turn, _: str) -> None:
         await turn.prompt()
         return
     name = turn.data["name"]
-    payload = await create_invite(turn.session, name, regions, actor_of(None, turn.contact), turn.now)
+    created_by = actor_of(None, turn.contact)
+    payload = await create_invite(turn.session, created_by, turn.now, name=name, regions=regions)
     await record_event(turn.session, turn.actor, "officer", turn.now, change="invite", name=name, regions=regions)
-    link = turn.deep_link(payload) or payload
-    days = INVITE_LIFETIME.days
-    back_to_menu(turn, turn.t("officer.invite_link", name=name, regions=", ".join(regions), link=link, days=days))
+    links = [link for link in (turn.deep_link(payload, "telegram"), whatsapp_invite(turn, payload)) if link]
+    text = turn.t(
+        "officer.invite_link",
+        name=name,
+        regions=", ".join(regions),
+        link="\n".join(links) or payload,
+        days=INVITE_LIFETIME.days,
+    )
+    back_to_menu(turn, text)
+
+
+def whatsapp_invite(turn: Turn, payload: str) -> str | None:
+    """wa.me/<business number>?text=…: the message it types carries the invite (bot/channels/whatsapp/inbound.py
+    reads it as /start <payload>)."""
+    number = turn.settings.whatsapp_display_number
+    if number is None:
+        return None
+    text = turn.dispatcher.messages[turn.settings.default_locale]("whatsapp.invite_text", code=payload)
+    return f"https://wa.me/{number}?text={quote(text)}"
 
 
 @router.action("accept_invite")
 async def accept_invite(turn: Turn, payload: str) -> None:
     """Reached from /start with an invite payload (onboarding): anyone holding the link may use it, once."""
-    officer = await redeem_invite(turn.session, payload, turn.contact, turn.now)
-    if officer is None:
+    invite = await claim_by_link(turn.session, turn.contact, payload, turn.now)
+    if invite is None:
         back_to_menu(turn, turn.t("officer.invite_invalid"))
         return
-    await record_event(turn.session, turn.actor, "officer", turn.now, change="joined", officer=officer.id)
+    await welcome_to_role(turn, invite.role, invite.officer_id)
+
+
+async def welcome_to_role(turn: Turn, role: str, officer_id: int | None) -> None:
+    """What someone who just took a granted role is told: an officer, where they work and their commands."""
+    if officer_id is None:
+        back_to_menu(turn, turn.t(GRANTED[Role(role)]))
+        return
+    officer = await get_officer(turn.session, officer_id)
     regions = ", ".join(await officer_regions(turn.session, officer.id))
     back_to_menu(turn, turn.t("officer.welcome", name=officer.name, regions=regions))

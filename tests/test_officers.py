@@ -422,12 +422,12 @@ async def test_the_officers_cli_adds_lists_and_removes_and_leads_move_on(
     await saved_lead(new_chat("Budi"))
     listing = await asyncio.to_thread(cli, "officers", "list")
     mine = await asyncio.to_thread(cli, "followups", "list", "--officer", "1")
-    removed = await asyncio.to_thread(cli, "officers", "remove", "1")
+    removed = await asyncio.to_thread(cli, "officers", "remove", "1", "--yes")
     wrong = await asyncio.to_thread(cli, "officers", "add", "--name", "X", "--telegram-id", "12", "--region", "Jakarta")
 
     assert added[0] == 0 and added[1].startswith("officer 1 added: Rina Marlina, Mukomuko, code ptg-")
-    assert listing[1].splitlines()[0].split() == ["ID", "NAME", "TELEGRAM", "REGIONS", "CODE", "LEADS", "OPEN", "TASKS"]
-    assert re.search(r"^1\s+Rina Marlina\s+700001\s+Mukomuko\s+ptg-\w+\s+1\s+1$", listing[1], re.M), listing[1]
+    assert listing[1].splitlines()[0].split() == ["ID", "NAME", "ACCOUNT", "REGIONS", "CODE", "LEADS", "OPEN", "TASKS"]
+    assert re.search(r"^1\s+Rina Marlina\s+telegram:700001\s+Mukomuko\s+ptg-\w+\s+1\s+1$", listing[1], re.M), listing[1]
     assert "call" in mine[1] and "Budi Santoso" in mine[1]
     assert removed == (0, "officer 1 removed: Rina Marlina; 1 leads reassigned\n", "")
     assert leads_by_name(db) == {"Budi Santoso": 2}, "Sari takes Rina's lead"

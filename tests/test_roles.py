@@ -64,7 +64,7 @@ async def test_roles_set_makes_someone_staff_and_roles_list_shows_them_until_tak
         ["admin", f"telegram:{ADMIN_ID}", "ADMIN_TELEGRAM_IDS"],
         ["staff", f"telegram:{STAFF_ID}", "granted"],
     ], "the configured admin is listed even before they ever wrote"
-    assert roles.stderr == "2 people with a role\n"
+    assert roles.stderr == "2 people with a role, 0 grants waiting for a number\n"
     assert db("select role from contacts where external_id = ?", str(STAFF_ID))[0]["role"] == "staff"
     assert audit(db) == [
         (
@@ -161,7 +161,7 @@ async def test_an_officer_made_a_worker_stops_being_one_and_their_leads_move_on(
     before = {r["name"]: (r["officer_id"], r["task"]) for r in db(leads + " where f.kind = 'call'")}
     assert before == {"Budi Nelayan": (rina, rina), "Tono Petani": (rina, rina)}
 
-    result = await cli("roles", "set", str(RINA_ID), "worker")
+    result = await cli("roles", "set", str(RINA_ID), "worker", "--yes")
     roles = await cli("roles", "list")
 
     assert result.returncode == 0, result.stderr

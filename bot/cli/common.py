@@ -1,5 +1,5 @@
 """What the command-line commands share: one-line errors, the migrated database for one command, a plain
-table, a progress bar, and files that appear only once fully written."""
+table, a progress bar, files that appear only once fully written, and asking before ending someone's work."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ import argparse
 import contextlib
 import getpass
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import check_database, create_engine, session_factory
 from bot.models import Role, utcnow
+from bot.phone import normalise_phone
 from bot.services.audit import Actor, record_event
 
+if TYPE_CHECKING:
+    from bot.services.officers import Handover
+
 BAR_WIDTH = 10
+CONFIRMING = ("y", "ya", "yes")
 
 
 class CommandError(Exception):
@@ -129,3 +135,39 @@ def officer_id(value: str) -> int:
     if not value.isdigit():
         raise CommandError(f"officer ID {value!r} is not a number (see `bpu-bot officers list`)")
     return int(value)
+
+
+def typed_phone(value: str) -> str:
+    """An Indonesian mobile number as typed (08..., +62...), as E.164, or a one-line error."""
+    phone = normalise_phone(value)
+    if phone is None:
+        raise CommandError(f"--phone {value!r} is not an Indonesian mobile number (such as 0812... or +62812...)")
+    return phone
+
+
+def add_yes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do it without asking (for scripts)")
+
+
+def describe_handover(work: Sequence[Handover]) -> str:
+    """'Mukomuko: 3 leads, 1 task -> 2 colleagues; Kaur: 1 lead -> the pool', or that there is nothing to move."""
+    parts = [
+        f"{line.region}: {line.leads} lead{'s' * (line.leads != 1)}, {line.tasks} open task{'s' * (line.tasks != 1)}"
+        + (f" -> {line.colleagues} colleague{'s' * (line.colleagues != 1)}" if line.colleagues else " -> the pool")
+        for line in work
+        if line.leads or line.tasks
+    ]
+    return "; ".join(parts) if parts else "no open leads or tasks to hand over"
+
+
+def confirm(change: str, work: Sequence[Handover], yes: bool) -> None:
+    """Ask on the terminal before a change that ends someone's work, saying where that work goes; `--yes` is
+    the answer for scripts. Only y, ya or yes go ahead; without a terminal nothing is asked, nor done."""
+    question = f"{change}; their work moves on: {describe_handover(work)}"
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(f"{question}. Confirm in a terminal, or add --yes")
+    print(f"{question}.\nGo ahead? [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().casefold() not in CONFIRMING:
+        raise CommandError("not confirmed: nothing changed")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import execute_dml
@@ -92,10 +92,14 @@ async def regions_in_reach(session: AsyncSession, contact_id: int, all_regions: 
     return await officer_regions(session, officer.id) if officer is not None else []
 
 
+async def find_contact(session: AsyncSession, channel: str, external_id: str) -> Contact | None:
+    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def ensure_contact(session: AsyncSession, channel: str, external_id: str, locale: str) -> Contact:
     """The contact of someone made an officer before they ever wrote to the bot."""
-    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
-    contact = (await session.execute(query)).scalar_one_or_none()
+    contact = await find_contact(session, channel, external_id)
     if contact is None:
         contact = Contact(channel=channel, external_id=external_id, locale=locale, state="new", state_data={})
         session.add(contact)
@@ -161,17 +165,82 @@ async def remove_officer(session: AsyncSession, officer: Officer, now: datetime)
     if contact is not None and contact.role == Role.OFFICER:
         contact.role = None
     await session.flush()
-    leads = list((await session.execute(select(Lead).where(Lead.officer_id == officer.id))).scalars())
-    for lead in leads:
+    return await _hand_over(session, officer, None)
+
+
+async def _hand_over(session: AsyncSession, officer: Officer, regions: list[str] | None) -> int:
+    """The officer's leads and open tasks (of `regions`; None: all) to a colleague covering each one's region,
+    or to the pool; called once the officer no longer covers them. Returns the number of leads moved."""
+    leads = select(Lead).where(Lead.officer_id == officer.id)
+    tasks = select(FollowUp).where(FollowUp.officer_id == officer.id, FollowUp.status == FollowUpStatus.PENDING)
+    if regions is not None:
+        leads, tasks = leads.where(Lead.region.in_(regions)), tasks.where(FollowUp.region.in_(regions))
+    moved = list((await session.execute(leads)).scalars())
+    for lead in moved:
         await assign_lead(session, lead)
-    orphans = await session.execute(
-        select(FollowUp).where(FollowUp.officer_id == officer.id, FollowUp.status == FollowUpStatus.PENDING)
-    )
-    for task in orphans.scalars():
+    for task in (await session.execute(tasks)).scalars():  # questions: a call went with its lead
         chosen = await choose_officer(session, task.region or "")
         task.officer_id = chosen.id if chosen else None
     await session.flush()
-    return len(leads)
+    return len(moved)
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What leaving a region means: the officer's leads and open tasks there, and who would take them."""
+
+    region: str
+    leads: int
+    tasks: int
+    colleagues: int  # other officers covering the region; none: the work waits in the pool
+
+
+async def handover(session: AsyncSession, officer: Officer, regions: list[str] | None = None) -> list[Handover]:
+    """Per region (of `regions`, or all the officer's), what `_hand_over` would move: to ask before doing it."""
+    regions = regions if regions is not None else await officer_regions(session, officer.id)
+    lines = []
+    for region in regions:
+        leads = select(func.count()).where(Lead.officer_id == officer.id, Lead.region == region)
+        tasks = select(func.count()).where(
+            FollowUp.officer_id == officer.id,
+            FollowUp.status == FollowUpStatus.PENDING,
+            FollowUp.kind.in_(TASK_KINDS),
+            FollowUp.region == region,
+        )
+        colleagues = (
+            select(func.count())
+            .select_from(OfficerRegion)
+            .join(Officer, Officer.id == OfficerRegion.officer_id)
+            .where(OfficerRegion.region == region, Officer.removed_at.is_(None), Officer.id != officer.id)
+        )
+        counts = [(await session.execute(query)).scalar_one() for query in (leads, tasks, colleagues)]
+        lines.append(Handover(region, *counts))
+    return lines
+
+
+async def edit_officer(
+    session: AsyncSession, officer: Officer, name: str | None, add: list[str], remove: list[str]
+) -> tuple[int, int]:
+    """Rename the officer, or change their regions in place: their code (and every printed QR code) stays.
+    Returns (pooled leads taken in the added regions, leads of the removed ones handed over)."""
+    if name is not None:
+        officer.name = check_officer_name(name)
+    covered = await officer_regions(session, officer.id)
+    if outside := [region for region in remove if region not in covered]:
+        raise OfficerError(f"officer {officer.id} does not cover {outside[0]}: they cover {', '.join(covered)}")
+    added = [region for region in dict.fromkeys(add) if region not in covered]
+    if not set(covered) - set(remove) and not added:
+        raise OfficerError(
+            f"officer {officer.id} would cover no kabupaten/kota: to end their role, "
+            f"`bpu-bot officers remove {officer.id}`"
+        )
+    session.add_all(OfficerRegion(officer_id=officer.id, region=region) for region in added)
+    await session.execute(
+        delete(OfficerRegion).where(OfficerRegion.officer_id == officer.id, OfficerRegion.region.in_(remove))
+    )
+    await session.flush()
+    taken = await _take_pool(session, officer, added) if added else 0
+    return taken, await _hand_over(session, officer, remove) if remove else 0
 
 
 async def choose_officer(session: AsyncSession, region: str, source_code: str | None = None) -> Officer | None:
@@ -256,17 +325,22 @@ async def list_officers(session: AsyncSession) -> list[OfficerLine]:
     return lines
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def create_invite(session: AsyncSession, name: str, regions: list[str], created_by: str, now: datetime) -> str:
-    """A one-time invite; returns the deep-link payload (only its hash is stored)."""
+async def create_invite(
+    session: AsyncSession,
+    created_by: str,
+    now: datetime,
+    *,
+    role: Role = Role.OFFICER,
+    name: str | None = None,
+    regions: list[str] | tuple[str, ...] = (),
+) -> str:
+    """A one-time invite link's payload (only its hash is stored); an officer's names who and where."""
     token = secrets.token_urlsafe(16)
     session.add(
         Invite(
-            token_hash=_hash(token),
-            name=check_officer_name(name),
+            token_hash=invite_hash(token),
+            role=role,
+            name=check_officer_name(name) if name is not None else None,
             regions=list(dict.fromkeys(regions)),
             created_by=created_by,
             created_at=now,
@@ -277,25 +351,8 @@ async def create_invite(session: AsyncSession, name: str, regions: list[str], cr
     return INVITE_PREFIX + token
 
 
-async def redeem_invite(session: AsyncSession, payload: str, contact: Contact, now: datetime) -> Officer | None:
-    """Use an invite once: the contact becomes the officer it names. None when unknown, used or expired."""
-    token_hash = _hash(payload.removeprefix(INVITE_PREFIX))
-    # One statement takes the invite, so two taps (or two processes) cannot both use it.
-    taken = await session.execute(
-        update(Invite)
-        .where(Invite.token_hash == token_hash, Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(used_at=now)
-        .returning(Invite.id)
-    )
-    invite_id = taken.scalar_one_or_none()
-    if invite_id is None:
-        return None
-    invite = await session.get_one(Invite, invite_id)
-    officer = await find_officer(session, contact.id)
-    if officer is None:
-        officer, _ = await add_officer(session, contact, invite.name, invite.regions, now)
-    invite.officer_id = officer.id
-    return officer
+def invite_hash(token: str) -> str:
+    return hashlib.sha256(token.removeprefix(INVITE_PREFIX).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 An officer is made with `officers add` or an invite, since an officer needs regions; staff and admins are
 granted here. The admins listed in configuration stay admins whatever is granted here, so nobody can lock
 the office out of its own bot from the chat or the command line.
+
+A role can be granted before its holder is known: to a phone number, taken by whoever proves they own it
+(their WhatsApp messages come from it; on Telegram they share it as their own contact), or to whoever opens
+an invite link. Either is used once and expires after INVITE_LIFETIME; a new grant to a number replaces the
+one still waiting for it.
 """
 
 from __future__ import annotations
@@ -10,12 +15,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Contact, Officer, Role
+from bot.models import Contact, Invite, Officer, Role
+from bot.phone import mask_phone
 from bot.services.audit import Actor, record_event
-from bot.services.officers import find_officer, remove_officer
+from bot.services.officers import (
+    INVITE_LIFETIME,
+    add_officer,
+    check_officer_name,
+    find_officer,
+    invite_hash,
+    remove_officer,
+)
+
+WHATSAPP = "whatsapp"
 
 
 class RoleError(Exception):
@@ -45,8 +60,6 @@ async def set_role(
     if role is Role.WORKER and (officer := await find_officer(session, contact.id)) is not None:
         await remove_officer(session, officer, now)
     contact.role = None if role is Role.WORKER else role
-    if contact.state == "new":  # staff need no welcome: their first command must not be taken for one
-        contact.state = "main"
     who = Actor.of_contact(contact, previous).label
     await record_event(session, actor, "role", now, subject=who, previous=previous, role=role)
     return previous
@@ -80,3 +93,138 @@ async def list_roles(session: AsyncSession, configured_admins: frozenset[str]) -
     lines += [RoleLine("telegram", admin, Role.ADMIN, True, None) for admin in configured_admins - listed]
     rank = list(Role)
     return sorted(lines, key=lambda line: (-rank.index(line.role), not line.configured, line.external_id))
+
+
+def phone_subject(phone: str) -> str:
+    """How a number is named in the audit log before its owner is known: masked, like in the logs."""
+    return f"phone:{mask_phone(phone)}"
+
+
+async def known_by_phone(session: AsyncSession, phone: str) -> Contact | None:
+    """The account proven to own `phone`: the last one that took a grant to it, or the WhatsApp account that
+    writes from it (WhatsApp's own id of a person is their number's digits when it gives no other)."""
+    claimed = await session.execute(
+        select(Contact)
+        .join(Invite, Invite.contact_id == Contact.id)
+        .where(Invite.phone == phone)
+        .order_by(Invite.used_at.desc())
+        .limit(1)
+    )
+    if (contact := claimed.scalars().first()) is not None:
+        return contact
+    whatsapp = select(Contact).where(Contact.channel == WHATSAPP, Contact.external_id == phone.removeprefix("+"))
+    return (await session.execute(whatsapp)).scalars().first()
+
+
+async def grant_to_phone(
+    session: AsyncSession,
+    phone: str,
+    role: Role,
+    actor: Actor,
+    now: datetime,
+    *,
+    name: str | None = None,
+    regions: list[str] | tuple[str, ...] = (),
+) -> Invite:
+    """A grant waiting for whoever proves they own `phone` (E.164); it replaces one still waiting there."""
+    if role is Role.OFFICER and not regions:
+        raise RoleError("an officer needs at least one kabupaten/kota")
+    await session.execute(
+        update(Invite)
+        .where(Invite.phone == phone, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(expires_at=now)
+    )
+    invite = Invite(
+        phone=phone,
+        role=role,
+        name=check_officer_name(name) if name is not None else None,
+        regions=list(dict.fromkeys(regions)),
+        created_by=actor.label[:32],
+        created_at=now,
+        expires_at=now + INVITE_LIFETIME,
+    )
+    session.add(invite)
+    await session.flush()
+    await record_event(
+        session,
+        actor,
+        "role",
+        now,
+        subject=phone_subject(phone),
+        change="grant",
+        role=role,
+        grant=invite.id,
+        regions=list(regions),
+    )
+    return invite
+
+
+async def waiting_grants(session: AsyncSession, now: datetime) -> list[Invite]:
+    """The grants to a number still waiting for their owner, oldest first."""
+    query = select(Invite).where(Invite.phone.is_not(None), Invite.used_at.is_(None), Invite.expires_at > now)
+    return list((await session.execute(query.order_by(Invite.id))).scalars())
+
+
+async def withdraw_phone_grants(session: AsyncSession, phone: str, now: datetime) -> int:
+    """The grants still waiting for `phone` end now; returns how many there were."""
+    ended = await session.execute(
+        update(Invite)
+        .where(Invite.phone == phone, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(expires_at=now)
+        .returning(Invite.id)
+    )
+    return len(ended.all())
+
+
+async def grant_waiting(session: AsyncSession, now: datetime, phone: str | None = None) -> bool:
+    """Whether a grant waits for `phone` (None: for any number, when /id on Telegram offers to share one)."""
+    number = Invite.phone == phone if phone is not None else Invite.phone.is_not(None)
+    waiting = select(Invite.id).where(number, Invite.used_at.is_(None), Invite.expires_at > now)
+    return (await session.execute(waiting.limit(1))).first() is not None
+
+
+async def claim_by_phone(session: AsyncSession, contact: Contact, phone: str, now: datetime) -> Invite | None:
+    """`contact` proved they own `phone` (E.164): the grant waiting for it, if any, is theirs now."""
+    return await _claim(session, contact, Invite.phone == phone, now, "phone")
+
+
+async def claim_by_link(session: AsyncSession, contact: Contact, payload: str, now: datetime) -> Invite | None:
+    """Whoever opened an invite link takes its grant, once. None when unknown, used or expired."""
+    return await _claim(session, contact, Invite.token_hash == invite_hash(payload), now, "link")
+
+
+async def _claim(
+    session: AsyncSession, contact: Contact, which: ColumnElement[bool], now: datetime, via: str
+) -> Invite | None:
+    # One statement takes the grant, so two taps (or two processes) cannot both use it.
+    taken = await session.execute(
+        update(Invite)
+        .where(which, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now, contact_id=contact.id)
+        .returning(Invite.id)
+    )
+    invite_id = taken.scalars().first()
+    if invite_id is None:
+        return None
+    invite = await session.get_one(Invite, invite_id)
+    if invite.role == Role.OFFICER:
+        officer = await find_officer(session, contact.id)
+        if officer is None:
+            officer, _ = await add_officer(session, contact, invite.name or "", invite.regions, now)
+        invite.officer_id = officer.id
+    elif not Role(contact.role or Role.WORKER).includes(Role(invite.role)):  # a grant never lowers a role
+        contact.role = invite.role
+    role = Role(contact.role or Role.WORKER)
+    actor = Actor.of_contact(contact, role)
+    await record_event(
+        session,
+        actor,
+        "role",
+        now,
+        change="claim",
+        via=via,
+        grant=invite_id,
+        role=invite.role,
+        officer=invite.officer_id,
+    )
+    return invite

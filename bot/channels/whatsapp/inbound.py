@@ -13,13 +13,16 @@ from urllib.parse import quote
 from bot.channels.whatsapp import CHANNEL
 from bot.conversation.events import Inbound, Kind, Origin
 from bot.models import ID_LENGTH
-from bot.services.officers import CODE_PREFIX
+from bot.services.officers import CODE_PREFIX, INVITE_PREFIX
 from bot.services.receipts import Report
 
 log = logging.getLogger(__name__)
 
 # An officer's personal code in a message (the text of their wa.me link): what /start <code> is on Telegram.
 _OFFICER_CODE = re.compile(rf"(?<![\w-]){CODE_PREFIX}[a-z2-9]{{6}}(?![\w-])", re.IGNORECASE)
+# A one-time invite in a message (the text of a wa.me invite link): /start <invite> on Telegram. Its token is
+# case-sensitive (secrets.token_urlsafe).
+_INVITE = re.compile(rf"(?<![\w-]){INVITE_PREFIX}[A-Za-z0-9_-]{{22}}(?![\w-])")
 # A sender as Meta names one: a phone's digits, or a business-scoped id such as "ID.1349...".
 _SENDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Message types that are a file, a place or a feeling, not words: the same friendly answer as on Telegram.
@@ -109,6 +112,8 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
         base["sent_at"] = datetime.fromtimestamp(int(message["timestamp"]), tz=UTC)
     if kind == "text":
         text = _str(_dict(message.get("text")).get("body"))
+        if (invite := _INVITE.search(text)) is not None:  # sent from an invite's wa.me link
+            return Inbound(**base, kind=Kind.COMMAND, command="start", payload=invite.group(0))
         if (code := _OFFICER_CODE.search(text)) is not None:  # sent from an officer's wa.me link or QR code
             return Inbound(**base, kind=Kind.COMMAND, command="start", payload=code.group(0).lower())
         if text.startswith("/") and len(text) > 1:

@@ -19,6 +19,9 @@ from bot.channels.whatsapp.inbound import parse_webhook, personal_link
 from bot.channels.whatsapp.rendering import render
 from bot.channels.whatsapp.sending import WhatsAppSender, WindowClosed
 from bot.conversation.events import Inbound, Reply
+from bot.conversation.turn import NEW
+from bot.phone import normalise_phone
+from bot.services.contacts import lock_contact
 from bot.services.outbox import (
     claim_reply,
     forget_stale_replies,
@@ -28,6 +31,7 @@ from bot.services.outbox import (
     waiting_replies,
 )
 from bot.services.receipts import Report, apply_reports
+from bot.services.roles import claim_by_phone, grant_waiting
 from bot.services.webhook_events import delete_webhook_events, read_webhook_events, store_webhook_event
 from bot.workers.background import Worker
 from bot.workers.broadcaster import stop_for_spam_limit
@@ -139,8 +143,23 @@ class WhatsAppChannel(Worker):
     async def _converse(self, external_id: str, inbounds: list[Inbound]) -> None:
         await self.send_kept(external_id)  # what an earlier run could not send comes first
         for inbound in inbounds:
+            await self._claim_grant(inbound)
             await self.app.dispatcher.handle(inbound)
             await self.send_kept(external_id)
+
+    async def _claim_grant(self, inbound: Inbound) -> None:
+        """A role staff granted to this number (`bpu-bot officers add --phone`) is the sender's: WhatsApp vouches
+        that the message comes from it. Taken before the message is answered, so it already counts."""
+        phone = normalise_phone(inbound.platform_phone) if inbound.platform_phone else None
+        if phone is None:
+            return
+        dispatcher = self.app.dispatcher
+        async with dispatcher.sessions.begin() as session:
+            if await grant_waiting(session, dispatcher.clock(), phone):
+                contact = await lock_contact(
+                    session, CHANNEL, inbound.external_id, locale=dispatcher.settings.default_locale, state=NEW
+                )
+                await claim_by_phone(session, contact, phone, dispatcher.clock())
 
     async def send_kept(self, external_id: str) -> None:
         """This person's kept replies, oldest first, each sent once. When the network is down, the rest wait
