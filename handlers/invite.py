@@ -17,18 +17,15 @@ from bot.services.officers import (
     actor_of,
     check_officer_name,
     create_invite,
-    get_officer,
     list_officers,
-    officer_regions,
 )
 from bot.services.roles import claim_by_link
-from handlers.onboarding import back_to_menu
+from handlers.onboarding import back_to_menu, work_welcome
 
 router = Router("invite")
 
 INVITE_NAME = "admin/invite_name"
 INVITE_REGIONS = "admin/invite_regions"
-GRANTED = {Role.STAFF: "officer.granted_staff", Role.ADMIN: "officer.granted_admin"}
 
 
 @router.command("petugas", "officers", role=Role.STAFF)
@@ -132,14 +129,9 @@ async def accept_invite(turn: Turn, payload: str) -> None:
     if invite is None:
         back_to_menu(turn, turn.t("officer.invite_invalid"))
         return
-    await welcome_to_role(turn, invite.role, invite.officer_id)
+    await welcome_to_role(turn)
 
 
-async def welcome_to_role(turn: Turn, role: str, officer_id: int | None) -> None:
-    """What someone who just took a granted role is told: an officer, where they work and their commands."""
-    if officer_id is None:
-        back_to_menu(turn, turn.t(GRANTED[Role(role)]))
-        return
-    officer = await get_officer(turn.session, officer_id)
-    regions = ", ".join(await officer_regions(turn.session, officer.id))
-    back_to_menu(turn, turn.t("officer.welcome", name=officer.name, regions=regions))
+async def welcome_to_role(turn: Turn) -> None:
+    """What someone who just took a granted role is told: what they are, where, and what they can do."""
+    back_to_menu(turn, await work_welcome(turn))

@@ -90,7 +90,7 @@ async def start(turn: Turn) -> None:
     if payload and is_source_code(payload) and turn.contact.source_code is None:
         turn.contact.source_code = payload
     if turn.may(Role.OFFICER):
-        back_to_menu(turn, await _work_welcome(turn))
+        back_to_menu(turn, await work_welcome(turn))
     elif turn.contact.occupation is None:
         turn.goto(OCCUPATION)
         await ask_occupation(turn, welcome=True)
@@ -101,12 +101,12 @@ async def start(turn: Turn) -> None:
 @router.prompt(NEW)
 async def prompt_new(turn: Turn) -> None:
     if turn.may(Role.OFFICER):  # added by staff before they ever wrote: told what they are, not asked a job
-        back_to_menu(turn, await _work_welcome(turn))
+        back_to_menu(turn, await work_welcome(turn))
     else:
         await ask_occupation(turn, welcome=True)
 
 
-async def _work_welcome(turn: Turn) -> str:
+async def work_welcome(turn: Turn) -> str:
     """What an officer (or staff member, or admin) is here and what they can do."""
     officer = await find_officer(turn.session, turn.contact.id)
     if officer is not None:

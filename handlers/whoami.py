@@ -52,7 +52,7 @@ async def shared(turn: Turn, phone: str) -> None:
         back_to_menu(turn)
         return
     turn.say("onboarding.id_granted", close_keyboard=True)
-    await welcome_to_role(turn, invite.role, invite.officer_id)
+    await welcome_to_role(turn)
 
 
 @router.text(CLAIM)

@@ -160,7 +160,7 @@ async def test_on_telegram_the_grant_is_taken_by_sharing_ones_own_number_after_i
         < Staf menambahkan Anda lewat nomor HP?
         > (contact +6281234567890)
         < Nomor Anda cocok
-        < Selamat bergabung, Rina Marlina! Anda sekarang petugas untuk Seluma.
+        < Halo Rina Marlina! Anda terdaftar sebagai petugas lapangan BPU untuk Seluma.
         > /tugas
         < Tidak ada tugas untuk hari ini
     """)
@@ -280,7 +280,7 @@ async def test_an_invite_from_the_command_line_opens_on_whatsapp_once(cli, whats
 
     assert invited.returncode == 0, invited.stderr
     assert link.startswith("https://wa.me/6281100000000?text=") and "inv-" in text
-    assert "Selamat bergabung, Sari Dewi! Anda sekarang petugas untuk Kaur, Seluma." in whatsapp_text(sari)
+    assert "Halo Sari Dewi! Anda terdaftar sebagai petugas lapangan BPU untuk Kaur, Seluma." in whatsapp_text(sari)
     assert "sudah dipakai atau sudah kedaluwarsa" in whatsapp_text(again)
     assert [row[1:2] + row[4:] for row in officers(db)] == [("Sari Dewi", "whatsapp", "ID.1000000000000001", "officer")]
 
@@ -300,7 +300,7 @@ async def test_an_invite_made_in_the_chat_has_a_telegram_and_a_whatsapp_link(wha
     link = re.search(r"https://wa\.me/\S+", invited[0].text).group(0)
     sari = await whatsapp.user(name="Sari", phone="6281298765432").say(parse_qs(urlparse(link).query)["text"][0])
 
-    assert "Anda sekarang petugas untuk Seluma" in whatsapp_text(sari)
+    assert "Anda terdaftar sebagai petugas lapangan BPU untuk Seluma" in whatsapp_text(sari)
 
 
 async def test_a_staff_invite_link_makes_its_first_user_staff_on_telegram(
@@ -323,7 +323,7 @@ async def test_a_staff_invite_link_makes_its_first_user_staff_on_telegram(
 
     await dialog(new_chat("Dewi", user_id=SARI_ID)).play(f"""
         > /start {payload.group(1)}
-        < Anda sekarang staf kantor cabang
+        < Anda terdaftar sebagai staf untuk semua wilayah
         > /petugas
         < Belum ada petugas
     """)

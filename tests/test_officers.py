@@ -63,7 +63,7 @@ async def test_an_admin_invites_an_officer_who_joins_once_with_the_link(new_chat
 
     await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
         > /start {link.group(1)}
-        < Selamat bergabung, Rina Marlina! Anda sekarang petugas untuk Mukomuko.
+        < Halo Rina Marlina! Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko.
         < ... [📋 Tugas saya] ...
     """)
     stranger = new_chat("Orang lain")
