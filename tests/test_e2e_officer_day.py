@@ -5,18 +5,27 @@ the officer hears of it within seconds, calls, marks "akan daftar" with a date t
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 import pytest
+from PIL import Image
 
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer
-from tests.process import rows, run_cli
+from tests.fakes.whatsapp import DISPLAY_PHONE_NUMBER, FakeGraphServer, FakeWhatsAppAPI, SentWhatsApp, post_to_bot
+from tests.process import free_port, rows, run_cli
 from tests.test_e2e_telegram import ANSWER_TIMEOUT, Worker, assert_clean_log, button_data, serving, telegram_env
+from tests.test_e2e_whatsapp import TEMPLATES, Chat, Site, text_of, wait_until_processed, whatsapp_env
+from tests.test_e2e_whatsapp import assert_clean_log as assert_clean_whatsapp_log
+from tests.test_e2e_whatsapp import serving as serving_whatsapp
 
 RINA, BUDI = 820_501, 820_502
+RINA_PHONE = "+6281311112222"
 NOTICE_WITHIN = 5.0  # seconds from the worker's "save" to the officer's notice
 
 
@@ -47,15 +56,20 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         "FIRST_TICK_SECONDS": "3600",
         "TICK_SECONDS": "3600",
     }
+    # Staff know her phone number, not her Telegram id.
     added = run_cli(
-        ["officers", "add", "--name", "Rina Marlina", "--telegram-id", str(RINA), "--region", "Mukomuko"], env, tmp_path
+        ["officers", "add", "--name", "Rina Marlina", "--phone", RINA_PHONE, "--region", "Mukomuko"], env, tmp_path
     )
     assert added.returncode == 0, added.stderr
-    link = run_cli(["officers", "link", "1"], env, tmp_path)
-    code = link.stdout.strip().rpartition("=")[2]
 
     with serving(env, tmp_path, server) as bot:
         budi, rina = Worker(server, BUDI, "Budi"), Worker(server, RINA, "Rina")
+        assert "Staf menambahkan Anda lewat nomor HP?" in rina.command("id").text
+        joined = rina.share_contact(RINA_PHONE)
+        assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in joined.text
+        link = run_cli(["officers", "link", "1"], env, tmp_path)
+        code = link.stdout.strip().rpartition("=")[2]
+
         budi.start(code)  # scanned at the stall
         budi.tap("Nelayan")
         budi.tap("Saya tertarik")
@@ -77,9 +91,7 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
 
         before = len(server.api.sent(RINA))
         rina.user.tap(button_data(notice, "Telepon & catat"), message_id=notice.message_id)
-        welcome = wait_for(server, RINA, "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko", before)
-        card = wait_for(server, RINA, "Tahap: baru", before)  # her first contact: the welcome, then the card
-        assert welcome.message_id < card.message_id
+        card = wait_for(server, RINA, "Tahap: baru", before)
         assert "HP: +6281234567890 (0812-3456-7890)" in card.text
         rina.seen = len(server.api.sent(RINA))
         assert "Tercatat: ✅ Dihubungi" in rina.tap("Dihubungi").text
@@ -106,6 +118,7 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         rina.say("Sudah dapat kartu digital di JMO")
         assert bot.stop() == 0
         assert_clean_log(bot)
+    assert "81311112222" not in bot.log
 
     events = rows("SELECT to_status, note FROM lead_events ORDER BY id")
     assert [tuple(e) for e in events] == [
@@ -117,3 +130,92 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         rows("SELECT count(*) AS n FROM followups WHERE kind IN ('call', 'reminder') AND status = 'pending'")[0]["n"]
         == 0
     ), "registered: nothing more is due"
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraphServer]:
+    with FakeGraphServer(FakeWhatsAppAPI(templates=TEMPLATES)) as server:
+        yield server
+
+
+def wait_in_inbox(chat: Chat, text: str, after: int = 0) -> SentWhatsApp:
+    """The first message to the WhatsApp user from index `after` on whose text or caption contains `text`."""
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while not (found := [m for m in chat.inbox[after:] if text in m.text]):
+        assert time.monotonic() < deadline, f"no {text!r} within {ANSWER_TIMEOUT}s.\nTranscript:\n{chat.transcript}"
+        time.sleep(0.02)
+    return found[0]
+
+
+def test_on_whatsapp_the_officer_added_by_phone_gets_the_card_the_lead_and_the_export_as_files(
+    tmp_path: Path, graph: FakeGraphServer
+):
+    site = Site(free_port())
+    env = whatsapp_env(tmp_path, graph, site) | {
+        "SEND_HOURS": "00:00-23:59",
+        "WHATSAPP_DISPLAY_NUMBER": DISPLAY_PHONE_NUMBER,
+        "FIRST_TICK_SECONDS": "3600",
+        "TICK_SECONDS": "3600",
+        "DIGEST_TIME": "23:59",  # (the digest is the Telegram test's)
+    }
+    added = run_cli(
+        ["officers", "add", "--name", "Rina Marlina", "--phone", "0813-1111-2222", "--region", "Mukomuko"],
+        env,
+        tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+
+    with serving_whatsapp(env, tmp_path, site) as bot:
+        rina = Chat(graph, site, bot, phone="6281311112222", name="Rina")
+        welcome = rina.say("halo")  # her number is the one staff added
+        assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in text_of(welcome)
+        link = run_cli(["officers", "link", "1", "--whatsapp"], env, tmp_path)
+        assert link.returncode == 0, link.stderr
+        typed = parse_qs(urlsplit(link.stdout.strip()).query)["text"][0]  # what the wa.me link types for a worker
+
+        assert post_to_bot(site.webhook_url, rina.user.text("/kode")) == 200  # (answered by the card alone)
+        wait_until_processed(bot)
+        [card] = [m for m in rina.inbox if m.kind == "image"]
+        assert card.media is not None and card.media.mime_type == "image/png"
+        assert Image.open(io.BytesIO(card.media.content)).size == (1240, 1748)
+
+        budi = Chat(graph, site, bot, phone="6281234567890", name="Budi")
+        budi.say(typed)  # scanned at the stall
+        budi.tap("Nelayan")
+        budi.tap("Saya tertarik")
+        budi.tap("Setuju")
+        budi.tap("Boleh")
+        budi.say("Budi Santoso")
+        budi.tap("Mukomuko")
+        budi.tap("Pagi")
+        seen = len(rina.inbox)
+        assert text_of(budi.tap("Benar, simpan")).startswith("Terima kasih, Budi Santoso!")
+
+        notice = wait_in_inbox(rina, "Calon peserta baru: Budi", seen)
+        assert notice.titles == ["📞 Telepon & catat", "📋 Lihat tugas"]
+        opened = rina.tap("Telepon & catat", notice)
+        assert "HP: +6281234567890 (0812-3456-7890)" in text_of(opened)
+        rina.tap("Akan daftar")
+        rina.tap("3 hari lagi")
+        assert "Catatan disimpan" in text_of(rina.say("Daftar lewat JMO setelah gajian"))
+        rina.say("/cari budi")
+        rina.tap("Terdaftar")
+        rina.say("Sudah dapat kartu digital")
+
+        form = rina.say("/ekspor")
+        assert "prospek" in text_of(form)
+        seen = len(rina.inbox)
+        assert post_to_bot(site.webhook_url, rina.user.tap("Buat file")) == 200  # (the file may come last)
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        while not (documents := [m for m in rina.inbox[seen:] if m.kind == "document"]):
+            assert time.monotonic() < deadline, rina.transcript
+            time.sleep(0.05)
+        assert bot.stop() == 0
+        assert_clean_whatsapp_log(bot, "+6281234567890", "+6281311112222")
+
+    [document] = documents
+    assert document.filename is not None and document.filename.endswith(".xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(document.media.content), read_only=True).active
+    lines = [[str(value) if value is not None else "" for value in line] for line in sheet.iter_rows(values_only=True)]
+    [budi_row] = [line for line in lines[1:] if "Budi Santoso" in line]
+    assert "terdaftar" in " ".join(budi_row).lower()
