@@ -417,3 +417,4 @@ async def my_code(turn: Turn) -> None:
             turn.t("officer.my_link_whatsapp", link=whatsapp, code=officer.code),
             document=(f"qr-{officer.code}-whatsapp.png", card),
         )
+    back_to_menu(turn)  # the cards are files: the officer's work goes on from the menu below them

@@ -115,7 +115,8 @@ async def test_on_whatsapp_kode_sends_the_card_as_an_image_with_the_link_as_capt
         officer, _ = await add_officer(session, contact, "Rina Marlina", ["Mukomuko"], whatsapp.app.dispatcher.clock())
         code = officer.code
 
-    [card_message] = await rina.say("/kode")
+    card_message, menu = await rina.say("/kode")
+    assert "📋 Tugas saya" in menu.titles, "the menu follows the card"
 
     assert card_message.kind == "image" and card_message.media is not None
     assert card_message.media.mime_type == "image/png"
