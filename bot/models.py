@@ -228,7 +228,7 @@ class LeadEvent(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
-    actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", "officer:<id>", "admin:<id>"
+    actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", "officer:<id>", "admin:c<contact id>"
     note: Mapped[str | None] = mapped_column(String(280))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -432,7 +432,7 @@ class Campaign(Base):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Who made it ("officer:<id>", "admin:<contact id>", "cli") and whose chat gets its progress and report.
+    # Who made it ("officer:<id>", "admin:c<contact id>", "cli") and whose chat gets its progress and report.
     created_by: Mapped[str] = mapped_column(String(32))
     author_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL", name="fk_campaigns_author_contact_id")

@@ -19,7 +19,7 @@ from bot.services.consent import has_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, find_lead, save_lead
 from bot.services.officers import assign_lead, notice_recipients
-from bot.services.tasks import queue_message
+from bot.services.tasks import LEAD_FIRST_NAME, queue_message
 from handlers.onboarding import back_to_menu, occupation_label
 
 router = Router("interest")
@@ -317,7 +317,7 @@ async def _tell_officer(turn: Turn, lead: Lead) -> None:
         t = turn.dispatcher.messages[contact.locale]
         text = t(
             "officer.new_lead_notice",
-            name=lead.name.split()[0],
+            name=LEAD_FIRST_NAME.format(lead.id),  # filled in when sent: the row keeps no name
             occupation=t(f"occupation.{lead.occupation}.label"),
             region=lead.region,
             call_time=t(f"interest.call_time.{lead.call_time}"),

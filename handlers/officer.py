@@ -257,8 +257,8 @@ def _typed_date(text: str, today: date) -> date | None:
     for candidate in years:
         try:
             typed = date(candidate, month, day)
-        except ValueError:
-            return None
+        except ValueError:  # 29/02 in a year without it: perhaps the next year has it
+            continue
         if year or typed > today:
             return typed
     return None

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.services.officers import add_officer, ensure_contact
+from bot.services.tasks import LEAD_NAME, fill_lead_names
 from tests.conftest import WIB, saved_lead, whatsapp_text, whatsapp_titles
 from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, make_officer
 from tests.test_whatsapp_webhook import lead_on_whatsapp
@@ -284,13 +285,18 @@ async def test_staff_are_welcomed_for_every_region_and_see_staff_help(app, new_c
     """)
 
 
-async def test_a_worker_who_erases_their_data_leaves_no_name_in_the_officers_notices(app, new_chat, db, ticker):
+async def test_officers_notices_keep_no_name_and_a_worker_who_erases_their_data_is_not_named_again(
+    app, new_chat, db, ticker
+):
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
     budi = await saved_lead(new_chat("Budi"))
     await ticker.tick()
-    assert (
-        db("select count(*) as n from followups where kind = 'notice' and text like '%Budi%'")[0]["n"] == 2
-    )  # and the digest
+
+    sent = "\n".join(m.text for m in rina.transcript)
+    assert "Calon peserta baru: Budi (" in sent and "• Budi Santoso, Mukomuko" in sent, "the officer reads the names"
+    assert db("select count(*) as n from followups where text like '%Budi%'")[0]["n"] == 0, "the rows keep none"
+    [lead] = db("select id from leads")
 
     await dialog(budi).play("""
         > HAPUS
@@ -298,10 +304,10 @@ async def test_a_worker_who_erases_their_data_leaves_no_name_in_the_officers_not
         < sudah dihapus
     """)
 
-    assert db("select count(*) as n from followups where text like '%Budi%'")[0]["n"] == 0
-    [digest] = db("select text from followups where kind = 'notice'")
-    assert "Tugas terlambat: 0" in digest["text"] and "• …, Mukomuko" in digest["text"], "the counts stay"
-    assert db("select count(*) as n from leads")[0]["n"] == 0
+    assert db("select count(*) as n from followups where lead_id = ?", lead["id"])[0]["n"] == 0
+    async with app.dispatcher.sessions() as session:  # a digest still to be sent that named him
+        later = await fill_lead_names(session, f"• {LEAD_NAME.format(lead['id'])}, Mukomuko")
+    assert later == "• …, Mukomuko"
 
 
 async def test_on_whatsapp_the_officer_gets_the_notice_and_moves_the_lead_from_the_card(whatsapp, db):
@@ -329,3 +335,48 @@ async def test_on_whatsapp_the_officer_gets_the_notice_and_moves_the_lead_from_t
     assert db("select status from leads")[0]["status"] == "akan_daftar"
     [event] = db("select to_status, note from lead_events")
     assert tuple(event) == ("akan_daftar", "Tunggu gajian, daftar lewat JMO")
+
+
+async def test_a_call_logged_before_the_check_back_date_keeps_the_check_back(app, new_chat, db, clock):
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+    await saved_lead(new_chat("Budi"))
+    await dialog(rina).play("""
+        > /cari budi
+        > [Akan daftar]
+        > [14 hari lagi]
+        > [Lewati]
+    """)
+
+    clock.set_local(datetime(2026, 11, 26, 10, 0, tzinfo=WIB))  # he rang her on day 3: not registered yet
+    await dialog(rina).play("""
+        > /cari budi
+        < ⏰ Jadwal telepon: Senin 7 Des 2026 08:00
+        > [Dihubungi]
+        > Belum gajian, tetap minggu depan
+        > /cari budi
+        < Tahap: sudah dihubungi petugas
+        < ⏰ Jadwal telepon: Senin 7 Des 2026 08:00
+    """)
+
+    calls = db("select status, outcome from followups where kind = 'call' order by id")
+    assert [tuple(c) for c in calls] == [("done", "akan_daftar"), ("pending", None)]
+
+
+async def test_a_leap_day_is_understood_in_the_next_year_that_has_one(app, new_chat, db, clock):
+    clock.set_local(datetime(2027, 12, 1, 10, 0, tzinfo=WIB))
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+    await saved_lead(new_chat("Budi"))
+
+    await dialog(rina).play("""
+        > /cari 0812 3456 7890
+        > [Akan daftar]
+        > 29/02
+        < menelepon Budi Santoso lagi pada Selasa 29 Feb 2028
+        > [Lewati]
+        > /cari 08
+        < paling sedikit 2 huruf nama atau 3 angka nomor HP
+        > a 0812
+        < 👤 Budi Santoso
+    """)

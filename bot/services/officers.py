@@ -59,11 +59,13 @@ def limit_regions(chosen: tuple[str, ...], allowed: list[str]) -> tuple[str, ...
 
 
 def actor_of(officer: Officer | None, contact: Contact) -> str:
-    """How an officer, staff or an admin is named in a lead's history and as a campaign's author."""
+    """How an officer, staff or an admin is named in a lead's history, an invite and as a campaign's author: by
+    ids only ("officer:<officer id>", "staff:c<contact id>"), short enough for those columns whatever the
+    platform's ids look like, and with no number in it to outlive the person's erasure."""
     if officer is not None:
         return f"officer:{officer.id}"
     # An empty role here is an admin from configuration: workers never act on others' leads.
-    return f"{contact.role or Role.ADMIN}:{contact.channel}:{contact.external_id}"
+    return f"{contact.role or Role.ADMIN}:c{contact.id}"
 
 
 async def find_officer(session: AsyncSession, contact_id: int) -> Officer | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
@@ -14,7 +14,6 @@ from bot.models import (
     Delivery,
     Erasure,
     FollowUp,
-    FollowUpKind,
     Lead,
     LeadEvent,
     Miss,
@@ -27,8 +26,6 @@ from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 
 log = logging.getLogger(__name__)
-# What an erased person's name becomes in an officer's digest that named them (the counts stay true).
-ERASED_NAME = "…"
 
 
 async def stop_messages(session: AsyncSession, contact: Contact, text_version: str) -> None:
@@ -48,13 +45,8 @@ async def erase_contact(session: AsyncSession, contact: Contact) -> None:
     """Delete the person and everything about them; keep one anonymous row for the counts."""
     lead = await find_lead(session, contact)
     session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=lead is not None))
-    if lead is not None:  # officers' notices about them: the new lead's goes, a digest keeps its counts
+    if lead is not None:  # the notice of their lead to its officer (a digest names them only when sent)
         await session.execute(delete(FollowUp).where(FollowUp.lead_id == lead.id))
-        await session.execute(
-            update(FollowUp)
-            .where(FollowUp.kind == FollowUpKind.NOTICE, FollowUp.text.contains(lead.name, autoescape=True))
-            .values(text=func.replace(FollowUp.text, lead.name, ERASED_NAME))
-        )
     await session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
     await session.execute(delete(Delivery).where(Delivery.contact_id == contact.id))
     await session.execute(

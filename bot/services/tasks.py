@@ -44,6 +44,14 @@ QUESTION_MAX = 4000
 # A search needs this much to be worth running: a few letters of a name, or a few digits of a phone.
 SEARCH_MIN_LETTERS = 2
 SEARCH_MIN_DIGITS = 3
+ROW_ID_DIGITS = 18  # within a 64-bit integer, which PostgreSQL's ids are
+# A lead named in a stored notice (a new lead's, the daily digest): the name is filled in when the notice is sent,
+# so the row keeps no name (and none a worker typed, which could pose as such a mark), and a lead erased
+# meanwhile shows as ERASED_NAME.
+LEAD_NAME = "[[lead:{}]]"
+LEAD_FIRST_NAME = "[[lead_first:{}]]"
+_LEAD_NAME = re.compile(r"\[\[lead(_first)?:(\d{1,18})\]\]")
+ERASED_NAME = "…"
 
 
 @dataclass(frozen=True)
@@ -95,8 +103,13 @@ async def may_work(session: AsyncSession, officer: Officer | None, sees_all: boo
     return officer is not None and task.region in await officer_regions(session, officer.id)
 
 
+def _row_id(text: str) -> int | None:
+    """A row id from a button, if it can be one (a forged "²" or a 30-digit number cannot)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= ROW_ID_DIGITS else None
+
+
 async def find_task(session: AsyncSession, task_id: str) -> FollowUp | None:
-    task = await session.get(FollowUp, int(task_id)) if task_id.isdigit() else None
+    task = await session.get(FollowUp, row_id) if (row_id := _row_id(task_id)) is not None else None
     return task if task is not None and task.kind in TASK_KINDS else None
 
 
@@ -110,17 +123,14 @@ async def move_lead(
     officer: Officer | None = None,
 ) -> LeadEvent:
     """Move a lead to `stage` and keep the step in its history (a repeated stage too: each call is worth
-    remembering). Its open call tasks are done: the call happened. "akan_daftar" leaves a new call task due at
-    `check_back`, for the lead's officer (or `officer`, who took it from the pool); an end stops the reminders.
-    Returns the history entry, for a note."""
+    remembering). Its call tasks due by now are done: the call happened. "akan_daftar" replaces any call to come
+    with one due at `check_back`, for the lead's officer (or `officer`, who took it from the pool); an end stops
+    the reminders and calls. Returns the history entry, for a note."""
     status = CALL_OUTCOMES[stage]
-    await session.execute(
-        update(FollowUp)
-        .where(
-            FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING
-        )
-        .values(status=FollowUpStatus.DONE, outcome=stage)
-    )
+    done = [FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING]
+    if status != LeadStatus.AKAN_DAFTAR:  # a check-back still to come stays (a new date replaces it)
+        done.append(FollowUp.due_at <= now)
+    await session.execute(update(FollowUp).where(*done).values(status=FollowUpStatus.DONE, outcome=stage))
     event = await record_lead_status(session, lead, status, actor, now)
     if status in _FINAL:
         await cancel_followups(
@@ -158,7 +168,7 @@ async def record_call_outcome(
 
 
 async def find_lead_by_id(session: AsyncSession, lead_id: str) -> Lead | None:
-    return await session.get(Lead, int(lead_id)) if lead_id.isdigit() else None
+    return await session.get(Lead, row_id) if (row_id := _row_id(lead_id)) is not None else None
 
 
 async def may_work_lead(session: AsyncSession, officer: Officer | None, sees_all: bool, lead: Lead) -> bool:
@@ -171,13 +181,12 @@ async def may_work_lead(session: AsyncSession, officer: Officer | None, sees_all
 def search_terms(text: str) -> tuple[str, str] | None:
     """What a typed search looks for: (letters of a name, digits of a phone), or None when too short to be
     worth it. A local number (08...) is matched as stored (+628...)."""
-    digits = re.sub(r"\D", "", text)
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
+    typed = re.sub(r"\D", "", text)
+    digits = "62" + typed[1:] if typed.startswith("0") else typed
     letters = " ".join(re.sub(r"[\d+()-]", " ", text).split()).casefold()
-    if len(digits) < SEARCH_MIN_DIGITS and len(letters) < SEARCH_MIN_LETTERS:
-        return None
-    return letters, digits if len(digits) >= SEARCH_MIN_DIGITS else ""
+    digits = digits if len(typed) >= SEARCH_MIN_DIGITS else ""
+    letters = letters if len(letters) >= SEARCH_MIN_LETTERS else ""
+    return (letters, digits) if letters or digits else None
 
 
 async def search_leads(
@@ -296,3 +305,18 @@ async def close_question(session: AsyncSession, task: FollowUp, outcome: str) ->
     task.status = FollowUpStatus.DONE
     task.outcome = outcome
     await session.flush()
+
+
+async def fill_lead_names(session: AsyncSession, text: str) -> str:
+    """A stored notice as it is sent: each LEAD_NAME replaced by that lead's name (ERASED_NAME if gone)."""
+    ids = {int(lead_id) for _, lead_id in _LEAD_NAME.findall(text)}
+    if not ids:
+        return text
+    rows = await session.execute(select(Lead.id, Lead.name).where(Lead.id.in_(ids)))
+    names: dict[int, str] = {lead_id: name for lead_id, name in rows}
+
+    def name(found: re.Match[str]) -> str:
+        full = names.get(int(found[2]))
+        return ERASED_NAME if full is None else full.split()[0] if found[1] else full
+
+    return _LEAD_NAME.sub(name, text)

@@ -44,7 +44,7 @@ from bot.services.followups import (
     settle_followup,
 )
 from bot.services.officers import claim_digests
-from bot.services.tasks import queue_message, waiting_leads
+from bot.services.tasks import LEAD_NAME, fill_lead_names, queue_message, waiting_leads
 from bot.workers.delivery import (
     DeliveryUnknown,
     MarketingStopped,
@@ -118,7 +118,11 @@ class FollowUpTicker:
                 assert lead is not None  # else _reason_not_to_send said "registered"
                 reply = self._reminder(contact, lead, row)
             else:
-                reply = self._message(contact, row)
+                # Only notices name leads (by a mark, see LEAD_NAME): an officer's typed answer is sent as typed.
+                text = row.text or ""
+                if row.kind == FollowUpKind.NOTICE:
+                    text = await fill_lead_names(session, text)
+                reply = self._message(contact, row, text)
             sender = self.senders[contact.channel]
         # The claim is committed; from here on the row is `sending` until the platform answers.
         try:
@@ -209,7 +213,7 @@ class FollowUpTicker:
                 names = "\n".join(
                     t(
                         "officer.digest_lead",
-                        name=lead.name,
+                        name=LEAD_NAME.format(lead.id),
                         region=lead.region,
                         call_time=t(f"interest.call_time.{lead.call_time}"),
                     )
@@ -219,8 +223,9 @@ class FollowUpTicker:
                 text += "\n\n" + t("officer.digest_waiting", leads=names, more=more).strip()
             await queue_message(session, digest.contact.id, FollowUpKind.NOTICE, text, now)
 
-    def _message(self, contact: Contact, row: FollowUp) -> Reply:
-        """An answer relayed to a worker, or a notice to an officer: the text was written when it was queued."""
+    def _message(self, contact: Contact, row: FollowUp, text: str) -> Reply:
+        """An answer relayed to a worker, or a notice to an officer: `text` was written when it was queued (the
+        leads it names filled in now)."""
         t = self.dispatcher.messages[contact.locale]
         choices: tuple[Choice, ...]
         if row.kind == FollowUpKind.ANSWER:
@@ -233,11 +238,11 @@ class FollowUpTicker:
         else:
             choices = (Choice("tasks", t("officer.tasks_button")),)
         return Reply(
-            row.text or "",
+            text,
             choices=choices,
             serial=contact.state_serial,
             locale=contact.locale,
-            unprompted=_unprompted(row, contact, {"text": row.text or ""}),
+            unprompted=_unprompted(row, contact, {"text": text}),
         )
 
     def _reminder(self, contact: Contact, lead: Lead, row: FollowUp) -> Reply:
