@@ -344,9 +344,13 @@ async def test_officers_edit_changes_regions_in_place_and_hands_on_the_work_of_a
     await saved_lead(new_chat("Tono"), name="Tono Petani", phone="+6281234567891", region="Seluma")
     assert leads_by_name(db) == {"Budi Nelayan": rina, "Tono Petani": None}
 
+    asked = await cli("officers", "edit", str(rina), "--remove-region", "Mukomuko")  # no terminal, no --yes
     edited = await cli(
-        "officers", "edit", str(rina), "--name", "Rina M.", "--add-region", "seluma", "--remove-region", "Mukomuko"
-    )
+        "officers", "edit", str(rina), "--name", "Rina M.", "--add-region", "seluma", "--remove-region", "Mukomuko",
+        "--yes",
+    )  # fmt: skip
+
+    assert asked.returncode == 2 and "Mukomuko: 1 lead, 1 open task -> 1 colleague" in asked.stderr
 
     assert edited.returncode == 0, edited.stderr
     assert edited.stdout == f"officer {rina} edited: Rina M., Kaur, Seluma, code {code} (unchanged)\n"

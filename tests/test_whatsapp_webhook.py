@@ -354,10 +354,12 @@ async def test_a_file_whose_upload_fails_for_now_waits_and_goes_out_uploaded_onc
     assert await whatsapp.post(rina.user.text("/kode")) == 200
     await whatsapp.runtime.whatsapp.step()
 
-    assert rina.transcript == [] and [tuple(row) for row in db("select status from outbox")] == [("pending",)]
+    # The card waits, and the menu after it waits behind it: replies keep their order.
+    assert rina.transcript == [] and [tuple(row) for row in db("select status from outbox")] == [("pending",)] * 2
     await whatsapp.runtime.whatsapp.step()  # the worker's next look
 
-    [card] = rina.transcript
+    card, menu = rina.transcript
+    assert "📋 Tugas saya" in menu.titles
     assert card.kind == "image" and card.media is not None and card.media.content.startswith(b"\x89PNG")
     assert len(whatsapp.graph.uploads()) == 1 and db("select count(*) from outbox")[0][0] == 0
     assert [call.status for call in whatsapp.graph.calls() if call.path.endswith("/media")] == [503, 200]

@@ -51,6 +51,7 @@ def add_parser(commands: Any) -> None:
     editing.add_argument("--name", help="their new name")
     add_region_option(editing, "--add-region", help="a kabupaten/kota they now cover too (repeatable)")
     add_region_option(editing, "--remove-region", help="one they no longer cover; its work moves on (repeatable)")
+    add_yes_option(editing)
     removing = one_line_errors(
         officers_commands.add_parser("remove", help="end an officer's role; their leads go to colleagues")
     )
@@ -189,6 +190,15 @@ async def _edit(settings: Settings, sessions: async_sessionmaker[AsyncSession], 
         raise CommandError("nothing to change: give --name, --add-region or --remove-region")
     added = _regions(settings, args.add_region, "--add-region")
     removed = _regions(settings, args.remove_region, "--remove-region")
+    if removed:  # work that moves on is asked about first, as when an officer is removed; mistakes come before
+        async with sessions() as session:
+            officer = await officers.get_officer(session, officer_id(args.id))
+            who = f"officer {officer.id} ({officer.name})"
+            work = await officers.handover(session, officer, removed)
+            await officers.edit_officer(session, officer, args.name, added, removed)  # a trial: its one-line error
+            await session.rollback()
+        if any(line.leads or line.tasks for line in work):
+            confirm(f"{who} stops covering {', '.join(removed)}", work, args.yes)
     async with sessions.begin() as session:
         officer = await officers.get_officer(session, officer_id(args.id))
         taken, moved = await officers.edit_officer(session, officer, args.name, added, removed)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import execute_dml
@@ -288,11 +288,13 @@ async def assign_lead(session: AsyncSession, lead: Lead) -> Officer | None:
 async def notice_recipients(
     session: AsyncSession, officer_id: int | None, admin_telegram_ids: frozenset[str]
 ) -> list[Contact]:
-    """Who hears of a new task: its officer, or the admins (those who have talked to the bot) for the pool."""
+    """Who hears of a new task: its officer, or for the pool the admins (configured, or granted the role, on any
+    platform) who have talked to the bot."""
     if officer_id is not None:
         officer = await session.get_one(Officer, officer_id)
         return [await session.get_one(Contact, officer.contact_id)]
-    admins = select(Contact).where(Contact.channel == "telegram", Contact.external_id.in_(admin_telegram_ids))
+    configured = and_(Contact.channel == "telegram", Contact.external_id.in_(admin_telegram_ids))
+    admins = select(Contact).where(or_(configured, Contact.role == Role.ADMIN)).order_by(Contact.id)
     return list((await session.execute(admins)).scalars())
 
 

@@ -25,6 +25,7 @@ from bot.services.officers import (
     INVITE_LIFETIME,
     add_officer,
     check_officer_name,
+    edit_officer,
     find_officer,
     invite_hash,
     remove_officer,
@@ -211,6 +212,8 @@ async def _claim(
         officer = await find_officer(session, contact.id)
         if officer is None:
             officer, _ = await add_officer(session, contact, invite.name or "", invite.regions, now)
+        else:  # already an officer: the invite's regions are added to theirs, their name and code kept
+            await edit_officer(session, officer, None, invite.regions, [])
         invite.officer_id = officer.id
     elif not Role(contact.role or Role.WORKER).includes(Role(invite.role)):  # a grant never lowers a role
         contact.role = invite.role

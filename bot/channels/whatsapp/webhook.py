@@ -154,12 +154,15 @@ class WhatsAppChannel(Worker):
         if phone is None:
             return
         dispatcher = self.app.dispatcher
-        async with dispatcher.sessions.begin() as session:
-            if await grant_waiting(session, dispatcher.clock(), phone):
-                contact = await lock_contact(
-                    session, CHANNEL, inbound.external_id, locale=dispatcher.settings.default_locale, state=NEW
-                )
-                await claim_by_phone(session, contact, phone, dispatcher.clock())
+        try:
+            async with dispatcher.sessions.begin() as session:
+                if await grant_waiting(session, dispatcher.clock(), phone):
+                    contact = await lock_contact(
+                        session, CHANNEL, inbound.external_id, locale=dispatcher.settings.default_locale, state=NEW
+                    )
+                    await claim_by_phone(session, contact, phone, dispatcher.clock())
+        except Exception:  # the message is still answered (as before the grant), and the grant waits
+            log.exception("a role granted to a WhatsApp number could not be taken")
 
     async def send_kept(self, external_id: str) -> None:
         """This person's kept replies, oldest first, each sent once. When the network is down, the rest wait
