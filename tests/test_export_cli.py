@@ -625,11 +625,12 @@ async def story(app, new_chat, db) -> None:
     rina_id, _ = await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     await saved_lead(new_chat("Budi"))
     [(lead_id,)] = db("select id from leads")
+    rina = f"officer:{rina_id}"
     steps = [
-        ("baru", "tidak_bisa_dihubungi", f"officer:{rina_id}", None, datetime(2026, 11, 24, 10, 5, tzinfo=WIB)),
-        ("tidak_bisa_dihubungi", "dihubungi", f"officer:{rina_id}", "Minta ditelepon sore", datetime(2026, 11, 25, 16, 0, tzinfo=WIB)),
-        ("dihubungi", "akan_daftar", f"officer:{rina_id}", "Mau daftar tanggal 1", datetime(2026, 11, 26, 9, 30, tzinfo=WIB)),
-    ]  # fmt: skip
+        ("baru", "tidak_bisa_dihubungi", rina, None, datetime(2026, 11, 24, 10, 5, tzinfo=WIB)),
+        ("tidak_bisa_dihubungi", "dihubungi", rina, "Minta ditelepon sore", datetime(2026, 11, 25, 16, 0, tzinfo=WIB)),
+        ("dihubungi", "akan_daftar", rina, "Mau daftar tanggal 1", datetime(2026, 11, 26, 9, 30, tzinfo=WIB)),
+    ]
     for before, after, actor, note, at in steps:
         db(
             "insert into lead_events (lead_id, from_status, to_status, actor, note, at) values (?, ?, ?, ?, ?, ?)",
