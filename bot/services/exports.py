@@ -15,7 +15,7 @@ from functools import reduce
 from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, case, func, select, type_coerce, update
+from sqlalchemy import Integer, String, and_, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -184,13 +184,12 @@ def _history() -> Any:
 
 def _check_back() -> Any:
     """When an `akan_daftar` lead's officer checks back: the due time of its open call."""
+    open_call = and_(FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING)
+    # Chosen inside the aggregate, not in WHERE: there, SQLite would find the lead's follow-ups through the
+    # (status, kind) index, every pending call of every lead, rather than through the lead's own few.
     due = (
-        select(func.min(FollowUp.due_at))
-        .where(
-            FollowUp.lead_id == Lead.id,
-            FollowUp.kind == FollowUpKind.CALL,
-            FollowUp.status == FollowUpStatus.PENDING,
-        )
+        select(func.min(case((open_call, FollowUp.due_at))))
+        .where(FollowUp.lead_id == Lead.id)
         .correlate(Lead)
         .scalar_subquery()
     )
