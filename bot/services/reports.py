@@ -113,6 +113,7 @@ ACTORS = {
     "admin": "export.actor.admin",
 }
 Progress = Callable[[int], None]  # told the number of rows written so far, once per chunk
+NO_STORY: tuple[None, None, None, None] = (None, None, None, None)  # a lead no step was recorded for (yet)
 
 
 class LocalTimes:
@@ -198,13 +199,12 @@ class LeadLabels:
             label = self.call_times[value] = self.t(key) if self.t.has(key) else value
         return label
 
-    def story(self, history: str | None) -> tuple[str, str | None, str, str]:
+    def story(self, history: str) -> tuple[str | None, str | None, str, str]:
         """From a lead's steps: the last call's outcome and its stored time (the last step an officer, staff or
         an admin took), the notes with each step's date, and the steps with time and who, oldest first."""
-        if not history:
-            return "", None, "", ""
         steps = sorted((record.split(FIELD) for record in history.split(RECORD)), key=lambda step: int(step[0]))
-        last_call, last_call_at = "", None
+        last_call: str | None = None
+        last_call_at: str | None = None
         notes, lines = [], []
         for _, at, status, actor, officer, note in steps:
             moment = self.times.text(at)
@@ -224,13 +224,14 @@ class LeadLabels:
         text: Callable[[str], str],
     ) -> list[Any]:
         """The row's cells; `moment` and `day` turn a stored time into the cell's, `text` guards what people
-        typed (names, codes, notes: the rest is the bot's own words and times)."""
+        typed (names, codes, notes: the rest is the bot's own words and times). An empty cell is None, which
+        both writers leave empty: no call is made for what is not there."""
         # Unpacked by position: a row's attributes by name cost more than the rest of the row's work.
         (
             created_at, name, phone, occupation, region, call_time, status, officer, check_back, history,
             source, channel, locale, consent_at, consent_version, stopped_at,
         ) = line  # fmt: skip
-        last_call, last_call_at, notes, steps = self.story(history)
+        last_call, last_call_at, notes, steps = self.story(history) if history else NO_STORY
         return [
             moment(created_at),
             text(name),
@@ -238,21 +239,21 @@ class LeadLabels:
             display_phone(phone),
             self.occupations.get(occupation, occupation),
             region,
-            self.call_time(call_time),
+            self.call_times.get(call_time) or self.call_time(call_time),
             status,
             self.statuses.get(status, status),
-            day(check_back),
+            day(check_back) if check_back is not None else None,
             last_call,
-            moment(last_call_at),
-            text(notes),
-            text(steps),
-            text(officer) if officer else "",
-            text(source) if source else "",
+            moment(last_call_at) if last_call_at is not None else None,
+            text(notes) if notes else None,
+            text(steps) if steps else None,
+            text(officer) if officer else None,
+            text(source) if source else None,
             channel,
             locale,
-            moment(consent_at),
-            consent_version or "",
-            moment(stopped_at),
+            moment(consent_at) if consent_at is not None else None,
+            consent_version,
+            moment(stopped_at) if stopped_at is not None else None,
         ]
 
 
@@ -270,7 +271,7 @@ async def write_leads_csv(
     times = LocalTimes(tz)
     labels = LeadLabels(t, times)
 
-    def day(value: datetime | str | None) -> str:
+    def day(value: datetime | str) -> str:
         return times.text(value)[:10]
 
     writer = csv.writer(out, delimiter=delimiter)
@@ -312,7 +313,7 @@ class _Sheet:
             elif number == CHECK_BACK:
                 self.widths[number] = max(self.widths[number], DAY_WIDTH)
             else:
-                self.widths[number] = max(self.widths[number], *map(len, column))
+                self.widths[number] = max(self.widths[number], *map(len, filter(None, column)), 0)
 
     def finish(self) -> None:
         """Widths and filter once the rows are known (XlsxWriter writes both when the workbook closes)."""
