@@ -102,15 +102,17 @@ _OFFICERS = (
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # as bot.services.officers makes them
 _CALL_TIMES = ("pagi", "siang", "sore", "kapan")
 # Statuses of leads no call has settled (a called lead takes its call's outcome), in the shares a branch
-# sees: 70% still new, 10% contacted, 10% registered, 5% not interested, 5% unreachable.
+# sees: 65% still new, 10% contacted, 5% will register, 10% registered, 5% not interested, 5% unreachable.
 _STATUSES = (
-    *[LeadStatus.BARU] * 14,
+    *[LeadStatus.BARU] * 13,
     *[LeadStatus.DIHUBUNGI] * 2,
+    LeadStatus.AKAN_DAFTAR,
     *[LeadStatus.TERDAFTAR] * 2,
     LeadStatus.TIDAK_TERTARIK,
     LeadStatus.TIDAK_BISA_DIHUBUNGI,
 )
 _OUTCOMES = tuple(CALL_OUTCOMES)
+_NOTES = (None, None, "Minta ditelepon sore", "Sudah daftar lewat JMO", 'Bilang "nanti dulu", panen', "Nomor mati")
 _OCCUPATIONS = tuple(Occupation)
 
 
@@ -185,6 +187,7 @@ class Rows:
     consents: list[tuple] = field(default_factory=list)
     leads: list[tuple] = field(default_factory=list)
     followups: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # the lead's history: each officer's call, with a note or not
 
 
 def _followups(rng: random.Random, contact: int, lead: int, created: datetime, officer: int | None, region: str):
@@ -247,6 +250,16 @@ def _lead(rng: random.Random, world: World, number: int, contact: int, created: 
         + (_stamp(created), _stamp(updated))
     )
     rows.followups.extend(followups)
+    actor = f"officer:{officer}" if officer else "admin:telegram:1"
+    before = LeadStatus.BARU
+    for followup in followups:
+        if followup[2] == "call":
+            rows.events.append((number, before, followup[6], actor, rng.choice(_NOTES), followup[-1]))
+            before = followup[6]
+    if status == LeadStatus.AKAN_DAFTAR:  # the officer checks back on the day the worker said
+        rows.events.append((number, before, status, actor, rng.choice(_NOTES), _stamp(updated)))
+        due = _stamp(updated + timedelta(days=rng.randrange(3, 30)))
+        rows.followups.append((contact, number, "call", due, "pending", 0, None, officer, region, _stamp(updated), due))
 
 
 def _moments(rng: random.Random, count: int) -> list[datetime]:
@@ -277,6 +290,10 @@ def _insert(connection: sqlite3.Connection, rows: Rows) -> None:
         " created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows.followups,
     )
+    connection.executemany(
+        "insert into lead_events (lead_id, from_status, to_status, actor, note, at) values (?, ?, ?, ?, ?, ?)",
+        rows.events,
+    )
 
 
 def seed(path: Path, leads: int, rng: random.Random) -> dict[str, int]:
@@ -291,7 +308,7 @@ def seed(path: Path, leads: int, rng: random.Random) -> dict[str, int]:
             for number in range(start + 1, min(start + BATCH, leads) + 1):
                 _lead(rng, world, number, first_contact + number - 1, moments[number - 1], rows)
             _insert(connection, rows)
-        tables = ("contacts", "consents", "leads", "followups", "officers")
+        tables = ("contacts", "consents", "leads", "followups", "lead_events", "officers")
         counts = {table: connection.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
     with sqlite3.connect(path) as connection:  # fold the WAL into the file: every reader then starts equal
         connection.execute("pragma wal_checkpoint(truncate)")
@@ -378,15 +395,15 @@ def warm_cache(database: Path) -> None:
 # ------------------------------------------------------------------------------------------ the checking
 
 
-def _records(path: Path, encoding: str) -> Iterator[list[str]]:
+def _records(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]:
     with open(path, encoding=encoding, newline="") as file:
-        yield from csv.reader(file)
+        yield from csv.reader(file, delimiter=delimiter)
 
 
 def check_csv(exported: Path, dumped: Path, leads: int) -> str:
     """Records (not lines: a name may hold anything) and every name against the dump's, formula guard applied."""
     records, mismatched = 0, 0
-    for ours, theirs in zip_longest(_records(exported, "utf-8-sig"), _records(dumped, "utf-8")):
+    for ours, theirs in zip_longest(_records(exported, "utf-8-sig", ";"), _records(dumped, "utf-8", ",")):
         if ours is None:
             break
         records += 1

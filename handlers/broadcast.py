@@ -123,6 +123,7 @@ async def show_segment(turn: Turn) -> None:
         source=segment.source or anyone,
         quiet=t("broadcast.days", days=segment.not_contacted_days) if segment.not_contacted_days else anyone,
         count=audience.total,
+        left_out=left_out_text(turn, audience.left_out),
         choices=[
             *(turn.choice(f"bc_filter:{name}", f"broadcast.filter.{name}") for name in FILTERS),
             turn.choice("bc_who_done", "broadcast.next", count=audience.total),
@@ -130,6 +131,17 @@ async def show_segment(turn: Turn) -> None:
         ],
         columns=2,
     )
+
+
+def left_out_text(turn: Turn, left_out: dict[str, int]) -> str:
+    """How many people the segment leaves out because their lead ended, per status; empty when none."""
+    if not left_out:
+        return ""
+    reasons = ", ".join(
+        turn.t("broadcast.left_out_reason", count=count, status=turn.t(f"interest.status.{status}"))
+        for status, count in left_out.items()
+    )
+    return turn.t("broadcast.left_out", count=sum(left_out.values()), reasons=reasons)
 
 
 @router.action("bc_filter", decides=SEGMENT, role=Role.OFFICER)

@@ -470,3 +470,88 @@ async def test_a_send_that_times_out_after_leaving_is_unknown_and_never_resent(a
     assert server_api.sent_count_by_chat() == {ids[0]: 1, ids[1]: 1}, "the stalled message did arrive, once"
     statuses = db("select c.external_id, d.status, d.outcome from deliveries d join contacts c on c.id = d.contact_id")
     assert sorted(tuple(r) for r in statuses) == [("910001", "sent", None), ("910002", "unknown", "timeout")]
+
+
+# ------------------------------------------------------------------------------------------ ended leads
+
+
+async def test_people_whose_lead_ended_are_left_out_by_default_and_the_preview_counts_them_per_reason(
+    app, new_chat, broadcaster, clock, db
+):
+    budi, ani, dedi, eka = await workers(
+        new_chat,
+        ("Budi", "Mukomuko", "Boleh"),
+        ("Ani", "Mukomuko", "Boleh"),
+        ("Dedi", "Mukomuko", "Boleh"),
+        ("Eka", "Mukomuko", "Boleh"),
+    )
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+    clock.set_local(datetime(2026, 11, 24, 10, 0, tzinfo=WIB))
+    listing = await rina.command("tugas")
+    [budi_s_task] = [message for message in listing if "Telepon Budi" in message.text]
+    noted = await rina.tap("Tidak tertarik", budi_s_task)
+    await rina.tap("Lewati")
+    assert "Tercatat: 🚫 Tidak tertarik" in text_of(noted)
+    assert db("select status from leads where name = 'Budi'")[0]["status"] == "tidak_tertarik"
+    db("update leads set status = 'terdaftar' where name = 'Ani'")
+    db("update leads set status = 'tidak_bisa_dihubungi' where name = 'Dedi'")
+
+    await dialog(rina).play("""
+        > /siaran
+        > [Siaran baru]
+        < 👥 1 orang akan menerima siaran ini
+        < 🚫 3 orang tidak dikirimi karena status prospeknya: 1 sudah terdaftar,
+        < 1 tidak tertarik, 1 belum bisa dihubungi. Untuk menjangkau mereka, pilih Status itu.
+        > [Lanjut]
+        < Ketik pesannya
+        > Sosialisasi BPU di balai desa, Sabtu pukul 09.00.
+        > [Lewati]
+        > [Tanpa tombol]
+        > [Kirim sekarang]
+        < sekarang ke 1 orang
+        > [Ya, kirim]
+        < Siaran #1 mulai dikirim
+    """)
+    await send_campaigns(broadcaster)
+
+    assert broadcasts_to(eka, "Sosialisasi BPU") and not any(
+        broadcasts_to(chat, "Sosialisasi BPU") for chat in (budi, ani, dedi)
+    ), "Budi said no to Rina a moment ago: he is not bothered again"
+    delivered = db("select leads.name from deliveries join leads using (contact_id) where deliveries.status = 'sent'")
+    assert [row["name"] for row in delivered] == ["Eka"]
+
+
+async def test_an_ended_status_chosen_on_purpose_reaches_those_people_and_leaves_nobody_out(
+    app, new_chat, broadcaster, db
+):
+    budi, ani = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"))
+    db("update leads set status = 'tidak_tertarik' where name = 'Budi'")
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    rina = new_chat("Rina", user_id=RINA_ID)
+
+    chosen = await dialog(rina).play("""
+        > /siaran
+        > [Siaran baru]
+        < 👥 1 orang
+        < 🚫 1 orang tidak dikirimi karena status prospeknya: 1 tidak tertarik.
+        > [Status]
+        > [tidak tertarik]
+        < Status: tidak tertarik
+        < 👥 1 orang akan menerima siaran ini
+    """)
+    assert "🚫" not in text_of(chosen), "nobody is left out of a status chosen on purpose"
+    await dialog(rina).play("""
+        > [Lanjut]
+        > Ada kabar baru tentang BPU.
+        > [Lewati]
+        > [Tanpa tombol]
+        > [Kirim sekarang]
+        > [Ya, kirim]
+        < Siaran #1 mulai dikirim
+    """)
+    await send_campaigns(broadcaster)
+
+    assert broadcasts_to(budi, "Ada kabar baru") and not broadcasts_to(ani, "Ada kabar baru")
+    delivered = db("select leads.name from deliveries join leads using (contact_id) where deliveries.status = 'sent'")
+    assert [row["name"] for row in delivered] == ["Budi"]

@@ -107,6 +107,34 @@ async def test_create_writes_the_campaign_with_its_segment_texts_button_and_star
     assert datetime.fromisoformat(campaign["starts_at"]).replace(tzinfo=UTC) == at.astimezone(UTC)
 
 
+async def test_create_leaves_out_ended_leads_says_how_many_per_status_and_reaches_a_status_chosen_on_purpose(
+    cli, new_chat, tmp_path, db, clock, broadcaster
+):
+    await workers(new_chat, ("Budi Santoso", "Mukomuko"), ("Ani Lestari", "Mukomuko"), ("Dedi", "Mukomuko"))
+    db("update leads set status = 'tidak_tertarik' where name = 'Ani Lestari'")
+    db("update leads set status = 'terdaftar' where name = 'Dedi'")
+    (tmp_path / "pesan.txt").write_text("Sosialisasi BPU Sabtu pukul 09.00.", encoding="utf-8")
+    at = tomorrow_at_eight()
+    start = ("--text-file", "pesan.txt", "--at", at.strftime("%Y-%m-%dT%H:%M"))
+
+    default = await cli("create", *start, "--segment", "region=mukomuko")
+    on_purpose = await cli("create", *start, "--segment", "region=mukomuko,status=tidak_tertarik")
+
+    assert default.stdout.splitlines() == [
+        f"campaign 1 created: 1 recipients now, starts {at:%Y-%m-%d %H:%M} WIB",
+        "left out because of their lead's status: 1 terdaftar, 1 tidak_tertarik"
+        " (to reach them, add status=<that status> to --segment)",
+    ]
+    assert on_purpose.stdout == f"campaign 2 created: 1 recipients now, starts {at:%Y-%m-%d %H:%M} WIB\n"
+    clock.set_local(at + timedelta(minutes=1))
+    await send_campaigns(broadcaster)
+    delivered = db(
+        "select campaign_id, leads.name from deliveries join leads using (contact_id)"
+        " where deliveries.status = 'sent' order by campaign_id"
+    )
+    assert [tuple(row) for row in delivered] == [(1, "Budi Santoso"), (2, "Ani Lestari")]
+
+
 async def test_create_without_a_time_starts_now_and_takes_the_other_time_format(cli, new_chat, tmp_path, db):
     await workers(new_chat, ("Budi Santoso", "Mukomuko"))
     (tmp_path / "pesan.txt").write_text("Pengingat: daftar BPU mulai Rp16.800 sebulan.", encoding="utf-8")

@@ -182,8 +182,9 @@ async def test_csv_with_a_period_and_no_matching_leads_says_so_and_makes_nothing
     await exporter.step()
     [(document, caption)] = documents(bot_api)
     assert document.filename.endswith(".csv") and "(CSV)" in caption
-    rows = list(csv.reader(io.StringIO(document.content.decode("utf-8-sig"), newline="")))
+    rows = list(csv.reader(io.StringIO(document.content.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert [row[1] for row in rows[1:]] == ["Siti Aminah"], "only the lead of the last 7 days"
+    assert rows[0][:2] == ["Tanggal masuk", "Nama"], "columns split on ';', as Excel set to Indonesian reads them"
 
 
 async def test_a_file_too_large_for_telegram_is_not_sent_and_the_requester_is_told(

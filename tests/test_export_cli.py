@@ -27,12 +27,14 @@ from bot.channels.telegram.channel import build_application
 from bot.config import Settings
 from bot.content import load_content
 from bot.i18n import Messages, load_catalogs
+from bot.models import LeadStatus
 from bot.services.reports import LocalTimes, write_leads_csv, write_leads_xlsx
-from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line
+from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line, saved_lead
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeRequest
 from tests.population import seed_workers
 from tests.test_cli import assert_one_line_error
+from tests.test_officers import RINA_ID, make_officer
 
 HEADERS_ID = [
     "Tanggal masuk",
@@ -41,9 +43,15 @@ HEADERS_ID = [
     "Nomor HP",
     "Pekerjaan",
     "Kabupaten/Kota",
+    "Waktu enak ditelepon",
     "Status",
+    "Keterangan status",
+    "Tanggal cek ulang",
+    "Hasil telepon terakhir",
+    "Waktu telepon terakhir",
+    "Catatan petugas",
+    "Riwayat status",
     "Petugas",
-    "Tindak lanjut terakhir",
     "Sumber/Kampanye",
     "Kanal",
     "Bahasa",
@@ -58,9 +66,15 @@ HEADERS_EN = [
     "Phone",
     "Occupation",
     "Regency/City",
+    "Best time to call",
     "Status",
+    "Status in words",
+    "Check back on",
+    "Last call outcome",
+    "Last call at",
+    "Officer's notes",
+    "Status history",
     "Officer",
-    "Last follow-up",
     "Source/Campaign",
     "Channel",
     "Language",
@@ -68,6 +82,7 @@ HEADERS_EN = [
     "Consent version",
     "Stopped messages at",
 ]
+STOPPED = HEADERS_ID.index("Berhenti pesan sejak")
 SITI = 'Siti, "Ani" 🌾 Rahma'
 HYPERLINK = '=HYPERLINK("http://x","y")'
 TWO_LINES = "Baris satu\nBaris dua"
@@ -111,9 +126,9 @@ async def lead(
     return chat
 
 
-def read_csv(path: Path) -> list[list[str]]:
+def read_csv(path: Path, delimiter: str = ";") -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as file:
-        return list(csv.reader(file))
+        return list(csv.reader(file, delimiter=delimiter))
 
 
 def by_name(rows: list[list[str]]) -> dict[str, dict[str, str]]:
@@ -205,10 +220,10 @@ async def test_csv_is_for_its_owner_only_and_starts_with_a_bom_unless_asked_not_
     assert (with_bom.returncode, without.returncode) == (0, 0), with_bom.stderr + without.stderr
     for name in ("dengan-bom.csv", "tanpa-bom.csv"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
-    assert (tmp_path / "dengan-bom.csv").read_bytes().startswith("\ufeffTanggal masuk,".encode())
+    assert (tmp_path / "dengan-bom.csv").read_bytes().startswith("\ufeffTanggal masuk;".encode())
     raw = (tmp_path / "tanpa-bom.csv").read_bytes()
-    assert raw.startswith(b"Tanggal masuk,")
-    assert raw.split(b"\r\n")[0].decode() == ",".join(HEADERS_ID), "RFC 4180 lines end in CRLF"
+    assert raw.startswith(b"Tanggal masuk;")
+    assert raw.split(b"\r\n")[0].decode() == ";".join(HEADERS_ID), "RFC 4180 lines end in CRLF"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == [], "no temporary file left"
 
 
@@ -244,8 +259,8 @@ async def test_xlsx_reads_back_with_text_cells_never_formulas_and_real_local_tim
     assert budi[0].value == datetime(2026, 11, 23, 10, 0), "a real date, in Bengkulu's time"
     assert (budi[2].data_type, budi[2].value) == ("s", "+6281234567890")
     assert budi[3].value == "0812-3456-7890"
-    assert budi[14].value is None, "Budi did not stop messages"
-    stopped = cells["Wati Berhenti"][14].value
+    assert budi[STOPPED].value is None, "Budi did not stop messages"
+    stopped = cells["Wati Berhenti"][STOPPED].value
     expected = datetime.fromisoformat(special_leads["stopped_at"]).replace(tzinfo=UTC).astimezone(WIB)
     assert isinstance(stopped, datetime)
     assert abs(stopped - expected.replace(tzinfo=None)) < timedelta(milliseconds=1)
@@ -259,8 +274,8 @@ def _fake_line(number: int) -> tuple:
         f"+6281200000{number:03d}",
         "nelayan",
         "Mukomuko",
+        "pagi",
         "baru",
-        None,
         None,
         None,
         None,
@@ -538,3 +553,178 @@ def test_local_times_inside_the_utc_hour_of_st_johns_spring_change():
     assert times.local("2026-03-08 05:30:00.000000") == datetime(2026, 3, 8, 3, 0)  # NDT, UTC-2:30
     assert times.text("2026-03-08 05:00:00.000000") == "2026-03-08 01:30"
     assert times.text("2026-03-08 05:59:00.000000") == "2026-03-08 03:29"
+
+
+# ------------------------------------------------------------------------------------------ for Excel users
+
+
+def column_of(header: str) -> str:
+    return openpyxl.utils.get_column_letter(HEADERS_ID.index(header) + 1)
+
+
+async def test_every_sheet_keeps_its_header_in_view_filters_on_it_and_fits_its_columns(tmp_path):
+    t = Messages(load_content(), load_catalogs())["id"]
+    path = tmp_path / "besar.xlsx"
+
+    async def chunks() -> AsyncIterator[list[tuple]]:
+        long_name = (_fake_line(3)[0], "Nama Yang Panjang Sekali " * 4, *_fake_line(3)[2:])
+        yield [_fake_line(1), _fake_line(2), long_name, _fake_line(4), _fake_line(5)]
+
+    await write_leads_xlsx(chunks(), t, WIB, str(path), sheet_rows=3)
+
+    workbook = openpyxl.load_workbook(path)
+    first, second, third = workbook.worksheets
+    last = openpyxl.utils.get_column_letter(len(HEADERS_ID))
+    assert [sheet.freeze_panes for sheet in workbook.worksheets] == ["A2"] * 3, "the header row stays in view"
+    assert [sheet.auto_filter.ref for sheet in workbook.worksheets] == [f"A1:{last}3", f"A1:{last}3", f"A1:{last}2"]
+
+    def width(sheet, header: str) -> int:
+        return int(sheet.column_dimensions[column_of(header)].width)
+
+    assert width(first, "Nama") == len("Pekerja 1") + 2, "as wide as the longest name on the sheet"
+    assert width(second, "Nama") == 50, "a long name widens its sheet's column, up to 50 characters"
+    assert width(third, "Nama") == len("Pekerja 5") + 2, "each sheet fits its own rows"
+    assert width(first, "Tanggal masuk") == 18, "a time fits"
+    assert width(first, "Riwayat status") == len("Riwayat status") + 2, "an empty column fits its header"
+
+
+async def test_the_cli_workbook_has_the_header_frozen_and_filters_over_every_lead(cli, special_leads, tmp_path):
+    result = await cli("export", "leads", "--output", "prospek.xlsx")
+
+    assert result.returncode == 0, result.stderr
+    sheet = openpyxl.load_workbook(tmp_path / "prospek.xlsx").active
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(HEADERS_ID))}9", "header and 8 leads"
+    assert 11 <= sheet.column_dimensions[column_of("Nama")].width <= 51
+
+
+async def test_csv_is_split_on_semicolons_by_default_and_on_commas_when_asked(cli, special_leads, tmp_path):
+    semicolons = await cli("export", "leads", "--output", "excel.csv")
+    commas = await cli("export", "leads", "--output", "lain.csv", "--delimiter", "comma")
+    wrong = await cli("export", "leads", "--output", "tab.csv", "--delimiter", "tab")
+
+    assert (semicolons.returncode, commas.returncode) == (0, 0), semicolons.stderr + commas.stderr
+    assert (tmp_path / "excel.csv").read_bytes().startswith("\ufeffTanggal masuk;Nama;".encode())
+    assert (tmp_path / "lain.csv").read_bytes().startswith("\ufeffTanggal masuk,Nama,".encode())
+    assert read_csv(tmp_path / "lain.csv", delimiter=",") == read_csv(tmp_path / "excel.csv"), "the same cells"
+    assert_one_line_error(wrong, "--delimiter")
+    assert not (tmp_path / "tab.csv").exists()
+
+
+# ------------------------------------------------------------------------------------------ a lead's story
+
+
+def _utc(local: datetime) -> str:
+    return local.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@pytest.fixture
+async def story(app, new_chat, db) -> None:
+    """Budi, called twice by Rina with a note each time, will register: she checks back on 1 December. A
+    reminder cancelled after her last call is not a call."""
+    rina_id, _ = await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    await saved_lead(new_chat("Budi"))
+    [(lead_id,)] = db("select id from leads")
+    rina = f"officer:{rina_id}"
+    steps = [
+        ("baru", "tidak_bisa_dihubungi", rina, None, datetime(2026, 11, 24, 10, 5, tzinfo=WIB)),
+        ("tidak_bisa_dihubungi", "dihubungi", rina, "Minta ditelepon sore", datetime(2026, 11, 25, 16, 0, tzinfo=WIB)),
+        ("dihubungi", "akan_daftar", rina, "Mau daftar tanggal 1", datetime(2026, 11, 26, 9, 30, tzinfo=WIB)),
+    ]
+    for before, after, actor, note, at in steps:
+        db(
+            "insert into lead_events (lead_id, from_status, to_status, actor, note, at) values (?, ?, ?, ?, ?, ?)",
+            lead_id, before, after, actor, note, _utc(at),
+        )  # fmt: skip
+    db("update leads set status = 'akan_daftar'")
+    db("update followups set due_at = ? where kind = 'call'", _utc(datetime(2026, 12, 1, 9, 0, tzinfo=WIB)))
+    later = _utc(datetime(2026, 11, 27, 8, 0, tzinfo=WIB))
+    db("update followups set status = 'cancelled', updated_at = ? where kind = 'reminder'", later)
+
+
+STORY = {
+    "Waktu enak ditelepon": "🌅 Pagi (08.00–11.00)",
+    "Status": "akan_daftar",
+    "Keterangan status": "akan mendaftar",
+    "Tanggal cek ulang": "2026-12-01",
+    "Hasil telepon terakhir": "akan_daftar",
+    "Waktu telepon terakhir": "2026-11-26 09:30",
+    "Catatan petugas": "2026-11-25 dihubungi: Minta ditelepon sore | 2026-11-26 akan_daftar: Mau daftar tanggal 1",
+    "Riwayat status": (
+        "2026-11-24 10:05 tidak_bisa_dihubungi (Rina Marlina) | 2026-11-25 16:00 dihubungi (Rina Marlina)"
+        " | 2026-11-26 09:30 akan_daftar (Rina Marlina)"
+    ),
+    "Petugas": "Rina Marlina",
+}
+
+
+async def test_a_lead_s_row_tells_its_story_steps_notes_last_call_and_check_back(cli, story, tmp_path):
+    as_csv = await cli("export", "leads", "--output", "cerita.csv")
+    as_xlsx = await cli("export", "leads", "--output", "cerita.xlsx")
+
+    assert (as_csv.returncode, as_xlsx.returncode) == (0, 0), as_csv.stderr + as_xlsx.stderr
+    budi = by_name(read_csv(tmp_path / "cerita.csv"))["Budi Santoso"]
+    assert {header: budi[header] for header in STORY} == STORY
+    [sheet] = read_xlsx(tmp_path / "cerita.xlsx")
+    header, row = ([cell.value for cell in line] for line in sheet)
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Tanggal cek ulang"] == datetime(2026, 12, 1), "a real date the sheet can filter on"
+    assert cells["Waktu telepon terakhir"] == datetime(2026, 11, 26, 9, 30)
+    assert cells["Riwayat status"] == STORY["Riwayat status"]
+    check_back = openpyxl.load_workbook(tmp_path / "cerita.xlsx").active[f"{column_of('Tanggal cek ulang')}2"]
+    assert check_back.number_format == "yyyy-mm-dd", "shown as a day, not a midnight"
+
+
+async def test_the_check_back_date_is_shown_only_while_the_lead_will_register(cli, story, tmp_path, db):
+    db("update leads set status = 'terdaftar'")
+
+    result = await cli("export", "leads", "--output", "cerita.csv")
+
+    assert result.returncode == 0, result.stderr
+    budi = by_name(read_csv(tmp_path / "cerita.csv"))["Budi Santoso"]
+    assert (budi["Status"], budi["Tanggal cek ulang"]) == ("terdaftar", "")
+
+
+async def test_a_call_recorded_in_the_chat_is_the_last_call_even_when_reminders_were_cancelled_after(
+    app, cli, new_chat, clock, tmp_path
+):
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    await saved_lead(new_chat("Budi"))
+    rina = new_chat("Rina", user_id=RINA_ID)
+    clock.set_local(datetime(2026, 11, 24, 10, 15, tzinfo=WIB))
+    await rina.command("tugas")
+    await rina.tap("Terdaftar")  # the reminders are cancelled with it, a moment later in their rows
+    await rina.say("Sudah daftar lewat JMO")
+
+    result = await cli("export", "leads", "--output", "prospek.csv")
+
+    assert result.returncode == 0, result.stderr
+    budi = by_name(read_csv(tmp_path / "prospek.csv"))["Budi Santoso"]
+    assert (budi["Status"], budi["Hasil telepon terakhir"], budi["Waktu telepon terakhir"]) == (
+        "terdaftar",
+        "terdaftar",
+        "2026-11-24 10:15",
+    )
+    assert budi["Catatan petugas"] == "2026-11-24 terdaftar: Sudah daftar lewat JMO"
+    assert budi["Riwayat status"].endswith("2026-11-24 10:15 terdaftar (Rina Marlina)")
+
+
+# ------------------------------------------------------------------------------------------ one vocabulary
+
+
+async def test_the_status_filter_takes_exactly_the_words_the_file_shows(cli, database, clock, tmp_path, db):
+    statuses = list(LeadStatus)
+    seed_workers(database, len(statuses), 810_001, now=clock())
+    for number, status in enumerate(statuses, 810_001):
+        db("update leads set status = ? where name = ?", status.value, f"Pekerja {number}")
+
+    everyone = await cli("export", "leads", "--output", "semua.csv")
+
+    assert everyone.returncode == 0, everyone.stderr
+    shown = {row["Nama"]: row["Status"] for row in by_name(read_csv(tmp_path / "semua.csv")).values()}
+    assert sorted(shown.values()) == sorted(statuses), "every stage, as its code word"
+    for word in sorted(set(shown.values())):
+        names = await exported_names(cli, tmp_path, "--status", word)
+        assert names == [name for name, status in shown.items() if status == word], word
+    label = await cli("export", "leads", "--output", "label.csv", "--status", "sudah dihubungi petugas")
+    assert_one_line_error(label, "status 'sudah dihubungi petugas' is not one of: baru, dihubungi, akan_daftar")

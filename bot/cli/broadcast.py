@@ -223,6 +223,11 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
         f"campaign {campaign.id} created: {audience.total} recipients now, "
         f"starts {local_time(campaign.starts_at, settings, zone=True)}"
     )
+    if audience.left_out:
+        reasons = ", ".join(f"{count} {status}" for status, count in audience.left_out.items())
+        print(
+            f"left out because of their lead's status: {reasons} (to reach them, add status=<that status> to --segment)"
+        )
     if audience.whatsapp_text or audience.whatsapp_template:
         outside = (
             f"{audience.whatsapp_template} by the template {template.name}"

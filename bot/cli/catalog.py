@@ -24,8 +24,6 @@ from bot.models import (
     CampaignStatus,
     ConsentPurpose,
     DeliveryStatus,
-    FollowUpKind,
-    FollowUpStatus,
     LeadStatus,
     Occupation,
     Receipt,
@@ -115,8 +113,6 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"officer.role.{role}" for role in Role if role is not Role.WORKER}
     keys |= {f"export.column.{column}" for column in LEAD_COLUMNS}
     keys |= {f"export.occupation.{occupation}" for occupation in Occupation}
-    keys |= {f"export.followup.{kind}" for kind in FollowUpKind}
-    keys |= {f"export.followup_status.{status}" for status in FollowUpStatus}
     keys |= {f"export.filter.{name}" for name in EXPORT_FILTERS} | {f"export.ask.{name}" for name in EXPORT_FILTERS}
     keys |= {f"export.period.{period}" for period in PERIODS} | {f"export.format.{fmt}" for fmt in FORMATS}
     return keys

@@ -27,7 +27,7 @@ from bot.cli.common import (
 )
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.models import LeadStatus, Occupation
-from bot.services.exports import FORMATS, ExportError, LeadFilter
+from bot.services.exports import DELIMITERS, FORMATS, ExportError, LeadFilter
 from bot.services.segments import CHANNELS
 
 REDRAW_SECONDS = 0.2
@@ -43,11 +43,17 @@ def add_parser(commands: Any) -> None:
     leads.add_argument("--until", metavar="DATE", help="leads up to this local date, included")
     leads.add_argument("--region", action="append", metavar="NAME", help="a kabupaten/kota (repeatable)")
     leads.add_argument("--occupation", metavar="|".join(Occupation))
-    leads.add_argument("--status", metavar="|".join(LeadStatus))
+    leads.add_argument("--status", metavar="|".join(LeadStatus), help="the code word the file's status column shows")
     leads.add_argument("--source", metavar="CODE", help="an officer's code (ptg-...) or a campaign (cmp-<id>)")
     leads.add_argument("--channel", metavar="|".join(CHANNELS))
     leads.add_argument("--lang", choices=SUPPORTED_LOCALES, help="language of the headers and labels (default: id)")
     add_bom_option(leads)
+    leads.add_argument(
+        "--delimiter",
+        choices=tuple(DELIMITERS),
+        default="semicolon",
+        help="CSV: what separates the columns; Excel set to Indonesian needs a semicolon (default: semicolon)",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -133,7 +139,7 @@ async def export_leads(settings: Settings, args: argparse.Namespace, out: TextIO
                 if file_format == "xlsx":
                     rows = await write_leads_xlsx(chunks, t, tz, file, progress)
                 else:
-                    rows = await write_leads_csv(chunks, t, tz, file, progress)
+                    rows = await write_leads_csv(chunks, t, tz, file, progress, DELIMITERS[args.delimiter])
             if progress is not None:
                 out.write("\n")
             await record_file_export(sessions, rows, format=file_format, filters=chosen.to_json(), file=target.name)

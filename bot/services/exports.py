@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
 from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, select, type_coerce, update
+from sqlalchemy import Integer, String, and_, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,8 +29,10 @@ from bot.models import (
     Export,
     ExportStatus,
     FollowUp,
+    FollowUpKind,
     FollowUpStatus,
     Lead,
+    LeadEvent,
     LeadStatus,
     Occupation,
     Officer,
@@ -40,6 +43,9 @@ from bot.services.officers import OutsideRegions, limit_regions
 from bot.services.segments import CHANNELS
 
 FORMATS = ("csv", "xlsx")
+# CSV's column separators. A semicolon by default: Excel set to Indonesian (whose decimal separator is a comma)
+# splits a CSV file's columns only on it; a comma suits other tools and Excel set to English.
+DELIMITERS = {"semicolon": ";", "comma": ","}
 
 
 class ExportError(Exception):
@@ -132,11 +138,11 @@ class LeadLine(Protocol):
     phone: str
     occupation: str
     region: str
+    call_time: str
     status: str
     officer: str | None
-    followup_kind: str | None
-    followup_status: str | None
-    followup_outcome: str | None
+    check_back: datetime | str | None  # when an `akan_daftar` lead's open call is due
+    history: str | None  # every step of the lead (see HISTORY_FIELDS), in no particular order
     source: str | None
     channel: str
     locale: str
@@ -147,18 +153,52 @@ class LeadLine(Protocol):
     def __iter__(self) -> Iterator[Any]: ...  # the writers unpack a row by position, in the order above
 
 
-def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
-    last = aliased(FollowUp)
-    consent = aliased(Consent)
-    # The latest settled follow-up and the latest consent to be called, each found through its index.
-    last_followup = (
-        select(FollowUp.id)
-        .where(FollowUp.lead_id == Lead.id, FollowUp.status != FollowUpStatus.PENDING)
-        .order_by(FollowUp.updated_at.desc(), FollowUp.id.desc())
-        .limit(1)
+# A lead's history comes as one text per lead, made by the database (one query, however many steps): its steps
+# separated by RECORD, each step's fields by FIELD. Control characters, which typed text never holds (bot/typed.py).
+FIELD, RECORD = "\x1f", "\x1e"
+HISTORY_FIELDS = ("id", "at", "to_status", "actor", "officer", "note")
+
+
+def _history() -> Any:
+    """The lead's steps as one text, the officer who took each one named (actor "officer:<id>")."""
+    by = aliased(Officer)
+    officer_id = case((LeadEvent.actor.like("officer:%"), func.substr(LeadEvent.actor, 9).cast(Integer)))
+    fields = (
+        LeadEvent.id.cast(String),
+        LeadEvent.at.cast(String),
+        LeadEvent.to_status,
+        LeadEvent.actor,
+        func.coalesce(by.name, ""),
+        func.coalesce(LeadEvent.note, ""),
+    )
+    step = reduce(lambda text, field: text + FIELD + field, fields)
+    return (
+        select(func.aggregate_strings(step, RECORD))
+        .select_from(LeadEvent)
+        .outerjoin(by, by.id == officer_id)
+        .where(LeadEvent.lead_id == Lead.id)
         .correlate(Lead)
         .scalar_subquery()
     )
+
+
+def _check_back() -> Any:
+    """When an `akan_daftar` lead's officer checks back: the due time of its open call."""
+    open_call = and_(FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING)
+    # Chosen inside the aggregate, not in WHERE: there, SQLite would find the lead's follow-ups through the
+    # (status, kind) index, every pending call of every lead, rather than through the lead's own few.
+    due = (
+        select(func.min(case((open_call, FollowUp.due_at))))
+        .where(FollowUp.lead_id == Lead.id)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    return case((Lead.status == LeadStatus.AKAN_DAFTAR, due))
+
+
+def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
+    consent = aliased(Consent)
+    # The latest consent to be called, found through its index.
     last_consent = (
         select(Consent.id)
         .where(
@@ -184,11 +224,11 @@ def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
             Lead.phone,
             Lead.occupation,
             Lead.region,
+            Lead.call_time,
             Lead.status,
             Officer.name.label("officer"),
-            last.kind.label("followup_kind"),
-            last.status.label("followup_status"),
-            last.outcome.label("followup_outcome"),
+            as_stored(_check_back(), "check_back"),
+            _history().label("history"),
             Lead.source_code.label("source"),
             Lead.channel,
             Lead.locale,
@@ -198,7 +238,6 @@ def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
         )
         .join(Contact, Contact.id == Lead.contact_id)
         .outerjoin(Officer, Officer.id == Lead.officer_id)
-        .outerjoin(last, last.id == last_followup)
         .outerjoin(consent, consent.id == last_consent)
         .where(*_conditions(chosen, tz))
         .order_by(Lead.id)

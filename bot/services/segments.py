@@ -3,7 +3,9 @@
 A campaign's recipients are chosen when it starts (bot/services/campaigns.py) and checked again at each claim of
 the sending engine (bot/services/deliveries.py), both with the rules here, so who may receive a broadcast is
 written once: agreed to messages (the current consent text), not stopped, not unreachable, not an officer, one
-message per person (a phone number on two channels is one person).
+message per person (a phone number on two channels is one person). People whose lead has ended (registered, not
+interested, unreachable by phone) are left out unless the segment chooses that status on purpose, and the count
+says how many were left out for each.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, distinct, exists, func, select
+from sqlalchemy import String, and_, cast, distinct, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -35,6 +37,8 @@ from bot.services.leads import is_source_code
 from bot.services.officers import OutsideRegions, limit_regions
 
 CHANNELS = ("telegram", "whatsapp")
+# Leads that ended: a broadcast about joining BPU would only bother them, unless its author picks the status.
+LEFT_OUT = (LeadStatus.TERDAFTAR, LeadStatus.TIDAK_TERTARIK, LeadStatus.TIDAK_BISA_DIHUBUNGI)
 
 
 # Here, in the lowest of the campaign modules: a segment typed wrong is the first mistake a campaign can have.
@@ -152,8 +156,9 @@ def may_receive(consent_version: str):
     )
 
 
-def audience_query(segment: Segment, consent_version: str, now: datetime):
-    """The contacts a segment reaches now, as a query without columns: the caller adds what it counts or writes."""
+def _chosen(segment: Segment, consent_version: str, now: datetime) -> Any:
+    """The contacts a segment's filters and the rules of who may receive choose, before the ended leads are left
+    out: a query without columns."""
     conditions = [Contact.role.is_(None), may_receive(consent_version)]
     if segment.occupation:
         conditions.append(func.coalesce(Lead.occupation, Contact.occupation) == segment.occupation)
@@ -182,6 +187,14 @@ def audience_query(segment: Segment, consent_version: str, now: datetime):
     return select().select_from(Contact).outerjoin(Lead, Lead.contact_id == Contact.id).where(*conditions)
 
 
+def audience_query(segment: Segment, consent_version: str, now: datetime) -> Any:
+    """The contacts a segment reaches now, as a query without columns: the caller adds what it counts or writes."""
+    chosen = _chosen(segment, consent_version, now)
+    if segment.status:  # chosen on purpose, even an ended one
+        return chosen
+    return chosen.where(or_(Lead.status.is_(None), Lead.status.not_in(LEFT_OUT)))
+
+
 @dataclass(frozen=True)
 class Audience:
     total: int
@@ -190,6 +203,8 @@ class Audience:
     # when none is configured). Counted now; the engine decides again for each message as it goes out.
     whatsapp_text: int = 0
     whatsapp_template: int = 0
+    # People the segment's filters choose but who are left out because their lead ended, by its status.
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 # WhatsApp takes free-form messages only this long after the person's last message (bot/channels/whatsapp/sending.py).
@@ -210,4 +225,14 @@ async def count_audience(session: AsyncSession, segment: Segment, consent_versio
         .group_by(inside)
     )
     by_window = {bool(open_): count for open_, count in await session.execute(whatsapp)}
-    return Audience(sum(by_locale.values()), by_locale, by_window.get(True, 0), by_window.get(False, 0))
+    left_out = {}
+    if not segment.status:
+        ended = (
+            _chosen(segment, consent_version, now)
+            .where(Lead.status.in_(LEFT_OUT))
+            .add_columns(Lead.status, func.count(distinct(person_key())))
+            .group_by(Lead.status)
+        )
+        counted: dict[str, int] = {status: count for status, count in await session.execute(ended)}
+        left_out = {status.value: counted[status] for status in LEFT_OUT if counted.get(status)}
+    return Audience(sum(by_locale.values()), by_locale, by_window.get(True, 0), by_window.get(False, 0), left_out)
