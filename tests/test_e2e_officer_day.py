@@ -5,6 +5,7 @@ the officer hears of it within seconds, calls, marks "akan daftar" with a date t
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from PIL import Image
 
 from tests.fakes.telegram import FakeBotAPI, FakeBotAPIServer
 from tests.fakes.whatsapp import DISPLAY_PHONE_NUMBER, FakeGraphServer, FakeWhatsAppAPI, SentWhatsApp, post_to_bot
-from tests.process import free_port, rows, run_cli
+from tests.process import catalog_text, free_port, rows, run_cli
 from tests.test_e2e_telegram import ANSWER_TIMEOUT, Worker, assert_clean_log, button_data, serving, telegram_env
 from tests.test_e2e_whatsapp import TEMPLATES, Chat, Site, text_of, whatsapp_env
 from tests.test_e2e_whatsapp import assert_clean_log as assert_clean_whatsapp_log
@@ -131,6 +132,17 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         == 0
     ), "registered: nothing more is due"
 
+    # The staff's list at the end of the week: the lead's whole story in one row, as Excel in Indonesian opens it.
+    exported = run_cli(["export", "leads", "--output", "minggu-ini.csv"], env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    with (tmp_path / "minggu-ini.csv").open(encoding="utf-8-sig", newline="") as file:
+        [budi_row] = list(csv.DictReader(file, delimiter=";"))
+    assert budi_row[catalog_text("id", "export.column.status")] == "terdaftar"
+    notes = budi_row[catalog_text("id", "export.column.notes")]
+    assert "Mau daftar lewat JMO setelah gajian" in notes and "Sudah dapat kartu digital di JMO" in notes
+    history = budi_row[catalog_text("id", "export.column.history")]
+    assert history.index("dihubungi") < history.index("akan_daftar") < history.index("terdaftar"), history
+
 
 @pytest.fixture
 def graph() -> Iterator[FakeGraphServer]:
@@ -216,5 +228,7 @@ def test_on_whatsapp_the_officer_added_by_phone_gets_the_card_the_lead_and_the_e
     assert document.filename is not None and document.filename.endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(document.media.content), read_only=True).active
     lines = [[str(value) if value is not None else "" for value in line] for line in sheet.iter_rows(values_only=True)]
-    [budi_row] = [line for line in lines[1:] if "Budi Santoso" in line]
-    assert "terdaftar" in " ".join(budi_row).lower()
+    header = lines[0]
+    [budi_row] = [dict(zip(header, line, strict=True)) for line in lines[1:] if "Budi Santoso" in line]
+    assert budi_row[catalog_text("id", "export.column.status")] == "terdaftar"
+    assert "Daftar lewat JMO setelah gajian" in budi_row[catalog_text("id", "export.column.notes")]
