@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -108,14 +107,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, runs_on in (("sqlite_only", SQLITE), ("postgresql_only", POSTGRESQL)):
             if (mark := item.get_closest_marker(marker)) is not None and kind != runs_on:
                 item.add_marker(pytest.mark.skip(reason=f"{marker}: {mark.args[0] if mark.args else ''}"))
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The modules and objects loaded so far live as long as the worker: moved out of the collector's sight
-    (`gc.freeze`), and full collections made rarer, the suite spends a third of the time it did in the
-    garbage collector (about 0.8 s a worker instead of 2 to 2.8 s)."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 @pytest.fixture(scope="session")

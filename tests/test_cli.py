@@ -180,7 +180,6 @@ def test_a_web_port_already_taken_is_one_line_naming_it(tmp_path):
         OPERATOR_NAME="Disnaker",
         WEB_HOST="127.0.0.1",
     )
-    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -193,7 +192,6 @@ def test_a_web_port_already_taken_is_one_line_naming_it(tmp_path):
 
 def test_officers_link_whatsapp_prints_the_wa_me_link_and_its_qr_code_or_says_what_is_missing(tmp_path):
     env = bot_env(tmp_path, WHATSAPP_DISPLAY_NUMBER="+62 811-0000-0000")
-    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     officer = ["officers", "add", "--name", "Rina", "--telegram-id", "700001", "--region", "Mukomuko"]
     added = run_cli(officer, env, tmp_path)
     code = added.stdout.split("code ")[-1].strip()

@@ -444,7 +444,6 @@ async def test_roles_set_worker_on_an_officer_asks_first_and_without_a_terminal_
 
 def test_the_real_command_line_grants_by_phone_invites_on_whatsapp_and_asks_before_removing(tmp_path):
     env = bot_env(tmp_path, WHATSAPP_DISPLAY_NUMBER="+62 811-0000-0000")
-    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     by_phone = ["officers", "add", "--name", "Rina", "--phone", "0812-3456-7890", "--region", "Seluma"]
     by_id = ["officers", "add", "--name", "Sari", "--telegram-id", "700002", "--region", "Kaur"]
 
