@@ -5,11 +5,14 @@ on that date, /cari by name or phone in one's own regions, and the welcome, menu
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import Settings
+from bot.models import Contact, Role
 from bot.services.officers import add_officer, ensure_contact
 from bot.services.tasks import LEAD_NAME, fill_lead_names
 from tests.conftest import WIB, saved_lead, whatsapp_text, whatsapp_titles
@@ -380,3 +383,35 @@ async def test_a_leap_day_is_understood_in_the_next_year_that_has_one(app, new_c
         > a 0812
         < 👤 Budi Santoso
     """)
+
+
+async def test_an_officer_who_opens_an_invite_for_more_regions_keeps_her_code_and_adds_them(app, new_chat, db):
+    _, code = await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    invited = await dialog(new_chat("Admin", user_id=ADMIN_ID)).play("""
+        > /undang
+        > Rina Marlina
+        > [Kaur]
+        > [Selesai]
+    """)
+    payload = re.search(r"start=(inv-[\w-]+)", invited[-1].text).group(1)
+
+    await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
+        > /start {payload}
+        < Anda terdaftar sebagai petugas lapangan BPU untuk Kaur, Mukomuko.
+    """)
+
+    assert [r["region"] for r in db("select region from officer_regions order by region")] == ["Kaur", "Mukomuko"]
+    assert [tuple(r) for r in db("select code from officers")] == [(code,)], "the same officer, the same code"
+
+
+async def test_an_admin_granted_by_role_hears_of_a_lead_nobody_covers_too(app, new_chat, ticker):
+    granted = new_chat("Dewi", user_id=STAFF_ID)
+    await granted.command("start")
+    async with app.dispatcher.sessions.begin() as session:
+        [contact] = (await session.execute(select(Contact).where(Contact.external_id == str(STAFF_ID)))).scalars()
+        contact.role = Role.ADMIN  # as `bpu-bot roles set --phone … admin` leaves it
+
+    await saved_lead(new_chat("Tono"), name="Tono Petani", region="Kaur")
+    await ticker.tick()
+
+    assert any("Calon peserta baru: Tono" in m.text for m in granted.transcript)
