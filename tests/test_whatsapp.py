@@ -448,7 +448,10 @@ async def test_a_broadcast_author_on_whatsapp_gets_progress_at_milestones_and_th
     assert all(any("balai desa" in m.text for m in worker.transcript) for worker in workers)
     progress = [m.text for m in rina.transcript[before:] if m.text.startswith("📣 Siaran #1:")]
     percents = [int(text.splitlines()[1].split()[-1].rstrip("%")) for text in progress]
-    assert percents == [0, 25, 50, 75, 100], "started, each quarter, done: never one message per batch"
+    # Started, one message in each quarter (at the first batch past it: 25% or, when several batches went out
+    # between two looks, 38%), done: never one message per batch.
+    assert [percent // 25 for percent in percents] == [0, 1, 2, 3, 4], percents
+    assert percents[0] == 0 and percents[-1] == 100
     assert "sedang dikirim" in progress[0] and "selesai" in progress[-1]
     final = rina.transcript[-1]
     assert "Siaran #1 selesai: 8 dari 8 pesan terkirim" in final.text
