@@ -148,6 +148,17 @@ class Sessions(async_sessionmaker[AsyncSession]):
                 log.warning("recording what was sent failed (%s): trying again", type(error.orig).__name__)
                 await asyncio.sleep(RECORD_PAUSE_SECONDS * attempt)
 
+    async def finish_erasure(self) -> None:
+        """After an erasure's commit, on SQLite: the write-ahead log copied into the file (whose deleted rows
+        secure_delete zeroed) and truncated to nothing, so no page image of an erased row stays in `-wal`, as it
+        would until a clean shutdown (or a kill -9, for ever). PostgreSQL keeps no such copy in a file we own:
+        its dead tuples are autovacuum's."""
+        async with self() as session:
+            bind = session.bind
+            assert bind is not None  # every session comes from session_factory(engine)
+            if bind.dialect.name == "sqlite":
+                await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
 
 def session_factory(engine: AsyncEngine) -> Sessions:
     return Sessions(engine, expire_on_commit=False)

@@ -73,6 +73,9 @@ class Dispatcher:
         self.wakers: dict[str, Callable[[], None]] = {}
         # Channels that keep a turn's replies in its own transaction until they are sent (WhatsApp).
         self.outboxes: dict[str, Callable[[AsyncSession, str, list[Reply]], Awaitable[None]]] = {}
+        # People erased at their request so far: a channel that keeps what they sent finishes their erasure after
+        # deleting it (bot/channels/whatsapp/webhook.py).
+        self.erasures = 0
         for required in (MAIN, NEW):
             if required not in router.prompts:
                 raise ValueError(f"the router has no prompt for the {required!r} state")
@@ -100,7 +103,8 @@ class Dispatcher:
                     trace.append(turn)
                 await self._route(turn)
                 locale = contact.locale
-                if not is_deleted(contact):  # erased at their request in this very turn
+                erased = is_deleted(contact)  # at their request, in this very turn
+                if not erased:
                     now = self.clock()
                     contact.last_seen_at = min(now, inbound.sent_at) if inbound.sent_at else now
                 replies = coalesce(turn.replies)
@@ -108,6 +112,9 @@ class Dispatcher:
                     reply.serial, reply.locale = contact.state_serial, locale
                 if (keep := self.outboxes.get(inbound.channel)) is not None:
                     await keep(session, inbound.external_id, replies)
+            if erased:
+                await self.sessions.finish_erasure()
+                self.erasures += 1
             for worker in turn.wakes:
                 if (wake := self.wakers.get(worker)) is not None:
                     wake()

@@ -127,10 +127,13 @@ class WhatsAppChannel(Worker):
         by_person: dict[str, list[Inbound]] = {person: [] for person in waiting}
         for inbound in messages:
             by_person.setdefault(inbound.external_id, []).append(inbound)
+        erasures = self.app.dispatcher.erasures
         await asyncio.gather(*(self._converse(person, inbounds) for person, inbounds in by_person.items()))
         if events:
             async with sessions.begin() as session:
                 await delete_webhook_events(session, [event_id for event_id, _ in events])
+        if self.app.dispatcher.erasures != erasures:  # the stored message that asked for it named the person too
+            await sessions.finish_erasure()
         return bool(events)
 
     async def _apply(self, reports: list[Report]) -> None:
