@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from bot.conversation.router import Router
@@ -9,13 +10,14 @@ from bot.conversation.turn import Turn
 from bot.phone import display_phone
 from bot.services.consent import list_consents
 from bot.services.leads import find_lead
-from bot.services.privacy import erase_contact, resume_messages, stop_messages
+from bot.services.privacy import erase_contact, personal_data, resume_messages, stop_messages
 from handlers.onboarding import back_to_menu, occupation_label, show_menu
 
 router = Router("privacy")
 
 STOP_CONFIRM = "privacy/stop_confirm"
 ERASE_CONFIRM = "privacy/erase_confirm"
+DATA_FILE = "data-saya.json"
 
 
 @router.action("privacy")
@@ -123,7 +125,19 @@ async def my_data(turn: Turn, _: str) -> None:
             )
         )
     lines.append(t("privacy.data.footer"))
-    show_menu(turn, "\n".join(lines))
+    turn.reply(
+        "\n".join(lines),
+        choices=[turn.choice("my_data_file", "privacy.data.file_button"), turn.choice("menu", "common.menu")],
+    )
+
+
+@router.action("my_data_file")
+async def my_data_file(turn: Turn, _: str) -> None:
+    """The same, as a file the person keeps or takes elsewhere (JSON: what any program reads)."""
+    data = {"operator": turn.settings.operator_name, **await personal_data(turn.session, turn.contact)}
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    turn.reply(turn.t("privacy.data.file_caption"), document=(DATA_FILE, content))
+    show_menu(turn)
 
 
 @router.keyword("hapus", "hapus data", "hapus data saya", "delete", "delete my data")

@@ -1,8 +1,12 @@
 """STOP/BERHENTI, MULAI, DATA SAYA, HAPUS: from any state; STOP at once, HAPUS confirmed; honest about what is kept."""
 
+import json
+
 import pytest
 
-from tests.conftest import welcomed, whatsapp_text
+from bot.models import Lead, utcnow
+from bot.services.tasks import move_lead
+from tests.conftest import OPERATOR, welcomed, whatsapp_text
 from tests.test_interest import leave_contact
 from tests.test_whatsapp import saved_on_whatsapp
 from tests.transcript import dialog
@@ -79,6 +83,56 @@ async def test_data_saya_shows_everything_stored(chat):
         < dihubungi petugas: setuju
         < versi 2026-11-24.1
     """)
+
+
+async def test_data_saya_gives_everything_stored_as_a_file_the_person_keeps(chat, bot_api):
+    await welcomed(chat, "Pedagang")
+    await leave_contact(chat, name="Rina Wati", region="Seluma", call_time="Sore")
+    await chat.tap("Benar, simpan")
+
+    await dialog(chat).play("""
+        > DATA SAYA
+        < Rina Wati
+        < [📄 Kirim sebagai file] [🏠 Menu]
+        > [Kirim sebagai file]
+        < Semua data Anda yang kami simpan, dalam satu file (JSON)
+        < Mau tahu apa?
+    """)
+
+    [upload] = bot_api.calls_of("sendDocument")
+    document = upload.params["document"]
+    assert document.filename == "data-saya.json"
+    data = json.loads(document.content)
+    assert data["operator"] == OPERATOR
+    assert data["lead"]["name"] == "Rina Wati" and data["lead"]["phone"] == "+6281234567890"
+    assert (data["lead"]["region"], data["lead"]["best_time_to_call"], data["lead"]["stage"]) == (
+        "Seluma",
+        "sore",
+        "baru",
+    )
+    assert {(c["purpose"], c["granted"]) for c in data["consents"]} == {("lead_contact", True), ("reminders", True)}
+    assert all(c["text_version"] and c["decided_at"] for c in data["consents"])
+    assert {m["kind"] for m in data["messages_to_come"]} == {"call", "reminder"}
+    assert data["chat"]["channel"] == "telegram" and data["chat"]["occupation"] == "pedagang"
+
+
+async def test_on_whatsapp_the_data_file_is_a_document_with_the_officers_notes(whatsapp, new_chat, db):
+    sutarmi = whatsapp.user(name="Sutarmi", phone="6281234567890")
+    await saved_on_whatsapp(sutarmi, name="Sutarmi Nelayanwati")
+    [lead] = db("select id from leads")
+    async with whatsapp.app.dispatcher.sessions.begin() as session:  # an officer called her and wrote a note
+        event = await move_lead(session, await session.get_one(Lead, lead["id"]), "dihubungi", "officer:1", utcnow())
+        event.note = "Mau daftar lewat JMO"
+
+    await sutarmi.say("DATA SAYA")
+    sent = await sutarmi.tap("Kirim sebagai file")
+
+    [document] = [m for m in sent if m.kind == "document"]
+    assert document.filename == "data-saya.json" and document.media is not None
+    data = json.loads(document.media.content)
+    assert data["lead"]["history"] == [
+        {"at": data["lead"]["history"][0]["at"], "stage": "dihubungi", "by": "officer", "note": "Mau daftar lewat JMO"}
+    ]
 
 
 async def test_data_saya_before_any_lead_says_nothing_personal_is_kept(chat):

@@ -1,8 +1,10 @@
-"""The person's rights from the chat: stop unrequested messages, see their data, be erased."""
+"""The person's rights from the chat: stop unrequested messages, see (and take) their data, be erased."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,7 @@ from bot.models import (
     Delivery,
     Erasure,
     FollowUp,
+    FollowUpStatus,
     Lead,
     LeadEvent,
     Miss,
@@ -26,6 +29,69 @@ from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 
 log = logging.getLogger(__name__)
+
+
+async def personal_data(session: AsyncSession, contact: Contact) -> dict[str, Any]:
+    """Everything stored about the person, as plain data (UU PDP's access and portability): their chat, their
+    lead with its history and the officers' notes, their consents with the words they answered, the messages
+    still to come, and what they wrote that the bot did not understand (as kept: masked)."""
+    lead = await find_lead(session, contact)
+    data: dict[str, Any] = {
+        "chat": {
+            "channel": contact.channel,
+            "since": _iso(contact.created_at),
+            "language": contact.locale,
+            "occupation": contact.occupation,
+            "came_through": contact.source_code,
+            "messages_stopped_at": _iso(contact.messages_stopped_at),
+        },
+        "lead": None,
+        "consents": [
+            {
+                "purpose": consent.purpose,
+                "granted": consent.granted,
+                "text_version": consent.text_version,
+                "decided_at": _iso(consent.decided_at),
+                "answered_with": consent.typed_text,
+            }
+            for consent in (await session.execute(select(Consent).where(Consent.contact_id == contact.id))).scalars()
+        ],
+        "messages_to_come": [
+            {"kind": row.kind, "due_at": _iso(row.due_at)}
+            for row in await session.scalars(
+                select(FollowUp).where(FollowUp.contact_id == contact.id, FollowUp.status == FollowUpStatus.PENDING)
+            )
+        ],
+        "not_understood": [
+            {"at": _iso(miss.created_at), "text": miss.text}
+            for miss in await session.scalars(select(Miss).where(Miss.contact_id == contact.id).order_by(Miss.id))
+        ],
+    }
+    if lead is not None:
+        events = await session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id))
+        data["lead"] = {
+            "name": lead.name,
+            "phone": lead.phone,
+            "occupation": lead.occupation,
+            "region": lead.region,
+            "best_time_to_call": lead.call_time,
+            "stage": lead.status,
+            "saved_at": _iso(lead.created_at),
+            "history": [
+                {
+                    "at": _iso(event.at),
+                    "stage": event.to_status,
+                    "by": event.actor.partition(":")[0],
+                    "note": event.note,
+                }
+                for event in events
+            ],
+        }
+    return data
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 async def stop_messages(session: AsyncSession, contact: Contact, text_version: str) -> None:

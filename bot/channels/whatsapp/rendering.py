@@ -24,10 +24,11 @@ CAPTION = 1024
 IMAGE_LIMIT = 5 * 1024 * 1024
 DOCUMENT_LIMIT = 100 * 1024 * 1024
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-# Documents by extension, as the media endpoint takes them. It refuses text/csv, so a CSV file is uploaded as
-# text/plain: the recipient's phone opens it by its file name.
+# Documents by extension, as the media endpoint takes them. It refuses text/csv (and JSON), so such a file is
+# uploaded as text/plain: the recipient's phone opens it by its file name.
 DOCUMENT_TYPES = {
     ".csv": "text/plain",
+    ".json": "text/plain",
     ".txt": "text/plain",
     ".pdf": "application/pdf",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
