@@ -1,5 +1,5 @@
 """`bpu-bot`: the parser of every command, and `run`, `chat` and `db upgrade`; the other groups have modules of
-their own beside this one (officers, followups, broadcast, export, access, understanding).
+their own beside this one (officers, followups, broadcast, export, access, consent, understanding).
 
 Every failure a person can fix (configuration, database, catalogs) ends in one line on stderr and exit code
 2, without a traceback.
@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.cli import access as access_cli
 from bot.cli import broadcast as broadcast_cli
+from bot.cli import consent as consent_cli
 from bot.cli import export as export_cli
 from bot.cli import followups as followups_cli
 from bot.cli import officers as officers_cli
@@ -37,6 +38,7 @@ _GROUPS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "export": export_cli.run,
     "roles": access_cli.run,
     "audit": access_cli.run,
+    "consent": consent_cli.run,
     "understand": understanding_cli.run,
     "understanding": understanding_cli.run,
 }
@@ -54,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     broadcast_cli.add_parser(commands)
     export_cli.add_parser(commands)
     access_cli.add_parsers(commands)
+    consent_cli.add_parser(commands)
     understanding_cli.add_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

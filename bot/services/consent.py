@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact
+from bot.models import Consent, ConsentPurpose, Contact, Lead
 from bot.services.misses import mask_miss
 
 TYPED_LENGTH = 200
@@ -53,3 +55,22 @@ async def has_consent(session: AsyncSession, contact: Contact, purpose: ConsentP
 async def list_consents(session: AsyncSession, contact: Contact) -> list[Consent]:
     query = select(Consent).where(Consent.contact_id == contact.id).order_by(Consent.id)
     return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """A person's consent evidence: who (their contact and lead) and every decision, oldest first."""
+
+    contact: Contact
+    lead: Lead
+    consents: list[Consent]
+
+
+async def consents_of_phone(session: AsyncSession, phone: str) -> list[ConsentRecord]:
+    """The consent evidence of whoever left this number (E.164), one record per chat they left it in."""
+    leads = await session.scalars(select(Lead).where(Lead.phone == phone).order_by(Lead.id))
+    records = []
+    for lead in leads:
+        contact = await session.get_one(Contact, lead.contact_id)  # (a lead goes with its contact)
+        records.append(ConsentRecord(contact, lead, await list_consents(session, contact)))
+    return records
