@@ -1,4 +1,4 @@
-"""STOP/BERHENTI, MULAI, DATA SAYA and HAPUS: reachable from any state, by keyword, command or menu."""
+"""STOP/BERHENTI, MULAI, DATA SAYA, UBAH DATA and HAPUS: reachable from any state, by keyword, command or menu."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ async def privacy_menu(turn: Turn, _: str) -> None:
         "privacy.menu",
         choices=[
             turn.choice("my_data", "privacy.my_data_button"),
+            turn.choice("change_data", "privacy.change_button"),
             turn.choice("stop", "privacy.stop_button"),
             turn.choice("erase", "privacy.erase_button"),
             turn.choice("menu", "common.menu"),
@@ -127,7 +128,11 @@ async def my_data(turn: Turn, _: str) -> None:
     lines.append(t("privacy.data.footer"))
     turn.reply(
         "\n".join(lines),
-        choices=[turn.choice("my_data_file", "privacy.data.file_button"), turn.choice("menu", "common.menu")],
+        choices=[
+            turn.choice("my_data_file", "privacy.data.file_button"),
+            turn.choice("change_data", "privacy.change_button"),
+            turn.choice("menu", "common.menu"),
+        ],
     )
 
 
@@ -138,6 +143,22 @@ async def my_data_file(turn: Turn, _: str) -> None:
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
     turn.reply(turn.t("privacy.data.file_caption"), document=(DATA_FILE, content))
     show_menu(turn)
+
+
+@router.keyword("ubah data", "ubah data saya", "change my data")
+@router.command("ubahdata", "changedata")
+async def change_data_keyword(turn: Turn) -> None:
+    await change_data(turn, "")
+
+
+@router.action("change_data")
+async def change_data(turn: Turn, _: str) -> None:
+    """UBAH DATA: the summary of what they left, each field editable with the checks it had when given (the
+    lead keeps its stage and its officer's history; the officer of a new region is told)."""
+    if await find_lead(turn.session, turn.contact) is None:
+        back_to_menu(turn, turn.t("privacy.nothing_to_change"))
+        return
+    await turn.run("interest")
 
 
 @router.keyword("hapus", "hapus data", "hapus data saya", "delete", "delete my data")

@@ -93,7 +93,7 @@ async def test_data_saya_gives_everything_stored_as_a_file_the_person_keeps(chat
     await dialog(chat).play("""
         > DATA SAYA
         < Rina Wati
-        < [📄 Kirim sebagai file] [🏠 Menu]
+        < [📄 Kirim sebagai file] [✏️ Ubah data] [🏠 Menu]
         > [Kirim sebagai file]
         < Semua data Anda yang kami simpan, dalam satu file (JSON)
         < Mau tahu apa?
@@ -205,7 +205,7 @@ async def test_privacy_menu_reaches_the_three_rights(chat):
 
     await dialog(chat).play("""
         > [Data & berhenti]
-        < [📄 Data saya] [🔕 Berhenti terima pesan] [🗑️ Hapus data saya] ...
+        < [📄 Data saya] [✏️ Ubah data] [🔕 Berhenti terima pesan] [🗑️ Hapus data saya] ...
     """)
 
 
@@ -221,3 +221,35 @@ async def test_on_whatsapp_an_erasure_leaves_nothing_in_the_files_either(whatsap
     stored = b"".join(p.read_bytes() for p in files)
     for trace in (b"Sutarmi", b"81234567890", sutarmi.user.user_id.encode()):
         assert trace not in stored, (trace, [p.name for p in files])
+
+
+async def test_ubah_data_corrects_a_field_with_its_checks_and_keeps_the_lead(chat, db):
+    await welcomed(chat)
+    await leave_contact(chat, name="Rina Wati", region="Seluma")
+    await chat.tap("Benar, simpan")
+
+    await dialog(chat).play("""
+        > UBAH DATA
+        < Data Anda sudah pernah kami catat
+        < 👤 Nama: Rina Wati
+        < [✅ Benar, simpan] [✏️ Nama] [✏️ Nomor HP] [✏️ Pekerjaan] [✏️ Wilayah] [✏️ Waktu] [✖️ Batal]
+        > [Nomor HP]
+        > 12345
+        < Nomor itu belum benar
+        > 0813 2222 3333
+        < 📱 HP: 0813-2222-3333
+        > [Benar, simpan]
+        < Terima kasih, Rina Wati! Data Anda sudah diperbarui.
+    """)
+
+    [lead] = db("select name, phone, region, status from leads")
+    assert tuple(lead) == ("Rina Wati", "+6281322223333", "Seluma", "baru")
+
+
+async def test_ubah_data_with_nothing_stored_says_so(chat):
+    await welcomed(chat)
+
+    await dialog(chat).play("""
+        > ubah data saya
+        < Belum ada nama atau nomor HP Anda yang kami simpan
+    """)
