@@ -23,7 +23,7 @@ from bot.models import (
     utcnow,
 )
 from bot.services.audit import forget_actor
-from bot.services.consent import record_consent
+from bot.services.consent import list_consents, record_consent
 from bot.services.deliveries import cancel_deliveries
 from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
@@ -54,7 +54,7 @@ async def personal_data(session: AsyncSession, contact: Contact) -> dict[str, An
                 "decided_at": _iso(consent.decided_at),
                 "answered_with": consent.typed_text,
             }
-            for consent in (await session.execute(select(Consent).where(Consent.contact_id == contact.id))).scalars()
+            for consent in await list_consents(session, contact)
         ],
         "messages_to_come": [
             {"kind": row.kind, "due_at": _iso(row.due_at)}
