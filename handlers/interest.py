@@ -47,22 +47,28 @@ async def interested(turn: Turn, argument: str) -> None:
         turn.goto(CONSENT, source=source)
         await ask_consent(turn)
         return
+    await _from_what_is_stored(turn, source)
+
+
+async def _from_what_is_stored(turn: Turn, source: str | None) -> None:
+    """Lead capture from the first question still unanswered; for someone who left their contact before (and
+    may just have agreed to a new version of the consent text), the summary of what is stored, to save again or
+    edit: one lead per person."""
     lead = await find_lead(turn.session, turn.contact)
     if lead is None:
         await continue_with(turn, {"occupation": turn.contact.occupation, "source": source})
-    else:
-        # Asking again edits the one lead the person has, starting from what is stored.
-        known = {
-            "name": lead.name,
-            "phone": lead.phone,
-            "occupation": lead.occupation,
-            "region": lead.region,
-            "call_time": lead.call_time,
-            "source": source,
-        }
-        turn.goto(CONFIRM, **known)
-        turn.say("interest.already_saved")
-        await confirm(turn)
+        return
+    known = {
+        "name": lead.name,
+        "phone": lead.phone,
+        "occupation": lead.occupation,
+        "region": lead.region,
+        "call_time": lead.call_time,
+        "source": source,
+    }
+    turn.goto(CONFIRM, **known)
+    turn.say("interest.already_saved")
+    await confirm(turn)
 
 
 async def continue_with(turn: Turn, data: dict) -> None:
@@ -143,7 +149,7 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
     await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version, granted, typed_words(turn))
     if granted:
         turn.contact.messages_stopped_at = None
-    await continue_with(turn, {"occupation": turn.contact.occupation, "source": turn.data.get("source")})
+    await _from_what_is_stored(turn, turn.data.get("source"))
 
 
 @router.prompt(NAME, again="step.again.name")

@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from bot.models import Consent
 from tests.conftest import welcomed
 from tests.transcript import dialog
 
@@ -258,3 +260,29 @@ async def test_a_question_in_the_middle_is_answered(chat, db):
 
     assert replies[0].text.startswith("Mulai Rp16.800 per bulan")
     assert db("select state from contacts")[0][0] == "interest/name"
+
+
+async def test_after_a_new_consent_text_agreeing_again_shows_what_is_stored_instead_of_asking_it_all(app, chat, db):
+    await welcomed(chat)
+    await leave_contact(chat, name="Rina Wati", region="Seluma")
+    await chat.tap("Benar, simpan")
+    async with app.dispatcher.sessions.begin() as session:  # the text she agreed to has since changed version
+        await session.execute(update(Consent).values(text_version="2020-01-01.1"))
+
+    await dialog(chat).play("""
+        > [Saya tertarik]
+        < Sebelum mencatat data Anda, mohon dibaca
+        > [Setuju]
+        < bolehkah kami sesekali mengirim pengingat
+        > [Boleh]
+        < Data Anda sudah pernah kami catat
+        < 👤 Nama: Rina Wati
+        < 📍 Kabupaten/kota: Seluma
+        > [Benar, simpan]
+        < Terima kasih, Rina Wati! Data Anda sudah diperbarui.
+    """)
+
+    versions = db("select purpose, text_version from consents order by id")
+    current = app.dispatcher.content.consent_version
+    assert [tuple(v) for v in versions[-2:]] == [("lead_contact", current), ("reminders", current)]
+    assert db("select count(*) from leads")[0][0] == 1

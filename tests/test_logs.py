@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from bot.logs import HIDDEN, configure_logging
-from tests.conftest import saved_lead, text_of
+from tests.conftest import saved_lead, text_of, welcomed
 from tests.fakes.telegram import TEST_TOKEN
 
 NAME = "Sumarni Wulandari"
@@ -68,9 +68,16 @@ async def test_a_lead_capture_at_debug_logs_no_personal_data_or_secret(debug_log
 
 
 async def test_a_database_error_while_saving_logs_the_traceback_without_the_values(debug_log, chat, db):
+    await welcomed(chat)
+    for label in ("Saya tertarik", "Setuju", "Boleh"):
+        await chat.tap(label)
+    await chat.say(NAME)
+    await chat.share_contact(PHONE)
+    await chat.tap("Mukomuko")
+    await chat.tap("Pagi")
     db("alter table leads rename to leads_gone")  # every statement on leads now fails, with its parameters
     try:
-        await saved_lead(chat, name=NAME, phone=PHONE)
+        await chat.tap("Benar, simpan")
     finally:
         db("alter table leads_gone rename to leads")  # the PostgreSQL test database is shared by the tests
     log = debug_log()
