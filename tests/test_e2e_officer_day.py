@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -68,8 +69,9 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         assert "Staf menambahkan Anda lewat nomor HP?" in rina.command("id").text
         joined = rina.share_contact(RINA_PHONE)
         assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in joined.text
-        link = run_cli(["officers", "link", "1"], env, tmp_path)
-        code = link.stdout.strip().rpartition("=")[2]
+        rina.command("kode")  # her card, to print: its caption carries the link its QR code holds
+        [card] = server.api.calls_of("sendDocument")
+        code = re.search(r"start=(ptg-\w+)", card.params["caption"]).group(1)
 
         budi.start(code)  # scanned at the stall
         budi.tap("Nelayan")
@@ -181,14 +183,13 @@ def test_on_whatsapp_the_officer_added_by_phone_gets_the_card_the_lead_and_the_e
         rina = Chat(graph, site, bot, phone="6281311112222", name="Rina")
         welcome = rina.say("halo")  # her number is the one staff added
         assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in text_of(welcome)
-        link = run_cli(["officers", "link", "1", "--whatsapp"], env, tmp_path)
-        assert link.returncode == 0, link.stderr
-        typed = parse_qs(urlsplit(link.stdout.strip()).query)["text"][0]  # what the wa.me link types for a worker
 
         rina.say("/kode")
         [card] = [m for m in rina.inbox if m.kind == "image"]
         assert card.media is not None and card.media.mime_type == "image/png"
         assert Image.open(io.BytesIO(card.media.content)).size == (1240, 1748)
+        link = next(word for word in card.text.split() if word.startswith("https://wa.me/"))
+        typed = parse_qs(urlsplit(link).query)["text"][0]  # what the card's QR code types for a worker
 
         budi = Chat(graph, site, bot, phone="6281234567890", name="Budi")
         budi.say(typed)  # scanned at the stall
