@@ -30,7 +30,6 @@ from bot.services.tasks import (
     find_task,
     lead_story,
     may_work,
-    may_work_lead,
     move_lead,
     queue_message,
     record_call_outcome,
@@ -117,7 +116,7 @@ async def _workable(turn: Turn, task_id: str, kind: FollowUpKind) -> tuple[Offic
         await turn.refuse_button()
         return None
     officer = await _me(turn)
-    if not await may_work(turn.session, officer, turn.sees_all_regions, task):
+    if not await may_work(turn.session, officer, turn.sees_all_regions, task.region):
         back_to_menu(turn, turn.t("officer.not_your_region"))
         return None
     if task.status != FollowUpStatus.PENDING:
@@ -155,7 +154,7 @@ async def _workable_lead(turn: Turn, lead_id: str) -> Lead | None:
     if lead is None:
         back_to_menu(turn, turn.t("officer.lead_gone"))
         return None
-    if not await may_work_lead(turn.session, await _me(turn), turn.sees_all_regions, lead):
+    if not await may_work(turn.session, await _me(turn), turn.sees_all_regions, lead.region):
         back_to_menu(turn, turn.t("officer.lead_not_your_region"))
         return None
     return lead

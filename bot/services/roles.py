@@ -130,11 +130,7 @@ async def grant_to_phone(
     """A grant waiting for whoever proves they own `phone` (E.164); it replaces one still waiting there."""
     if role is Role.OFFICER and not regions:
         raise RoleError("an officer needs at least one kabupaten/kota")
-    await session.execute(
-        update(Invite)
-        .where(Invite.phone == phone, Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(expires_at=now)
-    )
+    await withdraw_phone_grants(session, phone, now)
     invite = Invite(
         phone=phone,
         role=role,
@@ -160,19 +156,21 @@ async def grant_to_phone(
     return invite
 
 
+def _open(now: datetime) -> ColumnElement[bool]:
+    """A grant (an invite, or a grant to a number) not yet taken and not expired."""
+    return and_(Invite.used_at.is_(None), Invite.expires_at > now)
+
+
 async def waiting_grants(session: AsyncSession, now: datetime) -> list[Invite]:
     """The grants to a number still waiting for their owner, oldest first."""
-    query = select(Invite).where(Invite.phone.is_not(None), Invite.used_at.is_(None), Invite.expires_at > now)
+    query = select(Invite).where(Invite.phone.is_not(None), _open(now))
     return list((await session.execute(query.order_by(Invite.id))).scalars())
 
 
 async def withdraw_phone_grants(session: AsyncSession, phone: str, now: datetime) -> int:
     """The grants still waiting for `phone` end now; returns how many there were."""
     ended = await session.execute(
-        update(Invite)
-        .where(Invite.phone == phone, Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(expires_at=now)
-        .returning(Invite.id)
+        update(Invite).where(Invite.phone == phone, _open(now)).values(expires_at=now).returning(Invite.id)
     )
     return len(ended.all())
 
@@ -180,7 +178,7 @@ async def withdraw_phone_grants(session: AsyncSession, phone: str, now: datetime
 async def grant_waiting(session: AsyncSession, now: datetime, phone: str | None = None) -> bool:
     """Whether a grant waits for `phone` (None: for any number, when /id on Telegram offers to share one)."""
     number = Invite.phone == phone if phone is not None else Invite.phone.is_not(None)
-    waiting = select(Invite.id).where(number, Invite.used_at.is_(None), Invite.expires_at > now)
+    waiting = select(Invite.id).where(number, _open(now))
     return (await session.execute(waiting.limit(1))).first() is not None
 
 
@@ -199,10 +197,7 @@ async def _claim(
 ) -> Invite | None:
     # One statement takes the grant, so two taps (or two processes) cannot both use it.
     taken = await session.execute(
-        update(Invite)
-        .where(which, Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(used_at=now, contact_id=contact.id)
-        .returning(Invite.id)
+        update(Invite).where(which, _open(now)).values(used_at=now, contact_id=contact.id).returning(Invite.id)
     )
     invite_id = taken.scalars().first()
     if invite_id is None:

@@ -96,11 +96,11 @@ async def _question_of(session: AsyncSession, task: FollowUp) -> str | None:
     return latest.scalar_one_or_none()
 
 
-async def may_work(session: AsyncSession, officer: Officer | None, sees_all: bool, task: FollowUp) -> bool:
-    """Admins work any task; an officer only those of the regions they cover."""
+async def may_work(session: AsyncSession, officer: Officer | None, sees_all: bool, region: str | None) -> bool:
+    """Staff and admins work any task or lead; an officer only those of the regions they cover."""
     if sees_all:
         return True
-    return officer is not None and task.region in await officer_regions(session, officer.id)
+    return officer is not None and region in await officer_regions(session, officer.id)
 
 
 def _row_id(text: str) -> int | None:
@@ -169,13 +169,6 @@ async def record_call_outcome(
 
 async def find_lead_by_id(session: AsyncSession, lead_id: str) -> Lead | None:
     return await session.get(Lead, row_id) if (row_id := _row_id(lead_id)) is not None else None
-
-
-async def may_work_lead(session: AsyncSession, officer: Officer | None, sees_all: bool, lead: Lead) -> bool:
-    """Staff and admins work any lead; an officer only those of the regions they cover."""
-    if sees_all:
-        return True
-    return officer is not None and lead.region in await officer_regions(session, officer.id)
 
 
 def search_terms(text: str) -> tuple[str, str] | None:
