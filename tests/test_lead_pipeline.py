@@ -5,7 +5,6 @@ on that date, /cari by name or phone in one's own regions, and the welcome, menu
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +15,7 @@ from bot.models import Contact, Role
 from bot.services.officers import add_officer, ensure_contact
 from bot.services.tasks import LEAD_NAME, fill_lead_names
 from tests.conftest import WIB, saved_lead, whatsapp_text, whatsapp_titles
-from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, make_officer
+from tests.test_officers import ADMIN_ID, RINA_ID, SARI_ID, invite_from_the_chat, make_officer
 from tests.test_whatsapp_webhook import lead_on_whatsapp
 from tests.transcript import dialog
 
@@ -387,13 +386,7 @@ async def test_a_leap_day_is_understood_in_the_next_year_that_has_one(app, new_c
 
 async def test_an_officer_who_opens_an_invite_for_more_regions_keeps_her_code_and_adds_them(app, new_chat, db):
     _, code = await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
-    invited = await dialog(new_chat("Admin", user_id=ADMIN_ID)).play("""
-        > /undang
-        > Rina Marlina
-        > [Kaur]
-        > [Selesai]
-    """)
-    payload = re.search(r"start=(inv-[\w-]+)", invited[-1].text).group(1)
+    payload = await invite_from_the_chat(new_chat, "Rina Marlina", "Kaur")
 
     await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
         > /start {payload}

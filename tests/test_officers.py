@@ -81,14 +81,19 @@ async def test_an_admin_invites_an_officer_who_joins_once_with_the_link(new_chat
     assert db("select role from contacts where external_id = ?", str(stranger.user.user_id))[0]["role"] is None
 
 
-async def test_an_invite_link_expires_after_seven_days(new_chat, clock, db):
-    invited = await dialog(new_chat("Admin", user_id=ADMIN_ID)).play("""
+async def invite_from_the_chat(new_chat, name: str, region: str) -> str:
+    """An admin's /undang for `name` in `region`: the link's payload (`inv-…`)."""
+    invited = await dialog(new_chat("Admin", user_id=ADMIN_ID)).play(f"""
         > /undang
-        > Rina Marlina
-        > [Mukomuko]
+        > {name}
+        > [{region}]
         > [Selesai]
     """)
-    payload = re.search(r"start=(inv-[\w-]+)", invited[-1].text).group(1)
+    return re.search(r"start=(inv-[\w-]+)", invited[-1].text).group(1)
+
+
+async def test_an_invite_link_expires_after_seven_days(new_chat, clock, db):
+    payload = await invite_from_the_chat(new_chat, "Rina Marlina", "Mukomuko")
 
     clock.advance(days=7, seconds=1)
     await dialog(new_chat("Rina", user_id=RINA_ID)).play(f"""
