@@ -45,6 +45,34 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long personal data is kept (whole days), as the consent text states it; the daily purge removes what
+    is past its period (bot/workers/retention.py). A lead's and a chat's period runs from the last contact: the
+    person's last message or the last thing an officer recorded on their lead."""
+
+    open_lead_days: int = 180  # a lead nobody has reached yet or that is still being worked on
+    ended_lead_days: int = 90  # a lead that registered or declined: after the outcome
+    chat_days: int = 30  # a conversation that never became a lead
+    delivery_days: int = 90  # broadcast deliveries and sent messages with their receipts
+    not_understood_days: int = 30  # texts the bot did not understand (masked)
+    audit_days: int = 730  # the audit log, which names no worker once they are erased
+    notice_days: int = 7  # officers are told this long before one of their leads would go
+    at: time = time(2, 0)  # the local time of the daily purge
+
+    @property
+    def periods(self) -> dict[str, int]:
+        """The periods by kind, in the order staff read them (`bpu-bot retention show`)."""
+        return {
+            "open_lead": self.open_lead_days,
+            "ended_lead": self.ended_lead_days,
+            "chat": self.chat_days,
+            "delivery": self.delivery_days,
+            "not_understood": self.not_understood_days,
+            "audit": self.audit_days,
+        }
+
+
+@dataclass(frozen=True)
 class WhatsAppTemplate:
     """An approved message template: `WHATSAPP_TEMPLATE_REMINDER=bpu_pengingat:id,en:name:buttons`.
 
@@ -105,6 +133,7 @@ class Settings:
     # The web server of the webhooks and the health check.
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    retention: Retention = Retention()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -277,6 +306,7 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         raise ConfigError("OPERATOR_NAME is not set: the bot must tell workers who runs it")
 
     return Settings(
+        retention=_retention(get),
         database_url=normalise_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         telegram_token=token,
         telegram_base_url=base_url.rstrip("/"),
@@ -301,6 +331,40 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         web_port=int(web_port),
         **whatsapp,
     )
+
+
+# RETAIN_* variables: (setting, smallest, largest). The audit log keeps at least a year: it is the proof of who did
+# what with people's data; a lead's notice must come before the shortest lead period.
+_RETENTION_VARIABLES = {
+    "RETAIN_OPEN_LEAD_DAYS": ("open_lead_days", 7, 3650),
+    "RETAIN_ENDED_LEAD_DAYS": ("ended_lead_days", 7, 3650),
+    "RETAIN_CHAT_DAYS": ("chat_days", 1, 3650),
+    "RETAIN_DELIVERY_DAYS": ("delivery_days", 1, 3650),
+    "RETAIN_NOT_UNDERSTOOD_DAYS": ("not_understood_days", 1, 3650),
+    "RETAIN_AUDIT_DAYS": ("audit_days", 365, 3650),
+    "RETENTION_NOTICE_DAYS": ("notice_days", 1, 30),
+}
+
+
+def _retention(get) -> Retention:
+    values: dict[str, int] = {}
+    for name, (field, low, high) in _RETENTION_VARIABLES.items():
+        raw = get(name)
+        if raw is None:
+            continue
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+            raise ConfigError(f"{name} must be a whole number of days from {low} to {high}, not {raw!r}")
+        values[field] = int(raw)
+    retention = Retention(**values)
+    if retention.notice_days >= min(retention.open_lead_days, retention.ended_lead_days):
+        raise ConfigError(
+            "RETENTION_NOTICE_DAYS must be fewer days than RETAIN_OPEN_LEAD_DAYS and RETAIN_ENDED_LEAD_DAYS"
+        )
+    try:
+        at = time.fromisoformat(get("RETENTION_TIME") or "02:00")
+    except ValueError:
+        raise ConfigError("RETENTION_TIME must be a local time such as 02:00") from None
+    return Retention(**values, at=at)
 
 
 def _whatsapp(get) -> dict:
