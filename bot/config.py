@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,6 +68,7 @@ class Retention:
             "ended_lead": self.ended_lead_days,
             "chat": self.chat_days,
             "delivery": self.delivery_days,
+            "message": self.delivery_days,  # sent messages and their receipts, as long as deliveries
             "not_understood": self.not_understood_days,
             "audit": self.audit_days,
         }
@@ -347,7 +349,7 @@ _RETENTION_VARIABLES = {
 
 
 def _retention(get) -> Retention:
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
     for name, (field, low, high) in _RETENTION_VARIABLES.items():
         raw = get(name)
         if raw is None:
@@ -355,7 +357,7 @@ def _retention(get) -> Retention:
         if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             raise ConfigError(f"{name} must be a whole number of days from {low} to {high}, not {raw!r}")
         values[field] = int(raw)
-    retention = Retention(**values)
+    retention = replace(Retention(), **values)
     if retention.notice_days >= min(retention.open_lead_days, retention.ended_lead_days):
         raise ConfigError(
             "RETENTION_NOTICE_DAYS must be fewer days than RETAIN_OPEN_LEAD_DAYS and RETAIN_ENDED_LEAD_DAYS"
@@ -364,7 +366,7 @@ def _retention(get) -> Retention:
         at = time.fromisoformat(get("RETENTION_TIME") or "02:00")
     except ValueError:
         raise ConfigError("RETENTION_TIME must be a local time such as 02:00") from None
-    return Retention(**values, at=at)
+    return replace(retention, at=at)
 
 
 def _whatsapp(get) -> dict:

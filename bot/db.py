@@ -111,6 +111,19 @@ def insert_unless_present(session: AsyncSession, entity: Any, **values: Any):
     return dialect.insert(entity).values(**values).on_conflict_do_nothing()
 
 
+def add_to_count(session: AsyncSession, entity: Any, keys: dict[str, Any], amount: int):
+    """`INSERT ... ON CONFLICT DO UPDATE SET count = count + amount` in the session's dialect: a counter row
+    keyed by `keys` (a unique constraint) made or grown in one statement, safe under concurrency."""
+    bind = session.bind
+    assert bind is not None  # every session comes from session_factory(engine)
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return (
+        dialect.insert(entity)
+        .values(**keys, count=amount)
+        .on_conflict_do_update(index_elements=list(keys), set_={"count": entity.count + amount})
+    )
+
+
 async def execute_dml(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
     """`session.execute` of an INSERT, UPDATE or DELETE, typed as what it returns: a CursorResult, whose
     rowcount says how many rows the statement matched (SQLAlchemy types every execute as a plain Result)."""

@@ -149,7 +149,7 @@ class Contact(Base):
     # broadcasts leave them out; what they asked for (answers, their reminders) still reaches them.
     marketing_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention's clock
 
     # lazy="raise": under asyncio a lazy load fails obscurely; services query what they need explicitly.
     lead: Mapped[Lead | None] = relationship(back_populates="contact", lazy="raise", passive_deletes=True)
@@ -214,7 +214,11 @@ class Lead(Base):
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The last thing recorded on the lead (a stage, a call): with the worker's last message, the start of its
+    # retention period (bot/services/retention.py).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    # When its officer was told it would be removed (the digest): an officer's lead is never removed unwarned.
+    expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(back_populates="lead", lazy="raise")
 
@@ -263,7 +267,7 @@ class FollowUp(Base):
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)  # retention
 
 
 class Officer(Base):
@@ -329,15 +333,46 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class Erasure(Base):
-    """What remains of a person who asked to be erased: an anonymous count, nothing that identifies them."""
+class ErasedCount(Base):
+    """What remains of people erased, at their request or when their period ran out: anonymous counts by the
+    month they came, the month they left their contact, what became of them, where and how, so historical
+    figures do not change when the rows go. Nothing in it identifies anyone."""
 
-    __tablename__ = "erasures"
+    __tablename__ = "erased_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "reason",
+            "erased_month",
+            "started_month",
+            "lead_month",
+            "channel",
+            "occupation",
+            "region",
+            "outcome",
+            name="uq_erased_counts_key",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    erased_on: Mapped[str] = mapped_column(String(7))  # YYYY-MM: a month, not a moment
+    reason: Mapped[str] = mapped_column(String(16))  # "request" (HAPUS) or "retention" (the daily purge)
+    erased_month: Mapped[str] = mapped_column(String(7))  # YYYY-MM: months, never moments
+    started_month: Mapped[str] = mapped_column(String(7))  # their first message
+    lead_month: Mapped[str] = mapped_column(String(7), default="")  # when they left their contact; "" for none
     channel: Mapped[str] = mapped_column(String(16))
-    had_lead: Mapped[bool]
+    occupation: Mapped[str] = mapped_column(String(16), default="")
+    region: Mapped[str] = mapped_column(String(60), default="")
+    outcome: Mapped[str] = mapped_column(String(24))  # the lead's last stage, or "no_lead"
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class DailyJob(Base):
+    """A job run once a local day by the leader (the retention purge): the day it last finished. A run killed
+    halfway has not finished, so the next look runs it again and it carries on where it stopped."""
+
+    __tablename__ = "daily_jobs"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    done_on: Mapped[str] = mapped_column(String(10))  # local YYYY-MM-DD
 
 
 class Via(enum.StrEnum):
@@ -448,6 +483,9 @@ class Campaign(Base):
     progress_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its deliveries removed (past RETAIN_DELIVERY_DAYS, or their person erased), counted by progress bucket and
+    # receipt, so its figures stay what they were (bot/services/campaigns.py campaign_progress).
+    kept: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
 
 class Delivery(Base):

@@ -186,5 +186,5 @@ async def erase_prompt(turn: Turn) -> None:
 
 @router.action("erase_yes", decides=ERASE_CONFIRM)
 async def erase_confirmed(turn: Turn, _: str) -> None:
-    await erase_contact(turn.session, turn.contact)
+    await erase_contact(turn.session, turn.contact, turn.now)
     turn.say("privacy.erased")

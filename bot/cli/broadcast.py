@@ -28,6 +28,7 @@ from bot.cli.common import (
     one_line_errors,
     print_table,
     record_file_export,
+    remind_to_delete,
     replaced_when_written,
 )
 from bot.config import SUPPORTED_LOCALES, Settings
@@ -378,3 +379,4 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
                 rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)
             await record_file_export(sessions, rows, report="broadcast", campaign=campaign_id)
     print(f"{rows} rows written to {target}")
+    remind_to_delete(target)

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.db import check_database, create_engine, session_factory
+from bot.db import Sessions, check_database, create_engine, session_factory
 from bot.models import Role, utcnow
 from bot.phone import normalise_phone
 from bot.services.audit import Actor, record_event
@@ -52,7 +52,7 @@ def command_line_actor() -> Actor:
 
 
 @contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(settings: Settings) -> AsyncIterator[Sessions]:
     """Sessions on the configured database, checked to be migrated first (DatabaseNotReady otherwise)."""
     engine = create_engine(settings.database_url)
     try:
@@ -74,6 +74,19 @@ def add_bom_option(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="CSV: start with a UTF-8 byte-order mark, so Excel reads the file right (default: yes)",
+    )
+
+
+# How long staff keep a file with names and phone numbers (docs/staff.md): the bot's own periods do not reach it.
+FILE_KEEP_DAYS = 30
+
+
+def remind_to_delete(target: Path) -> None:
+    """Printed after every file of names and numbers is written: it is the staff's to delete."""
+    print(
+        f"{target} holds names and phone numbers: keep it only while you work on it, {FILE_KEEP_DAYS} days at most, "
+        'then delete it (docs/staff.md, "Files you export")',
+        file=sys.stderr,
     )
 
 

@@ -23,6 +23,7 @@ from bot.cli.common import (
     database,
     one_line_errors,
     record_file_export,
+    remind_to_delete,
     replaced_when_written,
 )
 from bot.config import SUPPORTED_LOCALES, Settings
@@ -144,4 +145,5 @@ async def export_leads(settings: Settings, args: argparse.Namespace, out: TextIO
                 out.write("\n")
             await record_file_export(sessions, rows, format=file_format, filters=chosen.to_json(), file=target.name)
     print(f"{rows} leads written to {target}")
+    remind_to_delete(target)
     return rows

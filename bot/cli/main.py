@@ -1,5 +1,6 @@
 """`bpu-bot`: the parser of every command, and `run`, `chat` and `db upgrade`; the other groups have modules of
-their own beside this one (officers, followups, broadcast, export, access, consent, understanding).
+their own beside this one (officers, followups, broadcast, export, access, consent, retention,
+understanding).
 
 Every failure a person can fix (configuration, database, catalogs) ends in one line on stderr and exit code
 2, without a traceback.
@@ -21,6 +22,7 @@ from bot.cli import consent as consent_cli
 from bot.cli import export as export_cli
 from bot.cli import followups as followups_cli
 from bot.cli import officers as officers_cli
+from bot.cli import retention as retention_cli
 from bot.cli import understanding as understanding_cli
 from bot.cli.common import CommandError
 from bot.config import SUPPORTED_LOCALES, ConfigError, Settings, load_settings
@@ -39,6 +41,7 @@ _GROUPS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "roles": access_cli.run,
     "audit": access_cli.run,
     "consent": consent_cli.run,
+    "retention": retention_cli.run,
     "understand": understanding_cli.run,
     "understanding": understanding_cli.run,
 }
@@ -57,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     export_cli.add_parser(commands)
     access_cli.add_parsers(commands)
     consent_cli.add_parser(commands)
+    retention_cli.add_parser(commands)
     understanding_cli.add_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

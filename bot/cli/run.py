@@ -39,11 +39,14 @@ from bot.workers.delivery import Sender
 from bot.workers.exporter import Exporter
 from bot.workers.leadership import WAKE_CHANNEL, Leadership
 from bot.workers.pacing import Pacer
+from bot.workers.retention import purge_if_due
 from bot.workers.ticker import FollowUpTicker
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 6 * 3600
+# How often the leader looks whether the day's retention purge is due (from RETENTION_TIME on, once a day).
+RETENTION_LOOK_SECONDS = 600
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
@@ -93,6 +96,7 @@ class Runtime:
         self.leadership: Leadership | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ticking: set[asyncio.Task] = set()
+        self._purging: set[asyncio.Task] = set()
         self._notifying: set[asyncio.Task] = set()
         self._web: web.AppRunner | None = None
         # Missed ticks are not caught up (coalesce): one tick sends everything that is due.
@@ -160,6 +164,9 @@ class Runtime:
         first = datetime.now(UTC) + timedelta(seconds=settings.first_tick_seconds)
         self.scheduler.add_job(self.tick, "interval", seconds=settings.tick_seconds, next_run_time=first, id="tick")
         self.scheduler.add_job(self.forget_old_updates, "interval", seconds=HOUSEKEEPING_SECONDS, id="housekeeping")
+        self.scheduler.add_job(
+            self.purge_if_due, "interval", seconds=RETENTION_LOOK_SECONDS, next_run_time=first, id="retention"
+        )
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -173,6 +180,9 @@ class Runtime:
         # Removing the jobs, not shutting the scheduler down: that would cancel a tick in flight.
         self.scheduler.remove_all_jobs()
         await asyncio.gather(*self._ticking, return_exceptions=True)
+        for purging in self._purging:  # its batch in hand rolls back; the next leader carries on the same day
+            purging.cancel()
+        await asyncio.gather(*self._purging, return_exceptions=True)
         updater = self.application.updater if self.application is not None else None
         if updater is not None and updater.running:
             await updater.stop()
@@ -242,6 +252,18 @@ class Runtime:
         repeating one: claims are atomic, so the two never send a row twice."""
         if self.leading and self.scheduler.running:
             self.scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC))
+
+    async def purge_if_due(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # the scheduler runs each job as a task
+        self._purging.add(task)
+        try:
+            settings = self.app.settings
+            await purge_if_due(
+                self.app.dispatcher.sessions, settings.retention, self.app.dispatcher.clock(), settings.tz
+            )
+        finally:
+            self._purging.discard(task)
 
     async def forget_old_updates(self) -> None:
         async with self.app.dispatcher.sessions.begin() as session:

@@ -26,7 +26,12 @@ class Actor:
 
     @classmethod
     def of_contact(cls, contact: Contact, role: Role) -> Actor:
-        return cls(f"{contact.channel}:{contact.external_id}", role)
+        return cls(cls.of_contact_id(contact.channel, contact.external_id), role)
+
+    @staticmethod
+    def of_contact_id(channel: str, external_id: str) -> str:
+        """The label of a person by their chat, as their entries name them."""
+        return f"{channel}:{external_id}"
 
 
 async def record_event(
@@ -76,8 +81,7 @@ async def list_events(
     return list((await session.execute(query)).scalars())
 
 
-async def forget_actor(session: AsyncSession, contact: Contact) -> None:
-    """The person asked to be erased: their entries stay (what was done), without their name."""
-    label = Actor.of_contact(contact, Role.WORKER).label
-    await session.execute(update(AuditEvent).where(AuditEvent.actor == label).values(actor=ERASED))
-    await session.execute(update(AuditEvent).where(AuditEvent.subject == label).values(subject=ERASED))
+async def forget_actors(session: AsyncSession, labels: list[str]) -> None:
+    """These people were erased: their entries stay (what was done), without their names."""
+    await session.execute(update(AuditEvent).where(AuditEvent.actor.in_(labels)).values(actor=ERASED))
+    await session.execute(update(AuditEvent).where(AuditEvent.subject.in_(labels)).values(subject=ERASED))

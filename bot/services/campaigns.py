@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, exists, func, literal, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -201,7 +202,7 @@ class Progress:
 
 
 async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> dict[int, Progress]:
-    """Counts per campaign in one query (the claim index covers it)."""
+    """Counts per campaign in one query (the claim index covers it), with what it kept of deliveries removed."""
     # A literal, not a parameter: PostgreSQL must see the grouped expression in the select list as the same.
     blocked = Delivery.outcome == literal_column("'blocked'")
     query = (
@@ -210,10 +211,47 @@ async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> d
         .group_by(Delivery.campaign_id, Delivery.status, blocked)
     )
     counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    kept = await session.execute(
+        select(Campaign.id, Campaign.kept).where(Campaign.id.in_(campaign_ids), Campaign.kept.is_not(None))
+    )
+    for campaign_id, buckets in kept:
+        counts[campaign_id] = {bucket: count for bucket, count in (buckets or {}).items() if bucket in _BUCKETS}
     for campaign_id, status, is_blocked, count in await session.execute(query):
         bucket = _bucket(status, bool(is_blocked))
         counts[campaign_id][bucket] = counts[campaign_id].get(bucket, 0) + count
     return {campaign_id: Progress(**values) for campaign_id, values in counts.items()}
+
+
+_BUCKETS = ("sent", "failed", "blocked", "skipped", "waiting")
+
+
+async def keep_counts(session: AsyncSession, removed: Any) -> None:
+    """Deliveries chosen by `removed` (a condition) are about to be deleted: add them to their campaigns' kept
+    counts, by progress bucket and receipt, so a campaign's figures never change when its rows go. One that
+    had not gone out yet never will: it counts as skipped."""
+    blocked = Delivery.outcome == literal_column("'blocked'")
+    query = (
+        select(Delivery.campaign_id, Delivery.status, blocked, Delivery.receipt, func.count())
+        .where(removed)
+        .group_by(Delivery.campaign_id, Delivery.status, blocked, Delivery.receipt)
+    )
+    added: dict[int, dict[str, int]] = {}
+    for campaign_id, status, is_blocked, receipt, count in await session.execute(query):
+        bucket = "skipped" if status in _OPEN else _bucket(status, bool(is_blocked))
+        into = added.setdefault(campaign_id, {})
+        for key in (bucket, f"receipt:{receipt}" if receipt else None):
+            if key is not None:
+                into[key] = into.get(key, 0) + count
+    if not added:
+        return
+    # Locked on PostgreSQL: a person's erasure and the purge may add to the same campaign at once.
+    campaigns = await session.scalars(select(Campaign).where(Campaign.id.in_(added)).with_for_update())
+    for campaign in campaigns:
+        kept = dict(campaign.kept or {})
+        for key, count in added[campaign.id].items():
+            kept[key] = kept.get(key, 0) + count
+        campaign.kept = kept  # a new dict: SQLAlchemy sees a JSON column change only on assignment
+    await session.flush()
 
 
 def _bucket(status: str, blocked: bool) -> str:

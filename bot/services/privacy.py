@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import add_to_count
 from bot.models import (
     Consent,
     ConsentPurpose,
     Contact,
     Delivery,
-    Erasure,
+    ErasedCount,
     FollowUp,
     FollowUpStatus,
     Lead,
@@ -22,13 +24,19 @@ from bot.models import (
     Miss,
     utcnow,
 )
-from bot.services.audit import forget_actor
+from bot.services.audit import Actor, forget_actors
+from bot.services.campaigns import keep_counts
 from bot.services.consent import list_consents, record_consent
 from bot.services.deliveries import cancel_deliveries
 from bot.services.followups import cancel_followups
 from bot.services.leads import find_lead
 
 log = logging.getLogger(__name__)
+
+# Why a person was erased (erased_counts.reason), and the outcome counted for someone who left no contact.
+REQUEST = "request"
+RETENTION = "retention"
+NO_LEAD = "no_lead"
 
 
 async def personal_data(session: AsyncSession, contact: Contact) -> dict[str, Any]:
@@ -107,21 +115,76 @@ async def resume_messages(session: AsyncSession, contact: Contact) -> None:
     contact.messages_stopped_at = None
 
 
-async def erase_contact(session: AsyncSession, contact: Contact) -> None:
-    """Delete the person and everything about them; keep one anonymous row for the counts."""
-    lead = await find_lead(session, contact)
-    session.add(Erasure(erased_on=utcnow().strftime("%Y-%m"), channel=contact.channel, had_lead=lead is not None))
-    if lead is not None:  # the notice of their lead to its officer (a digest names them only when sent)
-        await session.execute(delete(FollowUp).where(FollowUp.lead_id == lead.id))
-    await session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
-    await session.execute(delete(Delivery).where(Delivery.contact_id == contact.id))
-    await session.execute(
-        delete(LeadEvent).where(LeadEvent.lead_id.in_(select(Lead.id).where(Lead.contact_id == contact.id)))
-    )
-    await session.execute(delete(Lead).where(Lead.contact_id == contact.id))
-    await session.execute(delete(Consent).where(Consent.contact_id == contact.id))
-    await session.execute(delete(Miss).where(Miss.contact_id == contact.id))
-    await forget_actor(session, contact)
-    await session.delete(contact)
-    await session.flush()
+async def erase_contact(session: AsyncSession, contact: Contact, now: datetime) -> None:
+    """HAPUS: the person and everything about them, at once."""
+    await erase_contacts(session, [contact.id], REQUEST, now)
     log.info("a contact on %s was erased at their request", contact.channel)
+
+
+async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: str, now: datetime) -> int:
+    """Delete these people and everything about them (their lead, its history and tasks, their consents,
+    messages, deliveries, texts not understood, their name in the audit log); keep only anonymous counts: of
+    them in `erased_counts`, of their deliveries in their campaigns. The one path of an erasure, whether the
+    person asked (HAPUS) or their retention period ran out (the daily purge, in batches). Returns how many."""
+    people = (
+        await session.execute(
+            select(
+                Contact.id,
+                Contact.channel,
+                Contact.external_id,
+                Contact.created_at,
+                Contact.occupation,
+                Lead.id,
+                Lead.created_at,
+                Lead.occupation,
+                Lead.region,
+                Lead.status,
+            )
+            .outerjoin(Lead, Lead.contact_id == Contact.id)
+            .where(Contact.id.in_(contact_ids))
+        )
+    ).all()
+    if not people:
+        return 0
+    counts: Counter[tuple[str, ...]] = Counter()
+    for _, channel, _, started, occupation, lead_id, lead_at, lead_occupation, region, status in people:
+        lead_month = _month(lead_at) if lead_id is not None else ""
+        counts[
+            (_month(started), lead_month, channel, lead_occupation or occupation or "", region or "", status or NO_LEAD)
+        ] += 1
+    for (started_month, lead_month, channel, occupation, region, outcome), count in counts.items():
+        keys = {
+            "reason": reason,
+            "erased_month": _month(now),
+            "started_month": started_month,
+            "lead_month": lead_month,
+            "channel": channel,
+            "occupation": occupation,
+            "region": region,
+            "outcome": outcome,
+        }
+        await session.execute(add_to_count(session, ErasedCount, keys, count))
+    ids = [person[0] for person in people]
+    lead_ids = [person[5] for person in people if person[5] is not None]
+    if lead_ids:  # with the notices of their leads to officers (a digest names a lead only when it is sent)
+        await session.execute(delete(FollowUp).where(FollowUp.lead_id.in_(lead_ids)))
+        await session.execute(delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))
+        await session.execute(delete(Lead).where(Lead.id.in_(lead_ids)))
+    await session.execute(delete(FollowUp).where(FollowUp.contact_id.in_(ids)))
+    await keep_counts(session, Delivery.contact_id.in_(ids))
+    await session.execute(delete(Delivery).where(Delivery.contact_id.in_(ids)))
+    await session.execute(delete(Consent).where(Consent.contact_id.in_(ids)))
+    await session.execute(delete(Miss).where(Miss.contact_id.in_(ids)))
+    await forget_actors(session, [Actor.of_contact_id(channel, external_id) for _, channel, external_id, *_ in people])
+    # A contact this session holds (the one whose turn asked for HAPUS) is deleted through it, so the turn
+    # knows (bot.db.is_deleted); the others in one statement.
+    held = [row for row in session.identity_map.values() if isinstance(row, Contact) and row.id in ids]
+    for contact in held:
+        await session.delete(contact)
+    await session.execute(delete(Contact).where(Contact.id.in_(set(ids) - {contact.id for contact in held})))
+    await session.flush()
+    return len(ids)
+
+
+def _month(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.dispatcher import Dispatcher
@@ -44,6 +45,7 @@ from bot.services.followups import (
     settle_followup,
 )
 from bot.services.officers import claim_digests
+from bot.services.retention import leads_to_warn
 from bot.services.tasks import LEAD_NAME, fill_lead_names, queue_message, waiting_leads
 from bot.workers.delivery import (
     DeliveryUnknown,
@@ -196,7 +198,8 @@ class FollowUpTicker:
         """From DIGEST_TIME on, once a local day, each officer's counts as a notice (none when all are zero)."""
         settings = self.dispatcher.settings
         for digest in await claim_digests(session, now, settings.tz, settings.digest_time):
-            if digest.empty:
+            expiring = await leads_to_warn(session, digest.officer.id, settings.retention, now)
+            if digest.empty and not expiring:
                 continue
             t = self.dispatcher.messages[digest.contact.locale]
             text = t(
@@ -221,6 +224,20 @@ class FollowUpTicker:
                 )
                 more = t("officer.digest_more", count=total - len(waiting)) if total > len(waiting) else ""
                 text += "\n\n" + t("officer.digest_waiting", leads=names, more=more).strip()
+            if expiring:  # named like the waiting ones, so an erasure meanwhile leaves "…" in their place
+                names = "\n".join(
+                    t(
+                        "officer.digest_expiring_lead",
+                        name=LEAD_NAME.format(lead.id),
+                        region=lead.region,
+                        day=format_date(goes.astimezone(settings.tz), "EEEE d MMM", locale=digest.contact.locale),
+                    )
+                    for lead, goes in expiring[:DIGEST_NAMES]
+                )
+                more = (
+                    t("officer.digest_more", count=len(expiring) - DIGEST_NAMES) if len(expiring) > DIGEST_NAMES else ""
+                )
+                text += "\n\n" + t("officer.digest_expiring", leads=names, more=more).strip()
             await queue_message(session, digest.contact.id, FollowUpKind.NOTICE, text, now)
 
     def _message(self, contact: Contact, row: FollowUp, text: str) -> Reply:
