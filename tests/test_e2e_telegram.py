@@ -229,6 +229,7 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
         "locale": "id",
         "contact_id": stored["contact_id"],
         "officer_id": None,  # no officer covers Mukomuko: the lead waits in the unassigned pool
+        "expiry_warned_at": None,  # no officer was told it would go: it has just come
     }
     [contact] = rows("SELECT id, external_id, source_code, state FROM contacts")
     assert (contact["external_id"], contact["source_code"], contact["state"]) == ("810001", "PETUGAS_01", "main")

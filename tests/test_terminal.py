@@ -93,6 +93,7 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
         "officer_id": None,
         "created_at": None,
         "updated_at": None,
+        "expiry_warned_at": None,
     }
     consents = rows("SELECT purpose, text_version, granted, decided_at FROM consents ORDER BY id")
     assert [(c["purpose"], c["text_version"], c["granted"]) for c in consents] == [
