@@ -214,9 +214,10 @@ class Lead(Base):
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The last thing recorded on the lead (a stage, a call): with the worker's last message, the start of its
-    # retention period (bot/services/retention.py).
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When the person saved it or an officer recorded a step (set by those, not by any change such as a handover):
+    # with the person's last message, the start of its retention period (bot/services/retention.py).
+    last_contact_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # When its officer was told it would be removed (the digest): an officer's lead is never removed unwarned.
     expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

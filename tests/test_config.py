@@ -77,6 +77,11 @@ def test_defaults_run_the_terminal_on_the_embedded_sqlite_file(tmp_path):
             "TELEGRAM_WEBHOOK_URL",
         ),  # fmt: skip
         ({**TELEGRAM, "TELEGRAM_WEBHOOK_SECRET": SECRET}, "without TELEGRAM_WEBHOOK_URL"),
+        ({"RETAIN_CHAT_DAYS": "0"}, "RETAIN_CHAT_DAYS"),
+        ({"RETAIN_OPEN_LEAD_DAYS": "6 bulan"}, "RETAIN_OPEN_LEAD_DAYS"),
+        ({"RETAIN_AUDIT_DAYS": "30"}, "RETAIN_AUDIT_DAYS must be a whole number of days from 365"),
+        ({"RETAIN_ENDED_LEAD_DAYS": "10", "RETENTION_NOTICE_DAYS": "14"}, "RETENTION_NOTICE_DAYS"),
+        ({"RETENTION_TIME": "jam 2"}, "RETENTION_TIME"),
     ],
 )
 def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
@@ -84,6 +89,21 @@ def test_invalid_values_name_the_variable_to_set(tmp_path, environ, names):
         settings(tmp_path, **environ)
 
     assert "\n" not in str(error.value)
+
+
+def test_retention_periods_have_defaults_and_are_whole_days(tmp_path):
+    assert settings(tmp_path).retention.periods == {
+        "open_lead": 180,
+        "ended_lead": 90,
+        "chat": 30,
+        "delivery": 90,
+        "message": 90,
+        "not_understood": 30,
+        "audit": 730,
+    }
+    chosen = settings(tmp_path, RETAIN_OPEN_LEAD_DAYS="365", RETENTION_NOTICE_DAYS="14", RETENTION_TIME="23:30")
+    assert (chosen.retention.open_lead_days, chosen.retention.notice_days) == (365, 14)
+    assert f"{chosen.retention.at:%H:%M}" == "23:30"
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(ch
     assert db("select count(*) from consents")[0][0] == 0
     # What remains is a count: no name, number, id or moment, only months and the categories figures need.
     erased = db("select * from erased_counts")[0]
-    assert (erased["reason"], erased["channel"], erased["outcome"], erased["count"]) == ("request", "telegram", "baru", 1)
+    assert tuple(erased[key] for key in ("reason", "channel", "outcome", "count")) == ("request", "telegram", "baru", 1)
     assert set(erased.keys()) == {
         "id", "reason", "erased_month", "started_month", "lead_month", "channel", "occupation", "region", "outcome",
         "count",

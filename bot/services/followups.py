@@ -220,7 +220,7 @@ async def record_lead_status(
     event = LeadEvent(lead_id=lead.id, from_status=lead.status, to_status=status, actor=actor, at=at)
     session.add(event)
     lead.status = status
-    lead.updated_at = at  # a step recorded is a contact: the lead's retention period starts again
+    lead.last_contact_at = at  # a step recorded is a contact: the lead's retention period starts again
     await session.flush()
     return event
 

@@ -58,6 +58,7 @@ async def save_lead(
     lead.source_code = source or lead.source_code or contact.source_code
     lead.channel = contact.channel
     lead.locale = contact.locale
+    lead.last_contact_at = now  # saved (again) by the person: their retention period runs from here
     contact.occupation = details.occupation
     await session.flush()
     log.info("lead %s %s (%s, %s)", lead.id, "created" if created else "updated", mask_phone(lead.phone), lead.region)

@@ -50,7 +50,7 @@ def _days(days: int) -> timedelta:
 
 def _quiet_since(cutoff: datetime) -> Any:
     """Nothing from the person, and nothing recorded on their lead, since `cutoff`."""
-    return and_(Contact.last_seen_at < cutoff, Lead.updated_at < cutoff)
+    return and_(Contact.last_seen_at < cutoff, Lead.last_contact_at < cutoff)
 
 
 def _officer_was_told(retention: Retention, now: datetime) -> Any:
@@ -62,7 +62,7 @@ def _officer_was_told(retention: Retention, now: datetime) -> Any:
         and_(
             warned.is_not(None),
             warned <= now - _days(retention.notice_days),
-            warned > Lead.updated_at,
+            warned > Lead.last_contact_at,
             warned > Contact.last_seen_at,
         ),
     )
@@ -148,8 +148,7 @@ async def leads_to_warn(
 ) -> list[tuple[Lead, datetime]]:  # fmt: skip
     """An officer's leads that will be removed within `notice_days` unless something is recorded, each with
     the day it would go, soonest first. The first time since the last contact, each is marked as told
-    (`expiry_warned_at`, leaving `updated_at`, the period's clock, as it was): the purge waits `notice_days`
-    from then."""
+    (`expiry_warned_at`): the purge waits `notice_days` from then."""
     soon = now + _days(retention.notice_days)
     leads: list[tuple[Lead, datetime, bool]] = []
     for ended, days in ((True, retention.ended_lead_days), (False, retention.open_lead_days)):
@@ -162,8 +161,8 @@ async def leads_to_warn(
                 _quiet_since(soon - _days(days)),
             )
         )
-        for lead, last_seen in rows.tuples():
-            last_contact = max(lead.updated_at, last_seen)
+        for lead, last_seen in rows:
+            last_contact = max(lead.last_contact_at, last_seen)
             told = lead.expiry_warned_at if lead.expiry_warned_at and lead.expiry_warned_at > last_contact else None
             # Told now (or when first told since the last contact), it goes `notice_days` later at the earliest.
             goes = max(last_contact + _days(days), (told or now) + _days(retention.notice_days))
@@ -173,7 +172,7 @@ async def leads_to_warn(
     if first_told:
         await execute_dml(
             session,
-            update(Lead).where(Lead.id.in_(first_told)).values(expiry_warned_at=now, updated_at=Lead.updated_at),
+            update(Lead).where(Lead.id.in_(first_told)).values(expiry_warned_at=now),
         )
     return [(lead, goes) for lead, goes, _ in leads]
 

@@ -68,12 +68,17 @@ def upgrade() -> None:
 
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expiry_warned_at", bot.models.UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f("ix_leads_updated_at"), ["updated_at"], unique=False)
+        batch_op.add_column(sa.Column("last_contact_at", bot.models.UTCDateTime(timezone=True), nullable=True))
+    op.execute("UPDATE leads SET last_contact_at = updated_at")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.alter_column("last_contact_at", existing_type=bot.models.UTCDateTime(timezone=True), nullable=False)
+        batch_op.create_index(batch_op.f("ix_leads_last_contact_at"), ["last_contact_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_leads_updated_at"))
+        batch_op.drop_index(batch_op.f("ix_leads_last_contact_at"))
+        batch_op.drop_column("last_contact_at")
         batch_op.drop_column("expiry_warned_at")
 
     with op.batch_alter_table("followups", schema=None) as batch_op:
