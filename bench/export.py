@@ -247,7 +247,7 @@ def _lead(rng: random.Random, world: World, number: int, contact: int, created: 
     call_time = rng.choice(_CALL_TIMES)
     rows.leads.append(
         (number, contact, name, phone, occupation, region, call_time, status, source, officer, locale)
-        + (_stamp(created), _stamp(updated))
+        + (_stamp(created), _stamp(updated), _stamp(updated))
     )
     rows.followups.extend(followups)
     actor = f"officer:{officer}" if officer else "admin:telegram:1"
@@ -281,8 +281,8 @@ def _insert(connection: sqlite3.Connection, rows: Rows) -> None:
     )
     connection.executemany(
         "insert into leads (id, contact_id, name, phone, occupation, region, call_time, status, source_code,"
-        " officer_id, channel, locale, created_at, updated_at)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'telegram', ?, ?, ?)",
+        " officer_id, channel, locale, created_at, updated_at, last_contact_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'telegram', ?, ?, ?, ?)",
         rows.leads,
     )
     connection.executemany(

@@ -41,9 +41,9 @@ def seed_workers(
     )
     database.execute_many(
         "insert into leads (contact_id, name, phone, occupation, region, call_time, status, channel, locale,"
-        " created_at, updated_at) values (?, ?, ?, ?, ?, 'pagi', 'baru', 'telegram', 'id', ?, ?)",
+        " created_at, updated_at, last_contact_at) values (?, ?, ?, ?, ?, 'pagi', 'baru', 'telegram', 'id', ?, ?, ?)",
         [
-            (cid, f"Pekerja {uid}", f"+62812{uid % 10**8:08d}", occupation, region, stamp, stamp)
+            (cid, f"Pekerja {uid}", f"+62812{uid % 10**8:08d}", occupation, region, stamp, stamp, stamp)
             for cid, uid in zip(ids, user_ids, strict=True)
         ],
     )

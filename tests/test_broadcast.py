@@ -358,8 +358,9 @@ async def test_segments_count_people_once_and_only_those_who_agreed(app, new_cha
     )
     db(
         "insert into leads (contact_id, name, phone, occupation, region, call_time, status, channel, locale,"
-        " created_at, updated_at) select (select id from contacts where external_id = 'wa-1'), name, phone,"
-        " occupation, region, call_time, status, 'whatsapp', locale, created_at, updated_at from leads where id = 1"
+        " created_at, updated_at, last_contact_at) select (select id from contacts where external_id = 'wa-1'), name,"
+        " phone, occupation, region, call_time, status, 'whatsapp', locale, created_at, updated_at, last_contact_at"
+        " from leads where id = 1"
     )
     known = app.content.regions
     now = app.dispatcher.clock()

@@ -5,17 +5,25 @@ carries on after a crash. Time is the app's clock, moved by the tests."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select
 
 from bot.app import BotApp
-from bot.models import Base, Lead, utcnow
+from bot.models import Base, Contact, Lead, utcnow
 from bot.services.campaigns import campaign_progress
 from bot.services.misses import record_miss
 from bot.services.tasks import move_lead
 from bot.workers.retention import purge, purge_if_due
+from tests import database
 from tests.conftest import WIB, campaign_for, command_line, saved_lead, send_campaigns, welcomed
+from tests.database import SQLiteDatabase
+from tests.process import PYTHON, bot_env, run_cli
 from tests.test_officers import RINA_ID, make_officer
 
 BUDI = ("Budi Santoso", "+6281234567890")  # never reached: an open lead
@@ -242,3 +250,52 @@ async def test_retention_show_and_purge_on_the_command_line_are_audited(app, new
     assert db("select count(*) from contacts")[0][0] == 0
     audit = [(row["action"], row["actor"], row["rows"]) for row in db("select * from audit_events order by id")]
     assert audit == [("retention", "cli:dewi", 1)] * 3
+
+
+def kill_once_some_are_gone(env: dict[str, str], folder: Path, db, people: int) -> int:
+    """`bpu-bot retention purge`, killed with SIGKILL as soon as its first batch is committed; how many are left."""
+    purging = subprocess.Popen([PYTHON, "-m", "bot", "retention", "purge"], env=env, cwd=folder)
+    while db("select count(*) from leads")[0][0] == people and purging.poll() is None:
+        time.sleep(0.01)
+    purging.send_signal(signal.SIGKILL)
+    purging.wait()
+    return db("select count(*) from leads")[0][0]
+
+
+async def test_a_purge_killed_mid_way_keeps_what_it_did_and_the_next_run_finishes_it(app, tmp_path, db, clock):
+    people = 3000
+    clock.now = utcnow() - timedelta(days=200)  # the command line runs at the real time
+    async with app.dispatcher.sessions.begin() as session:
+        await session.execute(
+            insert(Contact),
+            [
+                {"channel": "telegram", "external_id": str(900000 + n), "locale": "id", "last_seen_at": clock()}
+                for n in range(people)
+            ],
+        )
+        ids = (await session.execute(select(Contact.id).order_by(Contact.id))).scalars().all()
+        await session.execute(
+            insert(Lead),
+            [
+                {
+                    "contact_id": contact_id, "name": f"Pekerja Nomor {n:05}", "phone": f"+62812{n:08}",
+                    "occupation": "petani", "region": "Kaur", "call_time": "pagi", "channel": "telegram",
+                    "locale": "id", "created_at": clock(), "last_contact_at": clock(),
+                }
+                for n, contact_id in enumerate(ids)
+            ],
+        )  # fmt: skip
+    env = bot_env(tmp_path)
+
+    left = await asyncio.to_thread(kill_once_some_are_gone, env, tmp_path, db, people)
+    assert 0 < left < people, "killed in the middle"
+    assert db("select sum(count) from erased_counts")[0][0] == people - left, "counted exactly what went"
+
+    again = run_cli(["retention", "purge"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert db("select count(*) from leads")[0][0] == db("select count(*) from contacts")[0][0] == 0
+    assert db("select sum(count) from erased_counts")[0][0] == people, "nobody counted twice"
+    if isinstance(current := database.current(), SQLiteDatabase):
+        path = current.path
+        stored = b"".join(file.read_bytes() for file in path.parent.glob(f"{path.name}*"))
+        assert b"Pekerja Nomor" not in stored and b"+62812" not in stored
