@@ -347,6 +347,7 @@ async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formula
 
     assert result.returncode == 0 and english.returncode == 0, result.stderr + english.stderr
     assert result.stdout == "3 rows written to laporan/siaran.csv\n"
+    assert "laporan/siaran.csv holds names and phone numbers" in result.stderr and "then delete it" in result.stderr
     assert sorted(os.listdir(tmp_path / "laporan")) == ["report.csv", "siaran.csv"], "no temporary file left"
     raw = (tmp_path / "laporan" / "siaran.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw

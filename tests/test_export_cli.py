@@ -185,6 +185,9 @@ async def test_csv_reads_back_with_every_name_exact_formulas_kept_as_text_and_lo
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "8 leads written to prospek.csv\n"
+    assert "prospek.csv holds names and phone numbers: keep it only while you work on it, 30 days at most" in (
+        result.stderr
+    ), "the file is the staff's to delete"
     rows = read_csv(tmp_path / "prospek.csv")
     assert rows[0] == HEADERS_ID
     assert len(rows) == 9, "a header and one row per lead, the erased worker's gone"

@@ -20,6 +20,7 @@ KIND_NAMES = {
     "message": ("messages sent (reminders, answers, notices)", "after sending"),
     "not_understood": ("texts not understood (masked)", "after they were written"),
     "audit": ("audit log entries", "after the event"),
+    "invite": ("invitations never used (names, phones)", "once they expire"),
 }
 
 
@@ -34,6 +35,10 @@ def add_parser(commands: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     dry_run = args.retention_command == "show" or args.dry_run
     asyncio.run(_retention(settings, dry_run, args.retention_command, sys.stderr))
+
+
+def _days(days: int | None) -> str:
+    return f"{days} days " if days is not None else ""
 
 
 async def _retention(settings: Settings, dry_run: bool, command: str, out: TextIO) -> None:
@@ -70,7 +75,7 @@ async def _retention(settings: Settings, dry_run: bool, command: str, out: TextI
             )  # fmt: skip
     heading = "NOW" if command == "show" else "WOULD REMOVE" if dry_run else "REMOVED"
     rows = [
-        (KIND_NAMES[kind][0], f"{retention.periods[kind]} days {KIND_NAMES[kind][1]}", str(count))
+        (KIND_NAMES[kind][0], f"{_days(retention.periods.get(kind))}{KIND_NAMES[kind][1]}", str(count))
         for kind, count in removed.items()
     ]
     print_table(("KIND", "KEPT FOR", heading if command != "show" else "PAST IT NOW"), rows)

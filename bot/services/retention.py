@@ -31,6 +31,7 @@ from bot.models import (
     Delivery,
     FollowUp,
     FollowUpStatus,
+    Invite,
     Lead,
     LeadStatus,
     Miss,
@@ -102,11 +103,13 @@ def _rows(kind: str, retention: Retention, now: datetime) -> tuple[Any, Any]:
         return Miss.id, Miss.created_at < now - _days(retention.not_understood_days)
     if kind == "audit":
         return AuditEvent.id, AuditEvent.at < now - _days(retention.audit_days)
+    if kind == "invite":  # a role waiting for a phone number or a link nobody used: it names them, and is over
+        return Invite.id, and_(Invite.used_at.is_(None), Invite.expires_at < now)
     raise ValueError(kind)
 
 
 # Every kind the purge takes, in its order: people first (their own rows go with them), then rows by age.
-KINDS = (*PEOPLE, "delivery", "message", "not_understood", "audit")
+KINDS = (*PEOPLE, "delivery", "message", "not_understood", "audit", "invite")
 
 
 async def count_expired(session: AsyncSession, retention: Retention, now: datetime) -> dict[str, int]:
