@@ -42,8 +42,8 @@ _NAME_MAX = 60
 async def interested(turn: Turn, argument: str) -> None:
     """`interest`, or `interest:cmp-<id>` from a broadcast's button: the lead is then credited to it."""
     source = credit_source(argument)
-    version = turn.content.consent_version
-    if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version):
+    versions = turn.content.consent_versions
+    if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, versions):
         turn.goto(CONSENT, source=source)
         await ask_consent(turn)
         return
@@ -303,8 +303,8 @@ async def save(turn: Turn, _: str) -> None:
     details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
     lead, created = await save_lead(turn.session, turn.contact, details, turn.now, source=data.get("source"))
     if created:
-        version = turn.content.consent_version
-        reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version)
+        versions = turn.content.consent_versions
+        reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, versions)
         cadence = Cadence.from_settings(turn.settings)
         await schedule_lead_followups(turn.session, lead, turn.now, cadence, reminders=reminders)
     # New, or its region changed: an officer of that region takes it and its call task, and hears of it at once.
