@@ -77,8 +77,9 @@ class Content:
     smallest_typed_income: int
     largest_typed_income: int
     largest_computed_income: int
-    consent_version: str
+    consent_version: str  # the version of the consent text shown now, stored with every new decision
     consent_fingerprint: str
+    consent_still_valid: tuple[str, ...]  # earlier versions whose decisions still count (content/consent.toml)
     vocabulary: Vocabulary
     places: dict[str, tuple[str, ...]]  # region -> the towns and short names people use for it
     days_per_month: int
@@ -90,6 +91,12 @@ class Content:
         if not fact.stateable:
             raise ContentError(f"fact {name} is UNCONFIRMED and must not be used")
         return fact.value
+
+    @property
+    def consent_versions(self) -> tuple[str, ...]:
+        """The versions of the consent text an agreement may have been given on and still count: the one in
+        force and the earlier ones that added no purpose and no longer period."""
+        return (self.consent_version, *self.consent_still_valid)
 
     def region_at(self, index: str) -> str | None:
         """The region a button's index names, or None for data no list of ours could have produced."""
@@ -176,11 +183,21 @@ def _load_content(directory: Path, stamps: tuple[tuple[int, int] | None, ...]) -
         largest_computed_income=int(calculator["largest_computed_income"]),
         consent_version=consent["version"],
         consent_fingerprint=consent["fingerprint"],
+        consent_still_valid=_still_valid(consent),
         vocabulary=load_vocabulary(directory / "understanding.toml", directory / "examples.tsv"),
         places=places,
         days_per_month=int(calculator["days_per_month"]),
         weeks_per_month=int(calculator["weeks_per_month"]),
     )
+
+
+def _still_valid(consent: dict[str, Any]) -> tuple[str, ...]:
+    versions = consent.get("still_valid", [])
+    if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
+        raise ContentError("consent.toml: still_valid must be a list of earlier versions, as strings")
+    if consent["version"] in versions:
+        raise ContentError("consent.toml: still_valid lists earlier versions, not the one in force")
+    return tuple(versions)
 
 
 def read_examples(path: Path) -> list[tuple[str, str, str]]:

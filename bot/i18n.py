@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from babel import Locale
 from babel.numbers import format_currency, format_decimal
 
-from bot.config import SUPPORTED_LOCALES
+from bot.config import SUPPORTED_LOCALES, Retention
 from bot.content import Content, file_stamp
 from bot.contributions import compute_contributions
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
+# The plural forms a counted message has, as CLDR names them: `key.one` and `key.other`. Every shipped language
+# uses no others (Indonesian only `other`; every catalog still has both, so the key sets stay the same).
+PLURAL_FORMS = ("one", "other")
+# Days in plain words: whole years, else whole months from two on ("30 hari", not "1 bulan"), else days.
+DAYS_PER_YEAR, DAYS_PER_MONTH = 365, 30
+PERIOD_UNITS = ("years", "months", "days")  # consent.period.<unit>.<form>
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +102,31 @@ class Translator:
 
     def has(self, key: str) -> bool:
         return self.catalog.gettext(key) != key
+
+    def counted(self, key: str, count: int, **values: object) -> str:
+        """`key.one` or `key.other`, as this language says `count` of something ("1 month", "6 months"), with
+        {count} filled in."""
+        form = Locale.parse(self.locale).plural_form(count)
+        return self(f"{key}.{form if form in PLURAL_FORMS else 'other'}", count=count, **values)
+
+    def days(self, days: int) -> str:
+        """A period in plain words: "6 bulan", "30 hari", "2 tahun" ("6 months"...)."""
+        if days % DAYS_PER_YEAR == 0:
+            unit, count = "years", days // DAYS_PER_YEAR
+        elif days % DAYS_PER_MONTH == 0 and days >= 2 * DAYS_PER_MONTH:
+            unit, count = "months", days // DAYS_PER_MONTH
+        else:
+            unit, count = "days", days
+        return self.counted(f"consent.period.{unit}", count)
+
+
+def consent_periods(t: Translator, retention: Retention) -> dict[str, str]:
+    """The periods the consent text states (consent.body), in words, from the settings in force."""
+    return {
+        "open_lead_period": t.days(retention.open_lead_days),
+        "ended_lead_period": t.days(retention.ended_lead_days),
+        "chat_period": t.days(retention.chat_days),
+    }
 
 
 def derived_figures(content: Content) -> dict[str, str]:

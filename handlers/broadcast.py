@@ -70,7 +70,9 @@ async def within_reach(turn: Turn, segment: Segment) -> Segment:
 
 async def audience_of(turn: Turn, segment: Segment):
     """Whom the segment reaches now, as this person may send it."""
-    return await count_audience(turn.session, await within_reach(turn, segment), turn.content.consent_version, turn.now)
+    return await count_audience(
+        turn.session, await within_reach(turn, segment), turn.content.consent_versions, turn.now
+    )
 
 
 # ------------------------------------------------------------------------------------------ start
@@ -110,7 +112,7 @@ async def cancel_wizard(turn: Turn, _: str) -> None:
 @router.prompt(SEGMENT)
 async def show_segment(turn: Turn) -> None:
     segment = await within_reach(turn, chosen_segment(turn))
-    audience = await count_audience(turn.session, segment, turn.content.consent_version, turn.now)
+    audience = await count_audience(turn.session, segment, turn.content.consent_versions, turn.now)
     t = turn.t
     anyone = t("broadcast.any")
     turn.say(

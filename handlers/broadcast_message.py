@@ -253,7 +253,7 @@ async def go(turn: Turn, _: str) -> None:
         starts_at=at,
         now=turn.now,
     )
-    audience = await count_audience(turn.session, segment, turn.content.consent_version, turn.now)
+    audience = await count_audience(turn.session, segment, turn.content.consent_versions, turn.now)
     await record_event(
         turn.session,
         turn.actor,

@@ -3,23 +3,27 @@ and the lead saved.
 
 The collected answers stay in the contact's state data until the worker confirms, so a restart in the middle
 continues at the question they were on. Nothing is collected before consent, and never a NIK or KTP number.
+
+When the consent text changes in a way that matters (content/consent.toml), someone who agreed to an earlier
+version is asked again at their next message, which is kept and answered once they have decided.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.conversation.events import Choice, Kind
+from bot.conversation.events import Choice, Inbound, Kind, decode_choice, encode_choice
 from bot.conversation.router import Router
-from bot.conversation.turn import Turn
+from bot.conversation.turn import MAIN, Turn
+from bot.i18n import consent_periods
 from bot.models import ConsentPurpose, FollowUpKind, Lead, Occupation
 from bot.phone import display_phone, find_phone, looks_like_nik, normalise_phone
 from bot.services.campaigns import credit_source
-from bot.services.consent import has_consent, record_consent
+from bot.services.consent import has_consent, needs_new_consent, record_consent
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, find_lead, save_lead
 from bot.services.officers import assign_lead, notice_recipients
-from bot.services.tasks import LEAD_FIRST_NAME, queue_message
+from bot.services.tasks import LEAD_FIRST_NAME, end_lead_without_consent, queue_message
 from handlers.onboarding import back_to_menu, occupation_label
 
 router = Router("interest")
@@ -42,8 +46,8 @@ _NAME_MAX = 60
 async def interested(turn: Turn, argument: str) -> None:
     """`interest`, or `interest:cmp-<id>` from a broadcast's button: the lead is then credited to it."""
     source = credit_source(argument)
-    version = turn.content.consent_version
-    if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version):
+    versions = turn.content.consent_versions
+    if not await has_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, versions):
         turn.goto(CONSENT, source=source)
         await ask_consent(turn)
         return
@@ -103,9 +107,8 @@ def typed_words(turn: Turn) -> str | None:
 @router.prompt(CONSENT, again="step.again.consent")
 async def ask_consent(turn: Turn) -> None:
     operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
-    turn.say(
-        "consent.body",
-        operator=operator,
+    turn.reply(
+        turn.t("consent.body", operator=operator, **consent_periods(turn.t, turn.settings.retention)),
         choices=[
             turn.choice("consent:yes", "consent.agree", means="answer:yes"),
             turn.choice("consent:no", "consent.decline", means="answer:no"),
@@ -121,7 +124,13 @@ async def consent_decision(turn: Turn, answer: str) -> None:
     granted = answer == "yes"
     version = turn.content.consent_version
     await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version, granted, typed_words(turn))
-    if granted:
+    kept = turn.data.get("kept")
+    if kept is not None and not granted:
+        await end_lead_without_consent(turn.session, turn.contact, turn.now)
+        await _answer_kept(turn, kept, "consent.renewal_declined")
+    elif kept is not None and not await _reminders_to_ask_again(turn):
+        await _answer_kept(turn, kept, "consent.renewed")
+    elif granted:
         turn.goto(REMINDERS, **turn.data)
         await ask_reminders(turn)
     else:
@@ -149,7 +158,75 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
     await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version, granted, typed_words(turn))
     if granted:
         turn.contact.messages_stopped_at = None
+    if (kept := turn.data.get("kept")) is not None:
+        await _answer_kept(turn, kept, "consent.renewed")
+        return
     await _from_what_is_stored(turn, turn.data.get("source"))
+
+
+@router.before_turn
+async def consent_changed(turn: Turn) -> bool:
+    """Someone who agreed to be contacted on a consent text that no longer counts is asked again before their
+    message is answered; the message is kept and answered after they decide. STOP, HAPUS and DATA SAYA go
+    through at once, and the consent question itself (a first one, or this one) is being answered."""
+    if turn.state in (CONSENT, REMINDERS):
+        return False
+    versions = turn.content.consent_versions
+    if not await needs_new_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, versions):
+        return False
+    if turn.dispatcher.asks_for_a_right(turn):
+        return False
+    turn.goto(CONSENT, kept=_kept(turn))
+    turn.say("consent.changed")
+    await ask_consent(turn)
+    return True
+
+
+def _kept(turn: Turn) -> dict:
+    """The message and where its sender was, to answer it after the consent question. A tapped button keeps
+    whether it came from the message that asked (so a decision still counts); a shared phone number is not
+    kept before consent, the step asks for it again."""
+    inbound = turn.inbound
+    message: dict = {"kind": Kind.RESUME}
+    if inbound.kind in (Kind.TEXT, Kind.COMMAND):
+        message = {"kind": inbound.kind, "text": inbound.text, "command": inbound.command, "payload": inbound.payload}
+    elif inbound.kind is Kind.CHOICE and (decoded := decode_choice(inbound.choice)) is not None:
+        serial, action = decoded
+        message = {"kind": inbound.kind, "action": action, "current": serial == turn.contact.state_serial}
+    return {"state": turn.state, "data": turn.data, "message": message}
+
+
+async def _reminders_to_ask_again(turn: Turn) -> bool:
+    """Reminders are asked about again only by someone who had agreed to them: a no, or a STOP, still holds."""
+    versions = turn.content.consent_versions
+    return await needs_new_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, versions)
+
+
+async def _answer_kept(turn: Turn, kept: dict, said: str) -> None:
+    """After the consent question: say what was decided, then answer the kept message where its sender was (a
+    question asked from a step is answered and the step asked again). Someone who declined is not taken back
+    into leaving their contact: the menu instead."""
+    declined = said == "consent.renewal_declined"
+    if declined and kept["state"].startswith("interest/"):
+        back_to_menu(turn, turn.t(said))
+        return
+    turn.goto(MAIN if declined else kept["state"], **({} if declined else kept["data"]))
+    turn.say(said)
+    message = kept["message"]
+    choice = ""
+    if message["kind"] == Kind.CHOICE:  # the step given back has a new serial: a decision from it still counts
+        choice = encode_choice(turn.contact.state_serial if message["current"] else 0, message["action"])
+    inbound = Inbound(
+        channel=turn.inbound.channel,
+        external_id=turn.inbound.external_id,
+        kind=Kind(message["kind"]),
+        text=message.get("text", ""),
+        command=message.get("command", ""),
+        payload=message.get("payload", ""),
+        choice=choice,
+        platform_phone=turn.inbound.platform_phone,
+    )
+    await turn.dispatcher.answer_kept(turn, inbound)
 
 
 @router.prompt(NAME, again="step.again.name")
@@ -303,8 +380,8 @@ async def save(turn: Turn, _: str) -> None:
     details = LeadDetails(data["name"], data["phone"], data["occupation"], data["region"], data["call_time"])
     lead, created = await save_lead(turn.session, turn.contact, details, turn.now, source=data.get("source"))
     if created:
-        version = turn.content.consent_version
-        reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version)
+        versions = turn.content.consent_versions
+        reminders = await has_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, versions)
         cadence = Cadence.from_settings(turn.settings)
         await schedule_lead_followups(turn.session, lead, turn.now, cadence, reminders=reminders)
     # New, or its region changed: an officer of that region takes it and its call task, and hears of it at once.

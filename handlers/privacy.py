@@ -13,7 +13,7 @@ from bot.services.leads import find_lead
 from bot.services.privacy import erase_contact, personal_data, resume_messages, stop_messages
 from handlers.onboarding import back_to_menu, occupation_label, show_menu
 
-router = Router("privacy")
+router = Router("privacy", rights=True)  # none of these waits for a new consent text to be agreed to
 
 STOP_CONFIRM = "privacy/stop_confirm"
 ERASE_CONFIRM = "privacy/erase_confirm"

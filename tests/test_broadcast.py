@@ -322,8 +322,8 @@ async def test_a_crash_after_the_claim_leaves_unknown_rows_that_are_never_resent
     async with app.dispatcher.sessions.begin() as session:
         from bot.services.campaigns import start_due_campaigns
 
-        await start_due_campaigns(session, app.content.consent_version, app.dispatcher.clock())
-        await claim_deliveries(session, second, app.content.consent_version, app.dispatcher.clock(), 10)
+        await start_due_campaigns(session, app.content.consent_versions, app.dispatcher.clock())
+        await claim_deliveries(session, second, app.content.consent_versions, app.dispatcher.clock(), 10)
     # ...the process dies here, after the claim was committed and before anything was recorded.
     async with app.dispatcher.sessions.begin() as session:
         interrupted = await give_up_interrupted_deliveries(session)
@@ -364,11 +364,11 @@ async def test_segments_count_people_once_and_only_those_who_agreed(app, new_cha
     )
     known = app.content.regions
     now = app.dispatcher.clock()
-    version = app.content.consent_version
+    versions = app.content.consent_versions
 
     async def count(text: str) -> int:
         async with app.dispatcher.sessions() as session:
-            return (await count_audience(session, parse_segment(text, known), version, now)).total
+            return (await count_audience(session, parse_segment(text, known), versions, now)).total
 
     assert await count("") == 2
     assert await count("region=kaur") == 1

@@ -316,7 +316,7 @@ async def test_pause_resume_and_cancel_move_the_campaign_and_refuse_what_its_sta
 
     sending = await campaign_for(app)
     async with app.dispatcher.sessions.begin() as session:
-        await start_due_campaigns(session, app.content.consent_version, app.dispatcher.clock())
+        await start_due_campaigns(session, app.content.consent_versions, app.dispatcher.clock())
     paused = await cli("pause", str(sending))
     resumed = await cli("resume", str(sending))
     cancelled = await cli("cancel", str(sending))
@@ -399,7 +399,7 @@ async def test_following_redraws_one_line_until_the_end_and_says_once_when_nothi
     await workers(new_chat, ("Budi Santoso", "Mukomuko"), ("Ani Lestari", "Mukomuko"))
     campaign = await campaign_for(app)
     async with app.dispatcher.sessions.begin() as session:  # started, but no bot is sending it
-        await start_due_campaigns(session, app.content.consent_version, clock())
+        await start_due_campaigns(session, app.content.consent_versions, clock())
     out = io.StringIO()
 
     async def cancel_later() -> None:

@@ -44,11 +44,12 @@ async def test_consent_show_gives_each_decision_with_its_version_time_and_words(
     assert lines[0].startswith("Budi Santoso, telegram, lead ")
     assert lines[1].split() == ["PURPOSE", "DECISION", "TEXT", "VERSION", "AT", "ANSWERED", "WITH"]
     [contact, reminders] = lines[2:4]
-    assert contact.split()[:3] == ["lead_contact", "granted", "2026-11-24.1"] and "iya saya setuju" in contact
-    assert reminders.split()[:3] == ["reminders", "refused", "2026-11-24.1"] and "(tapped the button)" in reminders
+    assert contact.split()[:3] == ["lead_contact", "granted", "2026-12-07.1"] and "iya saya setuju" in contact
+    assert reminders.split()[:3] == ["reminders", "refused", "2026-12-07.1"] and "(tapped the button)" in reminders
     assert "Ani" not in shown.stdout
-    assert "The words of version 2026-11-24.1, as shown to them:" in shown.stdout
+    assert "The words of version 2026-12-07.1, as shown to them:" in shown.stdout
     assert f"data disimpan oleh {OPERATOR}, bukan oleh BPJS Ketenagakerjaan" in shown.stdout
+    assert "data dihapus 6 bulan setelah kontak terakhir" in shown.stdout, "the periods, as the chat shows them"
     [entry] = db("select actor, action, subject, rows, detail from audit_events where action = 'consent'")
     assert (entry["actor"], entry["subject"], entry["rows"]) == (f"cli:{SYSTEM_USER}", "phone:+628*******890", 1)
     assert json.loads(entry["detail"]) == {}

@@ -9,7 +9,7 @@ from bot.models import Consent
 from tests.conftest import welcomed
 from tests.transcript import dialog
 
-CONSENT_VERSION = "2026-11-24.1"
+CONSENT_VERSION = "2026-12-07.1"
 
 
 async def agree(chat, reminders: str = "Boleh") -> None:

@@ -81,7 +81,7 @@ async def test_data_saya_shows_everything_stored(chat):
         < Sore
         < status baru
         < dihubungi petugas: setuju
-        < versi 2026-11-24.1
+        < versi 2026-12-07.1
     """)
 
 

@@ -29,7 +29,7 @@ async def test_a_typed_yes_at_consent_is_recorded_like_the_button_with_the_words
 
     assert "Sebelum mencatat" not in text_of(reminders)
     [(purpose, version, granted, words)] = db("select purpose, text_version, granted, typed_text from consents")
-    assert (purpose, version, granted, words) == ("lead_contact", "2026-11-24.1", 1, typed)
+    assert (purpose, version, granted, words) == ("lead_contact", "2026-12-07.1", 1, typed)
 
 
 async def test_a_typed_no_at_consent_records_the_refusal_and_nothing_else(chat, db):

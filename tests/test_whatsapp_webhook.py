@@ -96,7 +96,7 @@ async def officer_on_telegram(whatsapp: WhatsApp) -> int:
 async def audience(whatsapp: WhatsApp) -> Audience:
     dispatcher = whatsapp.app.dispatcher
     async with dispatcher.sessions() as session:
-        return await count_audience(session, Segment(), dispatcher.content.consent_version, dispatcher.clock())
+        return await count_audience(session, Segment(), dispatcher.content.consent_versions, dispatcher.clock())
 
 
 def received(chat: WhatsAppChat, text: str = NEWS) -> list[wa.SentWhatsApp]:

@@ -192,7 +192,7 @@ async def create(settings: Settings, args: argparse.Namespace) -> int:
     now = utcnow()
     starts_at = parse_start(args.at, settings, now)
     async with database(settings) as sessions, sessions.begin() as session:
-        audience = await count_audience(session, segment, content.consent_version, now)
+        audience = await count_audience(session, segment, content.consent_versions, now)
         if audience.total == 0:
             raise CommandError(
                 "no one in this segment can receive broadcasts (agreed to messages with the current consent "

@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.config import SUPPORTED_LOCALES
 from bot.content import Content, load_content
-from bot.i18n import LOCALES_DIR
+from bot.i18n import LOCALES_DIR, PERIOD_UNITS, PLURAL_FORMS
 from bot.models import (
     CampaignStatus,
     ConsentPurpose,
@@ -100,6 +100,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"interest.status.{status}" for status in LeadStatus}
     keys |= {f"officer.outcome.{outcome}" for outcome in CALL_OUTCOMES}
     keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
+    keys |= {f"consent.period.{unit}.{form}" for unit in PERIOD_UNITS for form in PLURAL_FORMS}
     keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
     keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
     keys |= {f"broadcast.state.{state}" for state in (*CampaignStatus, "night")}

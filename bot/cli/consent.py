@@ -26,7 +26,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _show(settings: Settings, typed: str) -> None:
     from bot.content import load_content
-    from bot.i18n import Messages, load_catalogs
+    from bot.i18n import Messages, consent_periods, load_catalogs
     from bot.models import utcnow
     from bot.phone import mask_phone, normalise_phone
     from bot.services.audit import record_event
@@ -59,5 +59,6 @@ async def _show(settings: Settings, typed: str) -> None:
         print_table(("PURPOSE", "DECISION", "TEXT VERSION", "AT", "ANSWERED WITH"), rows)
         if any(consent.text_version == content.consent_version for consent in person.consents):
             t = messages[person.contact.locale]
-            shown = t("consent.body", operator=settings.operator_name or t("explain.operator_unnamed"))
+            operator = settings.operator_name or t("explain.operator_unnamed")
+            shown = t("consent.body", operator=operator, **consent_periods(t, settings.retention))
             print(f"\nThe words of version {content.consent_version}, as shown to them:\n{shown}\n")

@@ -149,6 +149,13 @@ class Dispatcher:
             elif inbound.kind is Kind.TEXT and not turn.may(Role.OFFICER):  # (an officer's welcome is the answer)
                 await self._first_words(turn, inbound.text)
             return
+        for check in router.befores:
+            if await check(turn):
+                return
+        await self._route_message(turn)
+
+    async def _route_message(self, turn: Turn) -> None:
+        inbound, router = turn.inbound, self.router
         if inbound.kind is Kind.COMMAND:
             step = router.commands.get(inbound.command)
             if step is None:
@@ -170,6 +177,29 @@ class Dispatcher:
             await turn.prompt()
         else:
             await turn.prompt()
+
+    def asks_for_a_right(self, turn: Turn) -> bool:
+        """STOP, HAPUS or DATA SAYA (their keyword, command, buttons, the confirmation they ask for, or their
+        everyday words): the person's rights, which nothing may hold up. Read only when a check before the turn
+        would answer in the message's place, so other turns read the text once."""
+        inbound, rights = turn.inbound, self.router.right_names
+        if turn.state in rights["prompts"]:
+            return True
+        if inbound.kind is Kind.COMMAND:
+            return inbound.command in rights["commands"]
+        if inbound.kind is Kind.CHOICE:
+            decoded = decode_choice(inbound.choice)
+            return decoded is not None and decoded[1].partition(":")[0] in rights["actions"]
+        if inbound.kind is Kind.TEXT:
+            text = normalise(inbound.text)
+            return text in rights["keywords"] or self.understanding.is_command(self.understanding.read(inbound.text))
+        return False
+
+    async def answer_kept(self, turn: Turn, kept: Inbound) -> None:
+        """Answer a message kept while the person was asked something first, as if it came now, where they
+        are now (their step, given back to them, or the menu)."""
+        turn.inbound, turn.reading = kept, None
+        await self._route_message(turn)
 
     async def _route_choice(self, turn: Turn, decoded: tuple[int, str] | None) -> None:
         name, _, argument = decoded[1].partition(":") if decoded else ("", "", "")

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # a turn runs the router's steps: a cycle only for the type
     from bot.conversation.turn import Turn
 
 Step = Callable[["Turn"], Awaitable[None]]
+# A check before every turn (a consent text that changed): True when it answered the message itself.
+BeforeStep = Callable[["Turn"], Awaitable[bool]]
 ArgStep = Callable[["Turn", str], Awaitable[None]]
 StepT = TypeVar("StepT", bound=Step)  # a decorated step keeps its own signature (extra keyword arguments)
 
@@ -55,10 +57,14 @@ class Router:
 
     `role=` on a command, action or text step limits it to that role and those above it: the check is made
     here, once, so a step cannot forget it, and a refusal is audited under the router's name.
+
+    `rights=True`: every command, keyword, button and step of this router is one of the person's rights (STOP,
+    HAPUS, DATA SAYA), which no check before the turn may hold up (see `Dispatcher.asks_for_a_right`).
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, rights: bool = False):
         self.name = name
+        self.rights = rights
         self.commands: dict[str, Step] = {}
         self.keywords: dict[str, Step] = {}
         self.actions: dict[str, Action] = {}
@@ -71,6 +77,9 @@ class Router:
         # may well type a question that must be taken as text).
         self.agains: dict[str, str] = {}
         self.question_steps: set[str] = set()
+        self.befores: list[BeforeStep] = []
+        # The names the person's rights are reached by, per table (commands, keywords, actions, prompts).
+        self.right_names: dict[str, set[str]] = {table: set() for table in _RIGHTS_TABLES}
 
     def _add(self, table: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
         for key in keys:
@@ -146,9 +155,21 @@ class Router:
 
         return register
 
+    def before_turn(self, check: BeforeStep) -> BeforeStep:
+        """A check run before every turn of someone already welcomed, after nothing else: it may answer the
+        message in its place (returning True), and must let the person's rights through at once."""
+        self.befores.append(check)
+        return check
+
     def include(self, other: Router) -> None:
         for table in ("commands", "keywords", "actions", "prompts", "texts", "contacts", "agains"):
             for key, value in getattr(other, table).items():
                 self._add(getattr(self, table), (key,), value)
         self.guarded_states |= other.guarded_states
         self.question_steps |= other.question_steps
+        self.befores += other.befores
+        for table in _RIGHTS_TABLES:
+            self.right_names[table] |= set(getattr(other, table)) if other.rights else other.right_names[table]
+
+
+_RIGHTS_TABLES = ("commands", "keywords", "actions", "prompts")

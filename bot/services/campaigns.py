@@ -75,7 +75,7 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> Campaign:
     return campaign
 
 
-async def start_due_campaigns(session: AsyncSession, consent_version: str, now: datetime) -> list[int]:
+async def start_due_campaigns(session: AsyncSession, consent_versions: tuple[str, ...], now: datetime) -> list[int]:
     """Scheduled campaigns whose time has come: choose their recipients now and move them to `sending`.
 
     The status change is conditional, so two processes never both write a campaign's recipients.
@@ -93,7 +93,7 @@ async def start_due_campaigns(session: AsyncSession, consent_version: str, now: 
             continue
         campaign = await session.get_one(Campaign, campaign_id)
         segment = Segment.from_json(campaign.segment)
-        audience = audience_query(segment, consent_version, now).add_columns(
+        audience = audience_query(segment, consent_versions, now).add_columns(
             literal(campaign_id),
             func.min(Contact.id),
             literal(DeliveryStatus.PENDING.value),

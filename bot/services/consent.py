@@ -46,10 +46,22 @@ async def current_consent(session: AsyncSession, contact: Contact, purpose: Cons
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def has_consent(session: AsyncSession, contact: Contact, purpose: ConsentPurpose, text_version: str) -> bool:
-    """Granted for the text version in force now: a new consent text must be agreed to again."""
+async def has_consent(
+    session: AsyncSession, contact: Contact, purpose: ConsentPurpose, accepted: tuple[str, ...]
+) -> bool:
+    """Granted on a text version that still counts (Content.consent_versions): a consent text that changed in a
+    way that matters must be agreed to again."""
     consent = await current_consent(session, contact, purpose)
-    return consent is not None and consent.granted and consent.text_version == text_version
+    return consent is not None and consent.granted and consent.text_version in accepted
+
+
+async def needs_new_consent(
+    session: AsyncSession, contact: Contact, purpose: ConsentPurpose, accepted: tuple[str, ...]
+) -> bool:
+    """Agreed to a purpose on a version of the consent text that no longer counts, and not withdrawn since: to
+    be asked again. Someone who refused, or never answered, is asked only when they leave their contact."""
+    consent = await current_consent(session, contact, purpose)
+    return consent is not None and consent.granted and consent.text_version not in accepted
 
 
 async def list_consents(session: AsyncSession, contact: Contact) -> list[Consent]:

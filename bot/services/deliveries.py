@@ -39,7 +39,7 @@ class Recipient:
 
 
 async def claim_deliveries(
-    session: AsyncSession, campaign_id: int, consent_version: str, now: datetime, limit: int
+    session: AsyncSession, campaign_id: int, consent_versions: tuple[str, ...], now: datetime, limit: int
 ) -> list[Recipient]:
     """Mark up to `limit` due deliveries `sending` and return those still allowed to receive the message.
 
@@ -75,7 +75,7 @@ async def claim_deliveries(
             Contact.locale,
             Contact.state_serial,
             Delivery.attempts,
-            may_receive(consent_version),
+            may_receive(consent_versions),
             Contact.last_seen_at,
             Delivery.via,
         )

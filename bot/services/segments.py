@@ -130,8 +130,9 @@ def person_key():
     return func.coalesce(Lead.phone, cast(Contact.id, String))
 
 
-def may_receive(consent_version: str):
-    """Agreed to messages with the consent text in force, and not withdrawn since; not stopped, not gone."""
+def may_receive(consent_versions: tuple[str, ...]):
+    """Agreed to messages on a version of the consent text that still counts (Content.consent_versions), and not
+    withdrawn since; not stopped, not gone."""
     agreed = aliased(Consent)
     later = aliased(Consent)
     # Correlated explicitly: two levels down, SQLAlchemy would otherwise add `contacts` to the FROM again.
@@ -145,7 +146,7 @@ def may_receive(consent_version: str):
         agreed.contact_id == Contact.id,
         agreed.purpose == ConsentPurpose.REMINDERS,
         agreed.granted.is_(True),
-        agreed.text_version == consent_version,
+        agreed.text_version.in_(consent_versions),
         ~withdrawn_since,
     )
     return and_(
@@ -156,10 +157,10 @@ def may_receive(consent_version: str):
     )
 
 
-def _chosen(segment: Segment, consent_version: str, now: datetime) -> Any:
+def _chosen(segment: Segment, consent_versions: tuple[str, ...], now: datetime) -> Any:
     """The contacts a segment's filters and the rules of who may receive choose, before the ended leads are left
     out: a query without columns."""
-    conditions = [Contact.role.is_(None), may_receive(consent_version)]
+    conditions = [Contact.role.is_(None), may_receive(consent_versions)]
     if segment.occupation:
         conditions.append(func.coalesce(Lead.occupation, Contact.occupation) == segment.occupation)
     if segment.regions:
@@ -187,9 +188,9 @@ def _chosen(segment: Segment, consent_version: str, now: datetime) -> Any:
     return select().select_from(Contact).outerjoin(Lead, Lead.contact_id == Contact.id).where(*conditions)
 
 
-def audience_query(segment: Segment, consent_version: str, now: datetime) -> Any:
+def audience_query(segment: Segment, consent_versions: tuple[str, ...], now: datetime) -> Any:
     """The contacts a segment reaches now, as a query without columns: the caller adds what it counts or writes."""
-    chosen = _chosen(segment, consent_version, now)
+    chosen = _chosen(segment, consent_versions, now)
     if segment.status:  # chosen on purpose, even an ended one
         return chosen
     return chosen.where(or_(Lead.status.is_(None), Lead.status.not_in(LEFT_OUT)))
@@ -211,15 +212,17 @@ class Audience:
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
-async def count_audience(session: AsyncSession, segment: Segment, consent_version: str, now: datetime) -> Audience:
+async def count_audience(
+    session: AsyncSession, segment: Segment, consent_versions: tuple[str, ...], now: datetime
+) -> Audience:
     """How many people a segment reaches now, in which language, and on WhatsApp how: nothing is written."""
-    query = audience_query(segment, consent_version, now).add_columns(
+    query = audience_query(segment, consent_versions, now).add_columns(
         Contact.locale, func.count(distinct(person_key()))
     )
     by_locale = {locale: count for locale, count in await session.execute(query.group_by(Contact.locale))}
     inside = Contact.last_seen_at >= now - WHATSAPP_WINDOW
     whatsapp = (
-        audience_query(segment, consent_version, now)
+        audience_query(segment, consent_versions, now)
         .where(Contact.channel == "whatsapp")
         .add_columns(inside, func.count(distinct(person_key())))
         .group_by(inside)
@@ -228,7 +231,7 @@ async def count_audience(session: AsyncSession, segment: Segment, consent_versio
     left_out = {}
     if not segment.status:
         ended = (
-            _chosen(segment, consent_version, now)
+            _chosen(segment, consent_versions, now)
             .where(Lead.status.in_(LEFT_OUT))
             .add_columns(Lead.status, func.count(distinct(person_key())))
             .group_by(Lead.status)

@@ -27,6 +27,7 @@ from bot.models import (
     Officer,
 )
 from bot.services.followups import cancel_followups, record_lead_status
+from bot.services.leads import find_lead
 from bot.services.officers import choose_officer, officer_regions
 
 # The stages an officer can move a lead to, after a call or at any time later (the lead's own status words).
@@ -151,6 +152,15 @@ async def move_lead(
         )
         await session.flush()
     return event
+
+
+async def end_lead_without_consent(session: AsyncSession, contact: Contact, now: datetime) -> None:
+    """The worker declined a new consent text: their lead, if still open, ends as not interested by their own
+    hand ("worker" in its history), so no officer calls them and no reminder goes; an ended one stays as it is
+    (a registration stays a registration)."""
+    lead = await find_lead(session, contact)
+    if lead is not None and lead.status not in _FINAL:
+        await move_lead(session, lead, "tidak_tertarik", "worker", now)
 
 
 async def record_call_outcome(

@@ -120,9 +120,9 @@ class Broadcaster(Worker):
         """One batch of every sending campaign; True when something was sent (more may be waiting)."""
         now = self.dispatcher.clock()
         sessions = self.dispatcher.sessions
-        version = self.dispatcher.content.consent_version
+        versions = self.dispatcher.content.consent_versions
         async with sessions.begin() as session:
-            started = await start_due_campaigns(session, version, now)
+            started = await start_due_campaigns(session, versions, now)
         for campaign_id in started:
             log.info("campaign %s started", campaign_id)
         async with sessions() as session:
@@ -161,7 +161,7 @@ class Broadcaster(Worker):
         limit = min(self.batch[channel] for channel in channels)
         async with self.dispatcher.sessions.begin() as session:
             recipients = await claim_deliveries(
-                session, campaign.id, self.dispatcher.content.consent_version, now, limit
+                session, campaign.id, self.dispatcher.content.consent_versions, now, limit
             )
         if not recipients:
             await self.drain()

@@ -185,8 +185,8 @@ class FollowUpTicker:
             return "unreachable"
         if row.kind != FollowUpKind.REMINDER:
             return None
-        version = self.dispatcher.content.consent_version
-        if not await has_consent(session, contact, ConsentPurpose.REMINDERS, version):
+        versions = self.dispatcher.content.consent_versions
+        if not await has_consent(session, contact, ConsentPurpose.REMINDERS, versions):
             return "no_consent"
         if lead is None or lead.status == LeadStatus.TERDAFTAR:
             return "registered"
