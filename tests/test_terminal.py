@@ -78,7 +78,8 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
     assert "  2. 🎣 Nelayan" in shown[0]
     assert_conversation(shown, steps)
     [lead] = rows("SELECT * FROM leads")
-    assert dict(lead) | {"id": None, "contact_id": None, "created_at": None, "updated_at": None} == {
+    moments = {"created_at": None, "updated_at": None, "last_contact_at": None}
+    assert dict(lead) | {"id": None, "contact_id": None, **moments} == {
         "id": None,
         "contact_id": None,
         "name": "Budi Santoso",
@@ -93,6 +94,7 @@ def test_a_worker_leaves_their_contact_using_numbers_and_words(tmp_path: Path):
         "officer_id": None,
         "created_at": None,
         "updated_at": None,
+        "last_contact_at": None,
         "expiry_warned_at": None,
     }
     consents = rows("SELECT purpose, text_version, granted, decided_at FROM consents ORDER BY id")
