@@ -216,7 +216,11 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
         assert_clean_log(bot)
 
     [lead] = rows("SELECT * FROM leads")
-    stored = {key: value for key, value in dict(lead).items() if key not in ("id", "created_at", "updated_at", "last_contact_at")}
+    stored = {
+        key: value
+        for key, value in dict(lead).items()
+        if key not in ("id", "created_at", "updated_at", "last_contact_at")
+    }
     assert stored == {
         "name": "Budi Santoso",
         "phone": "+6281234567890",

@@ -257,3 +257,22 @@ async def test_ubah_data_with_nothing_stored_says_so(chat):
         > ubah data saya
         < Belum ada nama atau nomor HP Anda yang kami simpan
     """)
+
+
+async def test_on_whatsapp_ubah_data_and_stop_work_as_typed(whatsapp, db):
+    sutarmi = whatsapp.user(name="Sutarmi", phone="6281234567890")
+    await saved_on_whatsapp(sutarmi, name="Sutarmi Nelayanwati")
+
+    summary = await sutarmi.say("ubah data saya")
+    assert "👤 Nama: Sutarmi Nelayanwati" in whatsapp_text(summary)
+    await sutarmi.tap("Wilayah")
+    changed = await sutarmi.say("seluma")
+    assert "📍 Kabupaten/kota: Seluma" in whatsapp_text(changed)
+    saved = await sutarmi.tap("Benar, simpan")
+    assert "Data Anda sudah diperbarui" in whatsapp_text(saved)
+    assert tuple(db("select name, region, status from leads")[0]) == ("Sutarmi Nelayanwati", "Seluma", "baru")
+
+    stopped = await sutarmi.say("stop")
+    assert "Pesan dihentikan" in whatsapp_text(stopped)
+    assert db("select messages_stopped_at from contacts")[0][0] is not None
+    assert [row[0] for row in db("select status from followups where kind = 'reminder'")] == ["cancelled"] * 2

@@ -192,3 +192,35 @@ def test_ctrl_c_at_the_prompt_ends_the_chat(tmp_path: Path):
         exit_code = session.interrupt(timeout=1.5)
 
     assert exit_code == 130, "Ctrl-C at the prompt did not end the chat: it waits for Enter first"
+
+
+def test_every_right_works_in_the_terminal_too(tmp_path: Path):
+    steps = [
+        ("nelayan", ["🎣 Melaut itu berisiko", "Mau tahu apa?"]),
+        ("saya tertarik", ["Sebelum mencatat data Anda", "6 bulan"]),
+        ("setuju", ["bolehkah kami sesekali mengirim pengingat"]),
+        ("boleh", ["Siapa nama Anda?"]),
+        ("Sutarmi", ["Nomor HP berapa"]),
+        ("0812 9999 0000", ["Di kabupaten/kota mana Anda tinggal?"]),
+        ("kaur", ["Kapan waktu yang enak untuk ditelepon petugas?"]),
+        ("pagi", ["👤 Nama: Sutarmi", "  1. ✅ Benar, simpan"]),
+        ("1", ["Terima kasih, Sutarmi!"]),
+        ("data saya", ["Sutarmi", "0812-9999-0000", "Kaur", "  1. 📄 Kirim sebagai file"]),
+        ("1", ["[data-saya.json]"]),
+        ("ubah data", ["👤 Nama: Sutarmi", "✏️ Wilayah"]),
+        ("wilayah", ["Di kabupaten/kota mana Anda tinggal?"]),
+        ("seluma", ["📍 Kabupaten/kota: Seluma"]),
+        ("benar, simpan", ["Data Anda sudah diperbarui"]),
+        ("STOP", ["Pesan dihentikan", "MULAI"]),
+        ("hapus", ["tidak bisa dibatalkan"]),
+        ("ya, hapus semua", ["sudah dihapus"]),
+    ]
+
+    shown = chat(tmp_path, *(typed for typed, _ in steps))
+
+    assert_conversation(shown, steps)
+    assert rows("SELECT count(*) AS n FROM contacts")[0]["n"] == 0
+    assert rows("SELECT count(*) AS n FROM leads")[0]["n"] == 0
+    assert [tuple(row) for row in rows("SELECT reason, outcome, region, count FROM erased_counts")] == [
+        ("request", "baru", "Seluma", 1)
+    ]
