@@ -71,7 +71,11 @@ def _in(column, start: datetime, end: datetime) -> ColumnElement[bool]:
 
 
 async def funnel(
-    session: AsyncSession, period: Period, tz: ZoneInfo, regions: Sequence[str] | None = None
+    session: AsyncSession,
+    period: Period,
+    tz: ZoneInfo,
+    regions: Sequence[str] | None = None,
+    configured_admins: frozenset[str] = frozenset(),
 ) -> list[Step]:
     """The steps of the period, in order. Limited to `regions` (an officer's) the steps without a region are left
     out: they cannot be told apart by place."""
@@ -79,9 +83,10 @@ async def funnel(
     months = period.months
     live: dict[str, int] = {}
     if regions is None:
-        # People with a role (officers, staff trying the bot) are not the outreach's audience.
+        # People with a role (officers, staff trying the bot, admins by ADMIN_TELEGRAM_IDS) are not the audience.
+        admins = and_(Contact.channel == "telegram", Contact.external_id.in_(configured_admins))
         started = select(func.count(), func.count(Contact.occupation)).where(
-            _in(Contact.created_at, start, end), Contact.role.is_(None)
+            _in(Contact.created_at, start, end), Contact.role.is_(None), ~admins
         )
         live["started"], live["occupation"] = (await session.execute(started)).one()
         agreed = select(func.count(distinct(Consent.contact_id))).where(

@@ -29,7 +29,8 @@ async def summary(request: web.Request, session: AsyncSession, viewer: Viewer) -
         period = chosen_period(request, dashboard)
     except BadInput as error:
         return bad_input_page(t, error)
-    steps = await funnel(session, period, dashboard.settings.tz, viewer.regions)
+    settings = dashboard.settings
+    steps = await funnel(session, period, settings.tz, viewer.regions, settings.admin_telegram_ids)
     counts = {step.name: step.count for step in steps}
     rows = []
     for index, step in enumerate(steps):
