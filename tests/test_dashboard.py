@@ -8,6 +8,7 @@ Telegram's fake; the clock is the test's.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from bot.services.officers import ensure_contact
 from bot.services.roles import set_role
 from bot.web.server import build_web_app
 from tests.conftest import command_line, saved_lead, text_of, welcomed
+from tests.process import bot_env, free_port, run_cli, running_bot
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
 
 LINK = re.compile(r"(http://\S+)/dasbor/masuk/([A-Za-z0-9_-]+)")
@@ -355,3 +357,42 @@ async def test_behind_https_the_cookie_is_secure(settings, clock):
             assert response.status == 303 and "Secure" in response.headers["Set-Cookie"]
     finally:
         await secure.close()
+
+
+# ------------------------------------------------------------------------------------------ a real process
+
+
+def test_dashboard_serve_is_the_dashboard_alone_in_a_process_of_its_own(tmp_path):
+    """As on an office PC: a link made with the command line, the dashboard served alone, SIGTERM ends it."""
+    port = free_port()
+    env = bot_env(tmp_path, ADMIN_TELEGRAM_IDS=str(ADMIN_ID), WEB_PORT=str(port))
+    made = run_cli(["dashboard", "link", "--as", str(ADMIN_ID)], env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    found = LINK.search(made.stdout)
+    assert found is not None and found.group(1) == f"http://127.0.0.1:{port}"
+    path = f"/dasbor/masuk/{found.group(2)}"
+
+    def ask(method: str, target: str, cookie: str = "") -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request(method, target, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    def answering() -> bool:
+        try:
+            return ask("GET", "/dasbor/").status == 401
+        except OSError:
+            return False
+
+    with running_bot(env, tmp_path, "dashboard.log", ready=answering, command=("dashboard", "serve")) as served:
+        assert ask("GET", path).status == 200
+        signed = ask("POST", path)
+        assert signed.status == 303
+        cookie = signed.headers["Set-Cookie"].split(";")[0]
+        assert ask("GET", "/dasbor/", cookie).status == 200
+        assert ask("GET", "/dasbor/wilayah", cookie).status == 200
+        assert ask("POST", path).status == 410
+        assert served.stop() == 0
+    assert found.group(2) not in served.log and "serving the dashboard on" in served.log
