@@ -317,18 +317,27 @@ async def test_an_officer_sees_the_regions_and_funnel_of_her_own_regions_only(ap
     assert "Mulai chat" not in summary and cells(summary, "count") == ["2", "1", "1", "0"]
 
 
-async def test_staff_see_every_region_with_its_share(app, new_chat, browser):
+async def test_staff_see_every_region_with_its_share_and_the_erased_leads(app, new_chat, browser, database):
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     await make_staff(app, STAFF_ID)
     await four_workers(app, new_chat)
+    # Two leads of Kaur erased since, one of whom registered, from November (the default period holds Nov 1st).
+    database.execute_many(
+        "insert into erased_counts (reason, erased_month, started_month, lead_month, channel, occupation, region,"
+        " outcome, count) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("retention", "2026-11", "2026-11", "2026-11", "telegram", "petani", "Kaur", "terdaftar", 1),
+            ("request", "2026-11", "2026-11", "2026-11", "whatsapp", "nelayan", "Kaur", "baru", 1),
+        ],
+    )
     await sign_in(browser, await link_from_chat(new_chat("Dewi", user_id=STAFF_ID)))
 
     page = await (await browser.get("/dasbor/wilayah")).text()
 
     shown = re.findall(r'<th scope="row">([^<]*)</th>', page)
-    assert shown[:2] == ["Mukomuko", "Kaur"] and "Kota Bengkulu" in shown  # configured regions, even at zero
-    assert cells(page, "leads")[:2] == ["2", "1"] and cells(page, "registered")[:2] == ["1", "0"]
-    assert "67%" in page and "33%" in page  # 2 and 1 of 3 leads
+    assert shown[:2] == ["Kaur", "Mukomuko"] and "Kota Bengkulu" in shown  # configured regions, even at zero
+    assert cells(page, "leads")[:2] == ["3", "2"] and cells(page, "registered")[:2] == ["1", "1"]
+    assert "60%" in page and "40%" in page and "50%" in page  # 3 and 2 of 5 leads; 1 of 2 registrations each
     assert page.count('<rect class="bar"') == len(shown) - 1
 
 

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Contact, DashboardLink, DashboardSession, Role
@@ -109,8 +109,7 @@ async def end_sessions_of(session: AsyncSession, contact_id: int, now: datetime)
     """Every open session of a person ends (their role was found gone)."""
     await session.execute(
         update(DashboardSession)
-        .where(DashboardSession.contact_id == contact_id)
-        .where(or_(DashboardSession.ended_at.is_(None), DashboardSession.ended_at > now))
+        .where(DashboardSession.contact_id == contact_id, DashboardSession.ended_at.is_(None))
         .values(ended_at=now)
     )
 
