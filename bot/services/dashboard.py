@@ -99,20 +99,16 @@ async def funnel(
     if regions is not None:
         leads = leads.where(Lead.region.in_(regions))
     live["lead"] = (await session.execute(leads)).scalar_one()
+
+    def leads_where(condition: ColumnElement[bool]):
+        return func.count(distinct(case((condition, LeadEvent.lead_id))))
+
+    by_an_officer = and_(LeadEvent.to_status.in_(REACHED), LeadEvent.actor.not_in(NOT_AN_OFFICER))
     moved = (
         select(
-            func.count(
-                distinct(
-                    case(
-                        (
-                            and_(LeadEvent.to_status.in_(REACHED), LeadEvent.actor.not_in(NOT_AN_OFFICER)),
-                            LeadEvent.lead_id,
-                        )
-                    )
-                )
-            ),
-            func.count(distinct(case((LeadEvent.to_status == LeadStatus.TERDAFTAR, LeadEvent.lead_id)))),
-            func.count(distinct(case((LeadEvent.to_status == LeadStatus.TIDAK_TERTARIK, LeadEvent.lead_id)))),
+            leads_where(by_an_officer),
+            leads_where(LeadEvent.to_status == LeadStatus.TERDAFTAR),
+            leads_where(LeadEvent.to_status == LeadStatus.TIDAK_TERTARIK),
         )
         .select_from(LeadEvent)
         .where(LeadEvent.to_status.in_(REACHED), _in(LeadEvent.at, start, end))
