@@ -35,6 +35,8 @@ TEMPLATE_FIELDS = ("name", "text", "operator")
 # The web server's own paths; Telegram's webhook is served on the path of TELEGRAM_WEBHOOK_URL.
 HEALTH_PATH = "/health"
 WHATSAPP_PATH = "/webhook/whatsapp"
+DASHBOARD_PATH = "/dasbor"  # the staff dashboard (bot/web/dashboard/)
+DASHBOARD_LOGIN_PATH = f"{DASHBOARD_PATH}/masuk/"  # and a one-time link's token
 # Telegram's secret_token of setWebhook: 1-256 characters of these (sent back in X-Telegram-Bot-Api-Secret-Token).
 _WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 # Token shape as issued by @BotFather: numeric bot id, colon, 35 url-safe characters (a little slack kept).
@@ -135,6 +137,9 @@ class Settings:
     # The web server of the webhooks and the health check.
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # The dashboard's public address as staff's browsers reach it (what its links carry); None: the web server's
+    # own, http://WEB_HOST:WEB_PORT. An https address makes the session cookie Secure.
+    dashboard_url: str | None = None
     retention: Retention = Retention()
 
     @property
@@ -157,6 +162,11 @@ class Settings:
     def web_enabled(self) -> bool:
         """Whether `bpu-bot run` serves HTTP: WhatsApp's webhook, Telegram's in webhook mode, the health check."""
         return self.whatsapp_enabled or self.telegram_webhook_url is not None
+
+    @property
+    def dashboard_base(self) -> str:
+        """Where the dashboard's links point (no trailing slash): DASHBOARD_URL, or the web server's address."""
+        return (self.dashboard_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def postgresql(self) -> bool:
@@ -302,6 +312,16 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
     if not web_port.isdigit() or not 1 <= int(web_port) <= 65535:
         raise ConfigError("WEB_PORT must be a TCP port number from 1 to 65535")
 
+    dashboard_url = get("DASHBOARD_URL")
+    if dashboard_url is not None:
+        _http_url(dashboard_url, "DASHBOARD_URL", "https://bpu.example.go.id")
+        if urlsplit(dashboard_url).path.rstrip("/") not in ("", DASHBOARD_PATH) or urlsplit(dashboard_url).query:
+            raise ConfigError(
+                "DASHBOARD_URL must be the address of the bot's web server (the dashboard is at /dasbor on it), "
+                "such as https://bpu.example.go.id"
+            )
+        dashboard_url = dashboard_url.rstrip("/").removesuffix(DASHBOARD_PATH)
+
     operator_name = get("OPERATOR_NAME")
     if (token is not None or whatsapp["whatsapp_token"] is not None) and operator_name is None:
         # A public bot must say who runs it (UU PDP: the controller's identity); the terminal may not.
@@ -331,6 +351,7 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path | None = P
         broadcast_paid=broadcast_paid == "true",
         web_host=web_host,
         web_port=int(web_port),
+        dashboard_url=dashboard_url,
         **whatsapp,
     )
 

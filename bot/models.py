@@ -148,7 +148,7 @@ class Contact(Base):
     # Set when WhatsApp says the person stopped marketing messages from this business (error 131050):
     # broadcasts leave them out; what they asked for (answers, their reminders) still reaches them.
     marketing_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # the dashboard's funnel
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention's clock
 
     # lazy="raise": under asyncio a lazy load fails obscurely; services query what they need explicitly.
@@ -165,6 +165,8 @@ class Consent(Base):
     """
 
     __tablename__ = "consents"
+    # The dashboard's funnel counts the agreements of a period.
+    __table_args__ = (Index("ix_consents_purpose_decided_at", "purpose", "decided_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -213,7 +215,7 @@ class Lead(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # the dashboard's periods
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # When the person saved it or an officer recorded a step (set by those, not by any change such as a handover):
     # with the person's last message, the start of its retention period (bot/services/retention.py).
@@ -228,6 +230,8 @@ class LeadEvent(Base):
     """History of a lead's status: who changed it, from what, to what, when."""
 
     __tablename__ = "lead_events"
+    # The dashboard counts the leads that reached a stage in a period.
+    __table_args__ = (Index("ix_lead_events_to_status_at", "to_status", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
@@ -364,6 +368,38 @@ class ErasedCount(Base):
     region: Mapped[str] = mapped_column(String(60), default="")
     outcome: Mapped[str] = mapped_column(String(24))  # the lead's last stage, or "no_lead"
     count: Mapped[int] = mapped_column(Integer)
+
+
+class DashboardLink(Base):
+    """A one-time link into the staff dashboard (`/dasbor` in the chat, `bpu-bot dashboard link`): for one person,
+    used once, within DASHBOARD_LINK_LIFETIME. Only the token's SHA-256 is kept, so the table opens nothing."""
+
+    __tablename__ = "dashboard_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_dashboard_links_contact_id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DashboardSession(Base):
+    """A browser signed in to the dashboard by a link: the cookie's SHA-256, whose it is, until when. The role is
+    not kept here: every request reads it from the person's contact, so a role taken away ends the access."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", name="fk_dashboard_sessions_contact_id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # logged out
 
 
 class DailyJob(Base):

@@ -6,6 +6,7 @@ from handlers import (
     broadcast,
     broadcast_message,
     calculator,
+    dashboard,
     explain,
     export,
     followup,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         broadcast,
         broadcast_message,
         export,
+        dashboard,
         whoami,
     ):
         router.include(module.router)

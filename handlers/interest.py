@@ -123,7 +123,9 @@ async def consent_decision(turn: Turn, answer: str) -> None:
         return
     granted = answer == "yes"
     version = turn.content.consent_version
-    await record_consent(turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version, granted, typed_words(turn))
+    await record_consent(
+        turn.session, turn.contact, ConsentPurpose.LEAD_CONTACT, version, granted, typed_words(turn), turn.now
+    )
     kept = turn.data.get("kept")
     if kept is not None and not granted:
         await end_lead_without_consent(turn.session, turn.contact, turn.now)
@@ -155,7 +157,9 @@ async def reminders_decision(turn: Turn, answer: str) -> None:
         return
     granted = answer == "yes"
     version = turn.content.consent_version
-    await record_consent(turn.session, turn.contact, ConsentPurpose.REMINDERS, version, granted, typed_words(turn))
+    await record_consent(
+        turn.session, turn.contact, ConsentPurpose.REMINDERS, version, granted, typed_words(turn), turn.now
+    )
     if granted:
         turn.contact.messages_stopped_at = None
     if (kept := turn.data.get("kept")) is not None:

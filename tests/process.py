@@ -153,15 +153,17 @@ def running_bot(
     log_name: str = "bot-stderr.log",
     ready: Callable[[], bool] | None = None,
     startup_timeout: float = 20.0,
+    command: tuple[str, ...] = ("run",),
 ) -> Iterator[BotProcess]:
-    """Start `python -m bot run` and always stop it; a failure inside carries the bot's log as a note.
+    """Start `python -m bot run` (or another long-running `command`) and always stop it; a failure inside
+    carries the bot's log as a note.
 
     With `ready`, wait until it is true, failing at once (with the log) if the process exits first.
     """
     log_path = cwd / log_name
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [PYTHON, "-m", "bot", "run"],
+            [PYTHON, "-m", "bot", *command],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,

@@ -9,7 +9,8 @@ The rooms, from the bottom (docs/architecture.md says why each exists):
     workers       bot/workers/     ticker, broadcast engine, exporter, pacing, leadership
     app           bot/app.py       the composition: settings, the dispatcher, the handlers' router
     channels      bot/channels/    Telegram, WhatsApp, the terminal
-    web           bot/web/         the web server: health and webhooks
+    dashboard     bot/web/dashboard/  the staff dashboard's pages: services and foundations only, no SQL
+    web           bot/web/         the web server: health, webhooks, and the dashboard mounted on it
     cli           bot/cli/, bot/__main__.py   the commands, `bpu-bot run` among them
 
 Every import statement counts, function-level ones too. Handlers and workers are side by side: neither
@@ -45,8 +46,10 @@ MAY_IMPORT = {
     "workers": {"services", "conversation"},
     "app": {"services", "conversation", "handlers"},
     "channels": {"services", "conversation", "workers", "app"},
-    "web": {"services", "conversation", "workers", "app", "channels"},
-    "cli": {"services", "conversation", "handlers", "workers", "app", "channels", "web"},
+    # The dashboard shows figures the services compute: it needs neither conversations nor channels.
+    "dashboard": {"services"},
+    "web": {"services", "conversation", "workers", "app", "channels", "dashboard"},
+    "cli": {"services", "conversation", "handlers", "workers", "app", "channels", "web", "dashboard"},
 }
 # Query building (select, insert, text...) and the ORM's internals belong to the services and the database
 # foundation; above them only exceptions and the session's type are named.
@@ -64,6 +67,8 @@ def room_of(name: str) -> str:
         return "foundations"
     if name in ("bot.app", "bot.__main__"):
         return "app" if name == "bot.app" else "cli"
+    if name == "bot.web.dashboard" or name.startswith("bot.web.dashboard."):
+        return "dashboard"
     if name == "handlers" or name.startswith("handlers."):
         return "handlers"
     parts = name.split(".")
@@ -144,6 +149,8 @@ def test_every_module_says_what_it_is_for_in_one_line():
         ("handlers/probe.py", "from bot.workers.broadcaster import Broadcaster\n", "bot.workers.broadcaster"),
         ("bot/workers/probe.py", "from handlers.onboarding import main_menu\n", "handlers.onboarding"),
         ("bot/conversation/probe.py", "from handlers import build_router\n", "handlers"),
+        ("bot/web/dashboard/probe.py", "from bot.app import create_app\n", "bot.app"),
+        ("bot/web/dashboard/probe.py", "from bot.web.server import build_web_app\n", "bot.web.server"),
     ],
 )
 def test_an_arrow_back_up_is_caught_even_inside_a_function(tmp_path, module, source, wrong):

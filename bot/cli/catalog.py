@@ -32,6 +32,9 @@ from bot.models import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = (ROOT / "bot", ROOT / "handlers")
+# Keys in the dashboard's templates: t("dashboard.title") and the like (Jinja2, not Python: read as text).
+TEMPLATE_DIRS = (ROOT / "bot" / "web" / "dashboard" / "templates",)
+_TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
 # A message key is a dotted name in one of these namespaces; state names use "/" so they never look like one.
 NAMESPACES = (
     "answer",
@@ -40,6 +43,7 @@ NAMESPACES = (
     "calc",
     "common",
     "consent",
+    "dashboard",
     "explain",
     "export",
     "faq",
@@ -71,16 +75,24 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
                 literal = node.value
                 if isinstance(literal, str) and _KEY.match(literal) and not literal.endswith(".toml"):
                     keys.setdefault(literal, []).append((str(path.relative_to(ROOT)), node.lineno))
+    for directory in TEMPLATE_DIRS:
+        for path in sorted(directory.rglob("*.html")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                for key in _TEMPLATE_KEY.findall(line):
+                    if _KEY.match(key):
+                        keys.setdefault(key, []).append((str(path.relative_to(ROOT)), number))
     return keys
 
 
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
     from bot.channels.telegram.channel import MENU_COMMANDS
+    from bot.services.dashboard import STEPS
     from bot.services.exports import FORMATS
     from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.segments import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
+    from bot.web.dashboard.app import PAGES
     from handlers.broadcast import FILTERS
     from handlers.broadcast_message import SAVED
     from handlers.explain import BENEFITS, TOPICS
@@ -111,6 +123,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"broadcast.saved.{key}.{part}" for key in SAVED for part in ("button", "text")}
     keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
     keys |= {f"common.only.{role}" for role in Role if role is not Role.WORKER}
+    keys |= {f"dashboard.step.{step}" for step in STEPS} | {f"dashboard.page.{page}" for page in PAGES}
     keys |= {f"officer.role.{role}" for role in Role if role is not Role.WORKER}
     keys |= {f"export.column.{column}" for column in LEAD_COLUMNS}
     keys |= {f"export.occupation.{occupation}" for occupation in Occupation}

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.cli import access as access_cli
 from bot.cli import broadcast as broadcast_cli
 from bot.cli import consent as consent_cli
+from bot.cli import dashboard as dashboard_cli
 from bot.cli import export as export_cli
 from bot.cli import followups as followups_cli
 from bot.cli import officers as officers_cli
@@ -41,6 +42,7 @@ _GROUPS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "roles": access_cli.run,
     "audit": access_cli.run,
     "consent": consent_cli.run,
+    "dashboard": dashboard_cli.run,
     "retention": retention_cli.run,
     "understand": understanding_cli.run,
     "understanding": understanding_cli.run,
@@ -60,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     export_cli.add_parser(commands)
     access_cli.add_parsers(commands)
     consent_cli.add_parser(commands)
+    dashboard_cli.add_parser(commands)
     retention_cli.add_parser(commands)
     understanding_cli.add_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")

@@ -26,7 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotApp
-from bot.config import WHATSAPP_PATH, ConfigError
+from bot.config import DASHBOARD_PATH, WHATSAPP_PATH, ConfigError
 from bot.db import notify
 from bot.services.deliveries import give_up_interrupted_deliveries
 from bot.services.exports import recover_interrupted_exports
@@ -150,6 +150,12 @@ class Runtime:
             log.info("serving the WhatsApp webhook on %s%s", where, WHATSAPP_PATH)
         if settings.telegram_webhook_url is not None:
             log.info("serving Telegram by webhook on %s%s", where, settings.telegram_webhook_path)
+        log.info(
+            "serving the staff dashboard on %s%s/ (links from /dasbor point to %s)",
+            where,
+            DASHBOARD_PATH,
+            settings.dashboard_base,
+        )
 
     async def lead(self) -> None:
         """Take up the background work: first what a crash (of this process or the last leader) left half done."""

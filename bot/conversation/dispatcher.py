@@ -96,6 +96,7 @@ class Dispatcher:
                     inbound.external_id,
                     locale=self.settings.default_locale,
                     state=NEW,
+                    now=self.clock(),
                 )
                 locale = contact.locale
                 turn = Turn(self, session, contact, inbound)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Consent, ConsentPurpose, Contact, Lead
+from bot.models import Consent, ConsentPurpose, Contact, Lead, utcnow
 from bot.services.misses import mask_miss
 
 TYPED_LENGTH = 200
@@ -20,6 +21,7 @@ async def record_consent(
     text_version: str,
     granted: bool,
     typed: str | None = None,
+    now: datetime | None = None,
 ) -> Consent:
     """`typed`: the person's own words when they answered by typing instead of tapping, kept as evidence, with
     any phone number, NIK or e-mail address in them masked ("setuju, nik saya ..." keeps no NIK)."""
@@ -29,6 +31,7 @@ async def record_consent(
         text_version=text_version,
         granted=granted,
         typed_text=mask_miss(typed)[:TYPED_LENGTH] if typed else None,
+        decided_at=now or utcnow(),  # a turn's clock where there is one: the dashboard counts agreements by it
     )
     session.add(consent)
     await session.flush()

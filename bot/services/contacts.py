@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +18,12 @@ async def set_locale(session: AsyncSession, channel: str, external_id: str, loca
     )
 
 
-async def lock_contact(session: AsyncSession, channel: str, external_id: str, *, locale: str, state: str) -> Contact:
+async def lock_contact(
+    session: AsyncSession, channel: str, external_id: str, *, locale: str, state: str, now: datetime
+) -> Contact:
     """The person's row, locked until the transaction ends: two updates of one person (in two processes) take
     turns, the second seeing what the first saved. A first message creates the row (in `locale` and `state`),
-    at most once."""
+    at most once, started `now` (the dispatcher's clock: the dashboard counts chats by it)."""
     query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id).with_for_update()
     contact = (await session.execute(query)).scalar_one_or_none()
     if contact is None:
@@ -33,6 +37,7 @@ async def lock_contact(session: AsyncSession, channel: str, external_id: str, *,
                 state=state,
                 state_data={},
                 state_serial=0,
+                created_at=now,
             )
         )
         contact = (await session.execute(query)).scalar_one()

@@ -1,4 +1,5 @@
-"""The web server of `bpu-bot run`: WhatsApp's webhook, Telegram's in webhook mode, a health check, on aiohttp.
+"""The web server of `bpu-bot run`: WhatsApp's webhook, Telegram's in webhook mode, a health check and the staff
+dashboard at /dasbor (bot/web/dashboard/), on aiohttp.
 
 Telegram: a POST is taken only with the secret of TELEGRAM_WEBHOOK_SECRET in `X-Telegram-Bot-Api-Secret-Token`
 (403 otherwise, nothing processed). The update is processed before the answer (the turn commits, the replies
@@ -31,6 +32,8 @@ from bot.channels.telegram.channel import well_formed
 from bot.channels.whatsapp.webhook import WhatsAppChannel, valid_signature
 from bot.config import HEALTH_PATH, WHATSAPP_PATH
 from bot.db import ping_database
+from bot.web.dashboard.app import mount_dashboard
+from bot.web.dashboard.rendering import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,8 @@ def build_web_app(
         return web.json_response(answer)
 
     web_app.router.add_get(HEALTH_PATH, health)
+    dispatcher = app.dispatcher
+    mount_dashboard(web_app, Dashboard(app.settings, dispatcher.sessions, app.messages, app.content, dispatcher.clock))
     if telegram is not None and app.settings.telegram_webhook_url is not None:
         secret = app.settings.telegram_webhook_secret
         path = app.settings.telegram_webhook_path

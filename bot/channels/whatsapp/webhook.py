@@ -161,7 +161,12 @@ class WhatsAppChannel(Worker):
             async with dispatcher.sessions.begin() as session:
                 if await grant_waiting(session, dispatcher.clock(), phone):
                     contact = await lock_contact(
-                        session, CHANNEL, inbound.external_id, locale=dispatcher.settings.default_locale, state=NEW
+                        session,
+                        CHANNEL,
+                        inbound.external_id,
+                        locale=dispatcher.settings.default_locale,
+                        state=NEW,
+                        now=dispatcher.clock(),
                     )
                     await claim_by_phone(session, contact, phone, dispatcher.clock())
         except Exception:  # the message is still answered (as before the grant), and the grant waits

@@ -1,0 +1,75 @@
+"""The dashboard as an aiohttp application: its routes, the headers every answer carries, and the page for what
+goes wrong. `bpu-bot run` mounts it at /dasbor on its web server; `bpu-bot dashboard serve` serves it alone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
+from bot.web.dashboard import auth, regions, summary
+from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, STATIC, Dashboard, message_page
+
+log = logging.getLogger(__name__)
+
+LOGIN = DASHBOARD_LOGIN_PATH.removeprefix(DASHBOARD_PATH)  # within the mounted application
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # The sign-in address holds a token: no other site is told which page sent a visitor.
+    "Referrer-Policy": "no-referrer",
+    # Figures and names are not kept in a shared PC's cache or a proxy's.
+    "Cache-Control": "no-store",
+}
+# The pages of the menu (dashboard.page.<name> is their title).
+PAGES = ("summary", "regions")
+STYLESHEET = (STATIC / "style.css").read_bytes()
+
+
+@web.middleware
+async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """Every answer with the security headers; an unknown page, a wrong method or a failure as a clear page,
+    never a traceback. What is logged names no path: a sign-in path holds a token."""
+    dashboard = request.app[DASHBOARD]
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:  # aiohttp's own: no such page, a method the page does not take
+        t = auth.default_t(dashboard)
+        response = message_page(t, error.status, "dashboard.not_found.title", "dashboard.not_found.text")
+    except Exception as error:  # noqa: BLE001 whatever failed, the person gets a page and the log the kind of error
+        log.exception("a dashboard page failed (%s)", type(error).__name__)
+        response = message_page(auth.default_t(dashboard), 500, "dashboard.failed.title", "dashboard.failed.text")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _stylesheet(_request: web.Request) -> web.Response:
+    # The one asset, served by the bot itself: the dashboard works on an office network with no internet.
+    return web.Response(body=STYLESHEET, content_type="text/css", charset="utf-8")
+
+
+def build_dashboard(dashboard: Dashboard) -> web.Application:
+    served = web.Application(middlewares=[_answer])
+    served[DASHBOARD] = dashboard
+    served.router.add_get("/", summary.summary)
+    served.router.add_get("/wilayah", regions.regions)
+    served.router.add_get(LOGIN + "{token}", auth.login_page)
+    served.router.add_post(LOGIN + "{token}", auth.login)
+    served.router.add_post("/keluar", auth.logout)
+    served.router.add_get("/keluar", auth.logged_out)
+    served.router.add_get("/style.css", _stylesheet)
+    return served
+
+
+def mount_dashboard(web_app: web.Application, dashboard: Dashboard) -> None:
+    """The dashboard at /dasbor/ of `web_app` (and /dasbor, without the slash, sent there)."""
+
+    async def to_summary(_request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect(f"{DASHBOARD_PATH}/")
+
+    web_app.router.add_get(DASHBOARD_PATH, to_summary)
+    web_app.add_subapp(DASHBOARD_PATH, build_dashboard(dashboard))

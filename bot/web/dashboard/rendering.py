@@ -1,0 +1,174 @@
+"""What every dashboard page shares: its context (settings, sessions, texts, clock), the templates, number
+formats, the charts' geometry, and the page for a request that cannot be answered.
+
+Charts are SVG drawn on the server from the figures (no JavaScript, no third-party asset): they work on an office
+network with no internet, print, and a test reads their numbers. Styles come from the one CSS file the bot serves;
+the bars' sizes are SVG attributes, which the Content-Security-Policy allows (it forbids inline styles and scripts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+
+from bot.config import DASHBOARD_PATH, Settings
+from bot.content import Content
+from bot.db import Sessions
+from bot.i18n import Messages, Translator
+from bot.services.dashboard import Period
+from bot.services.dashboard_access import Viewer
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+# Every page: nothing but what the bot itself serves, no script at all, never inside another site's frame.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+BAR_AREA = 480  # px: the longest bar of a chart
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the pages need, built once per web app (`bpu-bot run` or `bpu-bot dashboard serve`)."""
+
+    settings: Settings
+    sessions: Sessions
+    messages: Messages
+    content: Content
+    clock: Callable[[], datetime]
+
+    @property
+    def secure(self) -> bool:
+        """Behind HTTPS the session cookie is sent over HTTPS only."""
+        return self.settings.dashboard_base.startswith("https://")
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+
+
+def _environment() -> jinja2.Environment:
+    # Autoescape everywhere (region names, texts); a missing variable fails the page instead of showing nothing.
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    environment.globals["base"] = DASHBOARD_PATH
+    return environment
+
+
+_templates = _environment()
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a horizontal bar chart: its label, value, shown value and geometry (SVG user units)."""
+
+    label: str
+    value: int
+    shown: str
+    y: int
+    width: int
+
+
+def bars(items: Sequence[tuple[str, int]], t: Translator, row: int = 28) -> list[Bar]:
+    """Bars scaled to the largest value (a bar of a non-zero value is at least a sliver, so it shows)."""
+    largest = max((value for _, value in items), default=0)
+    return [
+        Bar(
+            label,
+            value,
+            number(value, t),
+            index * row,
+            0 if not value else max(2, round(BAR_AREA * value / largest)),
+        )
+        for index, (label, value) in enumerate(items)
+    ]
+
+
+def number(value: int, t: Translator) -> str:
+    return format_decimal(value, locale=t.locale)
+
+
+def percent(part: int, whole: int, t: Translator) -> str:
+    """A share or a conversion in the page's language ("45%"), a dash when there is nothing to divide by."""
+    if not whole:
+        return "–"
+    return format_percent(part / whole, format="#,##0%", locale=t.locale)
+
+
+def render(template: str, t: Translator, *, status: int = 200, headers: dict[str, str] | None = None, **values):
+    page = _templates.get_template(template).render(t=t, lang=t.locale, **values)
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
+
+
+def message_page(t: Translator, status: int, title: str, text: str, **values) -> web.Response:
+    """A clear page for what cannot be shown: a used or expired link, a bad date, no access."""
+    return render("message.html", t, status=status, title=t(title), text=t(text, **values))
+
+
+CSRF = web.RequestKey("csrf", str)  # set by auth.signed_in: the token the page's logout form carries
+
+
+class BadInput(Exception):
+    """A query parameter a page cannot take (a date that is no date): answered with a 400 page naming it."""
+
+    def __init__(self, key: str, **values: object):
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+DEFAULT_DAYS = 30
+LONGEST_PERIOD = timedelta(days=3 * 366)  # three years: longer asks are mistyped years, not plans
+
+
+def chosen_period(request: web.Request, dashboard: Dashboard) -> Period:
+    """`?dari=YYYY-MM-DD&sampai=YYYY-MM-DD` (local days, both included); by default the last 30 days to today."""
+    today = dashboard.clock().astimezone(dashboard.settings.tz).date()
+    days = {}
+    for name in ("dari", "sampai"):
+        raw = request.query.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            days[name] = date.fromisoformat(raw) if len(raw) == 10 else None
+        except ValueError:
+            days[name] = None
+        if days[name] is None:
+            raise BadInput("dashboard.bad_date", name=name, given=raw[:40])
+    last = days.get("sampai") or today
+    first = days.get("dari") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise BadInput("dashboard.bad_period")
+    if last - first > LONGEST_PERIOD:
+        raise BadInput("dashboard.long_period")
+    return Period(first, last)
+
+
+def page(request: web.Request, viewer: Viewer, t: Translator, period: Period, current: str, template: str, **values):
+    """A page of the dashboard with what every one shows: who is signed in, the menu, the period's form."""
+    return render(
+        template,
+        t,
+        viewer_role=t(f"officer.role.{viewer.role}"),
+        viewer_regions=", ".join(viewer.regions) if viewer.regions is not None else "",
+        csrf=request[CSRF],
+        current=current,
+        first=period.first.isoformat(),
+        last=period.last.isoformat(),
+        first_shown=format_date(period.first, "d MMM y", locale=t.locale),
+        last_shown=format_date(period.last, "d MMM y", locale=t.locale),
+        **values,
+    )
+
+
+def bad_input_page(t: Translator, error: BadInput) -> web.Response:
+    return message_page(t, 400, "dashboard.bad_input.title", error.key, **error.values)
