@@ -6,6 +6,8 @@ wait is bounded, and every process a test starts is stopped when the test ends, 
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import selectors
 import signal
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from functools import cache
 from pathlib import Path
 
@@ -76,6 +78,57 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli_here(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`run_cli` in this process: what `bpu-bot <args>` prints and its exit code, without starting Python again.
+
+    The command line reads the environment it was given (and `.env` in `cwd`) as a process started with `env`
+    would; this process's environment, working directory, standard streams and logging are put back after, so
+    nothing leaks into the next test. For the tests whose subject is not the process itself: every kind of
+    command keeps one test through `run_cli`, the installed entry point.
+    """
+    import bot.cli.main as cli_main
+
+    saved_environ, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    root = logging.getLogger()
+    saved_logging = root.handlers[:], logging.raiseExceptions
+    # configure_logging (bot/logs.py) sets the levels of the bot's and the libraries' loggers for a whole process.
+    saved_levels = {name: logger.level for name, logger in _loggers()}
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdin = io.StringIO(input or "")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = cli_main.main(args)
+            except SystemExit as exit:  # argparse's --help and its own mistakes end the process
+                code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+                if isinstance(exit.code, str):
+                    print(exit.code, file=sys.stderr)
+    finally:
+        sys.stdin = saved_stdin
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        root.handlers[:], logging.raiseExceptions = saved_logging
+        for name, logger in _loggers():
+            logger.setLevel(saved_levels.get(name, logging.NOTSET))
+    return subprocess.CompletedProcess([PYTHON, "-m", "bot", *args], code, out.getvalue(), err.getvalue())
+
+
+def _loggers() -> Iterator[tuple[str, logging.Logger]]:
+    yield "", logging.getLogger()
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            yield name, logger
 
 
 def migrate(env: dict[str, str], cwd: Path) -> None:

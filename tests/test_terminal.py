@@ -1,8 +1,9 @@
-"""`bpu-bot chat`: the conversation in a terminal, piped or typed line by line, through the real process.
+"""`bpu-bot chat`: the conversation in a terminal, piped or typed line by line.
 
 Each screen is what the bot printed before its `> ` prompt; options are numbered and a number picks one.
 The conversation lives in the database, so a new process (after the input ended, or after `kill -9`)
-continues at the question the person was on.
+continues at the question the person was on. What is about the process (a second one, `kill -9`, Ctrl-C)
+runs the real one; the conversations piped in run the same command line in this process.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from tests.process import ROOT, TerminalSession, bot_env, catalog_text, chat_lines, rows, run_cli, screens
+from tests.process import ROOT, TerminalSession, bot_env, catalog_text, chat_lines, rows, run_cli, run_cli_here, screens
 
 CONSENT_VERSION = tomllib.loads((ROOT / "content" / "consent.toml").read_text(encoding="utf-8"))["version"]
 
 
-def chat(tmp_path: Path, *lines: str, args: tuple[str, ...] = ()) -> list[str]:
-    """Pipe `lines` into `bpu-bot chat`; the screens it showed, one before the first line and one per line."""
-    result = run_cli(["chat", *args], bot_env(tmp_path), tmp_path, input=chat_lines(*lines))
+def chat(tmp_path: Path, *lines: str, args: tuple[str, ...] = (), process: bool = False) -> list[str]:
+    """Pipe `lines` into `bpu-bot chat` (a real process when `process`, else in this one); the screens it showed,
+    one before the first line and one per line."""
+    cli = run_cli if process else run_cli_here
+    result = cli(["chat", *args], bot_env(tmp_path), tmp_path, input=chat_lines(*lines))
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
     shown = screens(result.stdout)
@@ -120,10 +123,10 @@ def test_lang_en_speaks_english(tmp_path: Path):
 
 
 def test_a_second_process_continues_where_the_input_ended(tmp_path: Path):
-    first = chat(tmp_path, "2", "6", "1", "1")
+    first = chat(tmp_path, "2", "6", "1", "1", process=True)
     assert "Siapa nama Anda?" in first[-1]
 
-    second = chat(tmp_path, "Ani", "081234567890", "8", "1", "1")
+    second = chat(tmp_path, "Ani", "081234567890", "8", "1", "1", process=True)
 
     assert second[0].strip().startswith("Siapa nama Anda?"), f"resumed somewhere else:\n{second[0]}"
     assert "bukan BPJS Ketenagakerjaan" not in second[0], "the welcome is not shown again"

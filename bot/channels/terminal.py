@@ -20,10 +20,11 @@ CHANNEL = "terminal"
 
 
 class TerminalChat:
-    def __init__(self, dispatcher: Dispatcher, user: str, output: TextIO = sys.stdout):
+    def __init__(self, dispatcher: Dispatcher, user: str, output: TextIO | None = None):
         self.dispatcher = dispatcher
         self.user = user
-        self.output = output
+        # The streams of the moment, not of the import: a caller may have redirected them since.
+        self.output = output if output is not None else sys.stdout
         self.options: list[tuple[int, str]] = []  # (serial, action) of the last numbered choices
 
     def inbound(self, line: str) -> Inbound:
@@ -51,7 +52,8 @@ class TerminalChat:
     async def send(self, inbound: Inbound) -> None:
         self.show(await self.dispatcher.handle(inbound))
 
-    async def run(self, lines: TextIO = sys.stdin) -> None:
+    async def run(self, lines: TextIO | None = None) -> None:
+        lines = lines if lines is not None else sys.stdin
         await self.send(Inbound(channel=CHANNEL, external_id=self.user, kind=Kind.RESUME))
         queue: asyncio.Queue[str] = asyncio.Queue()
         loop = asyncio.get_running_loop()
