@@ -49,6 +49,7 @@ bench: $(INSTALLED) $(CATALOGS)
 	$(BIN)/python -m bench.broadcast
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.understanding
+	$(BIN)/python -m bench.retention
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -126,10 +126,20 @@ async def count_expired(session: AsyncSession, retention: Retention, now: dateti
 
 
 async def expired_people(
-    session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int
+    session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int, after: int = 0
 ) -> list[int]:  # fmt: skip
-    """The next `limit` contacts of a kind past their period."""
-    query = _people(kind, retention, now).order_by(Contact.id).limit(limit)
+    """The next `limit` contacts of a kind past their period, of ids above `after` (the last batch's highest).
+
+    Walked along the primary key from `after`: each batch reads about `limit` / (the share expired) contacts.
+    From the start each time, a batch would read again every contact kept before it, and without `after` the
+    planners take the index of leads.updated_at instead, reading and sorting every expired lead in each batch
+    (bench/retention.py: 40 ms a batch among 100,000 leads, 0.4 s among 1,000,000, on the event loop). The
+    same bound on the lead's side lets PostgreSQL's merge join start there too (it read every lead from the
+    first otherwise); a chat has no lead to bound."""
+    query = _people(kind, retention, now).where(Contact.id > after)
+    if kind != "chat":
+        query = query.where(Lead.contact_id > after)
+    query = query.order_by(Contact.id).limit(limit)
     return list((await session.execute(query)).scalars())
 
 

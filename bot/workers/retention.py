@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 PEOPLE_BATCH = 50  # people erased per transaction: each takes about a dozen statements
 ROWS_BATCH = 500  # rows of the other kinds per transaction
+# After each batch the purge pauses this many times as long as the batch took: the event loop is the
+# conversation's too, and on SQLite (run on the loop's thread) a batch holds it whole. Flat out, the purge
+# took the loop back at every turn's first await, and turns arriving at 50/s queued for seconds.
+PAUSE = 1.0
 JOB = "retention"
 
 Progress = Callable[[str, int], None]  # (kind, how many more went)
@@ -42,21 +47,25 @@ async def purge(
     """Remove what is past its period at `now`; returns how many went of each kind."""
     removed = dict.fromkeys(KINDS, 0)
     for kind in KINDS:
+        after = 0  # people are taken in the order of their ids: the next batch starts after this one
         while True:
+            started = time.monotonic()
             async with sessions.begin() as session:
                 if kind in PEOPLE:
-                    ids = await expired_people(session, kind, retention, now, PEOPLE_BATCH)
+                    ids = await expired_people(session, kind, retention, now, PEOPLE_BATCH, after)
                     went = await erase_contacts(session, ids, RETENTION, now) if ids else 0
+                    after = max(ids, default=after)
                 else:
                     went = await delete_expired_rows(session, kind, retention, now, ROWS_BATCH)
             if not went:
                 break
             removed[kind] += went
             if kind in PEOPLE:  # finished as HAPUS finishes (bot.db.Sessions.finish_erasure): nothing in `-wal`
+                await asyncio.sleep(0)  # a turn waiting goes before the checkpoint, which holds the loop too
                 await sessions.finish_erasure()
             if progress is not None:
                 progress(kind, went)
-            await asyncio.sleep(0)  # the turns waiting for the database go first
+            await asyncio.sleep((time.monotonic() - started) * PAUSE)  # the turns waiting go first
     if any(removed[kind] for kind in KINDS if kind not in PEOPLE):
         await sessions.finish_erasure()
     return removed
