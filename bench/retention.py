@@ -107,7 +107,7 @@ COLUMNS = {
     " last_seen_at",
     "consents": "contact_id, purpose, text_version, granted, decided_at",
     "leads": "id, contact_id, name, phone, occupation, region, call_time, status, channel, locale, officer_id,"
-    " created_at, updated_at",
+    " created_at, updated_at, last_contact_at",
     "lead_events": "lead_id, from_status, to_status, actor, note, at",
     "followups": "contact_id, lead_id, kind, due_at, status, attempts, officer_id, region, via, receipt, created_at,"
     " updated_at",
@@ -152,7 +152,7 @@ def _worker(rng: random.Random, number: int, expired: bool, regions: tuple[str, 
     phone = f"+62812{number:08d}"
     t["leads"].append(
         (number, contact, _NAMES[number % len(_NAMES)], phone, occupation, region, _CALL_TIMES[number % 4], status)
-        + ("telegram", "id", officer, _stamp(created), _stamp(updated))
+        + ("telegram", "id", officer, _stamp(created), _stamp(updated), _stamp(updated))
     )
     t["lead_events"].append((number, None, LeadStatus.BARU, f"telegram:{external}", None, _stamp(created)))
     if status != LeadStatus.BARU:

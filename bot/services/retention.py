@@ -132,7 +132,7 @@ async def expired_people(
 
     Walked along the primary key from `after`: each batch reads about `limit` / (the share expired) contacts.
     From the start each time, a batch would read again every contact kept before it, and without `after` the
-    planners take the index of leads.updated_at instead, reading and sorting every expired lead in each batch
+    planners take the index of leads.last_contact_at instead, reading and sorting every expired lead in each batch
     (bench/retention.py: 40 ms a batch among 100,000 leads, 0.4 s among 1,000,000, on the event loop). The
     same bound on the lead's side lets PostgreSQL's merge join start there too (it read every lead from the
     first otherwise); a chat has no lead to bound."""
