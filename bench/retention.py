@@ -332,6 +332,7 @@ class Measured:
     batch_gaps: list[float]  # seconds between two batches' ends: the slowest tells the longest hold
     checkpoints: list[float]  # seconds of each WAL checkpoint after a batch
     rate: float  # turns arriving per second
+    longest: dict[str, float]  # kind -> the longest single query finding (or deleting) its next batch
 
 
 async def measure(database_url: str, turns: int, rate: float) -> Measured:
@@ -363,16 +364,30 @@ async def measure(database_url: str, turns: int, rate: float) -> Measured:
             checkpoints.append(time.perf_counter() - began)
 
         sessions.finish_erasure = timed_finish  # type: ignore[method-assign]
+        longest: dict[str, float] = {}  # the longest query of each kind (the next batch, or rows deleted)
+
+        def timed(find: Callable) -> Callable:
+            async def call(session, kind, *rest):
+                began = time.perf_counter()
+                found = await find(session, kind, *rest)
+                longest[kind] = max(longest.get(kind, 0.0), time.perf_counter() - began)
+                return found
+
+            return call
+
+        originals = purge_module.expired_people, purge_module.delete_expired_rows
+        purge_module.expired_people, purge_module.delete_expired_rows = map(timed, originals)  # type: ignore[assignment]
         _peak_rss_reset()
         rss_before = _rss("VmRSS")
         started = time.perf_counter()
         purging = asyncio.create_task(purge(sessions, Retention(), NOW, progress))
         during = await drive(application, api, steps, rate, lambda _done: purging.done())
         removed = await purging
+        purge_module.expired_people, purge_module.delete_expired_rows = originals
         seconds = time.perf_counter() - started
         rss_peak = _rss("VmHWM")
     await app.close()
-    return Measured(without, during, removed, seconds, rss_before, rss_peak, gaps, checkpoints, rate)
+    return Measured(without, during, removed, seconds, rss_before, rss_peak, gaps, checkpoints, rate, longest)
 
 
 # ------------------------------------------------------------------------------------------ the checking
@@ -474,6 +489,8 @@ def report(name: str, leads: int, expired: int, seeding: float, measured: Measur
         print(
             f"  checkpoints: {len(held)}, median {statistics.median(held) * 1000:.1f} ms, max {held[-1] * 1000:.0f} ms"
         )
+    slowest = ", ".join(f"{kind} {seconds * 1000:.0f}" for kind, seconds in measured.longest.items())
+    print(f"  longest query of each kind, ms: {slowest}")
     print(f"  RSS {measured.rss_before:.0f} MB before the purge, peak {measured.rss_peak:.0f} MB during it")
     if wal is not None:
         print(f"  {wal}")
