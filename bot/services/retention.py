@@ -125,35 +125,46 @@ async def count_expired(session: AsyncSession, retention: Retention, now: dateti
     return counts
 
 
-async def expired_people(
-    session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int, after: int = 0
-) -> list[int]:  # fmt: skip
-    """The next `limit` contacts of a kind past their period, of ids above `after` (the last batch's highest).
+def _id_column(kind: str, retention: Retention, now: datetime) -> Any:
+    return Contact.id if kind in PEOPLE else _rows(kind, retention, now)[0]
 
-    Walked along the primary key from `after`: each batch reads about `limit` / (the share expired) contacts.
-    From the start each time, a batch would read again every contact kept before it, and without `after` the
-    planners take the index of leads.last_contact_at instead, reading and sorting every expired lead in each batch
-    (bench/retention.py: 40 ms a batch among 100,000 leads, 0.4 s among 1,000,000, on the event loop). The
-    same bound on the lead's side lets PostgreSQL's merge join start there too (it read every lead from the
-    first otherwise); a chat has no lead to bound."""
-    query = _people(kind, retention, now).where(Contact.id > after)
+
+async def last_id(session: AsyncSession, kind: str, retention: Retention, now: datetime) -> int:
+    """The highest id of the table a kind is walked along (0 when empty): where the purge's walk ends."""
+    column = _id_column(kind, retention, now)
+    return (await session.execute(select(func.max(column)))).scalar_one() or 0
+
+
+async def expired_people(
+    session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int, after: int, upto: int
+) -> list[int]:  # fmt: skip
+    """Up to `limit` contacts of a kind past their period, with ids above `after` and up to `upto`.
+
+    The purge walks the table along its primary key, a window at a time, so each statement reads at most the
+    window's rows, however few are expired: from the start each time, a batch would read again every contact
+    kept before it, and the last look, finding nothing, every contact (bench/retention.py: 0.4 s among
+    1,000,000, on the event loop). The same bound on the lead's side lets PostgreSQL's join start there too."""
+    query = _people(kind, retention, now).where(Contact.id > after, Contact.id <= upto)
     if kind != "chat":
-        query = query.where(Lead.contact_id > after)
+        query = query.where(Lead.contact_id > after, Lead.contact_id <= upto)
     query = query.order_by(Contact.id).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
-async def delete_expired_rows(session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int) -> int:
-    """Delete the next `limit` rows of a kind past their period (a campaign keeps the counts of its
-    deliveries); returns how many went."""
+async def delete_expired_rows(
+    session: AsyncSession, kind: str, retention: Retention, now: datetime, limit: int, after: int, upto: int
+) -> list[int]:  # fmt: skip
+    """Delete up to `limit` rows of a kind past their period with ids above `after` and up to `upto` (a
+    campaign keeps the counts of its deliveries); returns their ids."""
     column, expired = _rows(kind, retention, now)
-    batch = list((await session.execute(select(column).where(expired).order_by(column).limit(limit))).scalars())
+    query = select(column).where(expired, column > after, column <= upto).order_by(column).limit(limit)
+    batch = list((await session.execute(query)).scalars())
     if not batch:
-        return 0
+        return []
     if kind == "delivery":
         await keep_counts(session, Delivery.id.in_(batch))
     await session.execute(delete(column.table).where(column.in_(batch)))
-    return len(batch)
+    return batch
 
 
 async def leads_to_warn(
