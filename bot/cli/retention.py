@@ -73,12 +73,12 @@ async def _retention(settings: Settings, dry_run: bool, command: str, out: TextI
                 session, command_line_actor(), "retention", now, rows=sum(removed.values()), command=command,
                 dry_run=dry_run, removed=removed,
             )  # fmt: skip
-    heading = "NOW" if command == "show" else "WOULD REMOVE" if dry_run else "REMOVED"
+    heading = "PAST IT NOW" if command == "show" else "WOULD REMOVE" if dry_run else "REMOVED"
     rows = [
         (KIND_NAMES[kind][0], f"{_days(retention.periods.get(kind))}{KIND_NAMES[kind][1]}", str(count))
         for kind, count in removed.items()
     ]
-    print_table(("KIND", "KEPT FOR", heading if command != "show" else "PAST IT NOW"), rows)
+    print_table(("KIND", "KEPT FOR", heading), rows)
     if command == "show":
         print(
             f"\nthe running bot purges once a day from {retention.at:%H:%M} ({settings.timezone}); an officer's lead "
