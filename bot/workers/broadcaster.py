@@ -277,7 +277,8 @@ class Broadcaster(Worker):
         reply = Reply(text, locale=author.locale)
         milestone = _milestone(state, progress.share_done)
         if not sender.edits:  # WhatsApp: a new message at each milestone, none in between
-            if milestone == shown.milestone:
+            # Everything went out: the final message ("selesai") comes next, so no "100% sedang dikirim" before it.
+            if milestone == shown.milestone or (not final and progress.waiting == 0):
                 return
             shown.milestone, shown.message_id = milestone, None
         if shown.message_id is None:
