@@ -39,7 +39,7 @@ from bot.services.dashboard_access import (
     use_link,
     viewer_of,
 )
-from bot.web.dashboard.rendering import CSRF, DASHBOARD, Dashboard, message_page, render
+from bot.web.dashboard.rendering import CSRF, DASHBOARD, BadInput, Dashboard, bad_input_page, message_page, render
 
 COOKIE = "dasbor_sesi"
 # A token is url-safe base64 of 32 bytes (43 characters); anything far from that is refused before any query.
@@ -132,7 +132,8 @@ async def logged_out(request: web.Request) -> web.Response:
 
 def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A page only a signed-in officer, staff member or admin sees; it gets the request's database session and
-    the viewer as known now. No session: 401 and how to get a link; a worker now: 403, and their sessions end."""
+    the viewer as known now. No session: 401 and how to get a link; a worker now: 403, and their sessions end;
+    a query parameter the page cannot take (BadInput): 400, naming it."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         dashboard = request.app[DASHBOARD]
@@ -153,6 +154,9 @@ def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 t = dashboard.messages[contact.locale]
                 return message_page(t, 403, "dashboard.no_access.title", "dashboard.no_access.text")
             request[CSRF] = csrf_token(cookie)
-            return await page(request, session, viewer)
+            try:
+                return await page(request, session, viewer)
+            except BadInput as error:  # a page's query it cannot take: one 400 page for every page
+                return bad_input_page(dashboard.messages[viewer.contact.locale], error)
 
     return guarded

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.dashboard import funnel
 from bot.services.dashboard_access import Viewer
 from bot.web.dashboard.auth import signed_in
-from bot.web.dashboard.rendering import DASHBOARD, BadInput, bad_input_page, bars, chosen_period, number, page, percent
+from bot.web.dashboard.rendering import DASHBOARD, bars, chosen_period, number, page, percent
 
 # Each step's conversion is from the step it follows; a registration and a refusal both follow a call.
 FROM_STEP = {"registered": "reached", "declined": "reached"}
@@ -25,10 +25,7 @@ FROM_STEP = {"registered": "reached", "declined": "reached"}
 async def summary(request: web.Request, session: AsyncSession, viewer: Viewer) -> web.StreamResponse:
     dashboard = request.app[DASHBOARD]
     t = dashboard.messages[viewer.contact.locale]
-    try:
-        period = chosen_period(request, dashboard)
-    except BadInput as error:
-        return bad_input_page(t, error)
+    period = chosen_period(request, dashboard)  # a date it cannot take: signed_in answers 400
     settings = dashboard.settings
     steps = await funnel(session, period, settings.tz, viewer.regions, settings.admin_telegram_ids)
     counts = {step.name: step.count for step in steps}
