@@ -65,6 +65,10 @@ class LeadStatus(enum.StrEnum):
     TIDAK_BISA_DIHUBUNGI = "tidak_bisa_dihubungi"
 
 
+# A lead's outcomes: nothing more to do (no reminder, no call), and its data is kept the shorter period.
+LEAD_OUTCOMES = (LeadStatus.TERDAFTAR, LeadStatus.TIDAK_TERTARIK)
+
+
 class Role(enum.StrEnum):
     """What a person may do; each role may do everything the one before it may.
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Retention
 from bot.db import execute_dml
 from bot.models import (
+    LEAD_OUTCOMES,
     MESSAGE_KINDS,
     AuditEvent,
     Campaign,
@@ -33,12 +34,10 @@ from bot.models import (
     FollowUpStatus,
     Invite,
     Lead,
-    LeadStatus,
     Miss,
 )
 from bot.services.campaigns import keep_counts
 
-ENDED = (LeadStatus.TERDAFTAR, LeadStatus.TIDAK_TERTARIK)
 PEOPLE = ("open_lead", "ended_lead", "chat")  # kinds removed by erasing the person
 # Messages the ticker has finished with (sent, or given up): a pending or sending one is still work.
 _SETTLED = (FollowUpStatus.SENT, FollowUpStatus.FAILED, FollowUpStatus.CANCELLED, FollowUpStatus.UNKNOWN)
@@ -80,7 +79,7 @@ def _people(kind: str, retention: Retention, now: datetime) -> Any:
     ended = kind == "ended_lead"
     days = retention.ended_lead_days if ended else retention.open_lead_days
     return workers.join(Lead, Lead.contact_id == Contact.id).where(
-        Lead.status.in_(ENDED) if ended else Lead.status.not_in(ENDED),
+        Lead.status.in_(LEAD_OUTCOMES) if ended else Lead.status.not_in(LEAD_OUTCOMES),
         _quiet_since(now - _days(days)),
         _officer_was_told(retention, now),
     )
@@ -181,7 +180,7 @@ async def leads_to_warn(
             .join(Contact, Contact.id == Lead.contact_id)
             .where(
                 Lead.officer_id == officer_id,
-                Lead.status.in_(ENDED) if ended else Lead.status.not_in(ENDED),
+                Lead.status.in_(LEAD_OUTCOMES) if ended else Lead.status.not_in(LEAD_OUTCOMES),
                 _quiet_since(soon - _days(days)),
             )
         )

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
+    LEAD_OUTCOMES,
     TASK_KINDS,
     Contact,
     FollowUp,
@@ -39,7 +40,6 @@ CALL_OUTCOMES = {
     "tidak_bisa_dihubungi": LeadStatus.TIDAK_BISA_DIHUBUNGI,
 }
 # After these the worker hears nothing more unasked: reminders and further calls end.
-_FINAL = (LeadStatus.TERDAFTAR, LeadStatus.TIDAK_TERTARIK)
 NOTE_MAX = 280
 QUESTION_MAX = 4000
 # A search needs this much to be worth running: a few letters of a name, or a few digits of a phone.
@@ -133,7 +133,7 @@ async def move_lead(
         done.append(FollowUp.due_at <= now)
     await session.execute(update(FollowUp).where(*done).values(status=FollowUpStatus.DONE, outcome=stage))
     event = await record_lead_status(session, lead, status, actor, now)
-    if status in _FINAL:
+    if status in LEAD_OUTCOMES:
         await cancel_followups(
             session, lead.contact_id, outcome=status, kinds=(FollowUpKind.REMINDER, FollowUpKind.CALL)
         )
@@ -159,7 +159,7 @@ async def end_lead_without_consent(session: AsyncSession, contact: Contact, now:
     hand ("worker" in its history), so no officer calls them and no reminder goes; an ended one stays as it is
     (a registration stays a registration)."""
     lead = await find_lead(session, contact)
-    if lead is not None and lead.status not in _FINAL:
+    if lead is not None and lead.status not in LEAD_OUTCOMES:
         await move_lead(session, lead, "tidak_tertarik", "worker", now)
 
 
