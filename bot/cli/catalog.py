@@ -92,7 +92,7 @@ def content_keys(content: Content) -> set[str]:
     from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.segments import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
-    from bot.web.dashboard.app import PAGES
+    from bot.web.dashboard.rendering import PAGES
     from handlers.broadcast import FILTERS
     from handlers.broadcast_message import SAVED
     from handlers.explain import BENEFITS, TOPICS

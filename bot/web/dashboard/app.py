@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
 from bot.web.dashboard import auth, regions, summary
-from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, STATIC, Dashboard, message_page
+from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, PAGES, STATIC, Dashboard, message_page
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,6 @@ SECURITY_HEADERS = {
     # Figures and names are not kept in a shared PC's cache or a proxy's.
     "Cache-Control": "no-store",
 }
-# The pages of the menu (dashboard.page.<name> is their title).
-PAGES = ("summary", "regions")
 STYLESHEET = (STATIC / "style.css").read_bytes()
 
 
@@ -55,8 +53,8 @@ async def _stylesheet(_request: web.Request) -> web.Response:
 def build_dashboard(dashboard: Dashboard) -> web.Application:
     served = web.Application(middlewares=[_answer])
     served[DASHBOARD] = dashboard
-    served.router.add_get("/", summary.summary)
-    served.router.add_get("/wilayah", regions.regions)
+    served.router.add_get(PAGES["summary"], summary.summary)
+    served.router.add_get(PAGES["regions"], regions.regions)
     served.router.add_get(LOGIN + "{token}", auth.login_page)
     served.router.add_post(LOGIN + "{token}", auth.login)
     served.router.add_post("/keluar", auth.logout)

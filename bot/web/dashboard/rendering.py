@@ -34,6 +34,8 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'"
 )
 BAR_AREA = 480  # px: the longest bar of a chart
+# The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
+PAGES = {"summary": "/", "regions": "/wilayah"}
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def page(request: web.Request, viewer: Viewer, t: Translator, period: Period, cu
         viewer_regions=", ".join(viewer.regions) if viewer.regions is not None else "",
         csrf=request[CSRF],
         current=current,
+        menu=PAGES.items(),
         first=period.first.isoformat(),
         last=period.last.isoformat(),
         first_shown=format_date(period.first, "d MMM y", locale=t.locale),
