@@ -86,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # are shared out between them from the start, and the quick tests even out the end, instead of one worker
 # finishing a long test alone.
 SLOW_FIRST = (
+    "test_dashboard_browser.py",
     "test_e2e_postgresql.py",
     "test_e2e_broadcast.py",
     "test_e2e_telegram.py",

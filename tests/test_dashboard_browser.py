@@ -1,0 +1,184 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven through its chromedriver (Selenium), on
+`bpu-bot dashboard serve` started as its own process on the test's database.
+
+A staff member gets a link from `bpu-bot dashboard link`, opens it, presses Masuk, and walks the menu: every
+page answers, its charts are drawn (the browser lays out a bar for each figure), and the figures match the database. A
+screenshot of every page is saved: to the test's folder, or to DASHBOARD_SCREENSHOTS when set
+(`DASHBOARD_SCREENSHOTS=docs/screenshots make test` refreshes the README's pictures).
+
+Without Chromium the test is skipped, unless REQUIRE_BROWSER is set: `.ci/run` installs Chromium and sets it, so
+CI fails rather than skip it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
+from bot.web.dashboard.rendering import PAGES
+from tests.dashboard import LINK, STAFF_ID, browser, make_staff, settings
+from tests.process import bot_env, free_port, run_cli, running_bot
+from tests.test_dashboard import four_workers
+from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
+
+__all__ = ["browser", "settings"]  # fixtures
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PERIOD = "?dari=2026-11-01&sampai=2026-11-30"  # the test clock's month (tests/conftest.py: MONDAY_10_WIB)
+# Chromium's own connections (updates, sync, safe browsing) only fail on a machine with no internet.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        missing = f"{CHROMIUM} and {CHROMEDRIVER} (Debian's chromium and chromium-driver)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER is set but {missing} are not installed")
+        pytest.skip(f"no {missing}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: WebDriver, folder: Path, name: str) -> Path:
+    """The whole page as a PNG: the viewport stretched to the page's height for the picture (a headless
+    window cannot be made taller than its screen), then put back."""
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    metrics = {"width": 1280, "height": min(height, 6000), "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    path = folder / f"dashboard-{name}.png"
+    driver.save_screenshot(str(path))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return path
+
+
+def press(driver: WebDriver, button: str, lands_on: str) -> None:
+    """Click a form's button and wait for the page it leads to (the click returns before the form is sent)."""
+    driver.find_element(By.CSS_SELECTOR, button).click()
+    WebDriverWait(driver, 10).until(expected_conditions.url_to_be(lands_on))
+
+
+def table_numbers(driver: WebDriver, css: str) -> list[int]:
+    return [int(cell.text.replace(".", "")) for cell in driver.find_elements(By.CSS_SELECTOR, f"td.number.{css}")]
+
+
+def drawn_bars(driver: WebDriver, css: str = "rect.bar") -> list[tuple[str, float]]:
+    """Each bar's figure (from its tooltip, "label: 3") and the width the browser laid it out at."""
+    bars = []
+    for bar in driver.find_elements(By.CSS_SELECTOR, f"svg.chart {css}"):
+        title = bar.find_element(By.TAG_NAME, "title").get_attribute("textContent") or ""
+        bars.append((title.rsplit(": ", 1)[1], bar.rect["width"]))
+    return bars
+
+
+def assert_bars_match(bars: list[tuple[str, float]], numbers: list[int]) -> None:
+    assert [int(shown.replace(".", "")) for shown, _ in bars] == numbers
+    # The browser drew a visible bar for each figure above zero, and none for a zero.
+    assert all((width > 0) == (number > 0) for (_, width), number in zip(bars, numbers, strict=True))
+
+
+def check_summary(driver: WebDriver, db) -> None:
+    funnel = table_numbers(driver, "count")
+    assert funnel[3] == db("select count(*) as n from leads")[0]["n"]
+    assert funnel[5] == db("select count(*) as n from lead_events where to_status = 'terdaftar'")[0]["n"]
+    assert_bars_match(drawn_bars(driver), funnel)
+
+
+def check_regions(driver: WebDriver, db) -> None:
+    by_region = {row["region"]: row["n"] for row in db("select region, count(*) as n from leads group by region")}
+    names = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")]
+    shown = dict(zip(names, table_numbers(driver, "leads"), strict=True))
+    assert {region: n for region, n in shown.items() if n} == by_region
+    assert_bars_match(drawn_bars(driver)[: len(names)], list(shown.values()))
+
+
+# What each page must show, read in the browser and checked against the database (a page without an entry is
+# only checked to answer with its title).
+CHECKS = {"summary": check_summary, "regions": check_regions}
+
+
+def walk_the_dashboard(driver: WebDriver, db, tmp_path: Path, shots: Path) -> None:
+    """As a staff member at an office PC: a link made on the server, Masuk, every page of the menu, Keluar."""
+    port = free_port()
+    env = bot_env(tmp_path, ADMIN_TELEGRAM_IDS=str(ADMIN_ID), WEB_PORT=str(port))
+    origin = f"http://127.0.0.1:{port}"
+    # The link is made on the server (the chat's /dasbor makes the same, tests/test_dashboard.py): the test's chat
+    # runs on the test clock, the served dashboard on the real one, which a link from the chat would be old for.
+    made = run_cli(["dashboard", "link", "--as", str(STAFF_ID)], env, tmp_path)
+    found = LINK.search(made.stdout)
+    assert made.returncode == 0 and found is not None, made.stderr
+    path = f"/dasbor/masuk/{found.group(2)}"
+
+    def answering() -> bool:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/dasbor/")
+            return connection.getresponse().status == 401
+        except OSError:
+            return False
+
+    with running_bot(env, tmp_path, "dashboard.log", ready=answering, command=("dashboard", "serve")) as served:
+        driver.get(origin + path)
+        press(driver, "form button[type=submit]", f"{origin}/dasbor/")
+        # The session is a cookie the page's scripts cannot read.
+        assert driver.execute_script("return document.cookie") == ""
+        driver.get(f"{origin}/dasbor/{PERIOD}")
+
+        # Every page of the menu, reached by its link (which keeps the period): its title, what it draws.
+        menu = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "nav a")}
+        assert len(menu) == len(PAGES)
+        for (title, href), name in zip(menu.items(), PAGES, strict=True):
+            driver.get(href)
+            assert driver.find_element(By.TAG_NAME, "h1").text == title
+            if name in CHECKS:
+                CHECKS[name](driver, db)
+            screenshot(driver, shots, name)
+
+        press(driver, ".who form button", f"{origin}/dasbor/keluar")
+        driver.get(f"{origin}/dasbor/")
+        assert "/dasbor" in driver.find_element(By.TAG_NAME, "main").text  # signed out: how to get a link
+        assert served.stop() == 0
+    assert found.group(2) not in served.log
+    assert {f"dashboard-{name}.png" for name in PAGES} <= {shot.name for shot in shots.glob("dashboard-*.png")}
+
+
+async def test_staff_open_the_link_in_chromium_and_every_page_draws_the_databases_figures(
+    app, new_chat, db, tmp_path, chromium
+):
+    await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
+    await make_staff(app, STAFF_ID)
+    await four_workers(app, new_chat)
+    shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    # The browser and the process it talks to are driven from a thread: they block, the test's loop does not.
+    await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(walk_the_dashboard, chromium, db, tmp_path, shots)
