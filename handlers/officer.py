@@ -384,7 +384,7 @@ async def reply(turn: Turn, text: str) -> None:
     await queue_message(
         turn.session, worker.id, FollowUpKind.ANSWER, t("ask.answer", officer=signed, answer=text), turn.now
     )
-    await close_question(turn.session, task, "answered")
+    await close_question(turn.session, task, "answered", turn.now)
     turn.wake("ticker")
     turn.goto(MAIN)
     turn.say("officer.reply_sent")

@@ -170,7 +170,8 @@ async def test_every_page_is_sent_with_a_strict_policy_and_no_inline_script_or_s
     await make_staff(app, STAFF_ID)
     await sign_in(browser, await link_from_chat(new_chat("Dewi", user_id=STAFF_ID)))
 
-    for path in ("/dasbor/", "/dasbor/wilayah", "/dasbor/tidak-ada", "/dasbor/?dari=kemarin", "/dasbor/style.css"):
+    pages = ("/dasbor/", "/dasbor/wilayah", "/dasbor/pekerjaan", "/dasbor/petugas")
+    for path in (*pages, "/dasbor/tidak-ada", "/dasbor/?dari=kemarin", "/dasbor/style.css"):
         response = await browser.get(path)
         policy = response.headers["Content-Security-Policy"]
         assert "default-src 'self'" in policy and "script-src 'none'" in policy and "'unsafe-inline'" not in policy
@@ -194,7 +195,7 @@ async def test_a_bad_period_gets_a_400_page_that_says_what_is_wrong(app, new_cha
     await make_staff(app, STAFF_ID)
     await sign_in(browser, await link_from_chat(new_chat("Dewi", user_id=STAFF_ID)))
 
-    for page in ("/dasbor/", "/dasbor/wilayah"):
+    for page in ("/dasbor/", "/dasbor/wilayah", "/dasbor/pekerjaan", "/dasbor/petugas"):
         response = await browser.get(f"{page}?{query}")
         assert response.status == 400 and said in await response.text()
 

@@ -131,7 +131,10 @@ async def move_lead(
     done = [FollowUp.lead_id == lead.id, FollowUp.kind == FollowUpKind.CALL, FollowUp.status == FollowUpStatus.PENDING]
     if status != LeadStatus.AKAN_DAFTAR:  # a check-back still to come stays (a new date replaces it)
         done.append(FollowUp.due_at <= now)
-    await session.execute(update(FollowUp).where(*done).values(status=FollowUpStatus.DONE, outcome=stage))
+    # The moment a task is done is kept in updated_at (the dashboard counts the tasks done in a period).
+    await session.execute(
+        update(FollowUp).where(*done).values(status=FollowUpStatus.DONE, outcome=stage, updated_at=now)
+    )
     event = await record_lead_status(session, lead, status, actor, now)
     if status in LEAD_OUTCOMES:
         await cancel_followups(
@@ -172,6 +175,7 @@ async def record_call_outcome(
     if lead is None:
         task.status = FollowUpStatus.DONE
         task.outcome = outcome
+        task.updated_at = now
         await session.flush()
         return None
     return await move_lead(session, lead, outcome, actor, now)
@@ -304,9 +308,10 @@ async def queue_message(
     await session.flush()
 
 
-async def close_question(session: AsyncSession, task: FollowUp, outcome: str) -> None:
+async def close_question(session: AsyncSession, task: FollowUp, outcome: str, now: datetime) -> None:
     task.status = FollowUpStatus.DONE
     task.outcome = outcome
+    task.updated_at = now  # when it was done: see move_lead
     await session.flush()
 
 

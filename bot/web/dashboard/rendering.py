@@ -35,7 +35,7 @@ CONTENT_SECURITY_POLICY = (
 )
 BAR_AREA = 480  # px: the longest bar of a chart
 # The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
-PAGES = {"summary": "/", "regions": "/wilayah"}
+PAGES = {"summary": "/", "regions": "/wilayah", "occupations": "/pekerjaan", "officers": "/petugas"}
 
 
 @dataclass(frozen=True)
