@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
-from bot.web.dashboard import auth, regions, summary
+from bot.web.dashboard import auth, misses, regions, summary
 from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, PAGES, STATIC, Dashboard, message_page
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def build_dashboard(dashboard: Dashboard) -> web.Application:
     served[DASHBOARD] = dashboard
     served.router.add_get(PAGES["summary"], summary.summary)
     served.router.add_get(PAGES["regions"], regions.regions)
+    served.router.add_get(PAGES["misses"], misses.misses)
     served.router.add_get(LOGIN + "{token}", auth.login_page)
     served.router.add_post(LOGIN + "{token}", auth.login)
     served.router.add_post("/keluar", auth.logout)
