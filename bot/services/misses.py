@@ -36,6 +36,7 @@ class MissGroup:
     text: str  # case-folded
     state: str
     count: int
+    first_seen: datetime
     last_seen: datetime
 
 
@@ -57,15 +58,25 @@ async def record_miss(session: AsyncSession, contact_id: int, state: str, text: 
     await session.flush()
 
 
-async def grouped_misses(session: AsyncSession, since: datetime | None) -> list[MissGroup]:
+async def grouped_misses(
+    session: AsyncSession, since: datetime | None, until: datetime | None = None, limit: int | None = None
+) -> list[MissGroup]:
     """The same words (in any letter case) in the same step counted together: most frequent first, then the
-    ones seen last."""
+    ones seen last; those from `since` and before `until`, the first `limit` groups."""
     text = func.lower(Miss.text)
     count = func.count(Miss.id)
-    last_seen = func.max(Miss.created_at)
-    query = select(text, Miss.state, count, last_seen).group_by(text, Miss.state)
+    first_seen, last_seen = func.min(Miss.created_at), func.max(Miss.created_at)
+    query = select(text, Miss.state, count, first_seen, last_seen).group_by(text, Miss.state)
     if since is not None:
         query = query.where(Miss.created_at >= since)
-    query = query.order_by(count.desc(), last_seen.desc(), text)
+    if until is not None:
+        query = query.where(Miss.created_at < until)
+    query = query.order_by(count.desc(), last_seen.desc(), text, Miss.state).limit(limit)
     rows = (await session.execute(query)).all()
-    return [MissGroup(row[0], row[1], row[2], row[3]) for row in rows]
+    return [MissGroup(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+async def count_misses(session: AsyncSession, since: datetime, until: datetime) -> int:
+    """How many messages were missed from `since` to before `until`, every one counted."""
+    query = select(func.count()).select_from(Miss).where(Miss.created_at >= since, Miss.created_at < until)
+    return (await session.execute(query)).scalar_one()

@@ -1,5 +1,7 @@
-"""The staff dashboard in the browser: sign-in by one-time link, the summary's funnel and the regions, by role.
+"""The staff dashboard in the browser: sign-in by one-time link, the summary's funnel, the regions and what the bot
+did not understand, by role.
 
-One module per page (summary, regions), one for signing in and sessions (auth), one for the application and
-its routes (app), and what the pages share (rendering); templates and the stylesheet beside them.
+One module per page (summary, regions, misses), one for signing in and sessions (auth), one for the application
+and its routes (app), the charts' geometry (charts), and what the pages share (rendering); templates and the
+stylesheet beside them.
 """

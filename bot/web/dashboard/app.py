@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
-from bot.web.dashboard import auth, occupations, officers, regions, summary
+from bot.web.dashboard import auth, misses, occupations, officers, regions, summary
 from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, PAGES, STATIC, Dashboard, message_page
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def build_dashboard(dashboard: Dashboard) -> web.Application:
     served.router.add_get(PAGES["regions"], regions.regions)
     served.router.add_get(PAGES["occupations"], occupations.occupations)
     served.router.add_get(PAGES["officers"], officers.officers)
+    served.router.add_get(PAGES["misses"], misses.misses)
     served.router.add_get(LOGIN + "{token}", auth.login_page)
     served.router.add_post(LOGIN + "{token}", auth.login)
     served.router.add_post("/keluar", auth.logout)

@@ -160,3 +160,19 @@ def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 return bad_input_page(dashboard.messages[viewer.contact.locale], error)
 
     return guarded
+
+
+def staff_only(page: Page) -> Page:
+    """A page for staff and admins (rendering.STAFF_ONLY: not in an officer's menu), under `signed_in`: an officer
+    who opens it anyway gets 403, audited like every refusal."""
+
+    async def guarded(request: web.Request, session: AsyncSession, viewer: Viewer) -> web.StreamResponse:
+        if viewer.sees_all:
+            return await page(request, session, viewer)
+        dashboard = request.app[DASHBOARD]
+        actor = Actor.of_contact(viewer.contact, viewer.role)
+        await record_event(session, actor, "dashboard", dashboard.clock(), allowed=False, page=request.path)
+        t = dashboard.messages[viewer.contact.locale]
+        return message_page(t, 403, "dashboard.staff_only.title", "dashboard.staff_only.text")
+
+    return guarded

@@ -20,7 +20,8 @@ from bot.services.dashboard_officers import OfficerLine, per_officer
 from bot.services.officers import find_officer
 from bot.services.tasks import CALL_OUTCOMES
 from bot.web.dashboard.auth import signed_in
-from bot.web.dashboard.rendering import DASHBOARD, Bar, bars, chosen_period, number, page
+from bot.web.dashboard.charts import Bar, bars
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page
 
 
 @dataclass(frozen=True)

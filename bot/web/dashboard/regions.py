@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.dashboard import per_region
 from bot.services.dashboard_access import Viewer
 from bot.web.dashboard.auth import signed_in
-from bot.web.dashboard.rendering import DASHBOARD, bars, chosen_period, number, page, percent
+from bot.web.dashboard.charts import bars
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page, percent
 
 
 @signed_in

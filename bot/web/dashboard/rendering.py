@@ -1,14 +1,12 @@
 """What every dashboard page shares: its context (settings, sessions, texts, clock), the templates, number
-formats, the charts' geometry, and the page for a request that cannot be answered.
+formats, the menu, and the page for a request that cannot be answered. The charts' geometry is in charts.py.
 
-Charts are SVG drawn on the server from the figures (no JavaScript, no third-party asset): they work on an office
-network with no internet, print, and a test reads their numbers. Styles come from the one CSS file the bot serves;
-the bars' sizes are SVG attributes, which the Content-Security-Policy allows (it forbids inline styles and scripts).
+Styles come from the one CSS file the bot serves: the Content-Security-Policy forbids inline styles and scripts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,9 +31,16 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-BAR_AREA = 480  # px: the longest bar of a chart
 # The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
-PAGES = {"summary": "/", "regions": "/wilayah", "occupations": "/pekerjaan", "officers": "/petugas"}
+PAGES = {
+    "summary": "/",
+    "regions": "/wilayah",
+    "occupations": "/pekerjaan",
+    "officers": "/petugas",
+    "misses": "/belum-dimengerti",
+}
+# Pages for staff and admins only: an officer neither finds them in her menu nor may open them (auth.staff_only).
+STAFF_ONLY = frozenset({"misses"})
 
 
 @dataclass(frozen=True)
@@ -67,32 +72,6 @@ def _environment() -> jinja2.Environment:
 
 
 _templates = _environment()
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar of a horizontal bar chart: its label, value, shown value and geometry (SVG user units)."""
-
-    label: str
-    value: int
-    shown: str
-    y: int
-    width: int
-
-
-def bars(items: Sequence[tuple[str, int]], t: Translator, row: int = 28) -> list[Bar]:
-    """Bars scaled to the largest value (a bar of a non-zero value is at least a sliver, so it shows)."""
-    largest = max((value for _, value in items), default=0)
-    return [
-        Bar(
-            label,
-            value,
-            number(value, t),
-            index * row,
-            0 if not value else max(2, round(BAR_AREA * value / largest)),
-        )
-        for index, (label, value) in enumerate(items)
-    ]
 
 
 def number(value: int, t: Translator) -> str:
@@ -164,7 +143,7 @@ def page(request: web.Request, viewer: Viewer, t: Translator, period: Period, cu
         viewer_regions=", ".join(viewer.regions) if viewer.regions is not None else "",
         csrf=request[CSRF],
         current=current,
-        menu=PAGES.items(),
+        menu=[(name, path) for name, path in PAGES.items() if viewer.sees_all or name not in STAFF_ONLY],
         first=period.first.isoformat(),
         last=period.last.isoformat(),
         first_shown=format_date(period.first, "d MMM y", locale=t.locale),

@@ -1,0 +1,57 @@
+"""Belum dimengerti: the messages the bot did not understand in the period, most frequent first, with the step they
+were typed at, for staff and admins (an officer is refused: the words are not any region's figures).
+
+The texts are those `bpu-bot understanding misses` lists (bot/services/misses.py): masked when kept, and masked
+again here, so a row kept before a masking rule was added shows no number either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from babel.dates import format_date, format_time
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.dashboard_access import Viewer
+from bot.services.misses import count_misses, grouped_misses, mask_miss
+from bot.web.dashboard.auth import signed_in, staff_only
+from bot.web.dashboard.charts import bars
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page
+
+LISTED = 50
+CHARTED = 10
+LABEL_LENGTH = 26  # characters of a message beside its bar (the whole message is in the table)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_LENGTH else text[: LABEL_LENGTH - 1].rstrip() + "…"
+
+
+@signed_in
+@staff_only
+async def misses(request: web.Request, session: AsyncSession, viewer: Viewer) -> web.StreamResponse:
+    dashboard = request.app[DASHBOARD]
+    t = dashboard.messages[viewer.contact.locale]
+    tz = dashboard.settings.tz
+    period = chosen_period(request, dashboard)  # a date it cannot take: signed_in answers 400
+    start, end = period.bounds(tz)
+    groups = await grouped_misses(session, start, end, LISTED)
+    total = await count_misses(session, start, end)
+
+    def seen(moment: datetime) -> str:
+        local = moment.astimezone(tz)
+        return f"{format_date(local, 'd MMM y', locale=t.locale)} {format_time(local, 'short', locale=t.locale)}"
+
+    rows = [
+        {
+            "text": mask_miss(group.text),
+            "state": group.state,
+            "count": number(group.count, t),
+            "first_seen": seen(group.first_seen),
+            "last_seen": seen(group.last_seen),
+        }
+        for group in groups
+    ]
+    chart = bars([(_short(row["text"]), group.count) for row, group in zip(rows[:CHARTED], groups, strict=False)], t)
+    return page(request, viewer, t, period, "misses", "misses.html", rows=rows, chart=chart, total=number(total, t))
