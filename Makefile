@@ -50,6 +50,7 @@ bench: $(INSTALLED) $(CATALOGS)
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.understanding
 	$(BIN)/python -m bench.retention
+	$(BIN)/python -m bench.dashboard
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
