@@ -19,14 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from bot.web.dashboard.rendering import PAGES
+from tests.browser import INSTALLED, MISSING, chromium, screenshot
 from tests.dashboard import LINK, STAFF_ID, browser, make_staff, settings
 from tests.process import bot_env, free_port, run_cli, running_bot
 from tests.test_dashboard import four_workers
@@ -34,52 +33,17 @@ from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
 
 __all__ = ["browser", "settings"]  # fixtures
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PERIOD = "?dari=2026-11-01&sampai=2026-11-30"  # the test clock's month (tests/conftest.py: MONDAY_10_WIB)
-# Chromium's own connections (updates, sync, safe browsing) only fail on a machine with no internet.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--window-size=1280,900",
-)
 
 
 @pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        missing = f"{CHROMIUM} and {CHROMEDRIVER} (Debian's chromium and chromium-driver)"
+def driver(tmp_path: Path) -> Iterator[WebDriver]:
+    if not INSTALLED:
         if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {missing} are not installed")
-        pytest.skip(f"no {missing}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def screenshot(driver: WebDriver, folder: Path, name: str) -> Path:
-    """The whole page as a PNG: the viewport stretched to the page's height for the picture (a headless
-    window cannot be made taller than its screen), then put back."""
-    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    metrics = {"width": 1280, "height": min(height, 6000), "deviceScaleFactor": 1, "mobile": False}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    path = folder / f"dashboard-{name}.png"
-    driver.save_screenshot(str(path))
-    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    return path
+            pytest.fail(f"REQUIRE_BROWSER is set but {MISSING} are not installed")
+        pytest.skip(f"no {MISSING}")
+    with chromium(tmp_path / "chromium") as started:
+        yield started
 
 
 def press(driver: WebDriver, button: str, lands_on: str) -> None:
@@ -122,9 +86,35 @@ def check_regions(driver: WebDriver, db) -> None:
     assert_bars_match(drawn_bars(driver)[: len(names)], list(shown.values()))
 
 
+def check_occupations(driver: WebDriver, db) -> None:
+    shown = table_numbers(driver, "leads")
+    assert sum(shown) == db("select count(*) as n from leads")[0]["n"]
+    assert_bars_match(drawn_bars(driver)[: len(shown)], shown)
+
+
+def check_officers(driver: WebDriver, db) -> None:
+    open_tasks = db(
+        "select coalesce(o.name, '') as name, count(*) as n from followups f left join officers o"
+        " on o.id = f.officer_id where f.status = 'pending' and f.kind in ('call', 'question') group by o.name"
+    )
+    names = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "table.tasks tbody th[scope=row]")]
+    shown = dict(zip(names, table_numbers(driver, "open"), strict=True))
+    officers = {row["name"]: row["n"] for row in open_tasks if row["name"]}
+    assert {name: n for name, n in shown.items() if name in officers} == officers
+    pool = sum(row["n"] for row in open_tasks if not row["name"])
+    assert sum(shown.values()) == sum(officers.values()) + pool
+    # The open tasks' chart: a bar each, the overdue part drawn over it in another colour.
+    assert_bars_match(drawn_bars(driver, "rect.bar:not(.overdue)")[: len(names)], list(shown.values()))
+
+
 # What each page must show, read in the browser and checked against the database (a page without an entry is
 # only checked to answer with its title).
-CHECKS = {"summary": check_summary, "regions": check_regions}
+CHECKS = {
+    "summary": check_summary,
+    "regions": check_regions,
+    "occupations": check_occupations,
+    "officers": check_officers,
+}
 
 
 def walk_the_dashboard(driver: WebDriver, db, tmp_path: Path, shots: Path) -> None:
@@ -173,7 +163,7 @@ def walk_the_dashboard(driver: WebDriver, db, tmp_path: Path, shots: Path) -> No
 
 
 async def test_staff_open_the_link_in_chromium_and_every_page_draws_the_databases_figures(
-    app, new_chat, db, tmp_path, chromium
+    app, new_chat, db, tmp_path, driver
 ):
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     await make_staff(app, STAFF_ID)
@@ -181,4 +171,4 @@ async def test_staff_open_the_link_in_chromium_and_every_page_draws_the_database
     shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
     # The browser and the process it talks to are driven from a thread: they block, the test's loop does not.
     await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
-    await asyncio.to_thread(walk_the_dashboard, chromium, db, tmp_path, shots)
+    await asyncio.to_thread(walk_the_dashboard, driver, db, tmp_path, shots)
