@@ -22,6 +22,11 @@ Targets: every page's p95 <= 300 ms on PostgreSQL and <= 1 s on SQLite; peak RSS
         [--requests 20] [--budget 120] [--cache bench/.cache] [--fresh] [--keep] [--slow-ms 100] [--show-slow 5]
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
+`--screenshots DIR` then opens every page, and a broadcast's own page, in headless Chromium (tests/browser.py:
+Debian's chromium and chromium-driver) as the staff member and saves a full-page PNG of each in DIR: the README's
+pictures are `python -m bench.dashboard --leads 20000 --deliveries 200000 --requests 1 --screenshots
+docs/screenshots`, a year of a smaller branch.
+
 `--budget`: seconds of timed requests a variant may take before it stops short of `--requests` (at least five are
 made), so that a page taking seconds does not make the run last hours; its n says so.
 
@@ -57,7 +62,7 @@ from bot.db import upgrade_database
 from bot.web.dashboard import rendering
 from tests.process import PYTHON, ROOT, free_port
 
-DATA_VERSION = 2  # raise when bench/dashboard_data.py makes different rows: cached files are then seeded again
+DATA_VERSION = 3  # raise when bench/dashboard_data.py makes different rows: cached files are then seeded again
 DATABASE = "bpu_bench_dashboard"
 TARGET_MS = {"sqlite": 1000.0, "postgresql": 300.0}
 RSS_TARGET_MB = 150
@@ -453,7 +458,40 @@ def run(kind: str, url: str, seeded: Seeded, args: argparse.Namespace) -> bool:
         rss = server.peak_rss_mb()
         for browser in browsers.values():
             browser.close()
-        return report(kind, results, rss, server.slow_log, args.show_slow)
+        passed = report(kind, results, rss, server.slow_log, args.show_slow)
+        if args.screenshots:
+            pictures(server, seeded, Path(args.screenshots), Path(folder))
+        return passed
+
+
+def pictures(server: Server, seeded: Seeded, into: Path, folder: Path) -> None:
+    """Every page of the menu, and the largest broadcast's own page, as the staff member sees them in Chromium."""
+    from selenium.webdriver.support.expected_conditions import url_to_be
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    from tests.browser import INSTALLED, MISSING, chromium, screenshot
+
+    if not INSTALLED:
+        raise SystemExit(f"--screenshots needs {MISSING}")
+    made = subprocess.run(
+        [PYTHON, "-m", "bot", "dashboard", "link", "--as", seeded.staff_telegram],
+        env=server.env, cwd=server.folder, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    found = LINK.search(made.stdout)
+    if made.returncode or found is None:
+        raise SystemExit(f"bpu-bot dashboard link failed:\n{made.stderr}")
+    into.mkdir(parents=True, exist_ok=True)
+    origin = f"http://127.0.0.1:{server.port}"
+    pages = dict(rendering.PAGES)
+    if "/siaran" in pages.values() and seeded.largest_campaign:
+        pages["campaign"] = f"/siaran/{seeded.largest_campaign}"
+    with chromium(folder / "chromium") as driver:
+        driver.get(origin + found.group(1))
+        driver.find_element("css selector", "form button[type=submit]").click()
+        WebDriverWait(driver, 30).until(url_to_be(f"{origin}{DASHBOARD_PATH}/"))  # signed in: the cookie is set
+        for name, address in pages.items():
+            driver.get(f"{origin}{DASHBOARD_PATH}{address}")
+            print(f"  picture: {screenshot(driver, into, name)}")
 
 
 def main() -> None:
@@ -471,6 +509,7 @@ def main() -> None:
     parser.add_argument("--slow-ms", type=float, default=100, help="statements slower than this are reported")
     parser.add_argument("--show-slow", type=int, default=5, help="how many of the slowest statements to print")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--screenshots", metavar="DIR", help="save a picture of every page in DIR (Chromium)")
     args = parser.parse_args()
     print(f"$ {shlex.join([sys.executable, '-m', 'bench.dashboard', *sys.argv[1:]])}")
     print(

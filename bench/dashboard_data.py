@@ -485,8 +485,8 @@ def _workers(world: World, leads: int) -> Iterator[Rows]:
             chatters = _day_moments(rng, day_start, round(count * NON_LEADS_PER_LEAD))
             moments = sorted(moments + [(moment, False) for moment in chatters])
         for moment, is_lead in moments:
-            if moment >= world.now:  # today's hours still to come: earlier today instead
-                moment = world.now - timedelta(seconds=rng.uniform(1, 3600))
+            if moment >= world.now:  # today's hours still to come: the day before at that hour instead, so
+                moment -= DAY  # that today so far looks like a day so far (the count stays as asked)
             while (
                 len(world.boundaries) < len(world.campaign_starts)
                 and world.campaign_starts[len(world.boundaries)] <= moment
