@@ -35,7 +35,7 @@ CONTENT_SECURITY_POLICY = (
 )
 BAR_AREA = 480  # px: the longest bar of a chart
 # The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
-PAGES = {"summary": "/", "regions": "/wilayah"}
+PAGES = {"summary": "/", "regions": "/wilayah", "leads": "/prospek"}
 
 
 @dataclass(frozen=True)
@@ -116,15 +116,20 @@ def message_page(t: Translator, status: int, title: str, text: str, **values) ->
     return render("message.html", t, status=status, title=t(title), text=t(text, **values))
 
 
-CSRF = web.RequestKey("csrf", str)  # set by auth.signed_in: the token the page's logout form carries
+CSRF = web.RequestKey("csrf", str)  # set by auth.signed_in: the token the page's forms carry
+# Set by a page once its answer has started to leave (a download): a failure then cannot become an error page.
+STREAMING = web.RequestKey("streaming", bool)
 
 
 class BadInput(Exception):
-    """A query parameter a page cannot take (a date that is no date): answered with a 400 page naming it."""
+    """A query parameter a page cannot take (a date that is no date): answered with a page naming it, 400 unless
+    said otherwise (404: a page or a lead that does not exist)."""
 
-    def __init__(self, key: str, **values: object):
+    def __init__(self, key: str, *, status: int = 400, title: str = "dashboard.bad_input.title", **values: object):
         super().__init__(key)
         self.key = key
+        self.status = status
+        self.title = title
         self.values = values
 
 
@@ -174,4 +179,4 @@ def page(request: web.Request, viewer: Viewer, t: Translator, period: Period, cu
 
 
 def bad_input_page(t: Translator, error: BadInput) -> web.Response:
-    return message_page(t, 400, "dashboard.bad_input.title", error.key, **error.values)
+    return message_page(t, error.status, error.title, error.key, **error.values)
