@@ -205,6 +205,9 @@ class Lead(Base):
     """A worker who asked to be contacted. One per contact: asking again updates it."""
 
     __tablename__ = "leads"
+    # An officer's every view of the dashboard is limited to her regions: her leads of a period are counted
+    # (and paged) from this, not by reading every lead of the period.
+    __table_args__ = (Index("ix_leads_region_created_at", "region", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), unique=True)

@@ -54,8 +54,9 @@ class ExportError(Exception):
 
 @dataclass(frozen=True)
 class LeadFilter:
-    """Which leads: created in [since, until] (local dates, both included), and the rest equal to the value.
-    Empty fields mean "any"; several regions mean any of them."""
+    """Which leads: created in [since, until] (local dates, both included), and the rest equal to the value
+    (`officer`: the id of the officer the lead is assigned to). Empty fields mean "any"; several regions mean
+    any of them."""
 
     since: date | None = None
     until: date | None = None
@@ -64,6 +65,7 @@ class LeadFilter:
     status: str | None = None
     source: str | None = None
     channel: str | None = None
+    officer: int | None = None
 
     def __post_init__(self) -> None:
         checks = {"occupation": tuple(Occupation), "status": tuple(LeadStatus), "channel": CHANNELS}
@@ -108,7 +110,7 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def _conditions(chosen: LeadFilter, tz: ZoneInfo) -> list[Any]:
+def lead_conditions(chosen: LeadFilter, tz: ZoneInfo) -> list[Any]:
     conditions = []
     if chosen.since:
         conditions.append(Lead.created_at >= _local_midnight(chosen.since, tz))
@@ -121,11 +123,13 @@ def _conditions(chosen: LeadFilter, tz: ZoneInfo) -> list[Any]:
             conditions.append(getattr(Lead, key) == value)
     if chosen.source:
         conditions.append(Lead.source_code == chosen.source)
+    if chosen.officer is not None:
+        conditions.append(Lead.officer_id == chosen.officer)
     return conditions
 
 
 async def count_leads(session: AsyncSession, chosen: LeadFilter, tz: ZoneInfo) -> int:
-    query = select(func.count()).select_from(Lead).where(*_conditions(chosen, tz))
+    query = select(func.count()).select_from(Lead).where(*lead_conditions(chosen, tz))
     return (await session.execute(query)).scalar_one()
 
 
@@ -239,7 +243,7 @@ def _lead_lines(chosen: LeadFilter, tz: ZoneInfo):
         .join(Contact, Contact.id == Lead.contact_id)
         .outerjoin(Officer, Officer.id == Lead.officer_id)
         .outerjoin(consent, consent.id == last_consent)
-        .where(*_conditions(chosen, tz))
+        .where(*lead_conditions(chosen, tz))
         .order_by(Lead.id)
     )
 

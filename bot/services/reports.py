@@ -329,15 +329,20 @@ async def write_leads_xlsx(
     target: str | IO[bytes],
     progress: Progress | None = None,
     sheet_rows: int = SHEET_ROWS,
+    folder: str | None = None,
 ) -> int:
     """An Excel workbook: text cells always text (never a formula, number or link), times as real dates a
     spreadsheet can filter, and a new sheet with the headers again each time one is full; on every sheet
-    the header stays in view, filters sit on it and the columns fit what they hold."""
+    the header stays in view, filters sit on it and the columns fit what they hold.
+
+    `folder` is where XlsxWriter keeps its temporary files (the system's by default): they hold the rows, and
+    a write cut short leaves them behind, so a caller that may be cut short gives a folder it removes."""
     times = LocalTimes(tz)
     labels = LeadLabels(t, times)
     workbook = xlsxwriter.Workbook(
         target,
         {
+            **({"tmpdir": folder} if folder is not None else {}),
             "constant_memory": True,
             "strings_to_formulas": False,
             "strings_to_numbers": False,

@@ -9,8 +9,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
-from bot.web.dashboard import auth, misses, occupations, officers, regions, summary
-from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, PAGES, STATIC, Dashboard, message_page
+from bot.web.dashboard import auth, lead_download, leads, misses, occupations, officers, regions, summary
+from bot.web.dashboard.rendering import (
+    CONTENT_SECURITY_POLICY,
+    DASHBOARD,
+    PAGES,
+    STATIC,
+    STREAMING,
+    Dashboard,
+    message_page,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +38,27 @@ STYLESHEET = (STATIC / "style.css").read_bytes()
 
 @web.middleware
 async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    """Every answer with the security headers; an unknown page, a wrong method or a failure as a clear page,
-    never a traceback. What is logged names no path: a sign-in path holds a token."""
+    """An unknown page, a wrong method or a failure as a clear page, never a traceback. What is logged names no
+    path: a sign-in path holds a token."""
     dashboard = request.app[DASHBOARD]
     try:
-        response = await handler(request)
+        return await handler(request)
     except web.HTTPException as error:  # aiohttp's own: no such page, a method the page does not take
         t = auth.default_t(dashboard)
-        response = message_page(t, error.status, "dashboard.not_found.title", "dashboard.not_found.text")
+        return message_page(t, error.status, "dashboard.not_found.title", "dashboard.not_found.text")
     except Exception as error:  # noqa: BLE001 whatever failed, the person gets a page and the log the kind of error
+        if request.get(STREAMING):
+            # Part of a download has left (or the browser went away): a page now would end up inside the file.
+            # aiohttp drops the connection instead, and the browser says the download failed.
+            log.warning("a dashboard download was cut short (%s)", type(error).__name__)
+            raise
         log.exception("a dashboard page failed (%s)", type(error).__name__)
-        response = message_page(auth.default_t(dashboard), 500, "dashboard.failed.title", "dashboard.failed.text")
+        return message_page(auth.default_t(dashboard), 500, "dashboard.failed.title", "dashboard.failed.text")
+
+
+async def _secure(_request: web.Request, response: web.StreamResponse) -> None:
+    # When the answer's headers are sent, so a download streamed by a page carries them too.
     response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 async def _stylesheet(_request: web.Request) -> web.Response:
@@ -53,11 +69,15 @@ async def _stylesheet(_request: web.Request) -> web.Response:
 def build_dashboard(dashboard: Dashboard) -> web.Application:
     served = web.Application(middlewares=[_answer])
     served[DASHBOARD] = dashboard
+    served.on_response_prepare.append(_secure)
     served.router.add_get(PAGES["summary"], summary.summary)
     served.router.add_get(PAGES["regions"], regions.regions)
     served.router.add_get(PAGES["occupations"], occupations.occupations)
     served.router.add_get(PAGES["officers"], officers.officers)
     served.router.add_get(PAGES["misses"], misses.misses)
+    served.router.add_get(PAGES["leads"], leads.leads)
+    served.router.add_post(PAGES["leads"], leads.leads)  # showing one lead's name and number: audited
+    served.router.add_post(PAGES["leads"] + "/unduh", lead_download.download)
     served.router.add_get(LOGIN + "{token}", auth.login_page)
     served.router.add_post(LOGIN + "{token}", auth.login)
     served.router.add_post("/keluar", auth.logout)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,8 +49,20 @@ Page = Callable[[web.Request, AsyncSession, Viewer], Awaitable[web.StreamRespons
 
 
 def csrf_token(session_token: str) -> str:
-    """The logout form's token: derived from the session's secret, so a page of another site cannot know it."""
+    """The token every form of the session carries: derived from the session's secret, so a page of another site
+    cannot know it."""
     return hmac.new(session_token.encode(), b"dasbor-csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_matches(form: Mapping[str, object], expected: str) -> bool:
+    """Whether a posted form carries `expected`, the session's token. Compared in constant time, as bytes: a
+    forged text with other than ASCII letters must be refused, not fail the comparison."""
+    given = form.get("csrf", "")
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def csrf_refused(t: Translator) -> web.Response:
+    return message_page(t, 403, "dashboard.csrf.title", "dashboard.csrf.text")
 
 
 def see_other(location: str) -> web.Response:
@@ -114,10 +126,8 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     dashboard = request.app[DASHBOARD]
     cookie = request.cookies.get(COOKIE, "")
-    form = await request.post()
-    given = form.get("csrf", "")
-    if not cookie or not isinstance(given, str) or not hmac.compare_digest(given, csrf_token(cookie)):
-        return message_page(default_t(dashboard), 403, "dashboard.csrf.title", "dashboard.csrf.text")
+    if not cookie or not csrf_matches(await request.post(), csrf_token(cookie)):
+        return csrf_refused(default_t(dashboard))
     async with dashboard.sessions.begin() as session:
         await end_session(session, cookie, dashboard.clock())
     response = see_other(f"{DASHBOARD_PATH}/keluar")
@@ -133,7 +143,8 @@ async def logged_out(request: web.Request) -> web.Response:
 def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A page only a signed-in officer, staff member or admin sees; it gets the request's database session and
     the viewer as known now. No session: 401 and how to get a link; a worker now: 403, and their sessions end;
-    a query parameter the page cannot take (BadInput): 400, naming it."""
+    a POST without the session's CSRF token: 403, before the page sees it; a query parameter the page cannot
+    take (BadInput): 400 (or the status it names), naming it."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         dashboard = request.app[DASHBOARD]
@@ -153,11 +164,14 @@ def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 )
                 t = dashboard.messages[contact.locale]
                 return message_page(t, 403, "dashboard.no_access.title", "dashboard.no_access.text")
+            t = dashboard.messages[viewer.contact.locale]
             request[CSRF] = csrf_token(cookie)
+            if request.method == "POST" and not csrf_matches(await request.post(), request[CSRF]):
+                return csrf_refused(t)
             try:
                 return await page(request, session, viewer)
             except BadInput as error:  # a page's query it cannot take: one 400 page for every page
-                return bad_input_page(dashboard.messages[viewer.contact.locale], error)
+                return bad_input_page(t, error)
 
     return guarded
 

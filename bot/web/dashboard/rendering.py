@@ -38,6 +38,7 @@ PAGES = {
     "occupations": "/pekerjaan",
     "officers": "/petugas",
     "misses": "/belum-dimengerti",
+    "leads": "/prospek",
 }
 # Pages for staff and admins only: an officer neither finds them in her menu nor may open them (auth.staff_only).
 STAFF_ONLY = frozenset({"misses"})
@@ -95,15 +96,20 @@ def message_page(t: Translator, status: int, title: str, text: str, **values) ->
     return render("message.html", t, status=status, title=t(title), text=t(text, **values))
 
 
-CSRF = web.RequestKey("csrf", str)  # set by auth.signed_in: the token the page's logout form carries
+CSRF = web.RequestKey("csrf", str)  # set by auth.signed_in: the token the page's forms carry
+# Set by a page once its answer has started to leave (a download): a failure then cannot become an error page.
+STREAMING = web.RequestKey("streaming", bool)
 
 
 class BadInput(Exception):
-    """A query parameter a page cannot take (a date that is no date): answered with a 400 page naming it."""
+    """A query parameter a page cannot take (a date that is no date): answered with a page naming it, 400 unless
+    said otherwise (404: a page or a lead that does not exist)."""
 
-    def __init__(self, key: str, **values: object):
+    def __init__(self, key: str, *, status: int = 400, title: str = "dashboard.bad_input.title", **values: object):
         super().__init__(key)
         self.key = key
+        self.status = status
+        self.title = title
         self.values = values
 
 
@@ -153,4 +159,4 @@ def page(request: web.Request, viewer: Viewer, t: Translator, period: Period, cu
 
 
 def bad_input_page(t: Translator, error: BadInput) -> web.Response:
-    return message_page(t, 400, "dashboard.bad_input.title", error.key, **error.values)
+    return message_page(t, error.status, error.title, error.key, **error.values)
