@@ -1,6 +1,6 @@
 """dashboard leads: an index on leads (region, created_at), from which an officer's leads of a period are counted
 
-Revision ID: 0011_dashboard_leads
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07 18:30:00.000000
 """
