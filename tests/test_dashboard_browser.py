@@ -107,6 +107,23 @@ def check_officers(driver: WebDriver, db) -> None:
     assert_bars_match(drawn_bars(driver, "rect.bar:not(.overdue)")[: len(names)], list(shown.values()))
 
 
+def check_leads(driver: WebDriver, db) -> None:
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-lead]")
+    leads = {row["id"]: row["phone"] for row in db("select id, phone from leads")}
+    assert len(rows) == min(50, len(leads))
+    # Masked until shown: every number on the page has its middle starred.
+    assert all("*" in cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "td.phone"))
+    first = rows[0]
+    lead = int(first.get_attribute("data-lead") or 0)
+    first.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    shown = WebDriverWait(driver, 10).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, f"tr.shown[data-lead='{lead}']"))
+    )
+    digits = "".join(char for char in shown.find_element(By.CSS_SELECTOR, "td.phone").text if char.isdigit())
+    assert digits.removeprefix("0") == leads[lead].removeprefix("+62")
+    assert db("select count(*) as n from audit_events where action = 'dashboard_reveal'")[0]["n"] == 1
+
+
 # What each page must show, read in the browser and checked against the database (a page without an entry is
 # only checked to answer with its title).
 CHECKS = {
@@ -114,6 +131,7 @@ CHECKS = {
     "regions": check_regions,
     "occupations": check_occupations,
     "officers": check_officers,
+    "leads": check_leads,
 }
 
 
