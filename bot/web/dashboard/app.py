@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
-from bot.web.dashboard import auth, regions, summary
+from bot.web.dashboard import auth, campaigns, regions, summary
 from bot.web.dashboard.rendering import CONTENT_SECURITY_POLICY, DASHBOARD, PAGES, STATIC, Dashboard, message_page
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STYLESHEET = (STATIC / "style.css").read_bytes()
+SCRIPT = (STATIC / "live.js").read_bytes()
 
 
 @web.middleware
@@ -46,8 +47,13 @@ async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitab
 
 
 async def _stylesheet(_request: web.Request) -> web.Response:
-    # The one asset, served by the bot itself: the dashboard works on an office network with no internet.
+    # The assets are served by the bot itself: the dashboard works on an office network with no internet.
     return web.Response(body=STYLESHEET, content_type="text/css", charset="utf-8")
+
+
+async def _script(_request: web.Request) -> web.Response:
+    # The one script (a running broadcast's figures, moved without a reload); the policy allows no other.
+    return web.Response(body=SCRIPT, content_type="text/javascript", charset="utf-8")
 
 
 def build_dashboard(dashboard: Dashboard) -> web.Application:
@@ -55,11 +61,16 @@ def build_dashboard(dashboard: Dashboard) -> web.Application:
     served[DASHBOARD] = dashboard
     served.router.add_get(PAGES["summary"], summary.summary)
     served.router.add_get(PAGES["regions"], regions.regions)
+    served.router.add_get(PAGES["campaigns"], campaigns.campaign_list)
+    # 1 to 9 digits: anything else is no campaign's address (404) and never reaches the database.
+    served.router.add_get(PAGES["campaigns"] + r"/{id:\d{1,9}}", campaigns.campaign_page)
+    served.router.add_get(PAGES["campaigns"] + r"/{id:\d{1,9}}.json", campaigns.campaign_json)
     served.router.add_get(LOGIN + "{token}", auth.login_page)
     served.router.add_post(LOGIN + "{token}", auth.login)
     served.router.add_post("/keluar", auth.logout)
     served.router.add_get("/keluar", auth.logged_out)
     served.router.add_get("/style.css", _stylesheet)
+    served.router.add_get("/live.js", _script)
     return served
 
 

@@ -1,13 +1,15 @@
 """What every dashboard page shares: its context (settings, sessions, texts, clock), the templates, number
 formats, the charts' geometry, and the page for a request that cannot be answered.
 
-Charts are SVG drawn on the server from the figures (no JavaScript, no third-party asset): they work on an office
-network with no internet, print, and a test reads their numbers. Styles come from the one CSS file the bot serves;
-the bars' sizes are SVG attributes, which the Content-Security-Policy allows (it forbids inline styles and scripts).
+Charts are SVG drawn on the server from the figures (no JavaScript needed, no third-party asset): they work on an
+office network with no internet, print, and a test reads their numbers. Styles come from the one CSS file the bot
+serves; the bars' sizes are SVG attributes, which the Content-Security-Policy allows (it forbids inline styles and
+scripts). The one script, live.js, is the bot's own file too: it only moves a running broadcast's numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,14 +30,15 @@ from bot.services.dashboard_access import Viewer
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-# Every page: nothing but what the bot itself serves, no script at all, never inside another site's frame.
+# Every page: nothing but what the bot itself serves (scripts only as its own files, never inline), never
+# inside another site's frame.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 BAR_AREA = 480  # px: the longest bar of a chart
 # The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
-PAGES = {"summary": "/", "regions": "/wilayah"}
+PAGES = {"summary": "/", "regions": "/wilayah", "campaigns": "/siaran"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,33 @@ def bars(items: Sequence[tuple[str, int]], t: Translator, row: int = 28) -> list
         )
         for index, (label, value) in enumerate(items)
     ]
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A line chart's geometry (SVG user units): the plot's box, its polyline, and the axes' labels."""
+
+    points: str  # "x,y x,y ...": the polyline's, left to right
+    top: str  # the value at the top of the y axis (the largest), shown; the bottom is 0
+    first: str  # the x axis's first and last labels
+    last: str
+    left: int = 70
+    right: int = 730
+    high: int = 10  # y of the plot's top
+    low: int = 210  # y of its bottom (the x axis)
+
+
+def line_chart(values: Sequence[int], first: str, last: str, t: Translator) -> LineChart:
+    """Values evenly spaced from left to right, scaled to the largest (a line of zeros lies on the x axis)."""
+    chart = LineChart("", "", first, last)
+    largest = max(values, default=0)
+    steps = max(len(values) - 1, 1)
+    width, height = chart.right - chart.left, chart.low - chart.high
+    points = " ".join(
+        f"{chart.left + width * index / steps:.1f},{chart.low - (height * value / largest if largest else 0):.1f}"
+        for index, value in enumerate(values)
+    )
+    return dataclasses.replace(chart, points=points, top=number(largest, t))
 
 
 def number(value: int, t: Translator) -> str:
