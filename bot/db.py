@@ -16,12 +16,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect, text
+from sqlalchemy import BigInteger, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 RECORD_ATTEMPTS = 3
@@ -122,6 +125,25 @@ def add_to_count(session: AsyncSession, entity: Any, keys: dict[str, Any], amoun
         .values(**keys, count=amount)
         .on_conflict_do_update(index_elements=list(keys), set_={"count": entity.count + amount})
     )
+
+
+class epoch_seconds(FunctionElement[int]):  # noqa: N801 a SQL function, named like SQLAlchemy's `func.*`
+    """Whole seconds since 1970 of a UTC timestamp, as each database computes it: a time column grouped into
+    buckets by integer division (`epoch_seconds(column) // 60` is the minute), the same on SQLite and PostgreSQL."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps UTCDateTime as UTC text ("2026-11-23 03:00:00.000000"), which strftime reads.
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 async def execute_dml(session: AsyncSession, statement: Executable) -> CursorResult[Any]:

@@ -92,6 +92,8 @@ def content_keys(content: Content) -> set[str]:
     from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
     from bot.services.segments import CHANNELS
     from bot.services.tasks import CALL_OUTCOMES
+    from bot.web.dashboard.campaigns import FIGURES as CAMPAIGN_FIGURES
+    from bot.web.dashboard.campaigns import FILTERS as CAMPAIGN_FILTERS
     from bot.web.dashboard.rendering import PAGES
     from handlers.broadcast import FILTERS
     from handlers.broadcast_message import SAVED
@@ -124,6 +126,9 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"broadcast.column.{column}" for column in REPORT_COLUMNS}
     keys |= {f"common.only.{role}" for role in Role if role is not Role.WORKER}
     keys |= {f"dashboard.step.{step}" for step in STEPS} | {f"dashboard.page.{page}" for page in PAGES}
+    keys |= {f"dashboard.campaigns.figure.{name}" for name in CAMPAIGN_FIGURES}
+    keys |= {f"dashboard.campaigns.filter.{name}" for name in CAMPAIGN_FILTERS}
+    keys |= {f"dashboard.campaigns.lang.{locale}" for locale in SUPPORTED_LOCALES}
     keys |= {f"officer.role.{role}" for role in Role if role is not Role.WORKER}
     keys |= {f"export.column.{column}" for column in LEAD_COLUMNS}
     keys |= {f"export.occupation.{occupation}" for occupation in Occupation}

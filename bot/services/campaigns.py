@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, exists, func, literal, literal_column, select, update
+from sqlalchemy import Table, case, exists, func, literal, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import execute_dml
-from bot.models import Campaign, CampaignStatus, Contact, Delivery, DeliveryStatus
+from bot.models import Campaign, CampaignStatus, Contact, Delivery, DeliveryStatus, Receipt
 from bot.services.segments import CampaignError, Segment, audience_query, person_key
 from bot.typed import clean_text
 
@@ -201,6 +201,12 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
+# A sent delivery whose person wrote or tapped something since, as the delivery report's "replied" column: the bot
+# keeps only the time of a person's last message (contacts.last_seen_at), so this is "wrote at any time after the
+# broadcast reached them", not "answered within so many hours".
+_REPLIED = func.count(case((Contact.last_seen_at > Delivery.sent_at, literal_column("1"))))
+
+
 async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> dict[int, Progress]:
     """Counts per campaign in one query (the claim index covers it), with what it kept of deliveries removed."""
     # A literal, not a parameter: PostgreSQL must see the grouped expression in the select list as the same.
@@ -225,23 +231,107 @@ async def campaign_progress(session: AsyncSession, campaign_ids: list[int]) -> d
 _BUCKETS = ("sent", "failed", "blocked", "skipped", "waiting")
 
 
+@dataclass(frozen=True)
+class Figures:
+    """A campaign's progress and what came after sending: WhatsApp's receipts, and the people who wrote since."""
+
+    progress: Progress
+    delivered: int = 0  # WhatsApp reported it reached the phone (read ones included); Telegram reports nothing
+    read: int = 0
+    replied: int = 0  # sent, and the person wrote or tapped something afterwards (_REPLIED)
+
+
+async def campaign_figures(session: AsyncSession, campaign_ids: list[int]) -> dict[int, Figures]:
+    """Progress, receipts and replies per campaign, each grouped by the database, with what it kept of deliveries
+    removed: for pages that show campaigns, not for the engine's frequent progress messages (campaign_progress).
+
+    Three queries, whatever the number of campaigns. The counts are grouped as the claim index is ordered (campaign,
+    status), so no database sorts the rows, and what else they count is counted within those groups. The replies
+    are looked for from the people's side too: only those who wrote since the earliest of the campaigns started
+    can have replied (the contacts' last_seen_at index), usually few among all the people reached."""
+    counts: dict[int, dict[str, int]] = {}
+    starts = []
+    campaigns = select(Campaign.id, Campaign.kept, Campaign.starts_at).where(Campaign.id.in_(campaign_ids))
+    for campaign_id, values, starts_at in await session.execute(campaigns):
+        counts[campaign_id] = dict(values or {})  # what it kept of deliveries removed
+        starts.append(starts_at)
+    if not starts:
+        return {}
+
+    def where(condition: Any):
+        return func.count(case((condition, literal_column("1"))))
+
+    delivered, read = f"receipt:{Receipt.DELIVERED}", f"receipt:{Receipt.READ}"
+    query = (
+        select(
+            Delivery.campaign_id,
+            Delivery.status,
+            func.count(),
+            where(Delivery.outcome == "blocked"),
+            where(Delivery.receipt == Receipt.DELIVERED),
+            where(Delivery.receipt == Receipt.READ),
+        )
+        .where(Delivery.campaign_id.in_(campaign_ids))
+        .group_by(Delivery.campaign_id, Delivery.status)
+    )
+    replies = (
+        select(Delivery.campaign_id, func.count())
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .where(
+            # Implied by the last two (a message is sent after its campaign starts); a value, not a subquery, so
+            # that PostgreSQL weighs the index on it with the real date.
+            Contact.last_seen_at >= min(starts),
+            Delivery.campaign_id.in_(campaign_ids),
+            Delivery.status == DeliveryStatus.SENT,
+            Contact.last_seen_at > Delivery.sent_at,
+        )
+        .group_by(Delivery.campaign_id)
+    )
+    for campaign_id, status, count, blocked, delivered_only, read_too in await session.execute(query):
+        into = counts[campaign_id]
+        for key, number in (
+            (_bucket(status, False), count - blocked),
+            (_bucket(status, True), blocked),
+            (delivered, delivered_only),
+            (read, read_too),
+        ):
+            into[key] = into.get(key, 0) + number
+    for campaign_id, count in await session.execute(replies):
+        counts[campaign_id]["replied"] = counts[campaign_id].get("replied", 0) + count
+    return {
+        campaign_id: Figures(
+            Progress(**{bucket: values.get(bucket, 0) for bucket in _BUCKETS}),
+            delivered=values.get(delivered, 0) + values.get(read, 0),
+            read=values.get(read, 0),
+            replied=values.get("replied", 0),
+        )
+        for campaign_id, values in counts.items()
+    }
+
+
 async def keep_counts(session: AsyncSession, removed: Any) -> None:
     """Deliveries chosen by `removed` (a condition) are about to be deleted: add them to their campaigns' kept
-    counts, by progress bucket and receipt, so a campaign's figures never change when its rows go. One that
-    had not gone out yet never will: it counts as skipped."""
+    counts, by progress bucket and receipt, and the sent ones whose person wrote since ("replied"), so a
+    campaign's figures never change when its rows go. One that had not gone out yet never will: it counts as
+    skipped."""
     blocked = Delivery.outcome == literal_column("'blocked'")
     query = (
-        select(Delivery.campaign_id, Delivery.status, blocked, Delivery.receipt, func.count())
+        select(Delivery.campaign_id, Delivery.status, blocked, Delivery.receipt, func.count(), _REPLIED)
+        .join(Contact, Contact.id == Delivery.contact_id)
         .where(removed)
         .group_by(Delivery.campaign_id, Delivery.status, blocked, Delivery.receipt)
     )
     added: dict[int, dict[str, int]] = {}
-    for campaign_id, status, is_blocked, receipt, count in await session.execute(query):
+    for campaign_id, status, is_blocked, receipt, count, replied in await session.execute(query):
         bucket = "skipped" if status in _OPEN else _bucket(status, bool(is_blocked))
         into = added.setdefault(campaign_id, {})
-        for key in (bucket, f"receipt:{receipt}" if receipt else None):
+        for key, number in (
+            (bucket, count),
+            (f"receipt:{receipt}" if receipt else None, count),
+            ("replied" if bucket == "sent" and replied else None, replied),
+        ):
             if key is not None:
-                into[key] = into.get(key, 0) + count
+                into[key] = into.get(key, 0) + number
     if not added:
         return
     # Locked on PostgreSQL: a person's erasure and the purge may add to the same campaign at once.

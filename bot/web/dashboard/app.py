@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import DASHBOARD_LOGIN_PATH, DASHBOARD_PATH
-from bot.web.dashboard import auth, lead_download, leads, misses, occupations, officers, regions, summary
+from bot.web.dashboard import auth, campaigns, lead_download, leads, misses, occupations, officers, regions, summary
 from bot.web.dashboard.rendering import (
     CONTENT_SECURITY_POLICY,
     DASHBOARD,
@@ -34,6 +34,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STYLESHEET = (STATIC / "style.css").read_bytes()
+SCRIPT = (STATIC / "live.js").read_bytes()
 
 
 @web.middleware
@@ -62,8 +63,13 @@ async def _secure(_request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def _stylesheet(_request: web.Request) -> web.Response:
-    # The one asset, served by the bot itself: the dashboard works on an office network with no internet.
+    # The assets are served by the bot itself: the dashboard works on an office network with no internet.
     return web.Response(body=STYLESHEET, content_type="text/css", charset="utf-8")
+
+
+async def _script(_request: web.Request) -> web.Response:
+    # The one script (a running broadcast's figures, moved without a reload); the policy allows no other.
+    return web.Response(body=SCRIPT, content_type="text/javascript", charset="utf-8")
 
 
 def build_dashboard(dashboard: Dashboard) -> web.Application:
@@ -74,6 +80,10 @@ def build_dashboard(dashboard: Dashboard) -> web.Application:
     served.router.add_get(PAGES["regions"], regions.regions)
     served.router.add_get(PAGES["occupations"], occupations.occupations)
     served.router.add_get(PAGES["officers"], officers.officers)
+    served.router.add_get(PAGES["campaigns"], campaigns.campaign_list)
+    # 1 to 9 digits: anything else is no campaign's address (404) and never reaches the database.
+    served.router.add_get(PAGES["campaigns"] + r"/{id:\d{1,9}}", campaigns.campaign_page)
+    served.router.add_get(PAGES["campaigns"] + r"/{id:\d{1,9}}.json", campaigns.campaign_json)
     served.router.add_get(PAGES["misses"], misses.misses)
     served.router.add_get(PAGES["leads"], leads.leads)
     served.router.add_post(PAGES["leads"], leads.leads)  # showing one lead's name and number: audited
@@ -83,6 +93,7 @@ def build_dashboard(dashboard: Dashboard) -> web.Application:
     served.router.add_post("/keluar", auth.logout)
     served.router.add_get("/keluar", auth.logged_out)
     served.router.add_get("/style.css", _stylesheet)
+    served.router.add_get("/live.js", _script)
     return served
 
 

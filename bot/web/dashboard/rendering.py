@@ -2,6 +2,7 @@
 formats, the menu, and the page for a request that cannot be answered. The charts' geometry is in charts.py.
 
 Styles come from the one CSS file the bot serves: the Content-Security-Policy forbids inline styles and scripts.
+The one script, live.js, is the bot's own file too: it only moves a running broadcast's numbers.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from bot.services.dashboard_access import Viewer
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-# Every page: nothing but what the bot itself serves, no script at all, never inside another site's frame.
+# Every page: nothing but what the bot itself serves (scripts only as its own files, never inline), never
+# inside another site's frame.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 # The pages of the menu, in its order: name (dashboard.page.<name> is the title) and address within /dasbor.
@@ -37,6 +39,7 @@ PAGES = {
     "regions": "/wilayah",
     "occupations": "/pekerjaan",
     "officers": "/petugas",
+    "campaigns": "/siaran",
     "misses": "/belum-dimengerti",
     "leads": "/prospek",
 }
