@@ -15,20 +15,23 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from bot.web.dashboard.rendering import PAGES
 from tests.browser import INSTALLED, MISSING, chromium, screenshot
 from tests.dashboard import LINK, STAFF_ID, browser, make_staff, settings
+from tests.population import seed_workers
 from tests.process import bot_env, free_port, run_cli, running_bot
 from tests.test_dashboard import four_workers
+from tests.test_dashboard_campaigns import FIRST_WORKER, in_database, send, started
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
 
 __all__ = ["browser", "settings"]  # fixtures
@@ -124,6 +127,19 @@ def check_leads(driver: WebDriver, db) -> None:
     assert db("select count(*) as n from audit_events where action = 'dashboard_reveal'")[0]["n"] == 1
 
 
+def figures(box: WebElement) -> list[int]:
+    return [int(cell.text.replace(".", "")) for cell in box.find_elements(By.CSS_SELECTOR, "[data-figure]")]
+
+
+def check_campaigns(driver: WebDriver, db) -> None:
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-campaign]")
+    assert [int(row.get_attribute("data-campaign") or 0) for row in rows] == [
+        row["id"] for row in db("select id from campaigns order by id desc")
+    ]
+    for row in rows:
+        assert figures(row) == in_database(db, int(row.get_attribute("data-campaign") or 0))
+
+
 # What each page must show, read in the browser and checked against the database (a page without an entry is
 # only checked to answer with its title).
 CHECKS = {
@@ -131,12 +147,16 @@ CHECKS = {
     "regions": check_regions,
     "occupations": check_occupations,
     "officers": check_officers,
+    "campaigns": check_campaigns,
     "leads": check_leads,
 }
 
 
-def walk_the_dashboard(driver: WebDriver, db, tmp_path: Path, shots: Path) -> None:
-    """As a staff member at an office PC: a link made on the server, Masuk, every page of the menu, Keluar."""
+def walk_the_dashboard(
+    driver: WebDriver, db, tmp_path: Path, shots: Path, campaign: int, send_more: Callable[[], None]
+) -> None:
+    """As a staff member at an office PC: a link made on the server, Masuk, every page of the menu, a running
+    broadcast's page while it sends, Keluar."""
     port = free_port()
     env = bot_env(tmp_path, ADMIN_TELEGRAM_IDS=str(ADMIN_ID), WEB_PORT=str(port))
     origin = f"http://127.0.0.1:{port}"
@@ -172,21 +192,42 @@ def walk_the_dashboard(driver: WebDriver, db, tmp_path: Path, shots: Path) -> No
                 CHECKS[name](driver, db)
             screenshot(driver, shots, name)
 
+        # A running broadcast: its figures move while the page stays (no reload: the page's own mark survives).
+        driver.get(f"{origin}/dasbor/siaran/{campaign}{PERIOD}")
+        box = driver.find_element(By.CSS_SELECTOR, f"section[data-campaign='{campaign}']")
+        assert figures(box) == in_database(db, campaign)
+        screenshot(driver, shots, "campaign")
+        driver.execute_script("window.stayed = true")
+        send_more()
+        expected = in_database(db, campaign)
+        WebDriverWait(driver, 20).until(lambda _: figures(box) == expected)
+        assert driver.execute_script("return window.stayed") is True
+
         press(driver, ".who form button", f"{origin}/dasbor/keluar")
         driver.get(f"{origin}/dasbor/")
         assert "/dasbor" in driver.find_element(By.TAG_NAME, "main").text  # signed out: how to get a link
         assert served.stop() == 0
     assert found.group(2) not in served.log
-    assert {f"dashboard-{name}.png" for name in PAGES} <= {shot.name for shot in shots.glob("dashboard-*.png")}
+    assert {f"dashboard-{name}.png" for name in (*PAGES, "campaign")} <= {
+        shot.name for shot in shots.glob("dashboard-*.png")
+    }
 
 
 async def test_staff_open_the_link_in_chromium_and_every_page_draws_the_databases_figures(
-    app, new_chat, db, tmp_path, driver
+    app, new_chat, db, database, clock, tmp_path, driver
 ):
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     await make_staff(app, STAFF_ID)
     await four_workers(app, new_chat)
+    seed_workers(database, 6, FIRST_WORKER, now=clock())
+    campaign = await started(app, "Sosialisasi BPU besok di balai desa Air Dikit pukul 09.00.")
+    await send(app, campaign, None, None)
     shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    loop = asyncio.get_running_loop()
+
+    def send_more() -> None:  # from the browser's thread, on the test's loop (the campaign engine's steps)
+        asyncio.run_coroutine_threadsafe(send(app, campaign, None, None, "blocked"), loop).result(timeout=30)
+
     # The browser and the process it talks to are driven from a thread: they block, the test's loop does not.
     await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
-    await asyncio.to_thread(walk_the_dashboard, driver, db, tmp_path, shots)
+    await asyncio.to_thread(walk_the_dashboard, driver, db, tmp_path, shots, campaign, send_more)
