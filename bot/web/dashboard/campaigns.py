@@ -147,7 +147,10 @@ async def campaign_page(request: web.Request, session: AsyncSession, viewer: Vie
         sent = await sending_curve(session, line.id, line.starts_at, end)
         # A point at the start (nothing sent yet), then one at the end of each step (the last one at `end`).
         moments = [min(sent.start + sent.step * index, sent.end) for index in range(len(sent.sent) + 1)]
-        shown = [_moment(moment, t, tz) for moment in moments]
+        # Under the curve, the hour alone when it all happened on one day (the page gives the date above it).
+        one_day = sent.start.astimezone(tz).date() == sent.end.astimezone(tz).date()
+        pattern = "HH:mm" if one_day else "d MMM HH:mm"
+        shown = [format_datetime(moment, pattern, tzinfo=tz, locale=t.locale) for moment in moments]
         curve = lines([("sent", t("dashboard.campaigns.figure.sent"), [0, *sent.sent])], shown, t)
         step_minutes = int(sent.step.total_seconds() // 60)
     return page(
