@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -130,7 +130,18 @@ class Contact(Base):
     """One person on one channel, with the conversation state that lets a restart pick up where it stopped."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        # The dashboard's funnel counts the people (no role) who started a chat in a period, and those who chose an
+        # occupation, from this index alone.
+        Index(
+            "ix_contacts_created_at_occupation_audience",
+            "created_at",
+            "occupation",
+            sqlite_where=text("role IS NULL"),
+            postgresql_where=text("role IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -152,7 +163,7 @@ class Contact(Base):
     # Set when WhatsApp says the person stopped marketing messages from this business (error 131050):
     # broadcasts leave them out; what they asked for (answers, their reminders) still reaches them.
     marketing_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # the dashboard's funnel
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention's clock
 
     # lazy="raise": under asyncio a lazy load fails obscurely; services query what they need explicitly.
@@ -169,8 +180,10 @@ class Consent(Base):
     """
 
     __tablename__ = "consents"
-    # The dashboard's funnel counts the agreements of a period.
-    __table_args__ = (Index("ix_consents_purpose_decided_at", "purpose", "decided_at"),)
+    # The dashboard's funnel counts the people who agreed in a period from this index alone.
+    __table_args__ = (
+        Index("ix_consents_purpose_granted_decided_at_contact_id", "purpose", "granted", "decided_at", "contact_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -206,8 +219,14 @@ class Lead(Base):
 
     __tablename__ = "leads"
     # An officer's every view of the dashboard is limited to her regions: her leads of a period are counted
-    # (and paged) from this, not by reading every lead of the period.
-    __table_args__ = (Index("ix_leads_region_created_at", "region", "created_at"),)
+    # (and paged, by created_at and id) from this, not by reading every lead of the period; her lead ids, and her
+    # leads per occupation, are read from it alone.
+    __table_args__ = (
+        Index("ix_leads_region_created_at_id_occupation", "region", "created_at", "id", "occupation"),
+        # The leads of a period in the order Prospek pages them (created_at, id), with what the dashboard counts them
+        # by: a year's leads per region or occupation are counted from this index alone.
+        Index("ix_leads_created_at_id_region_occupation", "created_at", "id", "region", "occupation"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), unique=True)
@@ -222,7 +241,7 @@ class Lead(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # the dashboard's periods
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # When the person saved it or an officer recorded a step (set by those, not by any change such as a handover):
     # with the person's last message, the start of its retention period (bot/services/retention.py).
@@ -237,11 +256,15 @@ class LeadEvent(Base):
     """History of a lead's status: who changed it, from what, to what, when."""
 
     __tablename__ = "lead_events"
-    # The dashboard counts the leads that reached a stage in a period.
-    __table_args__ = (Index("ix_lead_events_to_status_at", "to_status", "at"),)
+    __table_args__ = (
+        # The dashboard counts the leads that reached a stage in a period from this index alone.
+        Index("ix_lead_events_to_status_at_lead_id_actor", "to_status", "at", "lead_id", "actor"),
+        # A lead's history (and its cascade); whether an officer called a lead before a period (Petugas).
+        Index("ix_lead_events_lead_id_actor_at_to_status", "lead_id", "actor", "at", "to_status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(32))  # "worker", "system", "officer:<id>", "admin:c<contact id>"
@@ -255,7 +278,19 @@ class FollowUp(Base):
     __tablename__ = "followups"
     # The ticker's query: pending messages by due time. Its cost follows the due rows, not all pending ones
     # (nor the officers' open tasks, which the ticker never claims).
-    __table_args__ = (Index("ix_followups_status_kind_due_at", "status", "kind", "due_at"),)
+    __table_args__ = (
+        Index("ix_followups_status_kind_due_at", "status", "kind", "due_at"),
+        # The dashboard's Petugas page: open tasks (and overdue) per officer, and tasks done in a period, from this
+        # index alone.
+        Index(
+            "ix_followups_status_kind_updated_at_officer_id_due_at",
+            "status",
+            "kind",
+            "updated_at",
+            "officer_id",
+            "due_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)

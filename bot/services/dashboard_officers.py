@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -126,7 +127,7 @@ async def per_officer(
     for actor, status, count in await session.execute(outcomes):
         if (line := lines.get(_officer_id(actor))) is not None and line.officer_id is not None:
             line.outcomes[status] = count
-    for actor, count, seconds in await session.execute(_first_call_medians(called, in_period, start, end)):
+    for actor, count, seconds in await session.execute(_first_call_medians(called, in_period, start)):
         if (line := lines.get(_officer_id(actor))) is not None and line.officer_id is not None:
             line.first_calls, line.first_call_wait = count, timedelta(seconds=round(float(seconds)))
 
@@ -137,19 +138,31 @@ async def per_officer(
 
 
 def _first_call_medians(
-    called: ColumnElement[bool], in_period: ColumnElement[bool], start: datetime, end: datetime
+    called: ColumnElement[bool], in_period: ColumnElement[bool], start: datetime
 ) -> Select[str, int, float]:
     """Per officer (as named in the history): how many leads they first called in the period, and the median
-    seconds from each lead's saving to that call. Ranks each officer's waits (row_number and count over the
-    officer) and averages the middle one or two: rank r of n is a middle one when n <= 2r <= n + 2."""
-    touched = select(LeadEvent.lead_id).where(called, in_period)
+    seconds from each lead's saving to that call. The officer's calls of the period, per lead, whose first is a
+    first call unless she called that lead before the period (for a lead saved before it, one look-up in the
+    history's index by lead and officer); then each officer's waits ranked (row_number and count over the
+    officer, in one ordering) and the middle one or two averaged: rank r of n is a middle one when
+    n <= 2r <= n + 2."""
     first_at = func.min(LeadEvent.at)
     first = (
-        select(LeadEvent.actor.label("actor"), LeadEvent.lead_id.label("lead_id"), first_at.label("first_at"))
-        .where(called, LeadEvent.lead_id.in_(touched))
-        .group_by(LeadEvent.actor, LeadEvent.lead_id)
-        .having(and_(first_at >= start, first_at < end))
+        select(LeadEvent.lead_id.label("lead_id"), LeadEvent.actor.label("actor"), first_at.label("first_at"))
+        .where(called, in_period)
+        .group_by(LeadEvent.lead_id, LeadEvent.actor)
         .subquery()
+    )
+    earlier = aliased(LeadEvent)
+    called_before = (
+        select(earlier.id)
+        .where(
+            earlier.lead_id == first.c.lead_id,
+            earlier.actor == first.c.actor,
+            earlier.at < start,
+            earlier.to_status.in_(CALL_OUTCOMES.values()),
+        )
+        .exists()
     )
     wait = seconds_between(first.c.first_at, Lead.created_at)
     ranked = (
@@ -157,9 +170,12 @@ def _first_call_medians(
             first.c.actor,
             wait.label("wait"),
             func.row_number().over(partition_by=first.c.actor, order_by=wait).label("place"),
-            func.count().over(partition_by=first.c.actor).label("total"),
+            func.count().over(partition_by=first.c.actor, order_by=wait, rows=(None, None)).label("total"),
         )
         .join(Lead, Lead.id == first.c.lead_id)
+        # A lead's history starts when it is saved: only a lead saved before the period can have been called before
+        # it, so the others need no look-up.
+        .where(or_(Lead.created_at >= start, ~called_before))
         .subquery()
     )
     middle = and_(ranked.c.total <= 2 * ranked.c.place, 2 * ranked.c.place <= ranked.c.total + 2)
