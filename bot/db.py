@@ -114,16 +114,18 @@ def insert_unless_present(session: AsyncSession, entity: Any, **values: Any):
     return dialect.insert(entity).values(**values).on_conflict_do_nothing()
 
 
-def add_to_count(session: AsyncSession, entity: Any, keys: dict[str, Any], amount: int):
+def add_to_count(session: AsyncSession, entity: Any, keys: dict[str, Any], amount: int, **also: int):
     """`INSERT ... ON CONFLICT DO UPDATE SET count = count + amount` in the session's dialect: a counter row
-    keyed by `keys` (a unique constraint) made or grown in one statement, safe under concurrency."""
+    keyed by `keys` (a unique constraint) made or grown in one statement, safe under concurrency. `also`: other
+    counters of the row grown the same way (`asked_cost=2`)."""
     bind = session.bind
     assert bind is not None  # every session comes from session_factory(engine)
     dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    grown = {"count": entity.count + amount} | {name: getattr(entity, name) + value for name, value in also.items()}
     return (
         dialect.insert(entity)
-        .values(**keys, count=amount)
-        .on_conflict_do_update(index_elements=list(keys), set_={"count": entity.count + amount})
+        .values(**keys, count=amount, **also)
+        .on_conflict_do_update(index_elements=list(keys), set_=grown)
     )
 
 

@@ -133,11 +133,12 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         # The dashboard's funnel counts the people (no role) who started a chat in a period, and those who chose an
-        # occupation, from this index alone.
+        # occupation and asked the cost, from this index alone.
         Index(
             "ix_contacts_created_at_occupation_audience",
             "created_at",
             "occupation",
+            "asked_cost_at",
             sqlite_where=text("role IS NULL"),
             postgresql_where=text("role IS NULL"),
         ),
@@ -160,6 +161,8 @@ class Contact(Base):
     messages_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the platform says the person cannot be reached (blocked the bot, deleted the account).
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When they first asked what BPU costs (the calculator, or the cost asked): the dashboard's funnel.
+    asked_cost_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when WhatsApp says the person stopped marketing messages from this business (error 131050):
     # broadcasts leave them out; what they asked for (answers, their reminders) still reaches them.
     marketing_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -411,6 +414,7 @@ class ErasedCount(Base):
     region: Mapped[str] = mapped_column(String(60), default="")
     outcome: Mapped[str] = mapped_column(String(24))  # the lead's last stage, or "no_lead"
     count: Mapped[int] = mapped_column(Integer)
+    asked_cost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # of `count`, who had asked it
 
 
 class DashboardLink(Base):

@@ -10,6 +10,7 @@ from bot.conversation.income import read_income
 from bot.conversation.router import Router
 from bot.conversation.turn import Turn
 from bot.i18n import rupiah
+from bot.services.contacts import note_cost_asked
 
 router = Router("calculator")
 
@@ -20,6 +21,7 @@ COUNTED_AS = {"day": "calc.per_day", "week": "calc.per_week", "year": "calc.per_
 @router.action("calc")
 async def calculator(turn: Turn, amount: str) -> None:
     """`calc` asks for an income; `calc:<rupiah>` (an example button) shows the result at once."""
+    note_cost_asked(turn.contact, turn.now)
     if amount.isdigit():
         await show_result(turn, Decimal(amount))
     else:

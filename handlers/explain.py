@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.conversation.router import Router
 from bot.conversation.turn import MAIN, Turn
 from bot.models import Occupation
+from bot.services.contacts import note_cost_asked
 from handlers.onboarding import back_to_menu
 
 router = Router("explain")
@@ -83,6 +84,8 @@ async def topic(turn: Turn, name: str) -> None:
 def answer(turn: Turn, name: str) -> None:
     """The topic's answer, whose first line answers the question (with the figure, where there is one)."""
     leave_flow(turn)
+    if name == "cost":
+        note_cost_asked(turn.contact, turn.now)
     operator = turn.settings.operator_name or turn.t("explain.operator_unnamed")
     example = turn.t(f"occupation.{_occupation(turn)}.example")
     turn.say(

@@ -250,3 +250,15 @@ async def test_bad_incomes_are_asked_again(chat, typed, answer):
         < {answer}
         < ... [Rp2.000.000] ...
     """)
+
+
+async def test_opening_the_calculator_is_remembered_once_for_the_dashboards_funnel(chat, db, clock):
+    await welcomed(chat)
+    assert db("select asked_cost_at from contacts")[0][0] is None
+
+    await chat.tap("Hitung iuran")
+    first = db("select asked_cost_at from contacts")[0][0]
+    clock.advance(minutes=5)
+    await chat.say("brp iurannya")  # the cost asked in words, later: the first time stays
+
+    assert first is not None and db("select asked_cost_at from contacts")[0][0] == first

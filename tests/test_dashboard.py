@@ -202,12 +202,14 @@ async def test_a_bad_period_gets_a_400_page_that_says_what_is_wrong(app, new_cha
 
 
 async def four_workers(app, new_chat) -> None:
-    """Budi and Siti leave their contact in Mukomuko, Made in Kaur, Ani only looks; Rina reaches Budi, who
-    registers."""
+    """Budi and Siti leave their contact in Mukomuko, Made in Kaur, Ani only asks what it costs; Rina reaches Budi,
+    who registers."""
     await saved_lead(new_chat("Budi"), name="Budi Santoso", phone="+6281234567890", region="Mukomuko")
     await saved_lead(new_chat("Siti"), name="Siti Rahma", phone="+6281234567891", region="Mukomuko")
     await saved_lead(new_chat("Made"), name="Made Wirawan", phone="+6281234567892", region="Kaur")
-    await welcomed(new_chat("Ani"))
+    ani = await welcomed(new_chat("Ani"))
+    await ani.say("brp iurannya")
+    await ani.say("brp iurannya")  # asked twice: counted once
     rina = new_chat("Rina", user_id=RINA_ID)
     tasks = await rina.command("tugas")
     budi = next(m for m in tasks if "Budi Santoso" in m.text)
@@ -220,14 +222,15 @@ async def test_the_summary_counts_each_step_as_the_database_holds_it_with_the_er
     await make_officer(app, RINA_ID, "Rina Marlina", "Mukomuko")
     await make_staff(app, STAFF_ID)
     await four_workers(app, new_chat)
-    # Erased earlier: 2 who started in November (1 chose an occupation), 1 of them a lead of Kaur who registered.
+    # Erased earlier: 2 who started in November (1 chose an occupation and asked the cost), 1 of them a lead of
+    # Kaur who registered.
     database.execute_many(
         "insert into erased_counts (reason, erased_month, started_month, lead_month, channel, occupation, region,"
-        " outcome, count) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " outcome, count, asked_cost) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            ("retention", "2026-11", "2026-11", "2026-11", "telegram", "petani", "Kaur", "terdaftar", 1),
-            ("request", "2026-11", "2026-11", "", "telegram", "", "", "no_lead", 1),
-            ("request", "2026-10", "2026-10", "", "telegram", "", "", "no_lead", 5),  # October: before the period
+            ("retention", "2026-11", "2026-11", "2026-11", "telegram", "petani", "Kaur", "terdaftar", 1, 1),
+            ("request", "2026-11", "2026-11", "", "telegram", "", "", "no_lead", 1, 0),
+            ("request", "2026-10", "2026-10", "", "telegram", "", "", "no_lead", 5, 5),  # October: before the period
         ],
     )
     # The admin of ADMIN_TELEGRAM_IDS (a contact without a role) signs in: not a worker who started a chat.
@@ -239,6 +242,7 @@ async def test_the_summary_counts_each_step_as_the_database_holds_it_with_the_er
     expected = [
         db(f"select count(*) as n {workers}")[0]["n"] + 2,
         db(f"select count(occupation) as n {workers}")[0]["n"] + 1,
+        db(f"select count(asked_cost_at) as n {workers}")[0]["n"] + 1,
         db("select count(distinct contact_id) as n from consents where purpose = 'lead_contact' and granted")[0]["n"]
         + 1,
         db("select count(*) as n from leads")[0]["n"] + 1,
@@ -246,14 +250,15 @@ async def test_the_summary_counts_each_step_as_the_database_holds_it_with_the_er
         db("select count(*) as n from lead_events where to_status = 'terdaftar'")[0]["n"] + 1,
         0,
     ]
-    assert expected == [6, 5, 4, 4, 2, 2, 0]
+    assert expected == [6, 5, 2, 4, 4, 2, 2, 0]
     assert cells(page, "count") == [str(n) for n in expected]
-    # Conversions: 5 of 6 chose an occupation, 2 of 4 leads were reached, both of the 2 reached registered.
-    assert re.findall(r"(\d+%) <span", page) == ["83%", "80%", "100%", "50%", "100%", "0%"]
-    assert "<svg" in page and page.count('<rect class="bar"') == 7
+    # Conversions: 5 of 6 chose an occupation, 2 of them asked the cost and 4 agreed (agreeing is counted from the
+    # occupation: nobody has to ask the cost first), 2 of 4 leads were reached, both of the 2 reached registered.
+    assert re.findall(r"(\d+%) <span", page) == ["83%", "40%", "80%", "100%", "50%", "100%", "0%"]
+    assert "<svg" in page and page.count('<rect class="bar"') == 8
     # The week before has none of it; the erased people's November counts only where November 1st is.
     before = await (await browser.get("/dasbor/?dari=2026-11-02&sampai=2026-11-22")).text()
-    assert cells(before, "count") == ["0"] * 7
+    assert cells(before, "count") == ["0"] * 8
 
 
 async def test_an_officer_sees_the_regions_and_funnel_of_her_own_regions_only(app, new_chat, browser):

@@ -82,17 +82,17 @@ async def test_the_funnel_per_week_is_a_line_per_step_counted_in_local_weeks(
         local_monday(row["at"]) for row in db("select at from lead_events where to_status = 'terdaftar'")
     )
     lines = weekly(page)
-    assert list(lines) == ["started", "occupation", "agreed", "lead", "reached", "registered", "declined"]
+    assert list(lines) == ["started", "occupation", "asked_cost", "agreed", "lead", "reached", "registered", "declined"]
     assert lines["lead"] == [leads[monday] for monday in mondays] == [0, 1, 2, 0, 0]  # Siti's 00:30 in her week
     assert lines["started"] == lines["occupation"] == lines["agreed"] == [started[m] for m in mondays]
     assert lines["reached"] == lines["registered"] == [registered[m] for m in mondays] == [0, 0, 0, 0, 1]
-    assert lines["declined"] == [0] * 5
-    assert cells(page, "count")[3] == "4"  # the table: 3 leads and the one erased
+    assert lines["declined"] == lines["asked_cost"] == [0] * 5  # nobody asked the cost
+    assert cells(page, "count")[4] == "4"  # the table: 3 leads and the one erased
     # Every point says what it is; the dates under the chart are the Mondays; the grid is in round numbers.
     assert "<title>Prospek (data tersimpan), 9 Nov: 2</title>" in page
     assert re.findall(r'text-anchor="middle">([^<]+)</text>', page) == ["26 Okt", "2 Nov", "9 Nov", "16 Nov", "23 Nov"]
     assert re.findall(r'<text class="tick"[^>]*text-anchor="end">(\d+)</text>', page) == ["0", "1", "2"]
-    assert page.count('<li class="s') == 7 and "hanya jumlah per bulan" in page
+    assert page.count('<li class="s') == 8 and "hanya jumlah per bulan" in page
 
 
 async def test_an_officer_sees_the_weeks_of_her_own_regions_from_the_lead_on(app, new_chat, browser, clock):

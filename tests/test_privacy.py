@@ -164,7 +164,7 @@ async def test_hapus_confirmed_erases_the_person_and_keeps_an_anonymous_count(ch
     assert tuple(erased[key] for key in ("reason", "channel", "outcome", "count")) == ("request", "telegram", "baru", 1)
     assert set(erased.keys()) == {
         "id", "reason", "erased_month", "started_month", "lead_month", "channel", "occupation", "region", "outcome",
-        "count",
+        "count", "asked_cost",
     }  # fmt: skip
 
 

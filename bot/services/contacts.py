@@ -42,3 +42,10 @@ async def lock_contact(
         )
         contact = (await session.execute(query)).scalar_one()
     return contact
+
+
+def note_cost_asked(contact: Contact, now: datetime) -> None:
+    """The first time a person asks what BPU costs (the calculator, or the cost asked in words or by a button):
+    the dashboard's funnel counts them. The turn saves the contact it holds locked."""
+    if contact.asked_cost_at is None:
+        contact.asked_cost_at = now

@@ -37,8 +37,8 @@ REACHED = (LeadStatus.DIHUBUNGI, LeadStatus.AKAN_DAFTAR, LeadStatus.TERDAFTAR, L
 # Lead history written by the person themselves (a reminder's answer) or by the bot: nobody called.
 NOT_AN_OFFICER = ("worker", "system")
 # The funnel's steps in order; the first three have no region (people say where they live with their contact).
-STEPS = ("started", "occupation", "agreed", "lead", "reached", "registered", "declined")
-REGIONLESS_STEPS = ("started", "occupation", "agreed")
+STEPS = ("started", "occupation", "asked_cost", "agreed", "lead", "reached", "registered", "declined")
+REGIONLESS_STEPS = ("started", "occupation", "asked_cost", "agreed")
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,13 @@ async def _live_counts(
         audience = (within(Contact.created_at), Contact.role.is_(None))
         started: ColumnElement[Any] = select(func.count()).select_from(Contact).where(*audience).scalar_subquery()
         chose: ColumnElement[Any] = select(func.count(Contact.occupation)).where(*audience).scalar_subquery()
+        asked: ColumnElement[Any] = select(func.count(Contact.asked_cost_at)).where(*audience).scalar_subquery()
         if configured_admins:
             admins = (Contact.channel == "telegram", Contact.external_id.in_(sorted(configured_admins)), *audience)
             started = started - select(func.count()).select_from(Contact).where(*admins).scalar_subquery()
             chose = chose - select(func.count(Contact.occupation)).where(*admins).scalar_subquery()
-        steps["started"], steps["occupation"] = started, chose
+            asked = asked - select(func.count(Contact.asked_cost_at)).where(*admins).scalar_subquery()
+        steps["started"], steps["occupation"], steps["asked_cost"] = started, chose, asked
         steps["agreed"] = (
             select(func.count(distinct(Consent.contact_id)))
             .where(Consent.purpose == ConsentPurpose.LEAD_CONTACT, Consent.granted, within(Consent.decided_at))
@@ -176,12 +178,13 @@ async def funnel(
     if months:
         came, left = ErasedCount.started_month.in_(months), ErasedCount.lead_month.in_(months)
 
-        def total(condition: ColumnElement[bool]):
-            return func.coalesce(func.sum(case((condition, ErasedCount.count), else_=literal(0))), 0)
+        def total(condition: ColumnElement[bool], counted=ErasedCount.count):
+            return func.coalesce(func.sum(case((condition, counted), else_=literal(0))), 0)
 
         query = select(
             total(came),
             total(and_(came, ErasedCount.occupation != "")),
+            total(came, ErasedCount.asked_cost),
             total(left),
             total(and_(left, ErasedCount.outcome.in_(REACHED))),
             total(and_(left, ErasedCount.outcome == LeadStatus.TERDAFTAR)),
@@ -189,10 +192,10 @@ async def funnel(
         ).where(came | left)
         if regions is not None:
             query = query.where(ErasedCount.region.in_(regions))
-        values = (await session.execute(query)).one()
-        erased["started"], erased["occupation"], erased["lead"] = values[0], values[1], values[2]
-        erased["agreed"] = values[2]  # a lead is only saved after the person agreed
-        erased["reached"], erased["registered"], erased["declined"] = values[3], values[4], values[5]
+        started, occupation, asked, lead, reached, registered, declined = (await session.execute(query)).one()
+        erased["started"], erased["occupation"], erased["asked_cost"] = started, occupation, asked
+        erased["lead"] = erased["agreed"] = lead  # a lead is only saved after the person agreed
+        erased["reached"], erased["registered"], erased["declined"] = reached, registered, declined
     return [Step(step, live[step] + int(erased[step]), int(erased[step])) for step in _shown(regions)]
 
 

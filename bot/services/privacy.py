@@ -134,6 +134,7 @@ async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: 
                 Contact.external_id,
                 Contact.created_at,
                 Contact.occupation,
+                Contact.asked_cost_at,
                 Lead.id,
                 Lead.created_at,
                 Lead.occupation,
@@ -147,11 +148,19 @@ async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: 
     if not people:
         return 0
     counts: Counter[tuple[str, ...]] = Counter()
-    for _, channel, _, started, occupation, lead_id, lead_at, lead_occupation, region, status in people:
+    asked: Counter[tuple[str, ...]] = Counter()  # of those, who had asked the cost (the dashboard's funnel)
+    for _, channel, _, started, occupation, asked_at, lead_id, lead_at, lead_occupation, region, status in people:
         lead_month = _month(lead_at) if lead_id is not None else ""
-        counts[
-            (_month(started), lead_month, channel, lead_occupation or occupation or "", region or "", status or NO_LEAD)
-        ] += 1
+        key = (
+            _month(started),
+            lead_month,
+            channel,
+            lead_occupation or occupation or "",
+            region or "",
+            status or NO_LEAD,
+        )
+        counts[key] += 1
+        asked[key] += asked_at is not None
     for (started_month, lead_month, channel, occupation, region, outcome), count in counts.items():
         keys = {
             "reason": reason,
@@ -163,9 +172,10 @@ async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: 
             "region": region,
             "outcome": outcome,
         }
-        await session.execute(add_to_count(session, ErasedCount, keys, count))
+        key = (started_month, lead_month, channel, occupation, region, outcome)
+        await session.execute(add_to_count(session, ErasedCount, keys, count, asked_cost=asked[key]))
     ids = [person[0] for person in people]
-    lead_ids = [person[5] for person in people if person[5] is not None]
+    lead_ids = [person[6] for person in people if person[6] is not None]
     if lead_ids:  # with the notices of their leads to officers (a digest names a lead only when it is sent)
         await session.execute(delete(FollowUp).where(FollowUp.lead_id.in_(lead_ids)))
         await session.execute(delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))

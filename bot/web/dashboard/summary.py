@@ -3,9 +3,8 @@ chat to a registration, as a bar chart and a table with the conversion between s
 week as a line chart.
 
 Staff and admins see every step; an officer sees the steps from the lead on, in their own regions (the steps
-before have no region: people say where they live when they leave their contact). "Asked the cost" is not a
-step: the bot does not record who used the calculator. How erased people are still counted:
-bot/services/dashboard.py.
+before have no region: people say where they live when they leave their contact). How erased people are still
+counted: bot/services/dashboard.py.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from bot.web.dashboard.auth import signed_in
 from bot.web.dashboard.charts import bars, lines
 from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page, percent
 
-# Each step's conversion is from the step it follows; a registration and a refusal both follow a call.
-FROM_STEP = {"registered": "reached", "declined": "reached"}
+# Each step's conversion is from the step it follows; agreeing is from choosing an occupation (nobody has to ask
+# the cost first), a registration and a refusal both follow a call.
+FROM_STEP = {"agreed": "occupation", "registered": "reached", "declined": "reached"}
 
 
 @signed_in
