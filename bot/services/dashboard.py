@@ -27,7 +27,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, column, distinct, func, literal, select, values
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, column, distinct, func, literal, or_, select, values
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Consent, ConsentPurpose, Contact, ErasedCount, Lead, LeadEvent, LeadStatus, UTCDateTime
@@ -144,16 +145,55 @@ async def _live_counts(
             return func.count(distinct(case((condition, LeadEvent.lead_id))))
 
         hers = LeadEvent.lead_id.in_(select(Lead.id).where(Lead.region.in_(regions)))
-        # The windows' whole span too, as a plain range: PostgreSQL reads the events from the index by it, rather
-        # than all of them to join each to the windows after.
-        span = _in(LeadEvent.at, min(start for start, _ in windows), max(end for _, end in windows))
-        moved = (
-            select(table.c.key, leads_where(by_an_officer), leads_where(registered), leads_where(declined))
-            .join(LeadEvent, and_(within(LeadEvent.at), LeadEvent.to_status.in_(REACHED), span, hers))
-            .group_by(table.c.key)
-        )
-        await keep(moved, "reached", "registered", "declined")
+        steps_moved = (leads_where(by_an_officer), leads_where(registered), leads_where(declined))
+        bind = session.bind
+        assert bind is not None  # every session comes from session_factory(engine)
+        if bind.dialect.name == "postgresql":
+            # PostgreSQL would join each of her events to every window: its window is found by bisection instead.
+            bucket, keys = _buckets(LeadEvent.at, windows)
+            moved = (
+                select(bucket, *steps_moved)
+                .where(
+                    LeadEvent.to_status.in_(REACHED), hers, or_(*(_in(LeadEvent.at, *span) for span in _spans(windows)))
+                )
+                .group_by(bucket)
+            )
+            for number, *figures in await session.execute(moved):
+                for step, figure in zip(("reached", "registered", "declined"), figures, strict=True):
+                    counts[step][keys[number]] = int(figure)
+        else:  # SQLite reads each window's events from the index, window by window
+            moved = (
+                select(table.c.key, *steps_moved)
+                .join(LeadEvent, and_(within(LeadEvent.at), LeadEvent.to_status.in_(REACHED), hers))
+                .group_by(table.c.key)
+            )
+            await keep(moved, "reached", "registered", "declined")
     return counts
+
+
+def _spans(windows: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The windows joined where one ends as the next starts (the weeks of a period make one span)."""
+    spans: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(windows):
+        if spans and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _buckets(moment, windows: Sequence[tuple[datetime, datetime]]) -> tuple[ColumnElement[int], dict[int, int]]:
+    """PostgreSQL's width_bucket of `moment` among the windows' bounds (in order, a gap between two windows a
+    bucket of its own), and which window (its place in `windows`) each bucket of a window is."""
+    bounds: list[datetime] = []
+    keys = {}
+    for key, (start, end) in sorted(enumerate(windows), key=lambda item: item[1][0]):
+        if not bounds or bounds[-1] != start:
+            bounds.append(start)
+        keys[len(bounds)] = key  # width_bucket: n when bounds[n - 1] <= moment < bounds[n]
+        bounds.append(end)
+    array = postgresql.array([literal(bound, UTCDateTime()) for bound in bounds])
+    return func.width_bucket(moment, array), keys
 
 
 def _shown(regions: Sequence[str] | None, steps: Sequence[str] = STEPS) -> list[str]:
