@@ -321,6 +321,45 @@ def registered_in(start: datetime, end: datetime) -> Select[int]:
     return select(LeadEvent.lead_id).where(LeadEvent.to_status == LeadStatus.TERDAFTAR, _in(LeadEvent.at, start, end))
 
 
+async def leads_and_registered(
+    session: AsyncSession, period: Period, tz: ZoneInfo, by: str, regions: Sequence[str] | None = None
+) -> list[tuple[str, int, int]]:
+    """Leads saved and leads registered in the period, per value of the lead's column `by` ("region" or
+    "occupation"), the people erased since added from their months; limited to `regions` (an officer's). Values
+    as stored: what each page shows of them (every configured region, every occupation) is the page's."""
+    start, end = period.bounds(tz)
+    months = period.months
+    column, kept = getattr(Lead, by), getattr(ErasedCount, by)
+    leads = select(column, func.count()).where(_in(Lead.created_at, start, end)).group_by(column)
+    registered = (
+        select(column, func.count())
+        .where(Lead.id.in_(registered_in(start, end)))  # each lead once, however many times recorded
+        .group_by(column)
+    )
+    erased = (
+        select(
+            kept,
+            func.sum(ErasedCount.count),
+            func.sum(case((ErasedCount.outcome == LeadStatus.TERDAFTAR, ErasedCount.count), else_=literal(0))),
+        )
+        .where(ErasedCount.lead_month.in_(months))
+        .group_by(kept)
+    )
+    if regions is not None:
+        leads, registered = leads.where(Lead.region.in_(regions)), registered.where(Lead.region.in_(regions))
+        erased = erased.where(ErasedCount.region.in_(regions))
+    counts: dict[str, list[int]] = {}
+    for value, count in await session.execute(leads):
+        counts.setdefault(value or "", [0, 0])[0] += count
+    for value, count in await session.execute(registered):
+        counts.setdefault(value or "", [0, 0])[1] += count
+    if months:
+        for value, count, done in await session.execute(erased):
+            line = counts.setdefault(value or "", [0, 0])
+            line[0], line[1] = line[0] + int(count), line[1] + int(done)
+    return [(value, leads_, done) for value, (leads_, done) in counts.items()]
+
+
 @dataclass(frozen=True)
 class RegionLine:
     region: str
@@ -333,34 +372,10 @@ async def per_region(
 ) -> list[RegionLine]:
     """Leads saved and leads registered in the period, per kabupaten/kota, most leads first: every region of
     `listed` (the configured ones, shown even at zero) and any other with figures, all limited to `regions`."""
-    start, end = period.bounds(tz)
-    months = period.months
-    leads = select(Lead.region, func.count()).where(_in(Lead.created_at, start, end)).group_by(Lead.region)
-    registered = (
-        select(Lead.region, func.count())
-        .where(Lead.id.in_(registered_in(start, end)))  # each lead once, however many times recorded
-        .group_by(Lead.region)
-    )
-    erased = (
-        select(
-            ErasedCount.region,
-            func.sum(ErasedCount.count),
-            func.sum(case((ErasedCount.outcome == LeadStatus.TERDAFTAR, ErasedCount.count), else_=literal(0))),
-        )
-        .where(ErasedCount.lead_month.in_(months), ErasedCount.region != "")
-        .group_by(ErasedCount.region)
-    )
-    if regions is not None:
-        leads, registered = leads.where(Lead.region.in_(regions)), registered.where(Lead.region.in_(regions))
-        erased = erased.where(ErasedCount.region.in_(regions))
     counts: dict[str, list[int]] = {region: [0, 0] for region in listed if regions is None or region in regions}
-    for region, count in await session.execute(leads):
-        counts.setdefault(region, [0, 0])[0] += count
-    for region, count in await session.execute(registered):
-        counts.setdefault(region, [0, 0])[1] += count
-    if months:
-        for region, count, done in await session.execute(erased):
+    for region, leads, done in await leads_and_registered(session, period, tz, "region", regions):
+        if region:  # an erased person who left no region is counted in no region
             line = counts.setdefault(region, [0, 0])
-            line[0], line[1] = line[0] + int(count), line[1] + int(done)
+            line[0], line[1] = line[0] + leads, line[1] + done
     lines = [RegionLine(region, leads_, done) for region, (leads_, done) in counts.items()]
     return sorted(lines, key=lambda line: (-line.leads, -line.registered, line.region))
