@@ -2,9 +2,10 @@
 `bpu-bot dashboard serve` started as its own process on the test's database.
 
 A staff member gets a link from `bpu-bot dashboard link`, opens it, presses Masuk, and walks the menu: every
-page answers, its charts are drawn (the browser lays out a bar for each figure), and the figures match the database. A
-screenshot of every page is saved: to the test's folder, or to DASHBOARD_SCREENSHOTS when set
-(`DASHBOARD_SCREENSHOTS=docs/screenshots make test` refreshes the README's pictures).
+page answers, its charts are drawn (the browser lays out a bar for each figure), and the figures match the
+database; a masked lead is shown (and audited), and a running broadcast's figures move without a reload. A
+screenshot of every page is saved, to the test's folder or to DASHBOARD_SCREENSHOTS when set (the README's
+pictures are of a bigger data set: `python -m bench.dashboard --screenshots`).
 
 Without Chromium the test is skipped, unless REQUIRE_BROWSER is set: `.ci/run` installs Chromium and sets it, so
 CI fails rather than skip it.
