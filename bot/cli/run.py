@@ -268,6 +268,11 @@ class Runtime:
             await purge_if_due(
                 self.app.dispatcher.sessions, settings.retention, self.app.dispatcher.clock(), settings.tz
             )
+        except asyncio.CancelledError:
+            # Only step_down cancels a purge (the lead lost, or the bot stopping): its batch in hand rolled back and
+            # the next leader carries on the same day. Ended here, or the scheduler logs it as a job that failed.
+            task.uncancel()
+            log.info("the retention purge stopped: this process no longer leads the background work")
         finally:
             self._purging.discard(task)
 
