@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.i18n import Translator
-from bot.web.dashboard.rendering import number
+from bot.web.dashboard.rendering import number, percent
 
 BAR_AREA = 480  # px: the longest bar of a chart
 # A line chart's frame (px): the plot between the value labels on the left and the dates below.
@@ -44,6 +44,30 @@ def bars(items: Sequence[tuple[str, int]], t: Translator, row: int = 28) -> list
         )
         for index, (label, value) in enumerate(items)
     ]
+
+
+def breakdown(lines: Sequence[tuple[str, str, int, int]], t: Translator) -> dict[str, object]:
+    """What Wilayah and Pekerjaan show of their (key, label, leads, registered) lines: a table row each with its
+    shares of the totals and its registrations per lead, the totals, and a bar chart of each figure."""
+    leads, registered = sum(line[2] for line in lines), sum(line[3] for line in lines)
+    rows = [
+        {
+            "key": key,
+            "label": label,
+            "leads": number(count, t),
+            "leads_share": percent(count, leads, t),
+            "registered": number(done, t),
+            "registered_share": percent(done, registered, t),
+            "conversion": percent(done, count, t),
+        }
+        for key, label, count, done in lines
+    ]
+    return {
+        "rows": rows,
+        "total": {"leads": number(leads, t), "registered": number(registered, t)},
+        "lead_chart": bars([(label, count) for _, label, count, _ in lines], t),
+        "registered_chart": bars([(label, done) for _, label, _, done in lines], t),
+    }
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.dashboard_access import Viewer
 from bot.services.dashboard_occupations import NOT_CHOSEN, per_occupation
 from bot.web.dashboard.auth import signed_in
-from bot.web.dashboard.charts import bars
-from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page, percent
+from bot.web.dashboard.charts import breakdown
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, page
 
 
 @signed_in
@@ -19,36 +19,20 @@ async def occupations(request: web.Request, session: AsyncSession, viewer: Viewe
     t = dashboard.messages[viewer.contact.locale]
     period = chosen_period(request, dashboard)  # a date it cannot take: signed_in answers 400
     lines = await per_occupation(session, period, dashboard.settings.tz, viewer.regions)
-    leads, registered = sum(line.leads for line in lines), sum(line.registered for line in lines)
-    labels = [
-        t(
-            "dashboard.occupations.not_chosen"
-            if line.occupation == NOT_CHOSEN
-            else f"export.occupation.{line.occupation}"
-        )
-        for line in lines
-    ]
-    rows = [
-        {
-            "occupation": line.occupation or "none",
-            "label": label,
-            "leads": number(line.leads, t),
-            "leads_share": percent(line.leads, leads, t),
-            "registered": number(line.registered, t),
-            "registered_share": percent(line.registered, registered, t),
-            "conversion": percent(line.registered, line.leads, t),
-        }
-        for line, label in zip(lines, labels, strict=True)
-    ]
-    return page(
-        request,
-        viewer,
+    figures = breakdown(
+        [
+            (
+                line.occupation or "none",
+                t(
+                    "dashboard.occupations.not_chosen"
+                    if line.occupation == NOT_CHOSEN
+                    else f"export.occupation.{line.occupation}"
+                ),
+                line.leads,
+                line.registered,
+            )
+            for line in lines
+        ],
         t,
-        period,
-        "occupations",
-        "occupations.html",
-        rows=rows,
-        total={"leads": number(leads, t), "registered": number(registered, t)},
-        lead_chart=bars([(label, line.leads) for line, label in zip(lines, labels, strict=True)], t),
-        registered_chart=bars([(label, line.registered) for line, label in zip(lines, labels, strict=True)], t),
     )
+    return page(request, viewer, t, period, "occupations", "occupations.html", **figures)
