@@ -4,7 +4,6 @@ reload (without the script a reload shows them). Who sees which campaign: bot/se
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,7 @@ from bot.services.dashboard_campaigns import CampaignLine, campaigns_of_period, 
 from bot.services.segments import Segment
 from bot.web.dashboard.auth import signed_in
 from bot.web.dashboard.charts import bars, lines
-from bot.web.dashboard.rendering import DASHBOARD, PAGES, chosen_period, message_page, number, page
+from bot.web.dashboard.rendering import DASHBOARD, PAGES, chosen_period, excerpt, message_page, number, page
 
 # The figures of a campaign, in the order the page shows them (dashboard.campaigns.figure.<name>).
 FIGURES = ("recipients", "sent", "delivered", "read", "replied", "failed", "blocked", "skipped", "waiting")
@@ -67,11 +66,6 @@ def _segment(segment: Segment, t: Translator) -> list[str]:
     return shown or [t("dashboard.campaigns.everyone")]
 
 
-def _excerpt(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
-
-
 def _moment(moment: datetime, t: Translator, tz: ZoneInfo) -> str:
     return format_datetime(moment, "d MMM y HH:mm", tzinfo=tz, locale=t.locale)
 
@@ -103,7 +97,7 @@ async def campaign_list(request: web.Request, session: AsyncSession, viewer: Vie
     tz = dashboard.settings.tz
     period = chosen_period(request, dashboard)  # a date it cannot take: signed_in answers 400
     lines, more = await campaigns_of_period(session, period, tz, viewer.contact.id, viewer.regions)
-    rows = [_described(line, t, tz) | {"text": _excerpt(line.text)} for line in lines]
+    rows = [_described(line, t, tz) | {"text": excerpt(line.text, EXCERPT)} for line in lines]
     return page(
         request,
         viewer,

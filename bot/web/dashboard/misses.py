@@ -17,15 +17,11 @@ from bot.services.dashboard_access import Viewer
 from bot.services.misses import count_misses, grouped_misses, mask_miss
 from bot.web.dashboard.auth import signed_in, staff_only
 from bot.web.dashboard.charts import bars
-from bot.web.dashboard.rendering import DASHBOARD, chosen_period, number, page
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, excerpt, number, page
 
 LISTED = 50
 CHARTED = 10
 LABEL_LENGTH = 26  # characters of a message beside its bar (the whole message is in the table)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_LENGTH else text[: LABEL_LENGTH - 1].rstrip() + "…"
 
 
 @signed_in
@@ -53,5 +49,8 @@ async def misses(request: web.Request, session: AsyncSession, viewer: Viewer) ->
         }
         for group in groups
     ]
-    chart = bars([(_short(row["text"]), group.count) for row, group in zip(rows[:CHARTED], groups, strict=False)], t)
+    chart = bars(
+        [(excerpt(row["text"], LABEL_LENGTH), group.count) for row, group in zip(rows[:CHARTED], groups, strict=False)],
+        t,
+    )
     return page(request, viewer, t, period, "misses", "misses.html", rows=rows, chart=chart, total=number(total, t))

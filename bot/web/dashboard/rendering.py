@@ -7,6 +7,7 @@ The one script, live.js, is the bot's own file too: it only moves a running broa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -80,6 +81,12 @@ _templates = _environment()
 
 def number(value: int, t: Translator) -> str:
     return format_decimal(value, locale=t.locale)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most `limit` characters of a text, whitespace runs as one space, ending in "…" when cut."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def percent(part: int, whole: int, t: Translator) -> str:
