@@ -6,6 +6,7 @@ wait is bounded, and every process a test starts is stopped when the test ends, 
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
@@ -23,6 +25,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from tests import database
+from tests.zygote import Forked, Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -65,19 +68,54 @@ def run_cli(
     cwd: Path,
     input: str | None = None,
     timeout: float = CLI_TIMEOUT,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m bot <args>` to completion (killed if it outlives `timeout`), output captured as text."""
-    return subprocess.run(
-        [PYTHON, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        input=input,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        check=False,
-    )
+    """`python -m bot <args>` to completion (killed if it outlives `timeout`), output captured as text: forked
+    from the zygote (tests/zygote.py), or started as a new Python with `fresh`."""
+    if fresh:
+        return subprocess.run(
+            [PYTHON, "-m", "bot", *args],
+            env=env,
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout,
+            check=False,
+        )
+    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        given.write((input or "").encode())
+        given.seek(0)
+        process = start(args, env, cwd, given.fileno(), out.fileno(), err.fileno())
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            [PYTHON, "-m", "bot", *args], process.poll(), _text(out.read()), _text(err.read())
+        )
+
+
+def _text(data: bytes) -> str:
+    """What `subprocess.run(text=True)` makes of a stream: UTF-8, with universal newlines."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path, stdin: int, stdout: int, stderr: int) -> Forked:
+    """`python -m bot <args>` in the background on these descriptors, forked from this worker's zygote."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote()
+        atexit.register(_zygote.close)
+    return Forked(_zygote.spawn(args, env, cwd, stdin, stdout, stderr), [PYTHON, "-m", "bot", *args])
+
+
+_zygote: Zygote | None = None
 
 
 def run_cli_here(
@@ -163,7 +201,7 @@ def catalog_text(locale: str, key: str) -> str:
     return _catalog(locale)[key]
 
 
-def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+def _stop(process: Forked, grace: float = 10.0) -> None:
     if process.poll() is None:
         process.terminate()
         try:
@@ -176,7 +214,7 @@ def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
 class BotProcess:
     """`python -m bot run` in the background; its stderr (the log) goes to a file a failing test can show."""
 
-    def __init__(self, process: subprocess.Popen, log_path: Path):
+    def __init__(self, process: Forked, log_path: Path):
         self.process = process
         self.log_path = log_path
 
@@ -214,15 +252,8 @@ def running_bot(
     With `ready`, wait until it is true, failing at once (with the log) if the process exits first.
     """
     log_path = cwd / log_name
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "bot", *command],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-        )
+    with log_path.open("ab") as log_file, open(os.devnull, "rb") as nothing:
+        process = start(list(command), env, cwd, nothing.fileno(), log_file.fileno(), log_file.fileno())
     bot = BotProcess(process, log_path)
     try:
         if ready is not None:
@@ -250,30 +281,29 @@ class TerminalSession:
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_name: str = "chat-stderr.log"):
         self.log_path = cwd / log_name
+        typed, given = os.pipe()
+        shown, shows = os.pipe()
         with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(
-                [PYTHON, "-m", "bot", "chat", *args],
-                env=env,
-                cwd=cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-            )
+            self.process = start(["chat", *args], env, cwd, typed, shows, log_file.fileno())
+        os.close(typed)
+        os.close(shows)
+        self.stdin = os.fdopen(given, "wb")
+        self.stdout = os.fdopen(shown, "rb")
         self._pending = b""
         self.output = ""  # everything shown so far
 
     def read_screen(self, timeout: float = 15.0) -> str:
         """Wait for the prompt; return what the bot printed before it."""
-        assert self.process.stdout is not None
+        assert self.stdout is not None
         deadline = time.monotonic() + timeout
         marker = PROMPT.encode()
         with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
+            selector.register(self.stdout, selectors.EVENT_READ)
             while marker not in self._pending:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
                     raise AssertionError(f"no prompt within {timeout}s; shown so far:\n{self._shown()}")
-                chunk = os.read(self.process.stdout.fileno(), 65536)
+                chunk = os.read(self.stdout.fileno(), 65536)
                 if not chunk:
                     raise AssertionError(f"the chat ended before its prompt; shown so far:\n{self._shown()}")
                 self._pending += chunk
@@ -284,9 +314,9 @@ class TerminalSession:
 
     def type(self, line: str, timeout: float = 15.0) -> str:
         """Type one line and return the bot's answer to it (once the next prompt is shown)."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{line}\n".encode())
-        self.process.stdin.flush()
+        assert self.stdin is not None
+        self.stdin.write(f"{line}\n".encode())
+        self.stdin.flush()
         return self.read_screen(timeout)
 
     def kill_hard(self) -> None:
@@ -303,15 +333,15 @@ class TerminalSession:
 
     def close(self) -> int:
         """End of input, as when the pipe closes; returns the exit code."""
-        if self.process.stdin is not None and not self.process.stdin.closed:
+        if self.stdin is not None and not self.stdin.closed:
             with suppress(BrokenPipeError):
-                self.process.stdin.close()
+                self.stdin.close()
         try:
             self.process.wait(10)
         finally:
             _stop(self.process)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            if self.stdout is not None:
+                self.stdout.close()
         return self.process.returncode
 
     def _shown(self) -> str:

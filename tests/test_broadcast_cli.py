@@ -486,7 +486,7 @@ def interrupted_on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -
 
 
 def test_the_installed_entry_point_says_a_mistake_in_one_line(tmp_path: Path):
-    result = run_cli(["broadcast", "cancel", "abc"], bot_env(tmp_path), tmp_path)
+    result = run_cli(["broadcast", "cancel", "abc"], bot_env(tmp_path), tmp_path, fresh=True)
 
     assert_one_line_error(result, "campaign ID 'abc' is not a number")
     assert result.stdout == ""

@@ -5,8 +5,8 @@ carries on after a crash. Time is the app's clock, moved by the tests."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from bot.workers.retention import purge, purge_if_due
 from tests import database
 from tests.conftest import WIB, campaign_for, command_line, saved_lead, send_campaigns, welcomed
 from tests.database import SQLiteDatabase
-from tests.process import PYTHON, bot_env, run_cli
+from tests.process import bot_env, run_cli, start
 from tests.test_officers import RINA_ID, make_officer
 
 BUDI = ("Budi Santoso", "+6281234567890")  # never reached: an open lead
@@ -262,7 +262,8 @@ async def test_retention_show_and_purge_on_the_command_line_are_audited(app, new
 
 def kill_once_some_are_gone(env: dict[str, str], folder: Path, db, people: int) -> int:
     """`bpu-bot retention purge`, killed with SIGKILL as soon as its first batch is committed; how many are left."""
-    purging = subprocess.Popen([PYTHON, "-m", "bot", "retention", "purge"], env=env, cwd=folder)
+    with open(os.devnull, "r+b") as nothing:
+        purging = start(["retention", "purge"], env, folder, nothing.fileno(), nothing.fileno(), nothing.fileno())
     while db("select count(*) from leads")[0][0] == people and purging.poll() is None:
         time.sleep(0.01)
     purging.send_signal(signal.SIGKILL)

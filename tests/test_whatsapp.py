@@ -15,6 +15,7 @@ from bot.channels.whatsapp import CHANNEL, rendering
 from bot.channels.whatsapp.rendering import render
 from bot.config import WhatsAppTemplate
 from bot.conversation.events import Inbound, Kind, Reply, encode_choice
+from bot.services.contacts import copy_contact
 from bot.services.officers import add_officer, ensure_contact
 from bot.services.reports import write_delivery_report
 from bot.workers import broadcaster as broadcaster_module
@@ -197,27 +198,37 @@ async def test_without_a_template_a_reminder_outside_the_window_is_not_sent_at_a
 
 async def _every_menu(whatsapp, locale: str, depth: int = 6) -> list[Reply]:
     """Every message with choices a worker can reach by tapping, up to `depth` taps from /start, each sent to
-    the Graph API fake as the channel sends it. Each path is walked by a new person from the start."""
+    the Graph API fake as the channel sends it. Each path is a new person: a copy of the one who reached the
+    menu it taps on (their state, data and consents), so that the others are not moved on."""
     dispatcher, channel = whatsapp.app.dispatcher, whatsapp.runtime.whatsapp
     menus: list[Reply] = []
     seen: set[tuple[str, ...]] = set()
-    paths: deque[tuple[str, ...]] = deque([()])
-    while paths:
-        path = paths.popleft()
-        person = f"ID.{locale}{len(seen)}x{len(paths)}"
-        steps = [Inbound(CHANNEL, person, Kind.COMMAND, command="start")]
-        steps.append(Inbound(CHANNEL, person, Kind.CHOICE, choice=encode_choice(1, f"lang:{locale}")))
-        steps += [Inbound(CHANNEL, person, Kind.CHOICE, choice=data) for data in path]
-        for step in steps:
-            replies = await dispatcher.handle(step)
-            await channel.send_kept(person)
+    opened = f"ID.{locale}start"
+    for step in (
+        Inbound(CHANNEL, opened, Kind.COMMAND, command="start"),
+        Inbound(CHANNEL, opened, Kind.CHOICE, choice=encode_choice(1, f"lang:{locale}")),
+    ):
+        replies = await dispatcher.handle(step)
+        await channel.send_kept(opened)
+    # (who reached a menu, the replies that showed it, how many taps it took)
+    reached: deque[tuple[str, list[Reply], int]] = deque([(opened, replies, 0)])
+    while reached:
+        person, replies, taps = reached.popleft()
         for reply in replies:
             shape = tuple(choice.action for choice in reply.choices)
-            if shape and shape not in seen:
-                seen.add(shape)
-                menus.append(reply)
-                if len(path) < depth:
-                    paths.extend(path + (encode_choice(reply.serial, action),) for action in shape)
+            if not shape or shape in seen:
+                continue
+            seen.add(shape)
+            menus.append(reply)
+            if taps == depth:
+                continue
+            for action in shape:
+                tapping = f"ID.{locale}{len(menus)}x{shape.index(action)}"
+                async with dispatcher.sessions.begin() as session:
+                    await copy_contact(session, CHANNEL, person, tapping, dispatcher.clock())
+                tapped = Inbound(CHANNEL, tapping, Kind.CHOICE, choice=encode_choice(reply.serial, action))
+                reached.append((tapping, await dispatcher.handle(tapped), taps + 1))
+                await channel.send_kept(tapping)
     return menus
 
 

@@ -144,7 +144,7 @@ def required_keys(content: Content) -> set[str]:
 def template(content: Content) -> Catalog:
     catalog = Catalog(project="bpu-bot", version="", msgid_bugs_address="", fuzzy=False)
     used = static_keys()
-    for key in sorted(required_keys(content)):
+    for key in sorted(set(used) | content_keys(content)):
         catalog.add(key, locations=used.get(key, []), flags=("python-brace-format",))
     return catalog
 

@@ -1,9 +1,10 @@
 """A message tried at a named step of the real conversation, by a person of its own.
 
 What `bpu-bot understand "teks" --state name` shows an officer who reports a missed phrase, what the labelled
-sets in tests/nlu are measured with, and what bench/understanding.py times: the person is brought to the step
-by the same buttons and answers a worker would use, then the message goes through the dispatcher like any
-other, so what is measured is what a worker gets.
+sets in tests/nlu are measured with, and what bench/understanding.py times: a first person is brought to the step
+by the same buttons and answers a worker would use, each new person starts as a copy of them (their state, data
+and consents: hundreds of messages are tried at the same steps), then the message goes through the dispatcher
+like any other, so what is measured is what a worker gets.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.events import Inbound, Kind, Reply, encode_choice
 from bot.conversation.turn import Turn
 from bot.db import loaded_value
+from bot.services.contacts import copy_contact
 
 CHANNEL = "terminal"
 _MENU = (("command", "start"), ("tap", "occ:nelayan"))
@@ -59,12 +61,24 @@ class Rehearsal:
     def __init__(self, dispatcher: Dispatcher, prefix: str = "rehearsal"):
         self.dispatcher = dispatcher
         self._people = (f"{prefix}-{n}" for n in itertools.count(1))
+        self._first: dict[str, str] = {}  # the person first brought to each step
 
     async def at(self, step: str) -> str:
-        """A new person brought to `step`: their id."""
+        """A new person at `step`: their id."""
         if step not in STEPS:
             raise UnknownStep(f"unknown step {step!r}: one of {', '.join(STEPS)}")
-        person, serial = next(self._people), 0
+        if not STEPS[step]:
+            return next(self._people)  # a first message: nobody to copy
+        if (first := self._first.get(step)) is None:
+            first = self._first[step] = await self._walk(step, f"{next(self._people)}-first")
+        person, dispatcher = next(self._people), self.dispatcher
+        async with dispatcher.sessions.begin() as session:
+            await copy_contact(session, CHANNEL, first, person, dispatcher.clock())
+        return person
+
+    async def _walk(self, step: str, person: str) -> str:
+        """`person` brought to `step` by the buttons and answers of STEPS."""
+        serial = 0
         for kind, value in STEPS[step]:
             if kind == "command":
                 replies = await self._send(Inbound(CHANNEL, person, Kind.COMMAND, command=value))

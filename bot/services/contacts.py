@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_unless_present
-from bot.models import Contact
+from bot.models import Consent, Contact
 
 
 async def set_locale(session: AsyncSession, channel: str, external_id: str, locale: str) -> None:
@@ -49,3 +50,23 @@ def note_cost_asked(contact: Contact, now: datetime) -> None:
     the dashboard's funnel counts them. The turn saves the contact it holds locked."""
     if contact.asked_cost_at is None:
         contact.asked_cost_at = now
+
+
+async def copy_contact(session: AsyncSession, channel: str, original: str, external_id: str, now: datetime) -> None:
+    """A new contact (`external_id`) where the contact `original` of the same channel stands in the conversation:
+    its state, its data and its consents, as if it had taken the same steps `now` (the rehearsal's made-up
+    people)."""
+    contact = (
+        await session.execute(select(Contact).where(Contact.channel == channel, Contact.external_id == original))
+    ).scalar_one()
+    consents = (await session.execute(select(Consent).where(Consent.contact_id == contact.id))).scalars().all()
+    copy = Contact(**_columns(contact, now, skip={"id", "external_id"}), external_id=external_id)
+    session.add(copy)
+    await session.flush()
+    session.add_all(Consent(**_columns(c, now, skip={"id", "contact_id"}), contact_id=copy.id) for c in consents)
+
+
+def _columns(row: Any, now: datetime, skip: set[str]) -> dict[str, Any]:
+    """A row's column values, its moments set to `now`."""
+    values = {column.key: getattr(row, column.key) for column in row.__table__.columns if column.key not in skip}
+    return {key: now if isinstance(value, datetime) else value for key, value in values.items()}

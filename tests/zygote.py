@@ -1,0 +1,171 @@
+"""`bpu-bot` processes forked from one that has already imported the bot, instead of each importing it anew.
+
+Most of a command's start-up is Python importing the bot and its libraries (about 0.5 s of CPU each, for some
+fifty processes the suite starts). A zygote, one per test worker, imports all of it once, then forks a new
+process for each command a test starts: a real process with its own pid, environment, working directory and
+standard streams, that signals kill and that ends with its own exit code, running `bot.__main__.main()` as
+`python -m bot` would. The tests whose subject is the installed entry point itself still start Python anew
+(`fresh=True` in tests/process.py).
+
+The forked process is made a child of the test worker (the worker is a "child subreaper", and the zygote forks
+twice), so the test waits for it and reads its exit code as for any process it started.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+class Zygote:
+    """The test worker's end: starts the zygote once, asks it for processes."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket = ours
+        self.lock = threading.Lock()
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "PYTHONPATH": str(ROOT),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.zygote", str(theirs.fileno())],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+
+    def spawn(self, args: list[str], env: dict[str, str], cwd: Path, stdin: int, stdout: int, stderr: int) -> int:
+        """A new `bpu-bot <args>` process on the given descriptors: its pid (a child of this process)."""
+        request = json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode()
+        with self.lock:
+            socket.send_fds(self.socket, [len(request).to_bytes(4, "big") + request], [stdin, stdout, stderr])
+            answer = self.socket.recv(8)
+        if len(answer) != 8:
+            raise RuntimeError(f"the zygote ended (exit code {self.process.poll()})")
+        return int.from_bytes(answer, "big")
+
+    def close(self) -> None:
+        self.socket.close()  # the zygote ends when its socket does
+        self.process.wait(10)
+
+
+class Forked:
+    """A forked `bpu-bot` process, with what tests use of `subprocess.Popen`: poll, wait, signals, returncode."""
+
+    def __init__(self, pid: int, args: list[str]):
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, number)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _preload() -> None:
+    """Everything a command may import: the bot, its handlers, and what they import only when used."""
+    import importlib
+    import pkgutil
+
+    import bot
+    import handlers
+
+    for package in (bot, handlers):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+
+
+def _serve(channel: socket.socket) -> dict:
+    """Fork a process for each request; returns only in a forked process, with its request."""
+    while True:
+        try:
+            data, fds, _flags, _address = socket.recv_fds(channel, 65536, 3)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            sys.exit(0)  # the test worker closed its end
+        size = int.from_bytes(data[:4], "big")
+        while len(data) < 4 + size:
+            data += channel.recv(65536)
+        request = json.loads(data[4 : 4 + size])
+        told, tell = os.pipe()
+        middle = os.fork()
+        if middle == 0:  # forks the process and ends, so that the process becomes the test worker's child
+            os.close(told)
+            child = os.fork()
+            if child == 0:
+                os.close(tell)
+                channel.close()
+                for target, fd in enumerate(fds):
+                    os.dup2(fd, target)
+                    os.close(fd)
+                return request
+            os.write(tell, child.to_bytes(8, "big"))
+            os._exit(0)
+        os.close(tell)
+        child_pid = os.read(told, 8)
+        os.close(told)
+        os.waitpid(middle, 0)
+        for fd in fds:
+            os.close(fd)
+        channel.sendall(child_pid)
+
+
+if __name__ == "__main__":
+    gc.disable()
+    _preload()
+    gc.freeze()
+    gc.enable()
+    request = _serve(socket.socket(fileno=int(sys.argv[1])))
+    # From here on, a process of its own: `python -m bot <args>` in the test's environment and folder.
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = [str(ROOT / "bot" / "__main__.py"), *request["args"]]
+    from bot.cli.main import main
+
+    sys.exit(main())
