@@ -102,9 +102,8 @@ class WhatsAppChannel(Worker):
         """Process a batch of stored events; True when there were some. Replies still waiting (the network was
         down) go out too, but are not counted as work: an outage must not make the loop spin."""
         sessions = self.app.dispatcher.sessions
-        async with sessions() as session:
-            events = await read_webhook_events(session, CHANNEL, self.batch)
         async with sessions.begin() as session:
+            events = await read_webhook_events(session, CHANNEL, self.batch)
             stale = await forget_stale_replies(session, self.app.dispatcher.clock() - REPLY_TTL)
             waiting = await people_waiting(session, CHANNEL)
         if stale:
