@@ -1,7 +1,9 @@
-"""Run the `bpu-bot` CLI as a real process, the way an operator runs it, with nothing leaking in.
+"""Run the `bpu-bot` CLI as a real process, with nothing leaking in.
 
 The environment is built from scratch (no developer variables, no stray `.env`: run with cwd=tmp_path), every
-wait is bounded, and every process a test starts is stopped when the test ends, whatever happened.
+wait is bounded, and every process a test starts is stopped when the test ends, whatever happened. A process is
+forked from the worker's zygote, which imported the bot once (tests/zygote.py); `fresh=True` starts a new Python,
+`python -m bot` as an operator runs it, which one test of each command does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from tests import database
-from tests.zygote import Forked, Zygote
+from tests.zygote import STARTUP, Forked, Zygote, same_startup
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -42,9 +44,7 @@ def bot_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
+        **STARTUP,  # PYTHONPATH (this checkout), LANG, PYTHONUNBUFFERED
         "DATABASE_URL": database.current().url,
     }
     for name, value in extra.items():
@@ -70,24 +70,11 @@ def run_cli(
     timeout: float = CLI_TIMEOUT,
     fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m bot <args>` to completion (killed if it outlives `timeout`), output captured as text: forked
-    from the zygote (tests/zygote.py), or started as a new Python with `fresh`."""
-    if fresh:
-        return subprocess.run(
-            [PYTHON, "-m", "bot", *args],
-            env=env,
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=timeout,
-            check=False,
-        )
+    """`python -m bot <args>` to completion (killed if it outlives `timeout`), output captured as text."""
     with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         given.write((input or "").encode())
         given.seek(0)
-        process = start(args, env, cwd, given.fileno(), out.fileno(), err.fileno())
+        process = start(args, env, cwd, given.fileno(), out.fileno(), err.fileno(), fresh=fresh)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -96,9 +83,7 @@ def run_cli(
             raise
         out.seek(0)
         err.seek(0)
-        return subprocess.CompletedProcess(
-            [PYTHON, "-m", "bot", *args], process.poll(), _text(out.read()), _text(err.read())
-        )
+        return subprocess.CompletedProcess(process.args, process.wait(), _text(out.read()), _text(err.read()))
 
 
 def _text(data: bytes) -> str:
@@ -106,13 +91,22 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def start(args: list[str], env: dict[str, str], cwd: Path, stdin: int, stdout: int, stderr: int) -> Forked:
-    """`python -m bot <args>` in the background on these descriptors, forked from this worker's zygote."""
+Process = Forked | subprocess.Popen[bytes]
+
+
+def start(
+    args: list[str], env: dict[str, str], cwd: Path, stdin: int, stdout: int, stderr: int, fresh: bool = False
+) -> Process:
+    """`python -m bot <args>` in the background on these descriptors: forked from this worker's zygote
+    (tests/zygote.py), or a new Python when `fresh` or when `env` sets what Python reads as it starts."""
     global _zygote
-    if _zygote is None:
+    command = [PYTHON, "-m", "bot", *args]
+    if fresh or not same_startup(env):
+        return subprocess.Popen(command, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr)
+    if _zygote is None or not _zygote.alive:
         _zygote = Zygote()
         atexit.register(_zygote.close)
-    return Forked(_zygote.spawn(args, env, cwd, stdin, stdout, stderr), [PYTHON, "-m", "bot", *args])
+    return Forked(_zygote.spawn(args, env, cwd, stdin, stdout, stderr), command)
 
 
 _zygote: Zygote | None = None
@@ -129,7 +123,7 @@ def run_cli_here(
     The command line reads the environment it was given (and `.env` in `cwd`) as a process started with `env`
     would; this process's environment, working directory, standard streams and logging are put back after, so
     nothing leaks into the next test. For the tests whose subject is not the process itself: every kind of
-    command keeps one test through `run_cli`, the installed entry point.
+    command keeps tests through `run_cli`, a process of its own, and one with a new Python (`fresh=True`).
     """
     import bot.cli.main as cli_main
 
@@ -201,7 +195,7 @@ def catalog_text(locale: str, key: str) -> str:
     return _catalog(locale)[key]
 
 
-def _stop(process: Forked, grace: float = 10.0) -> None:
+def _stop(process: Process, grace: float = 10.0) -> None:
     if process.poll() is None:
         process.terminate()
         try:
@@ -214,7 +208,7 @@ def _stop(process: Forked, grace: float = 10.0) -> None:
 class BotProcess:
     """`python -m bot run` in the background; its stderr (the log) goes to a file a failing test can show."""
 
-    def __init__(self, process: Forked, log_path: Path):
+    def __init__(self, process: Process, log_path: Path):
         self.process = process
         self.log_path = log_path
 
@@ -245,6 +239,7 @@ def running_bot(
     ready: Callable[[], bool] | None = None,
     startup_timeout: float = 20.0,
     command: tuple[str, ...] = ("run",),
+    fresh: bool = False,
 ) -> Iterator[BotProcess]:
     """Start `python -m bot run` (or another long-running `command`) and always stop it; a failure inside
     carries the bot's log as a note.
@@ -253,7 +248,7 @@ def running_bot(
     """
     log_path = cwd / log_name
     with log_path.open("ab") as log_file, open(os.devnull, "rb") as nothing:
-        process = start(list(command), env, cwd, nothing.fileno(), log_file.fileno(), log_file.fileno())
+        process = start(list(command), env, cwd, nothing.fileno(), log_file.fileno(), log_file.fileno(), fresh)
     bot = BotProcess(process, log_path)
     try:
         if ready is not None:
@@ -279,12 +274,14 @@ def _wait_until_ready(bot: BotProcess, ready: Callable[[], bool], timeout: float
 class TerminalSession:
     """`python -m bot chat` driven line by line through a pipe, waiting for its prompt after each line."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_name: str = "chat-stderr.log"):
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, log_name: str = "chat-stderr.log", fresh: bool = False
+    ):
         self.log_path = cwd / log_name
         typed, given = os.pipe()
         shown, shows = os.pipe()
         with self.log_path.open("ab") as log_file:
-            self.process = start(["chat", *args], env, cwd, typed, shows, log_file.fileno())
+            self.process = start(["chat", *args], env, cwd, typed, shows, log_file.fileno(), fresh)
         os.close(typed)
         os.close(shows)
         self.stdin = os.fdopen(given, "wb")

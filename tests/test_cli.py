@@ -65,7 +65,7 @@ def test_a_configuration_mistake_is_one_line_naming_the_variable(tmp_path: Path,
 def test_a_malformed_line_in_dotenv_names_the_file_and_line(tmp_path: Path):
     (tmp_path / ".env").write_text("# settings for the pilot\nOPERATOR_NAME=Disnaker Bengkulu\nDEFAULT_LOCALE en\n")
 
-    result = run_cli(["chat"], bot_env(tmp_path), tmp_path, input="")
+    result = run_cli(["chat"], bot_env(tmp_path), tmp_path, input="", fresh=True)  # a new Python, as `make run`
 
     assert_one_line_error(result, ".env:3", "KEY=VALUE")
 
@@ -119,7 +119,7 @@ def test_db_upgrade_creates_the_file_and_its_folder_and_can_run_again(tmp_path: 
     env = bot_env(tmp_path, DATABASE_URL=None)  # the default: data/bpu-bot.sqlite3 under the working directory
     database = tmp_path / "data" / "bpu-bot.sqlite3"
 
-    first = run_cli(["db", "upgrade"], env, tmp_path)
+    first = run_cli(["db", "upgrade"], env, tmp_path, fresh=True)
     second = run_cli_here(["db", "upgrade"], env, tmp_path)  # again, in this process
 
     for result in (first, second):

@@ -45,11 +45,12 @@ def telegram_env(tmp_path: Path, server: FakeBotAPIServer) -> dict[str, str]:
 
 @contextmanager
 def serving(
-    env: dict[str, str], cwd: Path, server: FakeBotAPIServer, log_name: str = "bot.log"
+    env: dict[str, str], cwd: Path, server: FakeBotAPIServer, log_name: str = "bot.log", fresh: bool = False
 ) -> Iterator[BotProcess]:
     """`bpu-bot run` against the fake server, once it has prepared polling (deleteWebhook comes right before)."""
     before = len(server.api.calls_of("deleteWebhook"))
-    with running_bot(env, cwd, log_name, ready=lambda: len(server.api.calls_of("deleteWebhook")) > before) as bot:
+    ready = lambda: len(server.api.calls_of("deleteWebhook")) > before  # noqa: E731
+    with running_bot(env, cwd, log_name, ready=ready, fresh=fresh) as bot:
         yield bot
 
 
@@ -152,7 +153,7 @@ def test_a_worker_from_an_officers_link_leaves_their_contact(tmp_path: Path, ser
     env = telegram_env(tmp_path, server)
     migrate(env, tmp_path)  # what `make run` does first
 
-    with serving(env, tmp_path, server) as bot:
+    with serving(env, tmp_path, server, fresh=True) as bot:  # `python -m bot run` as an operator starts it
         budi = Worker(server, user_id=810_001, first_name="Budi")
 
         welcome = budi.start("PETUGAS_01")

@@ -262,8 +262,8 @@ async def test_retention_show_and_purge_on_the_command_line_are_audited(app, new
 
 def kill_once_some_are_gone(env: dict[str, str], folder: Path, db, people: int) -> int:
     """`bpu-bot retention purge`, killed with SIGKILL as soon as its first batch is committed; how many are left."""
-    with open(os.devnull, "r+b") as nothing:
-        purging = start(["retention", "purge"], env, folder, nothing.fileno(), nothing.fileno(), nothing.fileno())
+    with open(os.devnull, "rb") as nothing, (folder / "purge.log").open("ab") as log:  # a crash's traceback stays
+        purging = start(["retention", "purge"], env, folder, nothing.fileno(), log.fileno(), log.fileno())
     while db("select count(*) from leads")[0][0] == people and purging.poll() is None:
         time.sleep(0.01)
     purging.send_signal(signal.SIGKILL)

@@ -222,8 +222,8 @@ async def _every_menu(whatsapp, locale: str, depth: int = 6) -> list[Reply]:
             menus.append(reply)
             if taps == depth:
                 continue
-            for action in shape:
-                tapping = f"ID.{locale}{len(menus)}x{shape.index(action)}"
+            for number, action in enumerate(shape):
+                tapping = f"ID.{locale}{len(menus)}x{number}"
                 async with dispatcher.sessions.begin() as session:
                     await copy_contact(session, CHANNEL, person, tapping, dispatcher.clock())
                 tapped = Inbound(CHANNEL, tapping, Kind.CHOICE, choice=encode_choice(reply.serial, action))

@@ -3,12 +3,15 @@
 Most of a command's start-up is Python importing the bot and its libraries (about 0.5 s of CPU each, for some
 fifty processes the suite starts). A zygote, one per test worker, imports all of it once, then forks a new
 process for each command a test starts: a real process with its own pid, environment, working directory and
-standard streams, that signals kill and that ends with its own exit code, running `bot.__main__.main()` as
-`python -m bot` would. The tests whose subject is the installed entry point itself still start Python anew
-(`fresh=True` in tests/process.py).
+standard streams, that signals kill and that ends with its own exit code, running `bot.cli.main.main()` as
+`python -m bot` does (after its import). What Python reads only when it starts (STARTUP: the locale, PYTHON*,
+the hash seed) is the zygote's, so a test that sets one of those gets a new Python; and one test of each
+command keeps a new Python (`fresh=True` in tests/process.py), so that what a command imports is still tried
+in the order it imports it.
 
 The forked process is made a child of the test worker (the worker is a "child subreaper", and the zygote forks
-twice), so the test waits for it and reads its exit code as for any process it started.
+twice), so the test waits for it and reads its exit code as for any process it started. A side effect: any other
+orphan below the worker (a browser's helper) becomes its child too, a zombie until the worker ends.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+ANSWER_SECONDS = 30.0
+# The environment Python reads when it starts; a forked process has the zygote's.
+STARTUP = {"PYTHONPATH": str(ROOT), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+def same_startup(env: dict[str, str]) -> bool:
+    """Whether a process started with `env` would start as the zygote did."""
+    read_at_start = {name for name in env if name.startswith(("PYTHON", "LC_"))} | set(STARTUP)
+    return all(env.get(name) == STARTUP.get(name) for name in read_at_start)
 
 
 class Zygote:
@@ -37,14 +49,10 @@ class Zygote:
         if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.settimeout(ANSWER_SECONDS)  # the first answer waits for the zygote's imports
         self.socket = ours
         self.lock = threading.Lock()
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "PYTHONPATH": str(ROOT),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = {"PATH": os.environ.get("PATH", os.defpath), **STARTUP}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.zygote", str(theirs.fileno())],
             env=env,
@@ -57,12 +65,22 @@ class Zygote:
     def spawn(self, args: list[str], env: dict[str, str], cwd: Path, stdin: int, stdout: int, stderr: int) -> int:
         """A new `bpu-bot <args>` process on the given descriptors: its pid (a child of this process)."""
         request = json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode()
+        message = len(request).to_bytes(4, "big") + request
         with self.lock:
-            socket.send_fds(self.socket, [len(request).to_bytes(4, "big") + request], [stdin, stdout, stderr])
-            answer = self.socket.recv(8)
-        if len(answer) != 8:
-            raise RuntimeError(f"the zygote ended (exit code {self.process.poll()})")
-        return int.from_bytes(answer, "big")
+            sent = socket.send_fds(self.socket, [message], [stdin, stdout, stderr])
+            if sent < len(message):
+                self.socket.sendall(message[sent:])
+            answer = b""
+            while len(answer) < 8 and (chunk := self.socket.recv(8 - len(answer))):
+                answer += chunk
+        pid = int.from_bytes(answer, "big") if len(answer) == 8 else 0
+        if pid == 0:
+            raise RuntimeError(f"the zygote could not start `bpu-bot {' '.join(args)}` ({self.process.poll()=})")
+        return pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def close(self) -> None:
         self.socket.close()  # the zygote ends when its socket does
@@ -126,33 +144,38 @@ def _serve(channel: socket.socket) -> dict:
             data, fds, _flags, _address = socket.recv_fds(channel, 65536, 3)
         except OSError:
             data, fds = b"", []
+        while data and len(data) < 4 + int.from_bytes(data[:4], "big"):
+            data += (more := channel.recv(65536))
+            if not more:
+                data = b""
         if not data:
             sys.exit(0)  # the test worker closed its end
-        size = int.from_bytes(data[:4], "big")
-        while len(data) < 4 + size:
-            data += channel.recv(65536)
-        request = json.loads(data[4 : 4 + size])
+        request = json.loads(data[4:])
         told, tell = os.pipe()
         middle = os.fork()
         if middle == 0:  # forks the process and ends, so that the process becomes the test worker's child
-            os.close(told)
-            child = os.fork()
-            if child == 0:
-                os.close(tell)
-                channel.close()
-                for target, fd in enumerate(fds):
-                    os.dup2(fd, target)
-                    os.close(fd)
-                return request
-            os.write(tell, child.to_bytes(8, "big"))
-            os._exit(0)
+            child = -1
+            try:
+                os.close(told)
+                child = os.fork()
+                if child == 0:
+                    os.close(tell)
+                    channel.close()
+                    for target, fd in enumerate(fds):
+                        os.dup2(fd, target)
+                        os.close(fd)
+                    return request
+                os.write(tell, child.to_bytes(8, "big"))
+            finally:
+                if child != 0:  # the middle, whatever happened (a fork that failed sends no pid)
+                    os._exit(0)
         os.close(tell)
         child_pid = os.read(told, 8)
         os.close(told)
         os.waitpid(middle, 0)
         for fd in fds:
             os.close(fd)
-        channel.sendall(child_pid)
+        channel.sendall(child_pid if len(child_pid) == 8 else bytes(8))  # zeros: no process
 
 
 if __name__ == "__main__":
@@ -165,6 +188,7 @@ if __name__ == "__main__":
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
+    time.tzset()  # TZ, read again as a new Python would
     sys.argv = [str(ROOT / "bot" / "__main__.py"), *request["args"]]
     from bot.cli.main import main
 

@@ -137,14 +137,15 @@ def content_keys(content: Content) -> set[str]:
     return keys
 
 
-def required_keys(content: Content) -> set[str]:
-    return set(static_keys()) | content_keys(content)
+def required_keys(content: Content, used: dict[str, list[tuple[str, int]]] | None = None) -> set[str]:
+    """Every key the code and the content can ask for; `used`: static_keys() when the caller has it already."""
+    return set(static_keys() if used is None else used) | content_keys(content)
 
 
 def template(content: Content) -> Catalog:
     catalog = Catalog(project="bpu-bot", version="", msgid_bugs_address="", fuzzy=False)
     used = static_keys()
-    for key in sorted(set(used) | content_keys(content)):
+    for key in sorted(required_keys(content, used)):
         catalog.add(key, locations=used.get(key, []), flags=("python-brace-format",))
     return catalog
 

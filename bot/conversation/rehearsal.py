@@ -1,7 +1,7 @@
 """A message tried at a named step of the real conversation, by a person of its own.
 
-What `bpu-bot understand "teks" --state name` shows an officer who reports a missed phrase, what the labelled
-sets in tests/nlu are measured with, and what bench/understanding.py times: a first person is brought to the step
+What `bpu-bot understand "teks" --state name` shows an officer who reports a missed phrase, and what the labelled
+sets in tests/nlu and the fuzz tests type their messages with: a first person is brought to the step
 by the same buttons and answers a worker would use, each new person starts as a copy of them (their state, data
 and consents: hundreds of messages are tried at the same steps), then the message goes through the dispatcher
 like any other, so what is measured is what a worker gets.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -53,20 +54,26 @@ def note_cost_asked(contact: Contact, now: datetime) -> None:
 
 
 async def copy_contact(session: AsyncSession, channel: str, original: str, external_id: str, now: datetime) -> None:
-    """A new contact (`external_id`) where the contact `original` of the same channel stands in the conversation:
-    its state, its data and its consents, as if it had taken the same steps `now` (the rehearsal's made-up
-    people)."""
+    """For a rehearsal's made-up people (bot/conversation/rehearsal.py) only: a new contact (`external_id`)
+    where the contact `original` of the same channel stands in the conversation, with its state, its data and its
+    consents, as if it had taken the same steps `now`. Never for a real person: their consents are their own."""
     contact = (
         await session.execute(select(Contact).where(Contact.channel == channel, Contact.external_id == original))
     ).scalar_one()
+    if contact.role is not None:
+        raise ValueError("a contact with a role is not copied: an officer's row is more than the contact")
     consents = (await session.execute(select(Consent).where(Consent.contact_id == contact.id))).scalars().all()
-    copy = Contact(**_columns(contact, now, skip={"id", "external_id"}), external_id=external_id)
-    session.add(copy)
+    made = Contact(**_columns(contact, now, skip={"id", "external_id"}), external_id=external_id)
+    session.add(made)
     await session.flush()
-    session.add_all(Consent(**_columns(c, now, skip={"id", "contact_id"}), contact_id=copy.id) for c in consents)
+    session.add_all(Consent(**_columns(c, now, skip={"id", "contact_id"}), contact_id=made.id) for c in consents)
 
 
 def _columns(row: Any, now: datetime, skip: set[str]) -> dict[str, Any]:
-    """A row's column values, its moments set to `now`."""
-    values = {column.key: getattr(row, column.key) for column in row.__table__.columns if column.key not in skip}
+    """A row's column values (deep copies: state_data is a dict), its moments set to `now`."""
+    values = {
+        column.key: copy.deepcopy(getattr(row, column.key))
+        for column in row.__table__.columns
+        if column.key not in skip
+    }
     return {key: now if isinstance(value, datetime) else value for key, value in values.items()}

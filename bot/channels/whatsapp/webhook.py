@@ -103,8 +103,10 @@ class WhatsAppChannel(Worker):
         down) go out too, but are not counted as work: an outage must not make the loop spin."""
         sessions = self.app.dispatcher.sessions
         async with sessions.begin() as session:
-            events = await read_webhook_events(session, CHANNEL, self.batch)
+            # The write first: on SQLite a transaction that read before it writes fails at once if another
+            # connection committed in between.
             stale = await forget_stale_replies(session, self.app.dispatcher.clock() - REPLY_TTL)
+            events = await read_webhook_events(session, CHANNEL, self.batch)
             waiting = await people_waiting(session, CHANNEL)
         if stale:
             log.warning("%d replies waited longer than %s for the network: dropped", stale, REPLY_TTL)
