@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,11 @@ from tests.database import (
 )
 from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import TEST_TOKEN, FakeBotAPI, FakeRequest, FakeUser, SentMessage
+
+# A suite started in the background by a script (`make test &`) inherits SIGINT ignored, and so would every
+# process it starts, for which Ctrl-C would then do nothing: the tests of Ctrl-C need it as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 OPERATOR = "Dinas Tenaga Kerja Provinsi Bengkulu (uji)"
 WIB = ZoneInfo("Asia/Jakarta")

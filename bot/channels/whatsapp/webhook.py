@@ -107,6 +107,8 @@ class WhatsAppChannel(Worker):
             # connection committed in between.
             stale = await forget_stale_replies(session, self.app.dispatcher.clock() - REPLY_TTL)
             events = await read_webhook_events(session, CHANNEL, self.batch)
+            # Most batches find no role waiting for any number: then no message needs its own look (_claim_grant).
+            grants = bool(events) and await grant_waiting(session, self.app.dispatcher.clock())
             waiting = await people_waiting(session, CHANNEL)
         if stale:
             log.warning("%d replies waited longer than %s for the network: dropped", stale, REPLY_TTL)
@@ -129,7 +131,7 @@ class WhatsAppChannel(Worker):
         for inbound in messages:
             by_person.setdefault(inbound.external_id, []).append(inbound)
         erasures = self.app.dispatcher.erasures
-        await asyncio.gather(*(self._converse(person, inbounds) for person, inbounds in by_person.items()))
+        await asyncio.gather(*(self._converse(person, inbounds, grants) for person, inbounds in by_person.items()))
         if events:
             async with sessions.begin() as session:
                 await delete_webhook_events(session, [event_id for event_id, _ in events])
@@ -144,16 +146,19 @@ class WhatsAppChannel(Worker):
             for campaign_id in sorted(effects.spam_limited_campaigns):
                 await stop_for_spam_limit(dispatcher, session, campaign_id)
 
-    async def _converse(self, external_id: str, inbounds: list[Inbound]) -> None:
+    async def _converse(self, external_id: str, inbounds: list[Inbound], grants: bool) -> None:
         await self.send_kept(external_id)  # what an earlier run could not send comes first
         for inbound in inbounds:
-            await self._claim_grant(inbound)
+            if grants:
+                await self._claim_grant(inbound)
             await self.app.dispatcher.handle(inbound)
             await self.send_kept(external_id)
 
     async def _claim_grant(self, inbound: Inbound) -> None:
         """A role staff granted to this number (`bpu-bot officers add --phone`) is the sender's: WhatsApp vouches
-        that the message comes from it. Taken before the message is answered, so it already counts."""
+        that the message comes from it. Taken before the message is answered, so it already counts. Looked for
+        only when the batch found a role waiting for some number (one query a batch, not a transaction a
+        message): a grant made while a batch is being handled is taken at the person's next message."""
         phone = normalise_phone(inbound.platform_phone) if inbound.platform_phone else None
         if phone is None:
             return
