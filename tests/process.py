@@ -3,7 +3,7 @@
 The environment is built from scratch (no developer variables, no stray `.env`: run with cwd=tmp_path), every
 wait is bounded, and every process a test starts is stopped when the test ends, whatever happened. A process is
 forked from the worker's zygote, which imported the bot once (tests/zygote.py); `fresh=True` starts a new Python,
-`python -m bot` as an operator runs it, which one test of each command does.
+`python -m bot` as an operator runs it, as a test of `run`, `chat`, `db upgrade` and `broadcast` each does.
 """
 
 from __future__ import annotations
@@ -291,7 +291,6 @@ class TerminalSession:
 
     def read_screen(self, timeout: float = 15.0) -> str:
         """Wait for the prompt; return what the bot printed before it."""
-        assert self.stdout is not None
         deadline = time.monotonic() + timeout
         marker = PROMPT.encode()
         with selectors.DefaultSelector() as selector:
@@ -311,7 +310,6 @@ class TerminalSession:
 
     def type(self, line: str, timeout: float = 15.0) -> str:
         """Type one line and return the bot's answer to it (once the next prompt is shown)."""
-        assert self.stdin is not None
         self.stdin.write(f"{line}\n".encode())
         self.stdin.flush()
         return self.read_screen(timeout)
@@ -330,15 +328,14 @@ class TerminalSession:
 
     def close(self) -> int:
         """End of input, as when the pipe closes; returns the exit code."""
-        if self.stdin is not None and not self.stdin.closed:
+        if not self.stdin.closed:
             with suppress(BrokenPipeError):
                 self.stdin.close()
         try:
             self.process.wait(10)
         finally:
             _stop(self.process)
-            if self.stdout is not None:
-                self.stdout.close()
+            self.stdout.close()
         return self.process.returncode
 
     def _shown(self) -> str:

@@ -5,9 +5,9 @@ fifty processes the suite starts). A zygote, one per test worker, imports all of
 process for each command a test starts: a real process with its own pid, environment, working directory and
 standard streams, that signals kill and that ends with its own exit code, running `bot.cli.main.main()` as
 `python -m bot` does (after its import). What Python reads only when it starts (STARTUP: the locale, PYTHON*,
-the hash seed) is the zygote's, so a test that sets one of those gets a new Python; and one test of each
-command keeps a new Python (`fresh=True` in tests/process.py), so that what a command imports is still tried
-in the order it imports it.
+the hash seed) is the zygote's, so a test that sets one of those gets a new Python; and a test of `run`, `chat`,
+`db upgrade` and `broadcast` each keeps a new Python (`fresh=True` in tests/process.py), so that what those
+commands import is still tried in the order they import it.
 
 The forked process is made a child of the test worker (the worker is a "child subreaper", and the zygote forks
 twice), so the test waits for it and reads its exit code as for any process it started. A side effect: any other
