@@ -197,6 +197,36 @@ async def test_stop_during_a_campaign_means_nothing_more_for_that_worker(app, ne
     assert statuses == {("sent", None), ("skipped", "stopped")}
 
 
+@pytest.mark.parametrize(
+    ("segment", "before", "after"),
+    [
+        (Segment(), "baru", "tidak_tertarik"),
+        (Segment(status="baru"), "baru", "tidak_tertarik"),
+        (Segment(status="tidak_tertarik"), "tidak_tertarik", "terdaftar"),  # an earlier "no" reached on purpose
+    ],
+    ids=["any-lead", "new-leads-chosen", "not-interested-chosen"],
+)
+async def test_a_lead_that_ends_during_a_campaign_gets_no_more_of_it_unless_in_the_status_chosen(
+    app, new_chat, broadcaster, db, segment, before, after
+):
+    budi, ani, dedi = await workers(
+        new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"), ("Dedi", "Mukomuko", "Boleh")
+    )
+    db("update leads set status = ?", before)
+    await campaign_for(app, segment=segment)
+    broadcaster.batch = {"telegram": 1}  # one message a step, so an officer can call in between
+
+    await broadcaster.step()
+    await broadcaster.drain()
+    db("update leads set status = ? where name = 'Dedi'", after)  # what Dedi told the officer on the phone
+    await send_campaigns(broadcaster)
+
+    assert len(broadcasts_to(budi, "Sosialisasi")) == 1 and len(broadcasts_to(ani, "Sosialisasi")) == 1
+    assert not broadcasts_to(dedi, "Sosialisasi")
+    outcomes = [tuple(r) for r in db("select status, outcome from deliveries order by id")]
+    assert outcomes == [("sent", None), ("sent", None), ("skipped", "lead_ended")]
+
+
 async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
     app, clock, new_chat, broadcaster, bot_api, db
 ):
@@ -323,7 +353,7 @@ async def test_a_crash_after_the_claim_leaves_unknown_rows_that_are_never_resent
         from bot.services.campaigns import start_due_campaigns
 
         await start_due_campaigns(session, app.content.consent_versions, app.dispatcher.clock())
-        await claim_deliveries(session, second, app.content.consent_versions, app.dispatcher.clock(), 10)
+        await claim_deliveries(session, second, Segment(), app.content.consent_versions, app.dispatcher.clock(), 10)
     # ...the process dies here, after the claim was committed and before anything was recorded.
     async with app.dispatcher.sessions.begin() as session:
         interrupted = await give_up_interrupted_deliveries(session)

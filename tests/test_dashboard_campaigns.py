@@ -58,7 +58,7 @@ async def send(app: BotApp, campaign_id: int, *outcomes: str | None) -> list[int
     "refused"); the campaign is done when nothing is left. Returns the deliveries' ids."""
     now, versions = app.dispatcher.clock(), app.content.consent_versions
     async with app.dispatcher.sessions.begin() as session:
-        claimed = await claim_deliveries(session, campaign_id, versions, now, len(outcomes))
+        claimed = await claim_deliveries(session, campaign_id, Segment(), versions, now, len(outcomes))
     results = [
         Outcome(r.delivery_id, r.contact_id, DeliveryStatus.SENT, message_id=f"m{r.delivery_id}")
         if outcome is None

@@ -16,10 +16,11 @@ from bot.db import execute_dml
 from bot.models import INTERRUPTED, Contact, Delivery, DeliveryStatus, Lead, Via
 from bot.services.campaigns import CAMPAIGN_PREFIX
 from bot.services.followups import mark_unreachable
-from bot.services.segments import may_receive
+from bot.services.segments import Segment, lead_goes_on, may_receive
 
 MARKETING_STOPPED = "marketing_stopped"  # a delivery's outcome when WhatsApp says the person opted out
 SPAM_LIMITED = "spam_limited"  # a delivery's outcome when Meta's spam rate limit stopped the campaign
+LEAD_ENDED = "lead_ended"  # a delivery's outcome when the person's lead ended after the campaign started
 
 
 # ------------------------------------------------------------------------------------------- the sending
@@ -39,12 +40,18 @@ class Recipient:
 
 
 async def claim_deliveries(
-    session: AsyncSession, campaign_id: int, consent_versions: tuple[str, ...], now: datetime, limit: int
+    session: AsyncSession,
+    campaign_id: int,
+    segment: Segment,
+    consent_versions: tuple[str, ...],
+    now: datetime,
+    limit: int,
 ) -> list[Recipient]:
     """Mark up to `limit` due deliveries `sending` and return those still allowed to receive the message.
 
     Whether a person may still be messaged is read in the claim's own transaction, so a STOP committed
-    before it is always seen; those rows become `skipped`. The caller commits before anything is sent.
+    before it is always seen; those rows become `skipped`, and so do those whose lead ended meanwhile (unless
+    the campaign's `segment` chose that status). The caller commits before anything is sent.
     """
     due = (
         select(Delivery.id)
@@ -76,6 +83,7 @@ async def claim_deliveries(
             Contact.state_serial,
             Delivery.attempts,
             may_receive(consent_versions),
+            lead_goes_on(segment),
             Contact.last_seen_at,
             Delivery.via,
         )
@@ -83,9 +91,10 @@ async def claim_deliveries(
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     )
-    recipients, skipped = [], []
-    for delivery_id, contact_id, channel, external_id, locale, serial, attempts, reachable, seen, via in rows:
-        if reachable:
+    recipients: list[Recipient] = []
+    skipped: dict[str, list[int]] = {"no_longer_reachable": [], LEAD_ENDED: []}
+    for delivery_id, contact_id, channel, external_id, locale, serial, attempts, reachable, goes_on, seen, via in rows:
+        if reachable and goes_on:
             recipients.append(
                 Recipient(
                     delivery_id,
@@ -100,13 +109,14 @@ async def claim_deliveries(
                 )
             )
         else:
-            skipped.append(delivery_id)
-    if skipped:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(skipped))
-            .values(status=DeliveryStatus.SKIPPED, outcome="no_longer_reachable")
-        )
+            skipped["no_longer_reachable" if not reachable else LEAD_ENDED].append(delivery_id)
+    for outcome, delivery_ids in skipped.items():
+        if delivery_ids:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids))
+                .values(status=DeliveryStatus.SKIPPED, outcome=outcome)
+            )
     return recipients
 
 

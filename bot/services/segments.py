@@ -188,6 +188,13 @@ def _chosen(segment: Segment, consent_versions: tuple[str, ...], now: datetime) 
     return select().select_from(Contact).outerjoin(Lead, Lead.contact_id == Contact.id).where(*conditions)
 
 
+def lead_goes_on(segment: Segment) -> Any:
+    """Whether the person's lead has not ended (since the campaign started too) in a status the segment did not
+    choose: a worker who said "tidak tertarik" to an officer in the middle of a campaign is not sent the rest."""
+    ended = [status for status in LEFT_OUT if status != segment.status]
+    return ~exists().where(Lead.contact_id == Contact.id, Lead.status.in_(ended))
+
+
 def audience_query(segment: Segment, consent_versions: tuple[str, ...], now: datetime) -> Any:
     """The contacts a segment reaches now, as a query without columns: the caller adds what it counts or writes."""
     chosen = _chosen(segment, consent_versions, now)

@@ -40,6 +40,7 @@ from bot.services.deliveries import (
     record_outcomes,
 )
 from bot.services.followups import Cadence
+from bot.services.segments import Segment
 from bot.services.tasks import queue_message
 from bot.workers.background import Worker
 from bot.workers.delivery import (
@@ -161,7 +162,12 @@ class Broadcaster(Worker):
         limit = min(self.batch[channel] for channel in channels)
         async with self.dispatcher.sessions.begin() as session:
             recipients = await claim_deliveries(
-                session, campaign.id, self.dispatcher.content.consent_versions, now, limit
+                session,
+                campaign.id,
+                Segment.from_json(campaign.segment),
+                self.dispatcher.content.consent_versions,
+                now,
+                limit,
             )
         if not recipients:
             await self.drain()
