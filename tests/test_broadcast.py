@@ -131,7 +131,7 @@ async def test_an_officer_builds_previews_and_sends_a_broadcast_to_their_region(
     await rina.tap("Laporan CSV", final)
     document = bot_api.calls_of("sendDocument")[-1].params["document"]
     assert document.filename == "siaran-1.csv" and document.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.DictReader(io.StringIO(document.content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(document.content.decode("utf-8-sig")), delimiter=";"))  # Excel, id
     assert [(r["nama"], r["telepon"], r["status"], r["membalas"]) for r in rows] == [
         ("Budi", "0812-3456-7890", "terkirim", "tidak"),
         ("Ani", "0812-3456-7891", "terkirim", "tidak"),

@@ -343,7 +343,9 @@ async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formula
     (tmp_path / "laporan").mkdir()
 
     result = await cli("report", str(campaign), "--output", "laporan/siaran.csv")
-    english = await cli("report", str(campaign), "--output", "laporan/report.csv", "--lang", "en", "--no-bom")
+    english = await cli(
+        "report", str(campaign), "--output", "laporan/report.csv", "--lang", "en", "--no-bom", "--delimiter", "comma"
+    )
 
     assert result.returncode == 0 and english.returncode == 0, result.stderr + english.stderr
     assert result.stdout == "3 rows written to laporan/siaran.csv\n"
@@ -352,7 +354,7 @@ async def test_report_writes_a_csv_that_survives_commas_quotes_emoji_and_formula
     raw = (tmp_path / "laporan" / "siaran.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     assert (tmp_path / "laporan" / "siaran.csv").stat().st_mode & 0o777 == 0o600, "names and phones: owner only"
-    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))  # Excel, id
     assert list(rows[0]) == [
         "no", "nama", "telepon", "kabupaten/kota", "saluran", "bahasa", "status", "keterangan", "waktu kirim",
         "laporan whatsapp", "membalas", "tertarik",

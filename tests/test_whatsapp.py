@@ -336,7 +336,7 @@ async def test_a_broadcasts_preview_says_who_gets_free_text_and_who_a_template_a
     report = io.StringIO()
     async with whatsapp.app.dispatcher.sessions() as session:
         await write_delivery_report(session, 1, whatsapp.app.messages["id"], whatsapp.app.settings.tz, report)
-    lines = {row["nama"]: row for row in csv.DictReader(io.StringIO(report.getvalue()))}
+    lines = {row["nama"]: row for row in csv.DictReader(io.StringIO(report.getvalue()), delimiter=";")}
     assert lines["Budi"]["laporan whatsapp"] == "dibaca"
     assert lines["Ani"]["laporan whatsapp"] == ("dibaca" if outside == "template" else "")
 
@@ -471,7 +471,7 @@ async def test_a_broadcast_author_on_whatsapp_gets_progress_at_milestones_and_th
 
     assert report.kind == "document" and report.filename == "siaran-1.csv" and report.media is not None
     assert report.text == "📄 Laporan siaran #1: 8 penerima."
-    rows = list(csv.DictReader(io.StringIO(report.media.content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(report.media.content.decode("utf-8-sig")), delimiter=";"))
     assert sorted(row["nama"] for row in rows) == sorted(worker.user.name for worker in workers)
 
 

@@ -23,6 +23,7 @@ from bot.cli.broadcast_follow import local_time, watch
 from bot.cli.common import (
     CommandError,
     add_bom_option,
+    add_delimiter_option,
     command_line_actor,
     database,
     one_line_errors,
@@ -90,6 +91,7 @@ def add_parser(commands: Any) -> None:
     report.add_argument("--output", required=True, metavar="FILE.csv", help="the file to write")
     report.add_argument("--lang", metavar="|".join(SUPPORTED_LOCALES), help="language of the column names")
     add_bom_option(report)
+    add_delimiter_option(report)
 
 
 # ------------------------------------------------------------------------------------------ the entry
@@ -364,6 +366,7 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
     from bot.content import load_content
     from bot.i18n import Messages, load_catalogs
     from bot.services.campaigns import get_campaign
+    from bot.services.exports import DELIMITERS
     from bot.services.reports import write_delivery_report
 
     campaign_id = _campaign_id(args.id)
@@ -376,7 +379,9 @@ async def report(settings: Settings, args: argparse.Namespace) -> None:
         with replaced_when_written(target, "utf-8-sig" if args.bom else "utf-8") as file:
             async with sessions() as session:
                 await get_campaign(session, campaign_id)
-                rows = await write_delivery_report(session, campaign_id, t, settings.tz, file)
+                rows = await write_delivery_report(
+                    session, campaign_id, t, settings.tz, file, DELIMITERS[args.delimiter]
+                )
             await record_file_export(sessions, rows, report="broadcast", campaign=campaign_id)
     print(f"{rows} rows written to {target}")
     remind_to_delete(target)

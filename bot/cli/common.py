@@ -20,6 +20,7 @@ from bot.db import Sessions, check_database, create_engine, session_factory
 from bot.models import Role, utcnow
 from bot.phone import normalise_phone
 from bot.services.audit import Actor, record_event
+from bot.services.exports import DELIMITERS
 
 if TYPE_CHECKING:
     from bot.services.officers import Handover
@@ -74,6 +75,15 @@ def add_bom_option(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="CSV: start with a UTF-8 byte-order mark, so Excel reads the file right (default: yes)",
+    )
+
+
+def add_delimiter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--delimiter",
+        choices=tuple(DELIMITERS),
+        default="semicolon",
+        help="CSV: what separates the columns; Excel set to Indonesian needs a semicolon (default: semicolon)",
     )
 
 

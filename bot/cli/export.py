@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from bot.cli.common import (
     CommandError,
     add_bom_option,
+    add_delimiter_option,
     bar,
     database,
     one_line_errors,
@@ -49,12 +50,7 @@ def add_parser(commands: Any) -> None:
     leads.add_argument("--channel", metavar="|".join(CHANNELS))
     leads.add_argument("--lang", choices=SUPPORTED_LOCALES, help="language of the headers and labels (default: id)")
     add_bom_option(leads)
-    leads.add_argument(
-        "--delimiter",
-        choices=tuple(DELIMITERS),
-        default="semicolon",
-        help="CSV: what separates the columns; Excel set to Indonesian needs a semicolon (default: semicolon)",
-    )
+    add_delimiter_option(leads)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:

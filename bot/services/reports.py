@@ -45,10 +45,16 @@ def spreadsheet_safe(value: str) -> str:
 
 
 async def write_delivery_report(
-    session: AsyncSession, campaign_id: int, t: Translator, tz: ZoneInfo, out: IO[str]
+    session: AsyncSession,
+    campaign_id: int,
+    t: Translator,
+    tz: ZoneInfo,
+    out: IO[str],
+    delimiter: str = DELIMITERS["semicolon"],
 ) -> int:
-    """The per-recipient delivery report as CSV (RFC 4180 quoting), headers in the reader's language."""
-    writer = csv.writer(out)
+    """The per-recipient delivery report as CSV (RFC 4180 quoting), headers in the reader's language; `;` by
+    default, as the lead lists (write_leads_csv says why)."""
+    writer = csv.writer(out, delimiter=delimiter)
     writer.writerow([t(f"broadcast.column.{column}") for column in REPORT_COLUMNS])
     yes, no = t("broadcast.yes"), t("broadcast.no")
     rows = 0
