@@ -204,7 +204,8 @@ async def test_a_campaign_shows_its_figures_as_bars_and_its_sending_curve_minute
     # Sent from 10:00 to 10:25, one point a minute from 0: 4 at once, 2 more at 10:10, the last at 10:25.
     assert curve(page) == [0] + [4] * 10 + [6] * 14 + [7]
     assert curve(page)[-1] == expected[1], "the curve ends at the messages sent"
-    assert "23 Nov 2026 10:00" in page and "23 Nov 2026 10:25" in page  # the x axis, local time
+    # Its start and end, local time written the Indonesian way as on every page (Belum dimengerti's too).
+    assert "23 Nov 2026 10.00" in page and "23 Nov 2026 10.25" in page
     assert "<script" not in page and "data-live" not in page, "done: nothing moves"
 
 

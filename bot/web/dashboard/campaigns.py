@@ -4,11 +4,9 @@ reload (without the script a reload shows them). Who sees which campaign: bot/se
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
@@ -19,7 +17,7 @@ from bot.services.dashboard_campaigns import CampaignLine, campaigns_of_period, 
 from bot.services.segments import Segment
 from bot.web.dashboard.auth import signed_in
 from bot.web.dashboard.charts import bars, lines
-from bot.web.dashboard.rendering import DASHBOARD, PAGES, chosen_period, excerpt, message_page, number, page
+from bot.web.dashboard.rendering import DASHBOARD, PAGES, chosen_period, excerpt, message_page, moment, number, page
 
 # The figures of a campaign, in the order the page shows them (dashboard.campaigns.figure.<name>).
 FIGURES = ("recipients", "sent", "delivered", "read", "replied", "failed", "blocked", "skipped", "waiting")
@@ -66,10 +64,6 @@ def _segment(segment: Segment, t: Translator) -> list[str]:
     return shown or [t("dashboard.campaigns.everyone")]
 
 
-def _moment(moment: datetime, t: Translator, tz: ZoneInfo) -> str:
-    return format_datetime(moment, "d MMM y HH:mm", tzinfo=tz, locale=t.locale)
-
-
 def _live(campaign_id: int) -> str:
     return f"{PAGES['campaigns']}/{campaign_id}.json"
 
@@ -82,8 +76,8 @@ def _described(line: CampaignLine, t: Translator, tz: ZoneInfo) -> dict[str, obj
         "author": _author(line, t),
         "segment": _segment(line.segment, t),
         "status": t(f"broadcast.state.{line.status}"),
-        "starts": _moment(line.starts_at, t, tz),
-        "finished": _moment(line.finished_at, t, tz) if line.finished_at else "",
+        "starts": moment(line.starts_at, t, tz),
+        "finished": moment(line.finished_at, t, tz) if line.finished_at else "",
         "live": _live(line.id) if line.running else "",
         "kept": line.kept,
         "figures": [(name, number(values[name], t)) for name in FIGURES],
@@ -143,8 +137,7 @@ async def campaign_page(request: web.Request, session: AsyncSession, viewer: Vie
         moments = [min(sent.start + sent.step * index, sent.end) for index in range(len(sent.sent) + 1)]
         # Under the curve, the hour alone when it all happened on one day (the page gives the date above it).
         one_day = sent.start.astimezone(tz).date() == sent.end.astimezone(tz).date()
-        pattern = "HH:mm" if one_day else "d MMM HH:mm"
-        shown = [format_datetime(moment, pattern, tzinfo=tz, locale=t.locale) for moment in moments]
+        shown = [moment(when, t, tz, with_date=not one_day) for when in moments]
         curve = lines([("sent", t("dashboard.campaigns.figure.sent"), [0, *sent.sent])], shown, t)
         step_minutes = int(sent.step.total_seconds() // 60)
     return page(

@@ -7,17 +7,14 @@ again here, so a row kept before a masking rule was added shows no number either
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from babel.dates import format_date, format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.dashboard_access import Viewer
 from bot.services.misses import count_misses, grouped_misses, mask_miss
 from bot.web.dashboard.auth import signed_in, staff_only
 from bot.web.dashboard.charts import bars
-from bot.web.dashboard.rendering import DASHBOARD, chosen_period, excerpt, number, page
+from bot.web.dashboard.rendering import DASHBOARD, chosen_period, excerpt, moment, number, page
 
 LISTED = 50
 CHARTED = 10
@@ -35,17 +32,13 @@ async def misses(request: web.Request, session: AsyncSession, viewer: Viewer) ->
     groups = await grouped_misses(session, start, end, LISTED)
     total = await count_misses(session, start, end)
 
-    def seen(moment: datetime) -> str:
-        local = moment.astimezone(tz)
-        return f"{format_date(local, 'd MMM y', locale=t.locale)} {format_time(local, 'short', locale=t.locale)}"
-
     rows = [
         {
             "text": mask_miss(group.text),
             "state": group.state,
             "count": number(group.count, t),
-            "first_seen": seen(group.first_seen),
-            "last_seen": seen(group.last_seen),
+            "first_seen": moment(group.first_seen, t, tz),
+            "last_seen": moment(group.last_seen, t, tz),
         }
         for group in groups
     ]

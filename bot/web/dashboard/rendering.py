@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 
 from bot.config import DASHBOARD_PATH, Settings
@@ -81,6 +82,14 @@ _templates = _environment()
 
 def number(value: int, t: Translator) -> str:
     return format_decimal(value, locale=t.locale)
+
+
+def moment(when: datetime, t: Translator, tz: ZoneInfo, with_date: bool = True) -> str:
+    """A moment as every page writes it: the local date ("23 Nov 2026") and the language's own short time
+    ("10.00" in Indonesian, "10:00 AM" in English); `with_date=False` for the hour alone."""
+    local = when.astimezone(tz)
+    time = format_time(local, "short", locale=t.locale)
+    return f"{format_date(local, 'd MMM y', locale=t.locale)} {time}" if with_date else time
 
 
 def excerpt(text: str, limit: int) -> str:
