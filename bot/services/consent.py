@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Consent, ConsentPurpose, Contact, Lead, utcnow
@@ -38,15 +38,18 @@ async def record_consent(
     return consent
 
 
+# Built once, as lock_contact's statement: every turn asks it (handlers/interest.py's consent_changed).
+_LATEST = (
+    select(Consent)
+    .where(Consent.contact_id == bindparam("contact_id"), Consent.purpose == bindparam("purpose"))
+    .order_by(Consent.id.desc())
+    .limit(1)
+)
+
+
 async def current_consent(session: AsyncSession, contact: Contact, purpose: ConsentPurpose) -> Consent | None:
     """The latest decision for a purpose: a later refusal or withdrawal overrides an earlier agreement."""
-    query = (
-        select(Consent)
-        .where(Consent.contact_id == contact.id, Consent.purpose == purpose)
-        .order_by(Consent.id.desc())
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await session.execute(_LATEST, {"contact_id": contact.id, "purpose": purpose})).scalar_one_or_none()
 
 
 async def has_consent(
