@@ -161,7 +161,8 @@ async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: 
         )
         counts[key] += 1
         asked[key] += asked_at is not None
-    for (started_month, lead_month, channel, occupation, region, outcome), count in counts.items():
+    for group, count in counts.items():
+        started_month, lead_month, channel, occupation, region, outcome = group
         keys = {
             "reason": reason,
             "erased_month": _month(now),
@@ -172,8 +173,7 @@ async def erase_contacts(session: AsyncSession, contact_ids: list[int], reason: 
             "region": region,
             "outcome": outcome,
         }
-        key = (started_month, lead_month, channel, occupation, region, outcome)
-        await session.execute(add_to_count(session, ErasedCount, keys, count, asked_cost=asked[key]))
+        await session.execute(add_to_count(session, ErasedCount, keys, count, asked_cost=asked[group]))
     ids = [person[0] for person in people]
     lead_ids = [person[6] for person in people if person[6] is not None]
     if lead_ids:  # with the notices of their leads to officers (a digest names a lead only when it is sent)
