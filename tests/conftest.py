@@ -26,7 +26,14 @@ from bot.channels.telegram.channel import build_application
 from bot.channels.telegram.sending import TelegramSender
 from bot.cli.run import Runtime
 from bot.config import Settings, WhatsAppTemplate, load_settings
+from bot.conversation.dispatcher import Dispatcher
+from bot.models import ConsentPurpose
+from bot.phone import normalise_phone
 from bot.services.campaigns import create_campaign, sending_campaigns
+from bot.services.consent import record_consent
+from bot.services.followups import Cadence, schedule_lead_followups
+from bot.services.leads import LeadDetails, save_lead
+from bot.services.officers import assign_lead, find_contact, notice_recipients
 from bot.services.segments import Segment
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster
@@ -272,10 +279,11 @@ async def telegram(app: BotApp, bot_api: FakeBotAPI) -> AsyncIterator[Applicatio
 class Chat:
     """One Telegram user talking to the bot; each action returns the bot's messages in answer to it."""
 
-    def __init__(self, application: Application, api: FakeBotAPI, user: FakeUser):
+    def __init__(self, application: Application, api: FakeBotAPI, user: FakeUser, dispatcher: Dispatcher | None = None):
         self.application = application
         self.api = api
         self.user = user
+        self.dispatcher = dispatcher  # behind the chat, for `stored_lead`
 
     @property
     def chat_id(self) -> int:
@@ -344,9 +352,9 @@ def labels_of(messages: list[SentMessage]) -> list[str]:
 
 
 @pytest.fixture
-def new_chat(telegram: Application, bot_api: FakeBotAPI):
+def new_chat(app: BotApp, telegram: Application, bot_api: FakeBotAPI):
     def make(first_name: str = "Siti", user_id: int | None = None) -> Chat:
-        return Chat(telegram, bot_api, FakeUser(bot_api, user_id=user_id, first_name=first_name))
+        return Chat(telegram, bot_api, FakeUser(bot_api, user_id=user_id, first_name=first_name), app.dispatcher)
 
     return make
 
@@ -381,6 +389,55 @@ async def saved_lead(
     await chat.tap("Pagi")
     await chat.tap("Benar, simpan")
     return chat
+
+
+async def stored_lead(
+    chat: Chat,
+    name: str,
+    phone: str,
+    region: str = "Mukomuko",
+    occupation: str = "Nelayan",
+    reminders: bool = True,
+    source: str | None = None,
+) -> Chat:
+    """`saved_lead` for the tests that need saved leads rather than their capture: the worker starts the bot
+    (through a source's link when given) and picks their work, and the rest of lead capture is stored through
+    the services its steps call. The capture itself is played turn by turn in tests/test_interest.py,
+    tests/test_lead_pipeline.py and the channels' tests; eight turns fewer per lead."""
+    await chat.command("start", source)
+    await chat.tap(occupation)
+    assert chat.dispatcher is not None, "a chat from the new_chat fixture"
+    await store_lead(chat.dispatcher, "telegram", str(chat.chat_id), name, phone, region, reminders)
+    return chat
+
+
+async def store_lead(
+    dispatcher: Dispatcher,
+    channel: str,
+    external_id: str,
+    name: str,
+    phone: str,
+    region: str = "Mukomuko",
+    reminders: bool = True,
+) -> None:
+    """The end of lead capture for a person at the menu, as its steps store it (handlers/interest.py: the
+    consents, then `save`): the lead in the work they picked, its follow-ups and its officer. The officer's
+    notice is not queued, so the helper checks nobody would have been told; a test about notices plays the
+    capture."""
+    now, version = dispatcher.clock(), dispatcher.content.consent_version
+    async with dispatcher.sessions.begin() as session:
+        contact = await find_contact(session, channel, external_id)
+        assert contact is not None and contact.occupation is not None, "the person wrote first and picked work"
+        await record_consent(session, contact, ConsentPurpose.LEAD_CONTACT, version, True, now=now)
+        await record_consent(session, contact, ConsentPurpose.REMINDERS, version, reminders, now=now)
+        details = LeadDetails(name, normalise_phone(phone) or phone, contact.occupation, region, "pagi")
+        lead, created = await save_lead(session, contact, details, now)
+        assert created, f"{name!r} had a lead already"
+        cadence = Cadence.from_settings(dispatcher.settings)
+        await schedule_lead_followups(session, lead, now, cadence, reminders=reminders)
+        await assign_lead(session, lead)
+        told = await notice_recipients(session, lead.officer_id, dispatcher.settings.admin_telegram_ids)
+        assert not told, "somebody would be told of this lead: play its capture instead"
 
 
 # ------------------------------------------------------------------------------------------ the command line

@@ -36,6 +36,7 @@ from tests.conftest import (
     deadlocked_first,
     saved_lead,
     send_campaigns,
+    stored_lead,
     text_of,
     welcomed,
 )
@@ -53,10 +54,11 @@ def settings(settings: Settings) -> Settings:
 
 
 async def workers(new_chat, *specs: tuple[str, str, str]) -> list[Chat]:
-    """Workers who left their contact: (name, region, reminders answer), each with their own phone."""
+    """Workers who left their contact: (name, region, reminders answer), each with their own phone; stored
+    through the capture's services (tests/conftest.py's stored_lead)."""
     chats = []
     for (name, region, reminders), phone in zip(specs, PHONES, strict=False):
-        chats.append(await saved_lead(new_chat(name), reminders=reminders, name=name, phone=phone, region=region))
+        chats.append(await stored_lead(new_chat(name), name, phone, region, reminders=reminders == "Boleh"))
     return chats
 
 

@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.models import utcnow
 from bot.services.campaigns import cancel_campaign, get_campaign, start_due_campaigns
 from bot.services.segments import Segment
-from tests.conftest import WIB, Chat, Result, campaign_for, command_line, saved_lead, send_campaigns
+from tests.conftest import WIB, Chat, Result, campaign_for, command_line, send_campaigns, stored_lead
 from tests.process import PYTHON, bot_env, run_cli
 from tests.test_cli import assert_one_line_error
 
@@ -42,9 +42,10 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 
 
 async def workers(new_chat, *specs: tuple[str, str]) -> list[Chat]:
-    """Workers who left their contact and agreed to messages: (name, region), each with their own phone."""
+    """Workers who left their contact and agreed to messages: (name, region), each with their own phone;
+    stored through the capture's services (tests/conftest.py's stored_lead)."""
     return [
-        await saved_lead(new_chat(name.split()[0]), name=name, phone=phone, region=region)
+        await stored_lead(new_chat(name.split()[0]), name, phone, region)
         for (name, region), phone in zip(specs, PHONES, strict=False)
     ]
 

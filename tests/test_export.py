@@ -22,7 +22,7 @@ from bot.services.audit import Actor
 from bot.services.exports import recover_interrupted_exports
 from bot.services.officers import ensure_contact
 from bot.services.roles import set_role
-from tests.conftest import WIB, saved_lead, text_of, welcomed
+from tests.conftest import WIB, saved_lead, stored_lead, text_of, welcomed
 from tests.fakes.telegram import UploadedFile
 from tests.test_officers import ADMIN_ID, RINA_ID, make_officer
 from tests.transcript import dialog
@@ -44,9 +44,10 @@ async def make_staff(app, user_id: int) -> None:
 
 
 async def three_leads(new_chat) -> None:
-    await saved_lead(new_chat("Budi"), name="Budi Santoso", phone="+6281234567890", region="Mukomuko")
-    await saved_lead(new_chat("Siti"), name='Siti, "Ani" 🌾 Rahma', phone="+6281234567891", region="Mukomuko")
-    await saved_lead(new_chat("Made"), name="=HYPERLINK(1)", phone="+6281234567892", region="Kaur")
+    """Three saved leads, stored through the capture's services (tests/conftest.py's stored_lead)."""
+    await stored_lead(new_chat("Budi"), "Budi Santoso", "+6281234567890", "Mukomuko")
+    await stored_lead(new_chat("Siti"), 'Siti, "Ani" 🌾 Rahma', "+6281234567891", "Mukomuko")
+    await stored_lead(new_chat("Made"), "=HYPERLINK(1)", "+6281234567892", "Kaur")
 
 
 def documents(bot_api) -> list[tuple[UploadedFile, str]]:

@@ -19,18 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
 from bot.cli.run import Runtime
-from bot.models import ConsentPurpose, Contact
-from bot.phone import normalise_phone
+from bot.models import Contact
 from bot.services.campaigns import create_campaign, get_campaign, resume_campaign
-from bot.services.consent import record_consent
-from bot.services.followups import Cadence, schedule_lead_followups
-from bot.services.leads import LeadDetails, save_lead
-from bot.services.officers import add_officer, assign_lead, ensure_contact, find_contact, notice_recipients
+from bot.services.officers import add_officer, ensure_contact
 from bot.services.segments import Audience, Segment, count_audience
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster
 from bot.workers.pacing import Pacer
-from tests.conftest import WhatsApp, WhatsAppChat, send_campaigns, whatsapp_text
+from tests.conftest import WhatsApp, WhatsAppChat, send_campaigns, store_lead, whatsapp_text
 from tests.fakes import whatsapp as wa
 from tests.fakes.telegram import FakeBotAPI, FakeRequest
 from tests.process import catalog_text
@@ -62,29 +58,15 @@ async def lead_on_whatsapp(whatsapp: WhatsApp, name: str, phone: str) -> WhatsAp
 
 
 async def stored_lead_on_whatsapp(whatsapp: WhatsApp, name: str, phone: str) -> WhatsAppChat:
-    """`lead_on_whatsapp` for the tests that need saved leads rather than their capture (no officer is told).
-
-    The worker writes and picks their work (WhatsApp's 24 hours open then, and they are at the menu); the rest
-    of lead capture is stored through the services its steps call, as the last one stores it: the conversation
-    itself is tested in tests/test_whatsapp.py (and lead_on_whatsapp in tests/test_lead_pipeline.py), and seven
-    turns fewer per worker halve this file's CPU."""
+    """`lead_on_whatsapp` for the tests that need saved leads rather than their capture (tests/conftest.py's
+    store_lead): the worker writes and picks their work (WhatsApp's 24 hours open then, and they are at the
+    menu), and the rest is stored through the services. The conversation itself is tested in
+    tests/test_whatsapp.py (and lead_on_whatsapp in tests/test_lead_pipeline.py)."""
     chat = whatsapp.user(name=name.split()[0], phone=phone)
     welcome = await chat.say("halo")
     menu = await chat.tap("Nelayan", welcome[0])
     assert "Mau tahu apa?" in whatsapp_text(menu)
-    dispatcher = whatsapp.app.dispatcher
-    now, version = dispatcher.clock(), dispatcher.content.consent_version
-    async with dispatcher.sessions.begin() as session:
-        contact = await find_contact(session, "whatsapp", chat.user.user_id)
-        assert contact is not None
-        await record_consent(session, contact, ConsentPurpose.LEAD_CONTACT, version, True)
-        await record_consent(session, contact, ConsentPurpose.REMINDERS, version, True)
-        details = LeadDetails(name, normalise_phone(phone) or phone, "nelayan", "Mukomuko", "pagi")
-        lead, _ = await save_lead(session, contact, details, now)
-        cadence = Cadence.from_settings(dispatcher.settings)
-        await schedule_lead_followups(session, lead, now, cadence, reminders=True)
-        assert await assign_lead(session, lead) is None, "no officer in Mukomuko: the pool"
-        assert not await notice_recipients(session, None, dispatcher.settings.admin_telegram_ids), "nobody to tell"
+    await store_lead(whatsapp.app.dispatcher, "whatsapp", chat.user.user_id, name, phone)
     return chat
 
 
