@@ -29,7 +29,7 @@ from bot.content import load_content
 from bot.i18n import Messages, load_catalogs
 from bot.models import LeadStatus
 from bot.services.reports import LocalTimes, write_leads_csv, write_leads_xlsx
-from tests.conftest import SYSTEM_USER, WIB, Chat, Clock, command_line, saved_lead, stored_lead
+from tests.conftest import SYSTEM_USER, WIB, Clock, command_line, saved_lead, stored_lead
 from tests.database import TestDatabase
 from tests.fakes.telegram import FakeBotAPI, FakeRequest
 from tests.population import seed_workers
@@ -103,19 +103,6 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     return command_line({"DATABASE_URL": settings.database_url}, monkeypatch, capsys, tmp_path)
 
 
-async def lead(
-    chat: Chat,
-    name: str,
-    phone: str,
-    region: str = "Mukomuko",
-    occupation: str = "Nelayan",
-    source: str | None = None,
-) -> Chat:
-    """A worker who opened the bot (through a source's link when given) and left their contact: the capture
-    stored through its services (tests/conftest.py's stored_lead), which this file's tests do not look into."""
-    return await stored_lead(chat, name, phone, region, occupation, source=source)
-
-
 def read_csv(path: Path, delimiter: str = ";") -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         return list(csv.reader(file, delimiter=delimiter))
@@ -145,15 +132,15 @@ async def special_leads(new_chat, db, database: TestDatabase, clock: Clock) -> d
     """Leads whose names a spreadsheet would mangle, a worker who sent STOP and one who was erased.
 
     Returns the stored STOP time of the worker who stopped (UTC text)."""
-    await lead(new_chat("Budi"), "Budi Santoso", "+6281234567890")
-    await lead(new_chat("Siti"), SITI, "+6281234567891")
-    await lead(new_chat("Made"), HYPERLINK, "+6281234567892", region="Kaur")
-    await lead(new_chat("Ani"), "+1 Ani", "+6281234567893")
-    await lead(new_chat("Dedi"), "-2 Dedi", "+6281234567894")
-    await lead(new_chat("Sum"), "@SUM(A1)", "+6281234567895")
-    stopped = await lead(new_chat("Wati"), "Wati Berhenti", "+6281234567896", region="Seluma")
+    await stored_lead(new_chat("Budi"), "Budi Santoso", "+6281234567890")
+    await stored_lead(new_chat("Siti"), SITI, "+6281234567891")
+    await stored_lead(new_chat("Made"), HYPERLINK, "+6281234567892", region="Kaur")
+    await stored_lead(new_chat("Ani"), "+1 Ani", "+6281234567893")
+    await stored_lead(new_chat("Dedi"), "-2 Dedi", "+6281234567894")
+    await stored_lead(new_chat("Sum"), "@SUM(A1)", "+6281234567895")
+    stopped = await stored_lead(new_chat("Wati"), "Wati Berhenti", "+6281234567896", region="Seluma")
     await stopped.say("STOP")  # stops at once
-    erased = await lead(new_chat("Hilang"), "Hilang Dihapus", "+6281234567897")
+    erased = await stored_lead(new_chat("Hilang"), "Hilang Dihapus", "+6281234567897")
     await erased.say("HAPUS")
     await erased.tap("Ya, hapus semua")
     # The chat joins the lines of a name; a name with a line break can still come from another channel.
@@ -348,15 +335,15 @@ async def test_an_export_that_matches_nothing_is_headers_only_and_says_so(cli, s
 async def leads_over_three_days(new_chat, clock: Clock, db) -> None:
     """Four leads around a period of 23 to 24 November (local), in different regions, jobs and sources."""
     clock.set_local(datetime(2026, 11, 22, 23, 50, tzinfo=WIB))
-    await lead(new_chat("Sebelum"), "Sebelum Periode", "+6281300000001", region="Mukomuko")
+    await stored_lead(new_chat("Sebelum"), "Sebelum Periode", "+6281300000001", region="Mukomuko")
     clock.set_local(datetime(2026, 11, 23, 0, 5, tzinfo=WIB))
-    await lead(
+    await stored_lead(
         new_chat("Pagi"), "Pagi Pertama", "+6281300000002", region="Kaur", occupation="Petani", source="PASAR_KAUR"
     )
     clock.set_local(datetime(2026, 11, 24, 23, 30, tzinfo=WIB))
-    await lead(new_chat("Malam"), "Malam Terakhir", "+6281300000003", region="Seluma", occupation="Pedagang")
+    await stored_lead(new_chat("Malam"), "Malam Terakhir", "+6281300000003", region="Seluma", occupation="Pedagang")
     clock.set_local(datetime(2026, 11, 25, 0, 10, tzinfo=WIB))
-    await lead(new_chat("Lewat"), "Lewat Tengah Malam", "+6281300000004", region="Mukomuko")
+    await stored_lead(new_chat("Lewat"), "Lewat Tengah Malam", "+6281300000004", region="Mukomuko")
     db("update leads set status = 'terdaftar', channel = 'whatsapp' where name = 'Lewat Tengah Malam'")
 
 
