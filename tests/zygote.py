@@ -162,13 +162,13 @@ def _finish(run: Callable[[], int | str | None]) -> NoReturn:
         code = run()
     except SystemExit as exit:
         code = exit.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)
