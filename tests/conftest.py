@@ -33,9 +33,10 @@ from bot.models import ConsentPurpose
 from bot.phone import normalise_phone
 from bot.services.campaigns import create_campaign, sending_campaigns
 from bot.services.consent import record_consent
+from bot.services.contacts import find_contact
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, save_lead
-from bot.services.officers import assign_lead, find_contact, notice_recipients
+from bot.services.officers import assign_lead, notice_recipients
 from bot.services.segments import Segment
 from bot.web.server import build_web_app
 from bot.workers.broadcaster import Broadcaster

@@ -17,9 +17,10 @@ from bot.config import Settings
 from bot.models import ConsentPurpose, Lead, Role
 from bot.services.audit import Actor
 from bot.services.consent import record_consent
+from bot.services.contacts import find_contact
 from bot.services.followups import Cadence, schedule_lead_followups
 from bot.services.leads import LeadDetails, save_lead
-from bot.services.officers import actor_of, assign_lead, ensure_contact, find_contact, find_officer
+from bot.services.officers import actor_of, assign_lead, ensure_contact, find_officer
 from bot.services.roles import set_role
 from bot.services.tasks import move_lead
 from bot.web.server import build_web_app

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import BotApp
 from bot.models import DeliveryStatus
 from bot.services.campaigns import create_campaign, finish_if_done, start_due_campaigns
+from bot.services.contacts import find_contact
 from bot.services.deliveries import Outcome, claim_deliveries, record_outcomes
-from bot.services.officers import find_contact
 from bot.services.receipts import Report, apply_reports
 from bot.services.segments import Segment
 from bot.web.server import build_web_app

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.services.officers import find_contact
+from bot.services.contacts import find_contact
 from tests.conftest import saved_lead
 from tests.dashboard import (
     EKO_ID,

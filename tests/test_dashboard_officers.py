@@ -10,7 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.services.officers import find_contact, get_officer, remove_officer
+from bot.services.contacts import find_contact
+from bot.services.officers import get_officer, remove_officer
 from tests.conftest import WIB
 from tests.dashboard import (
     EKO_ID,

@@ -143,7 +143,7 @@ def _target(args: argparse.Namespace) -> tuple[Role, str, bool]:
 
 async def _contact(session: AsyncSession, who: str, by_phone: bool) -> Contact | None:
     """The account named by the Telegram id, or the one known to own the phone (None: nobody yet)."""
-    from bot.services.officers import find_contact
+    from bot.services.contacts import find_contact
     from bot.services.roles import known_by_phone
 
     return await known_by_phone(session, who) if by_phone else await find_contact(session, "telegram", who)

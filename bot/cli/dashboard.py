@@ -36,8 +36,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
 async def _link(settings: Settings, telegram_id: str) -> str:
     from bot.models import Role, utcnow
     from bot.services.audit import Actor, record_event
+    from bot.services.contacts import find_contact
     from bot.services.dashboard_access import LINK_LIFETIME, create_link
-    from bot.services.officers import ensure_contact, find_contact
+    from bot.services.officers import ensure_contact
     from bot.services.roles import role_of
 
     if not (telegram_id.isascii() and telegram_id.isdigit()):

@@ -20,6 +20,11 @@ async def set_locale(session: AsyncSession, channel: str, external_id: str, loca
     )
 
 
+async def find_contact(session: AsyncSession, channel: str, external_id: str) -> Contact | None:
+    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 # Built once: every turn runs it, and building an ORM select and its cache key each time cost more than running
 # it (with bot/services/consent.py's _LATEST built once too, a terminal turn went from 1.75 to 1.25 ms of CPU).
 _LOCKED = (
@@ -66,9 +71,9 @@ async def copy_contact(session: AsyncSession, channel: str, original: str, exter
     """For a rehearsal's made-up people (bot/conversation/rehearsal.py) only: a new contact (`external_id`)
     where the contact `original` of the same channel stands in the conversation, with its state, its data and its
     consents, as if it had taken the same steps `now`. Never for a real person: their consents are their own."""
-    contact = (
-        await session.execute(select(Contact).where(Contact.channel == channel, Contact.external_id == original))
-    ).scalar_one()
+    contact = await find_contact(session, channel, original)
+    if contact is None:
+        raise ValueError(f"no contact {original!r} to copy")
     if contact.role is not None:
         raise ValueError("a contact with a role is not copied: an officer's row is more than the contact")
     consents = (await session.execute(select(Consent).where(Consent.contact_id == contact.id))).scalars().all()

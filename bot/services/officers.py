@@ -29,6 +29,7 @@ from bot.models import (
     OfficerRegion,
     Role,
 )
+from bot.services.contacts import find_contact
 from bot.services.followups import local_day
 from bot.typed import clean_text
 
@@ -92,11 +93,6 @@ async def regions_in_reach(session: AsyncSession, contact_id: int, all_regions: 
         return None
     officer = await find_officer(session, contact_id)
     return await officer_regions(session, officer.id) if officer is not None else []
-
-
-async def find_contact(session: AsyncSession, channel: str, external_id: str) -> Contact | None:
-    query = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def ensure_contact(session: AsyncSession, channel: str, external_id: str, locale: str) -> Contact:
