@@ -23,11 +23,12 @@ PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(WORKERS) --maxschedchunk 1
 
 # Ruff first (a second, and a run it fails would fail anyway), then the whole suite on SQLite with the type check
 # beside it, then the suite again on PostgreSQL when TEST_POSTGRES_URL names a server (.ci/run sets it). mypy
-# takes about 9 s of one core in a fresh clone (nothing cached yet); at the lowest priority it takes only what the
-# suite leaves idle while its end-to-end tests wait on their processes, and is done long before the suite. Its
-# report is printed after the suite's; either failing fails.
+# takes about 9 s of one core in a fresh clone (nothing cached yet), done long before the suite; the suite leaves
+# part of the second core idle while its end-to-end tests wait on their processes. (At the lowest priority it
+# sometimes got nothing until the suite ended, and then ran alone: 61 s for a fresh clone's `make test` either
+# way, 64 s at worst.) Its report is printed after the suite's; either failing fails.
 test: style $(CATALOGS)
-	@types=$$(mktemp); nice -n 19 $(BIN)/mypy >"$$types" 2>&1 & mypy=$$!; \
+	@types=$$(mktemp); $(BIN)/mypy >"$$types" 2>&1 & mypy=$$!; \
 	echo "$(PYTEST)"; $(PYTEST); suite=$$?; \
 	wait $$mypy; typed=$$?; echo "$(BIN)/mypy"; cat "$$types"; rm -f "$$types"; \
 	[ $$suite -eq 0 ] && [ $$typed -eq 0 ]
