@@ -1,5 +1,6 @@
 """pytest plugin, loaded before the conftest (`-p tests.speed` in pyproject.toml): no garbage collection while
-the suite is imported and collected, and none of what that loaded looked at again afterwards."""
+the suite is imported and collected, and none of what that loaded looked at again afterwards; one dialect and
+compiled-statement cache for the tests' engines; a worker that ends without freeing its heap."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ gc.disable()
 def _end_at_once() -> None:
     """A test worker's last step: its results are with the controller by now, and what is left of Python's exit is
     freeing some 300 MB of objects one by one (about 1.8 s, with the controller waiting for the last worker). So
-    it flushes what a normal exit would and ends there. Registered before the other plugins load, it runs after
-    their atexit functions (last in, first out); logging's, registered even earlier, is called here."""
+    it flushes what a normal exit would and ends there. Registered when pytest imports this plugin, before the
+    installed plugins and the conftest, it runs after their atexit functions (last in, first out); logging's,
+    registered even earlier, is called here."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -51,7 +53,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _share_compiled_statements() -> None:
     """SQLAlchemy keeps the SQL it compiled per engine, keyed by the engine's dialect, and each test makes its own
     engine (its own database file), so each test compiled every statement it ran anew: some 12,000 compilations,
-    a quarter of the CPU of a conversation test. The tests' engines of one kind share one dialect, the first one
+    a fifth of the CPU of the conversation tests. The tests' engines of one kind share one dialect, the first one
     a connection initialised (its state is the driver's and the server's, the same for every file), and one
     cache, so that a statement is compiled once a worker. Nothing else of an engine is shared."""
     from sqlalchemy import event
