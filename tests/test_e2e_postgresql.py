@@ -185,18 +185,6 @@ def the_leader(nodes: list[Node]) -> Node | None:
     return leading[0] if leading else None
 
 
-def silence_is_watched() -> bool:
-    """Whether the session holding the lock has run `SET idle_session_timeout` (or a heartbeat since). A leader
-    says it leads before it takes up the work and only then sets the timeout (bot/workers/leadership.py): one
-    stopped in between, as a loaded machine's scheduling may have it, would keep the lock until TCP notices."""
-    [(count,)] = rows(
-        "select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid"
-        " where l.locktype = 'advisory' and l.granted and a.datname = current_database()"
-        " and (a.query like 'SET idle_session_timeout%' or a.query = 'SELECT 1')"
-    )
-    return count == 1
-
-
 def wait_for(condition: Callable[[], T], timeout: float, what: str, every: float = 0.05) -> T:
     """Poll until `condition()` is truthy; return that value."""
     deadline = time.monotonic() + timeout
@@ -572,7 +560,6 @@ def test_a_leader_that_hangs_hands_on_the_lead_and_stands_by_when_it_wakes(tmp_p
         nodes = start_nodes(stack, 2, deployment_env(tmp_path, server), tmp_path)
         leader = wait_for(lambda: the_leader(nodes), TAKEOVER_TIMEOUT, "one process leading")
         [standby] = [node for node in nodes if node is not leader]
-        wait_for(silence_is_watched, TAKEOVER_TIMEOUT, "the leader's lock session getting its idle timeout")
 
         # Alive but silent, its connections open: a frozen VM, an event loop blocked.
         leader.bot.process.send_signal(signal.SIGSTOP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -18,6 +19,7 @@ from bot.channels.telegram.sending import TelegramSender
 from bot.db import asyncpg_dsn
 from bot.models import FollowUpKind
 from bot.services.tasks import queue_message
+from bot.workers import leadership
 from bot.workers.broadcaster import Broadcaster
 from bot.workers.leadership import WAKE_CHANNEL, Leadership
 from bot.workers.pacing import Pacer
@@ -35,14 +37,17 @@ TAKEOVER_SECONDS = 5.0
 class Process:
     """What a `bpu-bot run` process holds of the lead: its Leadership, and what it was told."""
 
-    def __init__(self, url: str, name: str):
+    def __init__(self, url: str, name: str, frozen_for: float = 0.0):
         self.name = name
+        self.frozen_for = frozen_for  # taking up the work blocks the process this long, once
         self.gained = asyncio.Event()
         self.lost = asyncio.Event()
         self.woken: list[str] = []
         self.leadership = Leadership(url, self._gain, self._lose, self.woken.append)
 
     async def _gain(self) -> None:
+        time.sleep(self.frozen_for)  # noqa: ASYNC251 - a frozen VM or a blocked event loop, not a wait
+        self.frozen_for = 0.0
         self.lost.clear()
         self.gained.set()
 
@@ -55,8 +60,8 @@ class Process:
 async def processes(settings) -> AsyncIterator[list[Process]]:
     started: list[Process] = []
 
-    def start(name: str) -> Process:
-        process = Process(settings.database_url, name)
+    def start(name: str, frozen_for: float = 0.0) -> Process:
+        process = Process(settings.database_url, name, frozen_for)
         process.leadership.start()
         started.append(process)
         return process
@@ -100,6 +105,16 @@ async def test_a_leader_whose_connection_is_cut_steps_down_and_leads_again_once_
 
     assert await within(leader.lost), "no background work without the lock"
     assert await within(leader.gained), "and the lead again once nobody else has it"
+
+
+async def test_a_leader_frozen_while_taking_up_the_work_loses_the_lead(processes, monkeypatch):
+    monkeypatch.setattr(leadership, "SILENT_SECONDS", 1)
+    monkeypatch.setattr(leadership, "HEARTBEAT_SECONDS", 0.2)
+    leader = processes("leader", frozen_for=2.5)  # longer than SILENT_SECONDS, before any heartbeat
+
+    assert await within(leader.gained), "it took up the work once it thawed"
+    assert await within(leader.lost), "PostgreSQL ended the silent session: the lock was free for another"
+    assert await within(leader.gained), "and it leads again, nobody else having taken it"
 
 
 async def test_work_queued_in_another_process_wakes_the_leader(processes, app: BotApp):

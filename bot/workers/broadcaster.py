@@ -173,6 +173,8 @@ class Broadcaster(Worker):
             await self.drain()
             await self._finish(campaign)
             return False
+        if campaign.id not in self._shown:  # the author sees it start before any batch can be recorded
+            await self._show_progress(campaign, "sending")
         sends, unsendable = [], []
         for recipient in recipients:
             sender = self.senders.get(recipient.channel)

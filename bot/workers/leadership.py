@@ -73,17 +73,20 @@ class Leadership:
                 connection = await asyncpg.connect(self.dsn, timeout=10)
                 while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110
                     await asyncio.sleep(RETRY_SECONDS)  # another process leads: try again (no event tells us)
+                await _end_when_silent(connection)
                 # asyncpg passes a NOTIFY's payload as str (its docs); asyncpg-stubs types it as object.
                 await connection.add_listener(WAKE_CHANNEL, self._notified)  # type: ignore[arg-type]
                 log.info("this process leads the background work")
                 self.leading = True
-                await self.on_gain()
-                # Only now: taking up the work (recovery, starting the long poll) sends no heartbeat and may
-                # take longer than SILENT_SECONDS.
-                await _end_when_silent(connection)
-                while True:
-                    await asyncio.sleep(HEARTBEAT_SECONDS)
-                    await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
+                # The heartbeat starts before the work is taken up (recovery, starting the long poll, which may
+                # take longer than SILENT_SECONDS): a leader frozen in between loses the lead too.
+                heartbeat = asyncio.create_task(_beat(connection))
+                try:
+                    await self.on_gain()
+                    await heartbeat  # returns only by raising: the connection failed
+                finally:
+                    heartbeat.cancel()
+                    await asyncio.gather(heartbeat, return_exceptions=True)  # its error was raised above, or moot
             # InternalClientError: asyncpg's own state, after the server ended a session this process slept through.
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                     TimeoutError) as error:  # fmt: skip
@@ -108,3 +111,9 @@ async def _end_when_silent(connection: asyncpg.Connection) -> None:
     except asyncpg.UndefinedObjectError:  # PostgreSQL before 14: only a closed connection frees the lock
         log.warning("PostgreSQL has no idle_session_timeout: a leader that hangs keeps the lead until its "
                     "connection closes")  # fmt: skip
+
+
+async def _beat(connection: asyncpg.Connection) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
