@@ -134,4 +134,5 @@ async def accept_invite(turn: Turn, payload: str) -> None:
 
 async def welcome_to_role(turn: Turn) -> None:
     """What someone who just took a granted role is told: what they are, where, and what they can do."""
+    turn.wake("menus")  # and their own command menu
     back_to_menu(turn, await work_welcome(turn))

@@ -184,6 +184,7 @@ async def language_command(turn: Turn) -> None:
 async def language(turn: Turn, locale: str) -> None:
     if locale in turn.dispatcher.messages.locales:
         turn.contact.locale = locale
+        turn.wake("menus")  # an officer's own command menu follows the language
         back_to_menu(turn, turn.t("onboarding.language_set"))
     else:
         turn.goto(LANGUAGE)

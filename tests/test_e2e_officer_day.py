@@ -69,6 +69,12 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         assert "Staf menambahkan Anda lewat nomor HP?" in rina.command("id").text
         joined = rina.share_contact(RINA_PHONE)
         assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in joined.text
+        deadline = time.monotonic() + ANSWER_TIMEOUT  # her own menu, given by the leader the grant woke
+        while not server.api.commands(chat_id=RINA) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [command for command, _ in server.api.commands(chat_id=RINA)][:3] == ["tugas", "cari", "kode"]
+        assert ("tugas", "Tugas hari ini dan yang terlambat") in server.api.commands(chat_id=RINA)
+        assert "tugas" not in dict(server.api.commands()), "the default menu stays the workers'"
         rina.command("kode")  # her card, to print: its caption carries the link its QR code holds
         [card] = server.api.calls_of("sendDocument")
         code = re.search(r"start=(ptg-\w+)", card.params["caption"]).group(1)

@@ -6,7 +6,7 @@ The rooms, from the bottom (docs/architecture.md says why each exists):
     services      bot/services/    the domain, the only place queries are built
     conversation  bot/conversation/  events in and out, the dispatcher, reading typed text
     handlers      handlers/        one module per conversation, written against the conversation's types
-    workers       bot/workers/     ticker, broadcast engine, exporter, pacing, leadership
+    workers       bot/workers/     ticker, broadcast engine, exporter, command menus, pacing, leadership
     app           bot/app.py       the composition: settings, the dispatcher, the handlers' router
     channels      bot/channels/    Telegram, WhatsApp, the terminal
     dashboard     bot/web/dashboard/  the staff dashboard's pages: services and foundations only, no SQL

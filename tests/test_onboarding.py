@@ -1,6 +1,6 @@
 """Welcome, occupation, menu, language: what a worker sees in their first taps."""
 
-from bot.channels.telegram.channel import set_commands
+from bot.channels.telegram.menus import set_commands
 from tests.conftest import OPERATOR, labels_of, welcomed
 from tests.transcript import dialog
 

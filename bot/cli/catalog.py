@@ -86,7 +86,7 @@ def static_keys() -> dict[str, list[tuple[str, int]]]:
 
 def content_keys(content: Content) -> set[str]:
     """Keys built at run time from content and enumerations."""
-    from bot.channels.telegram.channel import MENU_COMMANDS
+    from bot.channels.telegram.menus import MENU_COMMANDS, ROLE_COMMANDS
     from bot.services.dashboard import STEPS
     from bot.services.exports import FORMATS
     from bot.services.reports import LEAD_COLUMNS, REPORT_COLUMNS
@@ -116,7 +116,10 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
     keys |= {f"consent.period.{unit}.{form}" for unit in PERIOD_UNITS for form in PLURAL_FORMS}
     keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
-    keys |= {f"telegram.command.{name}" for name in MENU_COMMANDS}
+    keys |= {
+        f"telegram.command.{name}"
+        for name in (*MENU_COMMANDS, *ROLE_COMMANDS[Role.OFFICER], *ROLE_COMMANDS[Role.STAFF])
+    }
     keys |= {f"broadcast.state.{state}" for state in (*CampaignStatus, "night")}
     keys |= {f"broadcast.delivery.{status}" for status in DeliveryStatus}
     keys |= {f"broadcast.receipt.{receipt}" for receipt in Receipt}

@@ -38,6 +38,7 @@ from bot.workers.broadcaster import Broadcaster
 from bot.workers.delivery import Sender
 from bot.workers.exporter import Exporter
 from bot.workers.leadership import WAKE_CHANNEL, Leadership
+from bot.workers.menus import CommandMenus
 from bot.workers.pacing import Pacer
 from bot.workers.retention import purge_if_due
 from bot.workers.ticker import FollowUpTicker
@@ -63,8 +64,10 @@ class Runtime:
         self.broadcast_bot = None
         self.whatsapp = None
         self.graph = None
+        self.menus: CommandMenus | None = None
         if settings.telegram_enabled:
             from bot.channels.telegram.channel import build_application
+            from bot.channels.telegram.menus import TelegramMenus
             from bot.channels.telegram.sending import TelegramSender, broadcast_bot
 
             self.application = build_application(app, telegram_request)
@@ -72,6 +75,7 @@ class Runtime:
             senders["telegram"] = TelegramSender(self.application.bot, app.messages)
             broadcast_senders["telegram"] = TelegramSender(self.broadcast_bot, app.messages, settings.broadcast_paid)
             pacers["telegram"] = Pacer(settings.broadcast_rate)
+            self.menus = CommandMenus(app.dispatcher, TelegramMenus(self.application.bot, app.messages))
         if settings.whatsapp_enabled:
             from bot.channels.whatsapp.sending import GraphClient, WhatsAppSender
             from bot.channels.whatsapp.webhook import WhatsAppChannel
@@ -87,8 +91,15 @@ class Runtime:
         self.ticker = FollowUpTicker(app.dispatcher, senders)
         self.exporter = Exporter(app.dispatcher, senders)
         self.broadcaster = Broadcaster(app.dispatcher, broadcast_senders, pacers)
-        self.workers: list[Worker] = [self.broadcaster, self.exporter, *([self.whatsapp] if self.whatsapp else [])]
+        self.workers: list[Worker] = [
+            self.broadcaster,
+            self.exporter,
+            *([self.whatsapp] if self.whatsapp else []),
+            *([self.menus] if self.menus else []),
+        ]
         self._wakeable: dict[str, Worker] = {"exporter": self.exporter}
+        if self.menus is not None:
+            self._wakeable["menus"] = self.menus
         if self.whatsapp is not None:
             self._wakeable["whatsapp"] = self.whatsapp
             self.whatsapp.wake_worker = partial(self.wake, "whatsapp")
@@ -105,12 +116,14 @@ class Runtime:
         )
         app.dispatcher.wakers["exporter"] = partial(self.wake, "exporter")
         app.dispatcher.wakers["ticker"] = partial(self.wake, "ticker")
+        app.dispatcher.wakers["menus"] = partial(self.wake, "menus")
 
     async def start(self) -> None:
         """Serve the channels; lead the background work now (SQLite), or when this process gets the lead."""
         settings = self.app.settings
         if self.application is not None:
-            from bot.channels.telegram.channel import WEBHOOK_CONNECTIONS, set_commands
+            from bot.channels.telegram.channel import WEBHOOK_CONNECTIONS
+            from bot.channels.telegram.menus import set_commands
 
             await self.application.initialize()
             await set_commands(self.application, self.app)

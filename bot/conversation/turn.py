@@ -117,8 +117,8 @@ class Turn:
         return format_date(day, "d MMM y", locale=self.contact.locale)
 
     def wake(self, worker: str) -> None:
-        """Rows for a background worker were added ("ticker": an answer, a notice; "exporter": a lead list):
-        wake it after the commit, instead of at its next look."""
+        """Rows for a background worker were added or changed ("ticker": an answer, a notice; "exporter": a lead
+        list; "menus": a role or a language): wake it after the commit, instead of at its next look."""
         self.wakes.add(worker)
 
     def choice(self, action: str, key: str, *, means: str = "", **values: object) -> Choice:

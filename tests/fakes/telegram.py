@@ -780,10 +780,12 @@ class FakeBotAPI(Changes):
         with self._cond:
             return [call for call in self.calls if call.method == name]
 
-    def commands(self, language_code: str | None = None) -> list[tuple[str, str]]:
-        """Commands set for the default scope, as ``(command, description)``."""
+    def commands(self, language_code: str | None = None, chat_id: int | None = None) -> list[tuple[str, str]]:
+        """Commands set for the default scope, or for one chat's own (BotCommandScopeChat), as
+        ``(command, description)``."""
+        scope = {"type": "chat", "chat_id": chat_id} if chat_id is not None else None
         with self._cond:
-            stored = self._commands.get(self._commands_key({"language_code": language_code}), [])
+            stored = self._commands.get(self._commands_key({"language_code": language_code, "scope": scope}), [])
             return [(command["command"], command["description"]) for command in stored]
 
     def transcript(self, chat_id: int) -> str:

@@ -4,7 +4,7 @@ No conversation logic lives here: an Update becomes an Inbound, the Replies beco
 keyboards (or the share-contact keyboard when the conversation asks for a phone number).
 
 The adapter by job: channel.py wires PTB to the dispatcher and reads updates, sending.py turns Replies into
-Bot API calls, transport.py carries every request over aiohttp.
+Bot API calls, menus.py sets the command menus, transport.py carries every request over aiohttp.
 """
 
 CHANNEL = "telegram"

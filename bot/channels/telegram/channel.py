@@ -1,11 +1,11 @@
-"""PTB's Application around our dispatcher: updates read as Inbounds, answered, and the command menu set."""
+"""PTB's Application around our dispatcher: updates read as Inbounds and answered."""
 
 from __future__ import annotations
 
 import io
 import logging
 
-from telegram import BotCommand, InputFile, Update
+from telegram import InputFile, Update
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Job, TypeHandler
@@ -19,8 +19,6 @@ from bot.conversation.events import Inbound, Kind, Origin, Reply
 
 log = logging.getLogger(__name__)
 
-# Shown in Telegram's command menu, in this order; the handlers accept English aliases too.
-MENU_COMMANDS = ("start", "menu", "bahasa", "datasaya", "berhenti", "mulai", "hapus", "bantuan")
 _MEDIA = (
     "sticker",
     "photo",
@@ -122,15 +120,6 @@ class TelegramChannel:
             log.info("a telegram user blocked the bot before the reply was sent")
         except TelegramError:
             log.exception("sending a reply on telegram failed")
-
-
-async def set_commands(application: Application, app: BotApp) -> None:
-    """The command menu in both languages: Indonesian by default, English for English-language apps."""
-    for locale in app.messages.locales:
-        t = app.messages[locale]
-        commands = [BotCommand(name, t(f"telegram.command.{name}")) for name in MENU_COMMANDS]
-        language = None if locale == app.settings.default_locale else locale
-        await application.bot.set_my_commands(commands, language_code=language)
 
 
 class _Application(Application):

@@ -57,7 +57,7 @@ def reply_markup(reply: Reply, t: Translator):
     return None
 
 
-def _retry_seconds(error: RetryAfter) -> float:
+def retry_seconds(error: RetryAfter) -> float:
     # PTB 22 gives an int and warns it will give a timedelta (platforms.md): accept both, without the warning.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -100,7 +100,7 @@ class TelegramSender:
                 raise Unreachable(error.message) from None
             raise Undeliverable(error.message) from None
         except RetryAfter as error:
-            raise RetryLater(_retry_seconds(error)) from None
+            raise RetryLater(retry_seconds(error)) from None
         except TimedOut:  # the request may have arrived: never resent
             raise DeliveryUnknown() from None
         except NetworkError:  # no connection: nothing left this machine
