@@ -1,5 +1,6 @@
 """Officers', staff's and admins' own command menus on Telegram: given with the role, in the person's language,
-taken back with the role, given once, and tried again when Telegram could not be reached."""
+taken back with the role, given once, and tried again when Telegram could not be reached or refused what was
+sent."""
 
 from __future__ import annotations
 
@@ -103,6 +104,11 @@ async def test_a_menu_telegram_could_not_take_is_given_at_the_next_look_and_a_bl
 
     await menus.step()
     assert await menu_of(telegram, RINA_ID) == []
+    assert db("select command_menu from contacts where external_id = ?", str(RINA_ID)) == [(None,)]
+
+    # Refused for what was sent (as a translation too long would be): not recorded as given either.
+    bot_api.fail_next("setMyCommands", 400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+    await menus.step()
     assert db("select command_menu from contacts where external_id = ?", str(RINA_ID)) == [(None,)]
 
     await menus.step()

@@ -28,13 +28,13 @@ class Worker:
     async def run(self) -> None:
         """Until stop(): step while there is work, otherwise wait for a wake or for `idle_seconds`."""
         while not self.stopping:
+            self._wake.clear()  # before the step: a wake during it means another step, not a wait
             try:
                 worked = await self.step()
             except Exception:
                 log.exception("%s step failed; trying again shortly", type(self).__name__)
                 worked = False
             if not worked and not self.stopping:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
         await self.finish()

@@ -158,6 +158,10 @@ class Broadcaster(Worker):
             await self.drain()
             self._spam_limited.discard(campaign.id)
             return False
+        if campaign.id not in self._shown:
+            # The author sees it start before any batch can be recorded, and before rows are claimed: a failure
+            # here leaves none `sending`.
+            await self._show_progress(campaign, "sending")
         channels = list(self.pacers)
         limit = min(self.batch[channel] for channel in channels)
         async with self.dispatcher.sessions.begin() as session:
@@ -173,8 +177,6 @@ class Broadcaster(Worker):
             await self.drain()
             await self._finish(campaign)
             return False
-        if campaign.id not in self._shown:  # the author sees it start before any batch can be recorded
-            await self._show_progress(campaign, "sending")
         sends, unsendable = [], []
         for recipient in recipients:
             sender = self.senders.get(recipient.channel)

@@ -57,9 +57,12 @@ class TelegramMenus:
                 await self.bot.set_my_commands(_commands(self.messages[locale], ROLE_COMMANDS[role]), scope=scope)
         except Forbidden:  # blocked the bot
             return False
-        except BadRequest as error:  # chat not found: the account is gone
-            log.warning("telegram refused a chat's command menu: %s", error.message)
-            return False
+        except BadRequest as error:
+            if "not found" in error.message.lower():  # chat or user not found: the account is gone
+                return False
+            # Something in what we sent (a description too long in a translation): said, and tried again.
+            log.error("telegram refused a command menu: %s", error.message)
+            raise RetryLater(NETWORK_RETRY_SECONDS, reason="refused") from None
         except RetryAfter as error:
             raise RetryLater(retry_seconds(error)) from None
         except NetworkError:  # a timeout too: giving the same menu twice does no harm
