@@ -48,6 +48,14 @@ def wait_for(server: FakeBotAPIServer, chat_id: int, text: str, after: int = 0):
         server.wait_for_sent(chat_id, len(sent) + 1, max(0.0, deadline - time.monotonic()))
 
 
+def own_menu(server: FakeBotAPIServer, chat_id: int, entry: tuple[str, str]) -> list[tuple[str, str]]:
+    """The chat's own command menu once it holds `entry` (the leader gives it in the background), or as it is."""
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while entry not in (menu := server.api.commands(chat_id=chat_id)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return menu
+
+
 def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaftar(
     tmp_path: Path, server: FakeBotAPIServer
 ):
@@ -69,11 +77,9 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         assert "Staf menambahkan Anda lewat nomor HP?" in rina.command("id").text
         joined = rina.share_contact(RINA_PHONE)
         assert "Anda terdaftar sebagai petugas lapangan BPU untuk Mukomuko" in joined.text
-        deadline = time.monotonic() + ANSWER_TIMEOUT  # her own menu, given by the leader the grant woke
-        while not server.api.commands(chat_id=RINA) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [command for command, _ in server.api.commands(chat_id=RINA)][:3] == ["tugas", "cari", "kode"]
-        assert ("tugas", "Tugas hari ini dan yang terlambat") in server.api.commands(chat_id=RINA)
+        indonesian = ("tugas", "Tugas hari ini dan yang terlambat")
+        menu = own_menu(server, RINA, indonesian)  # at once: the grant woke the leader
+        assert indonesian in menu and [command for command, _ in menu][:3] == ["tugas", "cari", "kode"]
         assert "tugas" not in dict(server.api.commands()), "the default menu stays the workers'"
         rina.command("kode")  # her card, to print: its caption carries the link its QR code holds
         [card] = server.api.calls_of("sendDocument")
@@ -125,6 +131,10 @@ def test_on_telegram_a_lead_from_the_market_reaches_the_officer_and_ends_terdaft
         rina.answer()
         assert "Tercatat: 📝 Terdaftar" in rina.tap("Terdaftar").text
         rina.say("Sudah dapat kartu digital di JMO")
+        rina.command("bahasa")
+        rina.tap("English")
+        english = ("tugas", "Today's tasks and overdue ones")
+        assert english in own_menu(server, RINA, english), "her menu follows her language, at once"
         assert bot.stop() == 0
         assert_clean_log(bot)
     assert "81311112222" not in bot.log
