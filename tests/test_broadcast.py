@@ -256,6 +256,25 @@ async def test_blocked_workers_become_unreachable_and_a_429_loses_nothing(
     assert db("select status from campaigns")[0][0] == "done"
 
 
+async def test_a_worker_who_blocked_the_bot_and_writes_again_gets_the_next_broadcast(
+    app, new_chat, broadcaster, bot_api, db
+):
+    budi, ani = await workers(new_chat, ("Budi", "Mukomuko", "Boleh"), ("Ani", "Mukomuko", "Boleh"))
+    bot_api.block(ani.chat_id)
+    await campaign_for(app, "Sosialisasi BPU Sabtu")
+    await send_campaigns(broadcaster)
+    assert not broadcasts_to(ani, "Sosialisasi BPU Sabtu")
+
+    bot_api.unblock(ani.chat_id)  # weeks later she taps Restart and writes
+    assert await ani.say("halo, masih bisa daftar?")
+    await campaign_for(app, "Sosialisasi BPU Minggu")
+    await send_campaigns(broadcaster)
+
+    assert len(broadcasts_to(ani, "Sosialisasi BPU Minggu")) == 1, "she wrote: her chat is open again"
+    assert db("select unreachable_at from contacts where external_id = ?", str(ani.chat_id)) == [(None,)]
+    assert len(broadcasts_to(budi, "Sosialisasi BPU Minggu")) == 1
+
+
 async def test_a_deadlock_while_recording_a_batch_is_tried_again_and_nothing_is_sent_twice(
     app, new_chat, broadcaster, db, monkeypatch, caplog
 ):

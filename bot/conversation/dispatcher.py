@@ -108,6 +108,7 @@ class Dispatcher:
                 if not erased:
                     now = self.clock()
                     contact.last_seen_at = min(now, inbound.sent_at) if inbound.sent_at else now
+                    contact.unreachable_at = None  # they wrote: a chat blocked once is open again
                 replies = coalesce(turn.replies)
                 for reply in replies:
                     reply.serial, reply.locale = contact.state_serial, locale

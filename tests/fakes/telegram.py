@@ -630,6 +630,11 @@ class FakeBotAPI(Changes):
         with self._cond:
             self._unreachable[chat_id] = "Forbidden: bot was blocked by the user"
 
+    def unblock(self, chat_id: int) -> None:
+        """The user unblocks the bot (Telegram's "Restart"): sends to the chat work again."""
+        with self._cond:
+            self._unreachable.pop(chat_id, None)
+
     def deactivate(self, chat_id: int) -> None:
         """The user deletes their account: later sends to the chat fail with 403."""
         with self._cond:
