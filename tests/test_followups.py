@@ -14,7 +14,9 @@ from bot.channels.telegram.sending import TelegramSender
 from bot.channels.terminal import CHANNEL as TERMINAL
 from bot.cli.run import Runtime
 from bot.conversation.events import Inbound, Kind
+from bot.models import FollowUpKind
 from bot.services.followups import Cadence, claim_due_messages, give_up_interrupted_sends, settle_followup
+from bot.services.tasks import queue_message
 from bot.workers.ticker import FollowUpTicker
 from tests.conftest import WIB, deadlocked_first, saved_lead, welcomed
 from tests.fakes.telegram import TEST_TOKEN, FakeRequest
@@ -186,6 +188,24 @@ async def test_a_worker_who_blocked_the_bot_is_unreachable_and_nothing_retries(c
         ("reminder", "failed", "unreachable"),
         ("reminder", "cancelled", "unreachable"),
     ]
+
+
+async def test_a_worker_who_was_unreachable_and_writes_again_gets_the_officers_answer(
+    chat, db, clock, ticker, bot_api, app
+):
+    await saved_lead(chat)
+    bot_api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    clock.advance(days=3)
+    await ticker.tick()
+    assert db("select unreachable_at from contacts")[0][0] is not None
+
+    await chat.say("maaf kmrn keblokir, sy mau tanya soal iuran")  # she unblocked the bot and asks
+    async with app.dispatcher.sessions.begin() as session:
+        await queue_message(session, 1, FollowUpKind.ANSWER, "Jawaban petugas: iurannya Rp16.800 sebulan.", clock())
+    report = await ticker.tick()
+
+    assert report.sent == 1
+    assert chat.transcript[-1].text.startswith("Jawaban petugas: iurannya Rp16.800 sebulan.")
 
 
 async def test_a_database_error_after_the_send_is_tried_again_and_the_reminder_is_not_resent(
