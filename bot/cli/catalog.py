@@ -116,10 +116,7 @@ def content_keys(content: Content) -> set[str]:
     keys |= {f"language.{locale}" for locale in SUPPORTED_LOCALES}
     keys |= {f"consent.period.{unit}.{form}" for unit in PERIOD_UNITS for form in PLURAL_FORMS}
     keys |= {f"privacy.purpose.{purpose}" for purpose in ConsentPurpose}
-    keys |= {
-        f"telegram.command.{name}"
-        for name in (*MENU_COMMANDS, *ROLE_COMMANDS[Role.OFFICER], *ROLE_COMMANDS[Role.STAFF])
-    }
+    keys |= {f"telegram.command.{name}" for names in (MENU_COMMANDS, *ROLE_COMMANDS.values()) for name in names}
     keys |= {f"broadcast.state.{state}" for state in (*CampaignStatus, "night")}
     keys |= {f"broadcast.delivery.{status}" for status in DeliveryStatus}
     keys |= {f"broadcast.receipt.{receipt}" for receipt in Receipt}
